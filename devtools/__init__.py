@@ -1,0 +1,1 @@
+"""Developer tooling: code generation, a local Neo4j and the demo stack. Never imported by the product."""

@@ -1,0 +1,1 @@
+"""Generated from protos/ by `python -m devtools.gen_protos`. Do not edit."""
