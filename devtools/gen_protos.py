@@ -58,7 +58,9 @@ def check() -> int:
         generate(Path(tmp))
         fresh, current = Path(tmp) / PACKAGE_DIR, OUTPUT_ROOT / PACKAGE_DIR
         names = sorted(p.name for p in fresh.iterdir())
-        stale = [n for n in names if not (current / n).exists() or not filecmp.cmp(fresh / n, current / n, shallow=False)]
+        stale = [
+            n for n in names if not (current / n).exists() or not filecmp.cmp(fresh / n, current / n, shallow=False)
+        ]
         extra = sorted(p.name for p in current.iterdir() if p.is_file() and p.name not in names)
     if stale or extra:
         print(f"generated code is stale: {stale + extra}; run `python -m devtools.gen_protos`")

@@ -93,8 +93,14 @@ def provision(version: str = NEO4J_VERSION) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         command = [
-            "mvn", "-q", "-B", "-f", str(POM), f"-Dneo4j.version={version}",
-            "dependency:copy-dependencies", "-DincludeScope=runtime",
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            f"-Dneo4j.version={version}",
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
             f"-DoutputDirectory={staging}",
         ]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -110,8 +116,7 @@ def provision(version: str = NEO4J_VERSION) -> Path:
 class LocalNeo4j:
     """One named Neo4j instance under the cache: its own config, data, logs and password."""
 
-    def __init__(self, name: str = "dev", port: int = 7687, heap: str = "1g",
-                 version: str = NEO4J_VERSION) -> None:
+    def __init__(self, name: str = "dev", port: int = 7687, heap: str = "1g", version: str = NEO4J_VERSION) -> None:
         self.name = name
         self.port = port
         self.heap = heap
@@ -147,21 +152,23 @@ class LocalNeo4j:
         for sub in ("data", "logs", "run"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         (conf / "neo4j.conf").write_text(
-            "\n".join([
-                f"server.directories.data={self.home / 'data'}",
-                f"server.directories.logs={self.home / 'logs'}",
-                f"server.directories.run={self.home / 'run'}",
-                "server.default_listen_address=127.0.0.1",
-                "server.bolt.enabled=true",
-                f"server.bolt.listen_address=127.0.0.1:{self.port}",
-                "server.http.enabled=false",
-                "server.https.enabled=false",
-                "dbms.security.auth_enabled=true",
-                "dbms.usage_report.enabled=false",
-                "server.memory.pagecache.size=256m",
-                "db.transaction.timeout=120s",
-                "",
-            ])
+            "\n".join(
+                [
+                    f"server.directories.data={self.home / 'data'}",
+                    f"server.directories.logs={self.home / 'logs'}",
+                    f"server.directories.run={self.home / 'run'}",
+                    "server.default_listen_address=127.0.0.1",
+                    "server.bolt.enabled=true",
+                    f"server.bolt.listen_address=127.0.0.1:{self.port}",
+                    "server.http.enabled=false",
+                    "server.https.enabled=false",
+                    "dbms.security.auth_enabled=true",
+                    "dbms.usage_report.enabled=false",
+                    "server.memory.pagecache.size=256m",
+                    "db.transaction.timeout=120s",
+                    "",
+                ]
+            )
         )
         return conf
 
@@ -199,14 +206,24 @@ class LocalNeo4j:
             if java is None:
                 raise Neo4jLocalError("Java 17 (java) is needed to run Neo4j 5.26")
             command = [
-                java, *JVM_FLAGS, "-Xms256m", f"-Xmx{self.heap}", "-cp", f"{lib}/*",
+                java,
+                *JVM_FLAGS,
+                "-Xms256m",
+                f"-Xmx{self.heap}",
+                "-cp",
+                f"{lib}/*",
                 "org.neo4j.server.CommunityEntryPoint",
-                f"--home-dir={self.home}", f"--config-dir={conf}",
+                f"--home-dir={self.home}",
+                f"--config-dir={conf}",
             ]
             with self._console_log.open("ab") as log:
                 process = subprocess.Popen(
-                    command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    start_new_session=True, cwd=self.home,
+                    command,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    cwd=self.home,
                 )
             self._pid_file.write_text(str(process.pid))
             deadline = time.monotonic() + timeout
@@ -223,7 +240,10 @@ class LocalNeo4j:
         env = {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(conf)}
         result = subprocess.run(
             ["java", "-cp", f"{lib}/*", "org.neo4j.cli.AdminTool", "dbms", "set-initial-password", password],
-            env=env, capture_output=True, text=True, check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise Neo4jLocalError(f"setting the initial password failed:\n{result.stderr[-2000:]}")

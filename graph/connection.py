@@ -1,0 +1,40 @@
+"""Opening the one async driver a process uses, and waiting until the server answers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import neo4j
+
+DEFAULT_DATABASE = "neo4j"
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    uri: str
+    user: str
+    password: str
+    database: str = DEFAULT_DATABASE
+
+    def __repr__(self) -> str:
+        return f"GraphConfig(uri={self.uri!r}, user={self.user!r}, password='***', database={self.database!r})"
+
+
+async def open_driver(config: GraphConfig, *, connect_timeout: float = 30.0) -> neo4j.AsyncDriver:
+    """Open a driver and wait (with a deadline) until Neo4j accepts a session."""
+    driver = neo4j.AsyncGraphDatabase.driver(config.uri, auth=(config.user, config.password))
+    deadline = time.monotonic() + connect_timeout
+    while True:
+        try:
+            await driver.verify_connectivity()
+            return driver
+        except neo4j.exceptions.AuthError:
+            await driver.close()
+            raise
+        except (neo4j.exceptions.ServiceUnavailable, OSError):
+            if time.monotonic() >= deadline:
+                await driver.close()
+                raise
+            await asyncio.sleep(0.5)

@@ -1,0 +1,170 @@
+"""The per-project integration state: one ``(:Integration)`` node per (orgId, projectId, name).
+
+Settings arrive here already encrypted; this module stores opaque ciphertext and never sees
+a secret. Writes are compare-and-set on a ``version`` counter so two concurrent updates of
+the same integration cannot silently overwrite each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import neo4j
+
+
+@dataclass(frozen=True)
+class IntegrationKey:
+    org_id: str
+    project_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class IntegrationRecord:
+    key: IntegrationKey
+    enabled: bool = False
+    settings_ciphertext: str | None = None
+    settings_key_id: str | None = None
+    connection_status: str = "UNKNOWN"
+    last_error: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    last_tested_at: datetime | None = None
+    last_request_id: str = ""
+    version: int = 0
+
+    @property
+    def configured(self) -> bool:
+        return self.settings_ciphertext is not None
+
+    def __repr__(self) -> str:  # the ciphertext is not secret, but it is noise in logs
+        return (
+            f"IntegrationRecord(key={self.key!r}, enabled={self.enabled}, "
+            f"configured={self.configured}, version={self.version})"
+        )
+
+    def with_changes(self, **changes: Any) -> IntegrationRecord:
+        return replace(self, **changes)
+
+
+class ConcurrentUpdateError(RuntimeError):
+    """The record changed between read and write; re-read and try again."""
+
+
+def _native(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    native = value.to_native() if hasattr(value, "to_native") else value
+    assert isinstance(native, datetime)
+    return native
+
+
+def _record(node: Any) -> IntegrationRecord:
+    return IntegrationRecord(
+        key=IntegrationKey(node["orgId"], node["projectId"], node["name"]),
+        enabled=bool(node.get("enabled", False)),
+        settings_ciphertext=node.get("settingsCiphertext"),
+        settings_key_id=node.get("settingsKeyId"),
+        connection_status=node.get("connectionStatus", "UNKNOWN"),
+        last_error=node.get("lastError", ""),
+        created_at=_native(node.get("createdAt")),
+        updated_at=_native(node.get("updatedAt")),
+        last_tested_at=_native(node.get("lastTestedAt")),
+        last_request_id=node.get("lastRequestId", ""),
+        version=int(node.get("version", 0)),
+    )
+
+
+class IntegrationStore:
+    def __init__(self, driver: neo4j.AsyncDriver, database: str) -> None:
+        self._driver = driver
+        self._database = database
+
+    async def get(self, key: IntegrationKey) -> IntegrationRecord | None:
+        records, _, _ = await self._driver.execute_query(
+            "MATCH (i:Integration {orgId: $org, projectId: $project, name: $name}) RETURN i",
+            org=key.org_id,
+            project=key.project_id,
+            name=key.name,
+            database_=self._database,
+            routing_=neo4j.RoutingControl.READ,
+        )
+        return _record(records[0]["i"]) if records else None
+
+    async def list_for_project(self, org_id: str, project_id: str) -> list[IntegrationRecord]:
+        records, _, _ = await self._driver.execute_query(
+            "MATCH (i:Integration {orgId: $org, projectId: $project}) RETURN i ORDER BY i.name",
+            org=org_id,
+            project=project_id,
+            database_=self._database,
+            routing_=neo4j.RoutingControl.READ,
+        )
+        return [_record(r["i"]) for r in records]
+
+    async def save(self, record: IntegrationRecord) -> IntegrationRecord:
+        """Write ``record`` if the stored version still equals ``record.version``."""
+        now = datetime.now(UTC)
+        props = {
+            "enabled": record.enabled,
+            "settingsCiphertext": record.settings_ciphertext,
+            "settingsKeyId": record.settings_key_id,
+            "connectionStatus": record.connection_status,
+            "lastError": record.last_error,
+            "lastTestedAt": record.last_tested_at,
+            "lastRequestId": record.last_request_id,
+        }
+        records, _, _ = await self._driver.execute_query(
+            """
+            MERGE (i:Integration {orgId: $org, projectId: $project, name: $name})
+            ON CREATE SET i.version = 0, i.createdAt = $now
+            WITH i
+            WHERE i.version = $expected
+            SET i += $props, i.version = i.version + 1, i.updatedAt = $now
+            RETURN i
+            """,
+            org=record.key.org_id,
+            project=record.key.project_id,
+            name=record.key.name,
+            expected=record.version,
+            props=props,
+            now=now,
+            database_=self._database,
+        )
+        if not records:
+            raise ConcurrentUpdateError(f"integration {record.key.name} changed concurrently")
+        return _record(records[0]["i"])
+
+    async def records_not_under_key(self, key_id: str, limit: int) -> list[IntegrationRecord]:
+        """Rows whose settings are encrypted under another key (for rotation)."""
+        records, _, _ = await self._driver.execute_query(
+            """
+            MATCH (i:Integration)
+            WHERE i.settingsCiphertext IS NOT NULL AND i.settingsKeyId <> $kid
+            RETURN i LIMIT $limit
+            """,
+            kid=key_id,
+            limit=limit,
+            database_=self._database,
+        )
+        return [_record(r["i"]) for r in records]
+
+    async def replace_ciphertext(self, record: IntegrationRecord, ciphertext: str, key_id: str) -> bool:
+        """Swap the ciphertext only if it is still the one we re-encrypted (no lost update)."""
+        records, _, _ = await self._driver.execute_query(
+            """
+            MATCH (i:Integration {orgId: $org, projectId: $project, name: $name})
+            WHERE i.settingsCiphertext = $old
+            SET i.settingsCiphertext = $new, i.settingsKeyId = $kid, i.version = i.version + 1
+            RETURN i.version AS version
+            """,
+            org=record.key.org_id,
+            project=record.key.project_id,
+            name=record.key.name,
+            old=record.settings_ciphertext,
+            new=ciphertext,
+            kid=key_id,
+            database_=self._database,
+        )
+        return bool(records)

@@ -1,0 +1,1 @@
+"""The IntegrationService gRPC server: thin RPC handlers over plugins and the graph store."""

@@ -1,0 +1,109 @@
+"""Assembling and running the gRPC server: Neo4j, migrations, plugins, health and reflection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import grpc
+import neo4j
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from graph.connection import GraphConfig, open_driver
+from graph.integration_store import IntegrationStore
+from graph.migrations import migrate
+from integrations.v1 import integration_service_pb2 as pb
+from integrations.v1 import integration_service_pb2_grpc as pb_grpc
+from server.config import ServerConfig
+from server.gallery import Gallery
+from server.integrations.clickup.plugin import ClickUpSettings
+from server.integrations.clickup.rate_limit import LimiterPool
+from server.integrations.registry import IntegrationRegistry, default_registry
+from server.service import IntegrationService
+
+logger = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["IntegrationService"].full_name
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+class HubServer:
+    """The running service. ``start`` returns the bound port (useful with port 0)."""
+
+    def __init__(self, config: ServerConfig, registry: IntegrationRegistry | None = None) -> None:
+        self.config = config
+        self._registry = registry
+        self._driver: neo4j.AsyncDriver | None = None
+        self._server: grpc.aio.Server | None = None
+        self._health = health.aio.HealthServicer()  # type: ignore[attr-defined]  # set at import time
+        self.port = 0
+
+    async def start(self) -> int:
+        cfg = self.config
+        self._driver = await open_driver(
+            GraphConfig(cfg.neo4j_uri, cfg.neo4j_user, cfg.neo4j_password, cfg.neo4j_database)
+        )
+        await migrate(self._driver, cfg.neo4j_database)
+        registry = self._registry or default_registry(
+            ClickUpSettings(
+                api_base_url=cfg.clickup_api_url,
+                timeout_seconds=cfg.clickup_timeout_seconds,
+                limiters=LimiterPool(default_limit=cfg.clickup_rate_limit_per_minute),
+            )
+        )
+        gallery = Gallery(registry, IntegrationStore(self._driver, cfg.neo4j_database), cfg.keyring)
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ]
+        )
+        pb_grpc.add_IntegrationServiceServicer_to_server(IntegrationService(gallery, cfg.tokens), server)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            server,
+        )
+        self.port = server.add_insecure_port(cfg.grpc_address)
+        if self.port == 0:
+            raise RuntimeError(f"cannot listen on {cfg.grpc_address}")
+        await server.start()
+        self._server = server
+        for name in ("", SERVICE_NAME):
+            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        logger.info(
+            "IntegrationService listening on %s (port %d), plugins: %s",
+            cfg.grpc_address,
+            self.port,
+            ", ".join(p.name for p in registry.all()),
+        )
+        return self.port
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop taking calls, let in-flight calls finish within ``grace``, then close Neo4j."""
+        grace = self.config.shutdown_grace_seconds if grace is None else grace
+        for name in ("", SERVICE_NAME):
+            await self._health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        if self._server is not None:
+            await self._server.stop(grace)
+            self._server = None
+        if self._driver is not None:
+            await self._driver.close()
+            self._driver = None
+        logger.info("IntegrationService stopped")
+
+
+async def serve(config: ServerConfig) -> None:
+    hub = HubServer(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await hub.start()
+    try:
+        await stop.wait()
+        logger.info("shutdown requested; finishing in-flight calls (grace %.0fs)", config.shutdown_grace_seconds)
+    finally:
+        await hub.stop()

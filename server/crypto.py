@@ -1,0 +1,124 @@
+"""Settings encryption at rest: AES-256-GCM with key ids for rotation.
+
+A sealed value is ``v1.<key id>.<base64url(nonce | ciphertext+tag)>``: a random 96-bit
+nonce per value, and the record's identity as associated data so a ciphertext copied onto
+another record fails to open. The first key of ``INTEGRATION_ENCRYPTION_KEYS`` seals; every
+listed key opens, so old rows keep working until ``rotate-keys`` re-seals them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+FORMAT = "v1"
+NONCE_BYTES = 12
+KEY_BYTES = 32
+_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+class KeyConfigError(ValueError):
+    """The key configuration is unusable; the message says what is wrong (never the key)."""
+
+
+class DecryptionError(RuntimeError):
+    """A sealed value could not be opened: unknown key, tampering, or the wrong record."""
+
+
+@dataclass(frozen=True)
+class EncryptionKey:
+    key_id: str
+    material: bytes
+
+    def __repr__(self) -> str:
+        return f"EncryptionKey(key_id={self.key_id!r}, material='***')"
+
+
+def _b64decode(text: str) -> bytes:
+    padded = text + "=" * (-len(text) % 4)
+    return base64.urlsafe_b64decode(padded.replace("+", "-").replace("/", "_"))
+
+
+def parse_keys(spec: str) -> list[EncryptionKey]:
+    """Parse ``id:base64key[,id:base64key...]``, newest (sealing) key first."""
+    keys: list[EncryptionKey] = []
+    for position, item in enumerate(p.strip() for p in spec.split(",") if p.strip()):
+        key_id, sep, encoded = item.partition(":")
+        if not sep or not _KEY_ID.match(key_id):
+            raise KeyConfigError(
+                f"entry {position + 1} must look like '<key id>:<base64 of 32 bytes>' "
+                "with a key id of letters, digits, '-' or '_'"
+            )
+        try:
+            material = _b64decode(encoded)
+        except (binascii.Error, ValueError):
+            raise KeyConfigError(f"key {key_id!r} is not valid base64") from None
+        if len(material) != KEY_BYTES:
+            raise KeyConfigError(f"key {key_id!r} must decode to {KEY_BYTES} bytes, got {len(material)}")
+        if any(k.key_id == key_id for k in keys):
+            raise KeyConfigError(f"key id {key_id!r} is listed twice")
+        keys.append(EncryptionKey(key_id, material))
+    if not keys:
+        raise KeyConfigError("no key given")
+    return keys
+
+
+def generate_key_spec(key_id: str) -> str:
+    return f"{key_id}:{base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode().rstrip('=')}"
+
+
+def record_aad(*identity: str) -> bytes:
+    """Associated data binding a ciphertext to one record (unambiguous: a JSON array)."""
+    return json.dumps(["integration-settings", *identity], separators=(",", ":")).encode()
+
+
+class KeyRing:
+    def __init__(self, keys: Sequence[EncryptionKey]) -> None:
+        if not keys:
+            raise KeyConfigError("no key given")
+        self._keys = {k.key_id: AESGCM(k.material) for k in keys}
+        self.primary_key_id = keys[0].key_id
+
+    def __repr__(self) -> str:
+        return f"KeyRing(key_ids={list(self._keys)!r}, primary={self.primary_key_id!r})"
+
+    @classmethod
+    def from_spec(cls, spec: str) -> KeyRing:
+        return cls(parse_keys(spec))
+
+    def seal(self, plaintext: bytes, aad: bytes) -> str:
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._keys[self.primary_key_id].encrypt(nonce, plaintext, aad)
+        blob = base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+        return f"{FORMAT}.{self.primary_key_id}.{blob}"
+
+    @staticmethod
+    def key_id_of(sealed: str) -> str:
+        parts = sealed.split(".")
+        if len(parts) != 3 or parts[0] != FORMAT:
+            raise DecryptionError("not a sealed value of a known format")
+        return parts[1]
+
+    def open(self, sealed: str, aad: bytes) -> bytes:
+        key_id = self.key_id_of(sealed)
+        aead = self._keys.get(key_id)
+        if aead is None:
+            raise DecryptionError(f"sealed with key {key_id!r}, which is not configured")
+        try:
+            raw = _b64decode(sealed.split(".")[2])
+        except (binascii.Error, ValueError):
+            raise DecryptionError("sealed value is not valid base64") from None
+        if len(raw) <= NONCE_BYTES:
+            raise DecryptionError("sealed value is truncated")
+        try:
+            return aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
+        except InvalidTag:
+            raise DecryptionError("sealed value failed authentication (tampered, or from another record)") from None

@@ -1,0 +1,1 @@
+"""Integration plugins: one interface (``base.Integration``), found through ``registry``."""

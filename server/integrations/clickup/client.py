@@ -1,0 +1,176 @@
+"""Async client for the ClickUp API v2 over httpx.
+
+Retry rules: a 429 waits for ``X-RateLimit-Reset`` (+ jitter) and retries GETs; 5xx and
+timeouts retry GETs with exponential backoff; any other 4xx is final. Every request first
+takes a slot from the token's rate limiter.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from server.integrations.clickup.errors import (
+    ClickUpError,
+    ClickUpHTTPError,
+    ClickUpRateLimited,
+    ClickUpResponseError,
+    ClickUpServerError,
+    ClickUpTransportError,
+    http_error,
+)
+from server.integrations.clickup.models import Team, User, parse_teams, parse_user
+from server.integrations.clickup.rate_limit import Clock, RateLimiter, RateLimitSnapshot, SystemClock
+
+DEFAULT_BASE_URL = "https://api.clickup.com/api/v2"
+Params = Mapping[str, str | int | bool | list[str]]
+
+
+@dataclass
+class ClientStats:
+    api_calls: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+
+
+def authorization_header(token: str, *, oauth: bool = False) -> str:
+    """Personal tokens go raw (``pk_...``); OAuth access tokens as ``Bearer``."""
+    return f"Bearer {token}" if oauth else token
+
+
+def _encode(params: Params | None) -> dict[str, str | list[str]]:
+    encoded: dict[str, str | list[str]] = {}
+    for key, value in (params or {}).items():
+        if isinstance(value, bool):
+            encoded[key] = "true" if value else "false"
+        elif isinstance(value, list):
+            encoded[key] = [str(v) for v in value]
+        else:
+            encoded[key] = str(value)
+    return encoded
+
+
+class ClickUpClient:
+    def __init__(
+        self,
+        token: str,
+        *,
+        oauth: bool = False,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 30.0,
+        limiter: RateLimiter | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock | None = None,
+        max_retries: int = 4,
+        max_rate_limit_retries: int = 6,
+        backoff_base: float = 0.5,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._clock = clock or SystemClock()
+        self._limiter = limiter or RateLimiter(clock=self._clock)
+        self._max_retries = max_retries
+        self._max_rate_limit_retries = max_rate_limit_retries
+        self._backoff_base = backoff_base
+        self._rng = rng or random.Random()
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            headers={"Authorization": authorization_header(token, oauth=oauth), "Accept": "application/json"},
+            transport=transport,
+        )
+        self.stats = ClientStats()
+
+    def __repr__(self) -> str:
+        return f"ClickUpClient(base_url={str(self._http.base_url)!r}, token='***')"
+
+    @property
+    def limiter(self) -> RateLimiter:
+        return self._limiter
+
+    @property
+    def rate_limit(self) -> RateLimitSnapshot | None:
+        return self._limiter.last
+
+    async def __aenter__(self) -> ClickUpClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _backoff(self, attempt: int) -> None:
+        delay = self._backoff_base * (2**attempt)
+        await self._clock.sleep(delay + self._rng.uniform(0, delay / 2))
+
+    async def get(self, path: str, params: Params | None = None) -> Any:
+        """GET ``path`` and return the decoded JSON body, retrying what is safe to retry."""
+        failures = 0
+        rate_limited = 0
+        while True:
+            await self._limiter.acquire()
+            self.stats.api_calls += 1
+            try:
+                response = await self._http.get(path, params=_encode(params))
+            except httpx.TimeoutException:
+                self._limiter.release()
+                error: ClickUpError = ClickUpTransportError(f"ClickUp did not answer GET {path} in time")
+            except httpx.TransportError as exc:
+                self._limiter.release()
+                error = ClickUpTransportError(f"could not reach ClickUp for GET {path}: {type(exc).__name__}")
+            else:
+                if response.status_code == 429:
+                    self._limiter.exhausted(response.headers)
+                    self.stats.rate_limited += 1
+                    rate_limited += 1
+                    if rate_limited > self._max_rate_limit_retries:
+                        raise self._error(response, path)
+                    continue  # acquire() now waits for the reset
+                self._limiter.observe(response.headers)
+                if response.is_success:
+                    return self._json(response, path)
+                error = self._error(response, path)
+                if not isinstance(error, ClickUpServerError):
+                    raise error
+            failures += 1
+            if failures > self._max_retries:
+                raise error
+            self.stats.retries += 1
+            await self._backoff(failures - 1)
+
+    @staticmethod
+    def _json(response: httpx.Response, path: str) -> Any:
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ClickUpResponseError(f"ClickUp answered GET {path} with a body that is not JSON") from None
+
+    @staticmethod
+    def _error(response: httpx.Response, path: str) -> ClickUpHTTPError:
+        ecode, err = "", ""
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        if isinstance(body, dict):
+            ecode = str(body.get("ECODE") or "")[:64]
+            err = str(body.get("err") or body.get("error") or "")[:300]
+        error = http_error(response.status_code, ecode, err, path)
+        if isinstance(error, ClickUpRateLimited):
+            error.err = error.err or "Rate limit reached"
+        return error
+
+    async def get_user(self) -> User:
+        return parse_user(await self.get("/user"))
+
+    async def get_teams(self) -> list[Team]:
+        return parse_teams(await self.get("/team"))
+
+
+__all__ = ["DEFAULT_BASE_URL", "ClickUpClient", "ClickUpHTTPError", "authorization_header"]

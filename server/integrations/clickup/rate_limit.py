@@ -1,0 +1,161 @@
+"""A per-token request budget that mirrors ClickUp's fixed rate-limit window.
+
+ClickUp counts requests per token per window and reports ``X-RateLimit-Limit``,
+``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` (epoch seconds) on every response.
+The limiter keeps its own estimate between responses (so concurrent callers cannot
+overshoot), corrects it from every set of headers, spreads the last part of each window's
+budget over the time left instead of hitting zero, and once the budget is spent waits
+for the reset plus jitter. The clock is injectable so tests simulate minutes in milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def time(self) -> float:
+        """Seconds since the epoch."""
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def time(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class RateLimitSnapshot:
+    limit: int
+    remaining: int
+    reset_epoch: float
+
+
+@dataclass
+class LimiterStats:
+    waits: int = 0
+    waited_seconds: float = 0.0
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return int(float(value.strip()))
+    except ValueError:
+        return None
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        *,
+        limit: int = 100,
+        window: float = 60.0,
+        clock: Clock | None = None,
+        max_jitter: float = 0.25,
+        slowdown_fraction: float = 0.1,
+        rng: random.Random | None = None,
+    ) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError("limit must be >= 1 and window > 0")
+        self._clock = clock or SystemClock()
+        self._limit = limit
+        self._window = window
+        self._max_jitter = max_jitter
+        self._slowdown_fraction = slowdown_fraction
+        self._rng = rng or random.Random()
+        self._remaining = limit
+        self._reset_at = 0.0  # local epoch seconds at which the current window ends
+        self._in_flight = 0
+        self._lock = asyncio.Lock()
+        self.stats = LimiterStats()
+        self.last: RateLimitSnapshot | None = None
+
+    def _jitter(self) -> float:
+        return self._rng.uniform(0, self._max_jitter) if self._max_jitter > 0 else 0.0
+
+    async def _wait(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        self.stats.waits += 1
+        self.stats.waited_seconds += seconds
+        await self._clock.sleep(seconds)
+
+    async def acquire(self) -> None:
+        """Wait until one more request fits in the budget, then take it."""
+        async with self._lock:
+            while True:
+                now = self._clock.time()
+                if now >= self._reset_at:
+                    self._remaining = self._limit
+                    self._reset_at = now + self._window
+                if self._remaining > 0:
+                    threshold = max(1, int(self._limit * self._slowdown_fraction))
+                    if self._remaining <= threshold:
+                        await self._wait((self._reset_at - now) / (self._remaining + 1))
+                    self._remaining -= 1
+                    self._in_flight += 1
+                    return
+                await self._wait(self._reset_at - now + self._jitter())
+
+    def release(self) -> None:
+        """The request ended without telling us anything (e.g. a network error)."""
+        self._in_flight = max(0, self._in_flight - 1)
+
+    def observe(self, headers: Mapping[str, str]) -> RateLimitSnapshot | None:
+        """Correct the estimate from a response's headers; returns what they said."""
+        self.release()
+        limit = _int_header(headers, "x-ratelimit-limit")
+        remaining = _int_header(headers, "x-ratelimit-remaining")
+        reset = _int_header(headers, "x-ratelimit-reset")
+        if limit is None or remaining is None or reset is None or limit < 1:
+            return None
+        now = self._clock.time()
+        reset_at = float(reset)
+        date = headers.get("date")
+        if date:
+            # Wait as the server counts it, like tap-clickup: reset minus the server's own now.
+            with contextlib.suppress(TypeError, ValueError):
+                reset_at = now + (reset - parsedate_to_datetime(date).timestamp())
+        self._limit = limit
+        self._reset_at = reset_at
+        self._remaining = max(0, min(remaining - self._in_flight, limit))
+        self.last = RateLimitSnapshot(limit, remaining, float(reset))
+        return self.last
+
+    def exhausted(self, headers: Mapping[str, str]) -> None:
+        """A 429: nothing is left until the reset the server gave (or one window)."""
+        if self.observe(headers) is None:
+            self._reset_at = self._clock.time() + self._window
+        self._remaining = 0
+
+
+class LimiterPool:
+    """One limiter per token, shared by every client of that token in this process."""
+
+    def __init__(self, *, clock: Clock | None = None, default_limit: int = 100) -> None:
+        self._clock = clock
+        self._default_limit = default_limit
+        self._limiters: dict[str, RateLimiter] = {}
+
+    def for_token(self, token: str) -> RateLimiter:
+        key = hashlib.sha256(token.encode()).hexdigest()  # never keep the token itself as a key
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            limiter = RateLimiter(limit=self._default_limit, clock=self._clock)
+            self._limiters[key] = limiter
+        return limiter

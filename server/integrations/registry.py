@@ -1,0 +1,32 @@
+"""Where the server finds integrations. A new integration is one module plus one line here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from server.integrations.base import Integration
+from server.integrations.clickup.plugin import ClickUpIntegration, ClickUpSettings
+
+
+class IntegrationRegistry:
+    def __init__(self, plugins: Iterable[Integration] = ()) -> None:
+        self._plugins: dict[str, Integration] = {}
+        for plugin in plugins:
+            self.register(plugin)
+
+    def register(self, plugin: Integration) -> None:
+        if plugin.name in self._plugins:
+            raise ValueError(f"integration {plugin.name!r} is registered twice")
+        self._plugins[plugin.name] = plugin
+
+    def get(self, name: str) -> Integration | None:
+        return self._plugins.get(name)
+
+    def all(self) -> list[Integration]:
+        return [self._plugins[name] for name in sorted(self._plugins)]
+
+
+def default_registry(clickup: ClickUpSettings) -> IntegrationRegistry:
+    registry = IntegrationRegistry()
+    registry.register(ClickUpIntegration(clickup))
+    return registry
