@@ -1,0 +1,416 @@
+"""ClickUp API v2 routes (read side, webhooks and the OAuth token exchange)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sandbox.clickup import query, render
+from sandbox.clickup.model import Folder, Space, Task, TaskList, Team
+from sandbox.clickup.state import ApiError, Fault, Sandbox
+from sandbox.clickup.webhooks import ALL_EVENTS
+
+Endpoint = Callable[[Sandbox, Request, int], Awaitable[Any]]
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse({"err": error.err, "ECODE": error.ecode}, status_code=error.status, headers=error.headers)
+
+
+def _malformed(body: Any, kind: str) -> Any:
+    """Corrupt task records the way real payloads sometimes are."""
+    tasks = body.get("tasks") if isinstance(body, dict) else None
+    targets = tasks if isinstance(tasks, list) else ([body] if isinstance(body, dict) and "id" in body else [])
+    for task in targets[:3]:
+        if kind == "missing_date_updated":
+            task.pop("date_updated", None)
+        elif kind == "null_objects":
+            task["status"] = None
+            task["creator"] = None
+            task["priority"] = None
+        elif kind == "type_swap":
+            task["date_created"] = int(task["date_created"])
+            task["orderindex"] = float(task["orderindex"])
+            task["time_estimate"] = None if task.get("time_estimate") is None else str(task["time_estimate"])
+    return body
+
+
+def endpoint(handler: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    """Auth, per-token rate limit, injected faults and ClickUp's error envelope for one route."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: Request) -> Response:
+        sandbox: Sandbox = request.app.state.sandbox
+        sandbox.requests += 1
+        header = request.headers.get("authorization", "").strip()
+        if not header:
+            return error_response(ApiError(401, "Authorization header required", "OAUTH_017"))
+        token = header[7:].strip() if header.lower().startswith("bearer ") else header
+        user_id = sandbox.world.tokens.get(token)
+        if user_id is None:
+            return error_response(ApiError(401, "Token invalid", "OAUTH_025"))
+        allowed, headers = sandbox.limiter.hit(token)
+        if not allowed:
+            return error_response(ApiError(429, "Rate limit reached", "APP_002", headers))
+        fault: Fault | None = sandbox.fault_for(request.url.path)
+        if fault is not None and fault.delay_seconds:
+            await asyncio.sleep(fault.delay_seconds)
+        if fault is not None and fault.status is not None:
+            err = {429: ("Rate limit reached", "APP_002")}.get(fault.status, ("Internal server error", "SHARD_001"))
+            return error_response(ApiError(fault.status, err[0], err[1], headers))
+        try:
+            body = await handler(sandbox, request, user_id)
+        except ApiError as exc:
+            exc.headers = {**headers, **exc.headers}
+            return error_response(exc)
+        if fault is not None and fault.malformed:
+            body = _malformed(body, fault.malformed)
+        return JSONResponse(body, headers=headers)
+
+    return wrapper
+
+
+# ---------------------------------------------------------------- access
+
+
+def _team(sandbox: Sandbox, user_id: int, team_id: str) -> Team:
+    team = sandbox.world.teams.get(team_id)
+    if team is None or all(m.user_id != user_id for m in team.members):
+        raise ApiError(401, "Team not authorized", "OAUTH_027")
+    return team
+
+
+def _space(sandbox: Sandbox, user_id: int, space_id: str) -> Space:
+    space = sandbox.world.spaces.get(space_id)
+    if space is None:
+        raise sandbox.unknown("Space")
+    _team(sandbox, user_id, space.team_id)
+    return space
+
+
+def _folder(sandbox: Sandbox, user_id: int, folder_id: str) -> Folder:
+    folder = sandbox.world.folders.get(folder_id)
+    if folder is None:
+        raise sandbox.unknown("Folder")
+    _space(sandbox, user_id, folder.space_id)
+    return folder
+
+
+def _list(sandbox: Sandbox, user_id: int, list_id: str) -> TaskList:
+    task_list = sandbox.world.lists.get(list_id)
+    if task_list is None:
+        raise sandbox.unknown("List")
+    _space(sandbox, user_id, task_list.space_id)
+    return task_list
+
+
+def _task(sandbox: Sandbox, request: Request, user_id: int, task_id: str) -> Task:
+    world = sandbox.world
+    if query.flag(request.query_params, "custom_task_ids"):
+        team_id = request.query_params.get("team_id")
+        if not team_id:
+            raise ApiError(400, "team_id is required when custom_task_ids=true", "ITEM_156")
+        _team(sandbox, user_id, team_id)
+        found = next(
+            (t for t in world.tasks.values() if t.custom_id == task_id and world.team_of_task(t).id == team_id), None
+        )
+    else:
+        found = world.tasks.get(task_id)
+    if found is None:
+        raise sandbox.unknown("Task")
+    _space(sandbox, user_id, world.lists[found.list_id].space_id)
+    return found
+
+
+def _archived_match(sandbox: Sandbox, request: Request, archived: bool) -> bool:
+    wanted = query.flag(request.query_params, "archived")
+    if sandbox.archived_mode == "include":
+        return wanted or not archived
+    return archived == wanted
+
+
+# ---------------------------------------------------------------- hierarchy
+
+
+async def get_user(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    return render.user_me(sandbox.world.users[user_id])
+
+
+async def get_teams(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    return {"teams": [render.team(sandbox.world, t) for t in sandbox.world.teams_of_user(user_id)]}
+
+
+async def get_spaces(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    team = _team(sandbox, user_id, request.path_params["team_id"])
+    return {
+        "spaces": [
+            render.space(s)
+            for s in sandbox.world.spaces.values()
+            if s.team_id == team.id and _archived_match(sandbox, request, s.archived)
+        ]
+    }
+
+
+async def get_space(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    return render.space(_space(sandbox, user_id, request.path_params["space_id"]))
+
+
+async def get_folders(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    space = _space(sandbox, user_id, request.path_params["space_id"])
+    return {
+        "folders": [
+            render.folder(sandbox.world, f)
+            for f in sandbox.world.folders.values()
+            if f.space_id == space.id and _archived_match(sandbox, request, f.archived)
+        ]
+    }
+
+
+async def get_folder(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    return render.folder(sandbox.world, _folder(sandbox, user_id, request.path_params["folder_id"]))
+
+
+async def get_folder_lists(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    folder = _folder(sandbox, user_id, request.path_params["folder_id"])
+    return {
+        "lists": [
+            render.task_list(sandbox.world, x)
+            for x in sandbox.world.lists.values()
+            if x.folder_id == folder.id and _archived_match(sandbox, request, x.archived)
+        ]
+    }
+
+
+async def get_folderless_lists(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    space = _space(sandbox, user_id, request.path_params["space_id"])
+    return {
+        "lists": [
+            render.task_list(sandbox.world, x)
+            for x in sandbox.world.lists.values()
+            if x.space_id == space.id and x.folder_id is None and _archived_match(sandbox, request, x.archived)
+        ]
+    }
+
+
+async def get_list(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    return render.task_list(sandbox.world, _list(sandbox, user_id, request.path_params["list_id"]), detail=True)
+
+
+# ---------------------------------------------------------------- tasks
+
+
+async def get_list_tasks(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    task_list = _list(sandbox, user_id, request.path_params["list_id"])
+    params = request.query_params
+    number = query.page_number(params)
+    timl = query.flag(params, "include_timl")
+    candidates = [
+        t for t in sandbox.world.tasks.values() if t.list_id == task_list.id or (timl and task_list.id in t.other_lists)
+    ]
+    chosen = query.select(sandbox.world, candidates, params, archived_mode=sandbox.archived_mode)
+    chunk, last = query.page(chosen, number)
+    return {"tasks": [render.task(sandbox.world, t) for t in chunk], "last_page": last}
+
+
+async def get_team_tasks(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    team = _team(sandbox, user_id, request.path_params["team_id"])
+    world, params = sandbox.world, request.query_params
+    number = query.page_number(params)
+    spaces, folders, lists = (set(query.many(params, n)) for n in ("space_ids", "project_ids", "list_ids"))
+    parent = params.get("parent")
+
+    def located(task: Task) -> bool:
+        home = world.lists[task.list_id]
+        if world.spaces[home.space_id].team_id != team.id:
+            return False
+        if spaces and home.space_id not in spaces:
+            return False
+        if folders and home.folder_id not in folders:
+            return False
+        if lists and not ({home.id, *task.other_lists} & lists):
+            return False
+        return parent is None or task.parent == parent
+
+    chosen = query.select(
+        world, [t for t in world.tasks.values() if located(t)], params, archived_mode=sandbox.archived_mode
+    )
+    chunk, _ = query.page(chosen, number)
+    return {"tasks": [render.task(world, t) for t in chunk]}
+
+
+async def get_task(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    task = _task(sandbox, request, user_id, request.path_params["task_id"])
+    return render.task(sandbox.world, task, include_subtasks=query.flag(request.query_params, "include_subtasks"))
+
+
+async def get_task_comments(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    task = _task(sandbox, request, user_id, request.path_params["task_id"])
+    comments = sorted(sandbox.world.comments.get(task.id, []), key=lambda c: (c.date, c.id), reverse=True)
+    start, start_id = request.query_params.get("start"), request.query_params.get("start_id")
+    if start is not None and start_id is not None:
+        if not start.isdigit():
+            raise ApiError(400, "start must be a Unix time in milliseconds", "INPUT_003")
+        cursor = (int(start), start_id)
+        comments = [c for c in comments if (c.date, c.id) < cursor]
+    return {"comments": [render.comment(sandbox.world, c) for c in comments[:25]]}
+
+
+# ---------------------------------------------------------------- fields, members, tags
+
+
+async def get_list_fields(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    task_list = _list(sandbox, user_id, request.path_params["list_id"])
+    return {"fields": [render.field_def(sandbox.world.fields[f]) for f in task_list.field_ids]}
+
+
+async def get_list_members(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    task_list = _list(sandbox, user_id, request.path_params["list_id"])
+    team = sandbox.world.teams[sandbox.world.spaces[task_list.space_id].team_id]
+    members = []
+    for member in team.members:
+        user = sandbox.world.users[member.user_id]
+        members.append(
+            {
+                "id": user.id,
+                "username": user.username,
+                "email": user.email,
+                "color": user.color,
+                "initials": user.initials,
+                "profilePicture": None,
+            }
+        )
+    return {"members": members}
+
+
+async def get_space_tags(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    space = _space(sandbox, user_id, request.path_params["space_id"])
+    return {"tags": [{"name": t.name, "tag_fg": t.fg, "tag_bg": t.bg, "creator": t.creator} for t in space.tags]}
+
+
+# ---------------------------------------------------------------- webhooks
+
+
+def _webhook_body(raw: Any) -> tuple[str, list[str], dict[str, Any]]:
+    if not isinstance(raw, dict):
+        raise ApiError(400, "Body must be a JSON object", "INPUT_005")
+    endpoint_url = raw.get("endpoint")
+    if not isinstance(endpoint_url, str) or not endpoint_url.startswith(("http://", "https://")):
+        raise ApiError(400, "endpoint must be an http(s) URL", "WEBHOOK_001")
+    events = raw.get("events")
+    if events == "*":
+        events = ["*"]
+    if not isinstance(events, list) or not events or any(e != "*" and e not in ALL_EVENTS for e in events):
+        raise ApiError(400, "events must be '*' or a list of known event names", "WEBHOOK_002")
+    location = {k: raw[k] for k in ("space_id", "folder_id", "list_id", "task_id") if raw.get(k) is not None}
+    return endpoint_url, events, location
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return json.loads(await request.body() or b"{}")
+    except json.JSONDecodeError:
+        raise ApiError(400, "Body is not valid JSON", "INPUT_005") from None
+
+
+async def create_webhook(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    team = _team(sandbox, user_id, request.path_params["team_id"])
+    endpoint_url, events, location = _webhook_body(await _json(request))
+    for existing in sandbox.hub.webhooks.values():
+        if existing.team_id == int(team.id) and existing.endpoint == endpoint_url and existing.userid == user_id:
+            raise ApiError(400, "Webhook configuration already exists", "WEBHOOK_003")
+    hook = sandbox.hub.create(user_id, int(team.id), endpoint_url, events, **location)
+    return {"id": hook.id, "webhook": hook.render()}
+
+
+async def list_webhooks(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    team = _team(sandbox, user_id, request.path_params["team_id"])
+    return {
+        "webhooks": [
+            h.render() for h in sandbox.hub.webhooks.values() if h.team_id == int(team.id) and h.userid == user_id
+        ]
+    }
+
+
+async def update_webhook(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    hook = sandbox.hub.webhooks.get(request.path_params["webhook_id"])
+    if hook is None or hook.userid != user_id:
+        raise sandbox.unknown("Webhook")
+    raw = await _json(request)
+    if not isinstance(raw, dict):
+        raise ApiError(400, "Body must be a JSON object", "INPUT_005")
+    if "endpoint" in raw or "events" in raw:
+        endpoint_url, events, _ = _webhook_body(
+            {"endpoint": raw.get("endpoint", hook.endpoint), "events": raw.get("events", hook.events)}
+        )
+        hook.endpoint, hook.events = endpoint_url, events
+    if raw.get("status") == "active":
+        hook.status, hook.fail_count = "active", 0
+    return {"id": hook.id, "webhook": hook.render()}
+
+
+async def delete_webhook(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+    hook = sandbox.hub.webhooks.get(request.path_params["webhook_id"])
+    if hook is None or hook.userid != user_id:
+        raise sandbox.unknown("Webhook")
+    del sandbox.hub.webhooks[hook.id]
+    return {}
+
+
+# ---------------------------------------------------------------- oauth
+
+
+async def oauth_token(request: Request) -> Response:
+    """Accepts the parameters as query (the spec) or JSON body (what many clients send)."""
+    sandbox: Sandbox = request.app.state.sandbox
+    params: dict[str, Any] = dict(request.query_params)
+    if not params:
+        try:
+            params = json.loads(await request.body() or b"{}")
+        except json.JSONDecodeError:
+            params = {}
+    client_id, client_secret, code = (str(params.get(k, "")) for k in ("client_id", "client_secret", "code"))
+    if sandbox.oauth_clients.get(client_id) != client_secret or not client_secret:
+        return error_response(ApiError(400, "Client not found", "OAUTH_010"))
+    user_id = sandbox.oauth_codes.pop(code, None)
+    if user_id is None:
+        return error_response(ApiError(400, "Code not found", "OAUTH_015"))
+    token = secrets.token_hex(24)
+    sandbox.world.tokens[token] = user_id
+    return JSONResponse({"access_token": token})
+
+
+def routes() -> list[Route]:
+    v2 = "/api/v2"
+    table: list[tuple[str, Endpoint, list[str]]] = [
+        ("/user", get_user, ["GET"]),
+        ("/team", get_teams, ["GET"]),
+        ("/team/{team_id}/space", get_spaces, ["GET"]),
+        ("/team/{team_id}/task", get_team_tasks, ["GET"]),
+        ("/team/{team_id}/webhook", create_webhook, ["POST"]),
+        ("/team/{team_id}/webhook", list_webhooks, ["GET"]),
+        ("/space/{space_id}", get_space, ["GET"]),
+        ("/space/{space_id}/folder", get_folders, ["GET"]),
+        ("/space/{space_id}/list", get_folderless_lists, ["GET"]),
+        ("/space/{space_id}/tag", get_space_tags, ["GET"]),
+        ("/folder/{folder_id}", get_folder, ["GET"]),
+        ("/folder/{folder_id}/list", get_folder_lists, ["GET"]),
+        ("/list/{list_id}", get_list, ["GET"]),
+        ("/list/{list_id}/task", get_list_tasks, ["GET"]),
+        ("/list/{list_id}/field", get_list_fields, ["GET"]),
+        ("/list/{list_id}/member", get_list_members, ["GET"]),
+        ("/task/{task_id}", get_task, ["GET"]),
+        ("/task/{task_id}/comment", get_task_comments, ["GET"]),
+        ("/webhook/{webhook_id}", update_webhook, ["PUT"]),
+        ("/webhook/{webhook_id}", delete_webhook, ["DELETE"]),
+    ]
+    built = [Route(v2 + path, endpoint(handler), methods=methods) for path, handler, methods in table]
+    built.append(Route(v2 + "/oauth/token", oauth_token, methods=["POST"]))
+    return built

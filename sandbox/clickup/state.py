@@ -1,0 +1,104 @@
+"""The sandbox's mutable state and behaviour switches, shared by the API and admin routes."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.clickup.model import World
+from sandbox.clickup.ratelimit import TokenRateLimiter
+from sandbox.clickup.webhooks import WebhookHub
+
+
+class ApiError(Exception):
+    """Rendered as ClickUp's error envelope ``{"err": ..., "ECODE": ...}``."""
+
+    def __init__(self, status: int, err: str, ecode: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(err)
+        self.status = status
+        self.err = err
+        self.ecode = ecode
+        self.headers = headers or {}
+
+
+@dataclass
+class Fault:
+    """Injected misbehaviour for requests whose path matches ``path`` (a regex)."""
+
+    path: str
+    status: int | None = None  # answer with this status (500, 502, 429 ...)
+    delay_seconds: float = 0.0  # answer late (past a client's timeout, if long enough)
+    malformed: str | None = None  # "missing_date_updated" | "null_objects" | "type_swap"
+    times: int = 1  # how many matching requests it affects; -1: all
+    hits: int = 0
+
+    def matches(self, path: str) -> bool:
+        return (self.times < 0 or self.hits < self.times) and re.search(self.path, path) is not None
+
+
+@dataclass
+class Sandbox:
+    world: World
+    limiter: TokenRateLimiter = field(default_factory=TokenRateLimiter)
+    hub: WebhookHub = field(default_factory=WebhookHub)
+    unknown_id_status: int = 401  # ClickUp answers 401 OAUTH_023 for unknown ids; 404 is the alternative
+    archived_mode: str = "only"  # archived=true returns only archived items ("include": both)
+    faults: list[Fault] = field(default_factory=list)
+    oauth_clients: dict[str, str] = field(default_factory=lambda: {"sandbox-client": "sandbox-secret"})
+    oauth_codes: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    _last_ms: int = 0
+
+    def now_ms(self) -> int:
+        """Strictly increasing ms timestamps, so every mutation has its own date_updated."""
+        self._last_ms = max(int(time.time() * 1000), self._last_ms + 1)
+        return self._last_ms
+
+    def unknown(self, what: str) -> ApiError:
+        if self.unknown_id_status == 404:
+            return ApiError(404, f"{what} not found", "ITEM_015")
+        return ApiError(401, "Team(s) not authorized", "OAUTH_023")
+
+    def fault_for(self, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.matches(path):
+                fault.hits += 1
+                return fault
+        return None
+
+    def configure(self, values: dict[str, Any]) -> None:
+        allowed = {
+            "rate_limit",
+            "rate_limit_window_seconds",
+            "unknown_id_status",
+            "archived_mode",
+            "hold_deliveries",
+            "webhook_retry_delay_seconds",
+        }
+        unknown = sorted(set(values) - allowed)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        if "rate_limit" in values:
+            limit = values["rate_limit"]
+            if limit is not None and (not isinstance(limit, int) or limit < 1):
+                raise ValueError("rate_limit must be a positive integer or null (unlimited)")
+            self.limiter.limit = limit
+        if "rate_limit_window_seconds" in values:
+            window = float(values["rate_limit_window_seconds"])
+            if window <= 0:
+                raise ValueError("rate_limit_window_seconds must be positive")
+            self.limiter.window_seconds = window
+        if "unknown_id_status" in values:
+            if values["unknown_id_status"] not in (401, 404):
+                raise ValueError("unknown_id_status must be 401 or 404")
+            self.unknown_id_status = int(values["unknown_id_status"])
+        if "archived_mode" in values:
+            if values["archived_mode"] not in ("only", "include"):
+                raise ValueError("archived_mode must be 'only' or 'include'")
+            self.archived_mode = str(values["archived_mode"])
+        if "hold_deliveries" in values:
+            self.hub.hold = bool(values["hold_deliveries"])
+        if "webhook_retry_delay_seconds" in values:
+            self.hub.retry_delay = float(values["webhook_retry_delay_seconds"])
