@@ -394,6 +394,25 @@ async def issue_oauth_code(request: Request) -> Response:
     return JSONResponse({"code": code, "client_id": "sandbox-client", "client_secret": "sandbox-secret"})
 
 
+async def register_webhook(request: Request) -> Response:
+    """Register a webhook with a chosen id and secret (to replay documented deliveries byte for byte)."""
+    sandbox, body = _sandbox(request), await _body(request)
+    team: Any = _get(sandbox.world.teams, str(body.get("team_id", "")), "team")
+    endpoint_url, secret = body.get("endpoint"), body.get("secret")
+    if not isinstance(endpoint_url, str) or not endpoint_url.startswith(("http://", "https://")):
+        raise AdminError(400, "endpoint must be an http(s) URL")
+    if secret is not None and (not isinstance(secret, str) or not secret):
+        raise AdminError(400, "secret must be a non-empty string")
+    hook = sandbox.hub.create(team.members[0].user_id, int(team.id), endpoint_url, list(body.get("events", ["*"])))
+    if body.get("id"):
+        del sandbox.hub.webhooks[hook.id]
+        hook.id = str(body["id"])
+        sandbox.hub.webhooks[hook.id] = hook
+    if secret:
+        hook.secret = secret
+    return JSONResponse({"id": hook.id, "webhook": hook.render()}, status_code=201)
+
+
 async def deliver(request: Request) -> Response:
     """Send one signed delivery now: ``{"payload": {...}, "corrupt"?: "signature"|"body", "duplicate"?: n}``."""
     sandbox, body = _sandbox(request), await _body(request)
@@ -520,6 +539,7 @@ def routes() -> list[Route]:
         ("/_sandbox/lists", create_list, ["POST"]),
         ("/_sandbox/{kind}/{item_id}", update_container, ["PATCH"]),
         ("/_sandbox/{kind}/{item_id}", delete_container, ["DELETE"]),
+        ("/_sandbox/webhooks", register_webhook, ["POST"]),
         ("/_sandbox/webhooks/{webhook_id}/deliver", deliver, ["POST"]),
         ("/_sandbox/webhooks/flush", flush, ["POST"]),
         ("/_sandbox/deliveries", deliveries, ["GET"]),

@@ -2,7 +2,9 @@
 
 Defaults hide closed tasks, subtasks and archived tasks. ``date_*_gt``/``_lt`` are strict
 (> and <); callers should overlap their watermark, as ClickUp's own inclusivity is disputed.
-Sorting defaults to newest first; ``reverse=true`` gives oldest first.
+Without ``order_by`` tasks come in list position (``orderindex`` ascending, as TV3 shows); with
+``order_by`` they come newest first and ``reverse=true`` gives oldest first (what tap-clickup's
+``order_by=updated&reverse=true`` incremental stream relies on).
 """
 
 from __future__ import annotations
@@ -69,8 +71,8 @@ def select(world: World, tasks: Iterable[Task], params: QueryParams, *, archived
         name: (_ms_filter(params, f"{name}_gt"), _ms_filter(params, f"{name}_lt"))
         for name in ("date_updated", "date_created", "due_date", "date_done")
     }
-    order_by = params.get("order_by", "created")
-    if order_by not in _SORTS:
+    order_by = params.get("order_by")
+    if order_by is not None and order_by not in _SORTS:
         raise ApiError(400, "order_by must be one of id, created, updated, due_date", "INPUT_004")
 
     def keep(task: Task) -> bool:
@@ -103,8 +105,18 @@ def select(world: World, tasks: Iterable[Task], params: QueryParams, *, archived
         return True
 
     chosen = [t for t in tasks if keep(t)]
-    chosen.sort(key=_SORTS[order_by], reverse=not flag(params, "reverse"))
+    if order_by is None:
+        chosen.sort(key=lambda t: (_position(t.orderindex), t.id), reverse=flag(params, "reverse"))
+    else:
+        chosen.sort(key=_SORTS[order_by], reverse=not flag(params, "reverse"))
     return chosen
+
+
+def _position(orderindex: str) -> float:
+    try:
+        return float(orderindex)
+    except ValueError:
+        return 0.0
 
 
 def page(tasks: list[Task], number: int) -> tuple[list[Task], bool]:

@@ -125,8 +125,9 @@ class WebhookHub:
         self.held: list[tuple[Webhook, dict[str, Any]]] = []
         self.log: list[Delivery] = []
         self.retry_delay = retry_delay
-        self._queue: asyncio.Queue[tuple[Webhook, bytes, str, str]] = asyncio.Queue()
-        self._worker: asyncio.Task[None] | None = None
+        # One ordered queue and worker per webhook: a dead endpoint never delays another webhook.
+        self._queues: dict[str, asyncio.Queue[tuple[Webhook, bytes, str, str]]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
         self._http: httpx.AsyncClient | None = None
 
     def create(self, userid: int, team_id: int, endpoint: str, events: list[str], **location: Any) -> Webhook:
@@ -150,8 +151,11 @@ class WebhookHub:
             signature = sign(hook.secret + "x", body)
         elif corrupt == "body":
             body = body.replace(b'"event"', b'"event" ', 1)
-        self._queue.put_nowait((hook, body, signature, payload["event"]))
-        self._ensure_worker()
+        queue = self._queues.setdefault(hook.id, asyncio.Queue())
+        queue.put_nowait((hook, body, signature, payload["event"]))
+        worker = self._workers.get(hook.id)
+        if worker is None or worker.done():
+            self._workers[hook.id] = asyncio.get_running_loop().create_task(self._run(queue))
 
     def flush(self, *, duplicate: int = 1, shuffle: bool = False, seed: int | None = None) -> int:
         batch = [item for item in self.held for _ in range(max(1, duplicate))]
@@ -164,23 +168,20 @@ class WebhookHub:
 
     async def idle(self) -> None:
         """Wait until every queued delivery has been attempted to completion (callers bound the wait)."""
-        await self._queue.join()
+        for queue in list(self._queues.values()):
+            await queue.join()
 
     # ------------------------------------------------------------ delivering
-    def _ensure_worker(self) -> None:
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self) -> None:
+    async def _run(self, queue: asyncio.Queue[tuple[Webhook, bytes, str, str]]) -> None:
         self._http = self._http or httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_S)
         while True:
-            hook, body, signature, event = await self._queue.get()
+            hook, body, signature, event = await queue.get()
             try:
                 await self._deliver(hook, body, signature, event)
             except Exception:
                 logger.exception("webhook delivery crashed")
             finally:
-                self._queue.task_done()
+                queue.task_done()
 
     async def _deliver(self, hook: Webhook, body: bytes, signature: str, event: str) -> None:
         assert self._http is not None
@@ -212,7 +213,7 @@ class WebhookHub:
         hook.status = "suspended" if hook.fail_count >= SUSPEND_AT else "failing"
 
     async def aclose(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
+        for worker in self._workers.values():
+            worker.cancel()
         if self._http is not None:
             await self._http.aclose()

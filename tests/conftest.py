@@ -1,0 +1,172 @@
+"""Shared fixtures: one real Neo4j per session, a ClickUp sandbox, the real gRPC server.
+
+Neo4j comes from NEO4J_URI if set, else the project's own jar launcher (devtools), else
+testcontainers where a Docker engine answers. If none works the session fails loudly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import grpc
+import neo4j
+import pytest
+
+from devtools.neo4j_local import Connection, LocalNeo4j
+from integrations.v1 import integration_service_pb2_grpc as pb_grpc
+from sandbox.clickup.app import create_app
+from sandbox.clickup.fixtures import TV_TOKEN, test_vector_world
+from sandbox.clickup.state import Sandbox
+from server.app import HubServer
+from server.auth import hash_token
+from server.config import ServerConfig
+from server.crypto import generate_key_spec
+from server.integrations.registry import IntegrationRegistry
+from tests.support import UvicornThread
+
+TEST_NEO4J_PORT = int(os.environ.get("TEST_NEO4J_PORT", "7697"))
+
+
+@pytest.fixture(scope="session")
+def neo4j_connection() -> Iterator[Connection]:
+    if os.environ.get("NEO4J_URI"):
+        yield Connection(
+            os.environ["NEO4J_URI"], os.environ.get("NEO4J_USER", "neo4j"), os.environ.get("NEO4J_PASSWORD", "")
+        )
+        return
+    if shutil.which("java") and shutil.which("mvn"):
+        instance = LocalNeo4j("test", TEST_NEO4J_PORT, heap="1g")
+        was_running = instance.pid() is not None and instance.answers()
+        connection = instance.start()
+        yield connection
+        if not was_running:
+            instance.stop()
+        return
+    from testcontainers.neo4j import Neo4jContainer  # only where a Docker engine exists
+
+    with Neo4jContainer("neo4j:5.26-community", password="test-password") as container:  # pragma: no cover
+        yield Connection(container.get_connection_url(), "neo4j", "test-password")
+
+
+@pytest.fixture(scope="session")
+def neo4j_driver(neo4j_connection: Connection) -> Iterator[neo4j.Driver]:
+    """A plain synchronous driver, for tests that inspect the raw database."""
+    with neo4j.GraphDatabase.driver(
+        neo4j_connection.uri, auth=(neo4j_connection.user, neo4j_connection.password)
+    ) as driver:
+        yield driver
+
+
+# ---------------------------------------------------------------- tokens and tenants
+
+
+@dataclass(frozen=True)
+class Tokens:
+    admin: str  # read + write on every tenant
+    reader: str  # read only
+    tenant: str  # read + write, pinned to org "acme" / project "p1"
+    gateway: str  # webhooks:deliver only
+
+    def config(self) -> str:
+        entries = [
+            {"name": "admin", "sha256": hash_token(self.admin), "scopes": ["integrations:read", "integrations:write"]},
+            {"name": "reader", "sha256": hash_token(self.reader), "scopes": ["integrations:read"]},
+            {
+                "name": "tenant",
+                "sha256": hash_token(self.tenant),
+                "scopes": ["integrations:read", "integrations:write"],
+                "org_id": "acme",
+                "project_id": "p1",
+            },
+            {"name": "gateway", "sha256": hash_token(self.gateway), "scopes": ["webhooks:deliver"]},
+        ]
+        return json.dumps({"tokens": entries})
+
+
+@pytest.fixture(scope="session")
+def tokens() -> Tokens:
+    return Tokens(*(f"test-{role}-{uuid.uuid4().hex}" for role in ("admin", "reader", "tenant", "gateway")))
+
+
+@pytest.fixture
+def tenant() -> tuple[str, str]:
+    """A fresh (org, project) per test: tests share one database without seeing each other."""
+    return f"org-{uuid.uuid4().hex[:12]}", "proj-1"
+
+
+# ---------------------------------------------------------------- sandbox
+
+
+@dataclass
+class RunningSandbox:
+    url: str
+    sandbox: Sandbox
+    token: str
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/v2"
+
+
+@pytest.fixture(scope="session")
+def clickup_sandbox() -> Iterator[RunningSandbox]:
+    sandbox = Sandbox(test_vector_world())
+    with UvicornThread(create_app(sandbox)) as server:
+        yield RunningSandbox(server.url, sandbox, TV_TOKEN)
+
+
+# ---------------------------------------------------------------- the gRPC server
+
+
+def server_env(connection: Connection, tokens: Tokens, api_url: str, keys: str) -> dict[str, str]:
+    return {
+        "INTEGRATIONS_GRPC_ADDRESS": "127.0.0.1:0",
+        "NEO4J_URI": connection.uri,
+        "NEO4J_USER": connection.user,
+        "NEO4J_PASSWORD": connection.password,
+        "INTEGRATION_ENCRYPTION_KEYS": keys,
+        "INTEGRATIONS_AUTH_TOKENS": tokens.config(),
+        "CLICKUP_API_URL": api_url,
+        "CLICKUP_TIMEOUT_SECONDS": "5",
+        "SHUTDOWN_GRACE_SECONDS": "5",
+    }
+
+
+@pytest.fixture(scope="session")
+def encryption_keys() -> str:
+    return generate_key_spec("test1")
+
+
+@dataclass
+class RunningHub:
+    server: HubServer
+    target: str
+    channel: grpc.aio.Channel
+    stub: pb_grpc.IntegrationServiceStub
+
+
+async def start_hub(env: dict[str, str], registry: IntegrationRegistry | None = None) -> RunningHub:
+    hub = HubServer(ServerConfig.from_env(env), registry)
+    port = await hub.start()
+    target = f"127.0.0.1:{port}"
+    channel = grpc.aio.insecure_channel(target)
+    return RunningHub(hub, target, channel, pb_grpc.IntegrationServiceStub(channel))
+
+
+@pytest.fixture(scope="session")
+async def hub(
+    neo4j_connection: Connection, tokens: Tokens, clickup_sandbox: RunningSandbox, encryption_keys: str
+) -> AsyncIterator[RunningHub]:
+    running = await start_hub(server_env(neo4j_connection, tokens, clickup_sandbox.api_url, encryption_keys))
+    yield running
+    await running.channel.close(None)
+    await running.server.stop(grace=1)
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),)
