@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -25,12 +24,6 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str =
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not reached within {timeout}s")
         time.sleep(0.02)
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]]) -> None:
-    """Poll until ``condition`` holds; callers bound it with ``asyncio.timeout``."""
-    while not await condition():
-        await asyncio.sleep(0.02)
 
 
 class UvicornThread:
