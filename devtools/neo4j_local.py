@@ -122,6 +122,7 @@ class LocalNeo4j:
         self.heap = heap
         self.version = version
         self.home = cache_root() / "instances" / name
+        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def uri(self) -> str:
@@ -173,6 +174,8 @@ class LocalNeo4j:
         return conf
 
     def pid(self) -> int | None:
+        if self._process is not None and self._process.poll() is not None:
+            return None  # our own child has exited (and is now reaped, not a zombie)
         try:
             pid = int(self._pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
@@ -225,6 +228,7 @@ class LocalNeo4j:
                     start_new_session=True,
                     cwd=self.home,
                 )
+            self._process = process  # keep the handle: we reap it on stop()
             self._pid_file.write_text(str(process.pid))
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
@@ -261,6 +265,9 @@ class LocalNeo4j:
             time.sleep(0.2)
         else:
             os.kill(pid, signal.SIGKILL)
+        if self._process is not None:
+            self._process.wait(timeout=10)
+            self._process = None
         self._pid_file.unlink(missing_ok=True)
         return True
 
