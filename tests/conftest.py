@@ -147,7 +147,7 @@ class RunningHub:
     server: HubServer
     target: str
     channel: grpc.aio.Channel
-    stub: pb_grpc.IntegrationServiceStub
+    stub: pb_grpc.IntegrationServiceAsyncStub  # the .pyi's name for a stub over an aio channel
 
 
 async def start_hub(env: dict[str, str], registry: IntegrationRegistry | None = None) -> RunningHub:

@@ -23,7 +23,8 @@ async def failure(call: Awaitable[Any]) -> RpcFailure:
         await call
     except grpc.aio.AioRpcError as error:
         reason, fields = "", []
-        for key, value in error.trailing_metadata() or ():
+        metadata: Any = error.trailing_metadata() or ()
+        for key, value in metadata:
             if key == "grpc-status-details-bin":
                 status = status_pb2.Status.FromString(value)
                 for detail in status.details:

@@ -193,8 +193,8 @@ async def test_connection_test_with_a_bad_token_says_so_and_saves_nothing(
 async def test_connection_test_of_stored_settings_records_the_outcome(
     hub: RunningHub, tokens: Tokens, tenant: Tenant, clickup_sandbox: RunningSandbox
 ) -> None:
-    with httpx.Client(base_url=clickup_sandbox.url) as admin:
-        token = admin.post("/_sandbox/tokens", json={"user_id": 5550002}).json()["token"]
+    async with httpx.AsyncClient(base_url=clickup_sandbox.url) as admin:
+        token = (await admin.post("/_sandbox/tokens", json={"user_id": 5550002})).json()["token"]
     await configure(hub, tokens, tenant, token)
     del clickup_sandbox.sandbox.world.tokens[token]  # the user revokes the token in ClickUp
     check = await hub.stub.TestConnection(
