@@ -95,9 +95,13 @@ class Gallery:
         views = []
         for plugin in self._registry.all():
             record = stored.get(plugin.name)
-            views.append(
-                IntegrationView(plugin, IntegrationKey(org_id, project_id, plugin.name), record, self._open(record))
-            )
+            try:
+                settings = self._open(record)
+            except SettingsUnreadable as exc:  # one bad row must not hide the whole gallery
+                assert record is not None
+                record = record.with_changes(connection_status="ERROR", last_error=exc.message)
+                settings = None
+            views.append(IntegrationView(plugin, IntegrationKey(org_id, project_id, plugin.name), record, settings))
         return views
 
     async def get(self, org_id: str, project_id: str, name: str) -> IntegrationView:

@@ -32,17 +32,32 @@ from tests.support import UvicornThread
 TEST_NEO4J_PORT = int(os.environ.get("TEST_NEO4J_PORT", "7697"))
 
 
+def _wipe(connection: Connection) -> None:
+    """Tests own their database: start empty so global checks (rotation, the at-rest audit) are exact."""
+    with neo4j.GraphDatabase.driver(connection.uri, auth=(connection.user, connection.password)) as driver:
+        with driver.session(database="neo4j") as session:  # IN TRANSACTIONS needs an auto-commit query
+            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+
+
 @pytest.fixture(scope="session")
 def neo4j_connection() -> Iterator[Connection]:
     if os.environ.get("NEO4J_URI"):
-        yield Connection(
+        if os.environ.get("NEO4J_TEST_WIPE") != "yes":
+            pytest.fail(
+                "NEO4J_URI is set and the tests wipe that database. Point it at a throwaway database and "
+                "set NEO4J_TEST_WIPE=yes, or unset NEO4J_URI to use the project's own Neo4j."
+            )
+        connection = Connection(
             os.environ["NEO4J_URI"], os.environ.get("NEO4J_USER", "neo4j"), os.environ.get("NEO4J_PASSWORD", "")
         )
+        _wipe(connection)
+        yield connection
         return
     if shutil.which("java") and shutil.which("mvn"):
         instance = LocalNeo4j("test", TEST_NEO4J_PORT, heap="1g")
         was_running = instance.pid() is not None and instance.answers()
         connection = instance.start()
+        _wipe(connection)
         yield connection
         if not was_running:
             instance.stop()
@@ -50,7 +65,9 @@ def neo4j_connection() -> Iterator[Connection]:
     from testcontainers.neo4j import Neo4jContainer  # only where a Docker engine exists
 
     with Neo4jContainer("neo4j:5.26-community", password="test-password") as container:  # pragma: no cover
-        yield Connection(container.get_connection_url(), "neo4j", "test-password")
+        connection = Connection(container.get_connection_url(), "neo4j", "test-password")
+        _wipe(connection)
+        yield connection
 
 
 @pytest.fixture(scope="session")

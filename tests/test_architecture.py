@@ -1,0 +1,60 @@
+"""The dependency rules of the layout, checked on the source: one way only."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+RULES = {
+    # graph/ knows nothing of RPC, HTTP or plugins.
+    "graph": ("server", "integrations", "webhook_gateway", "clients", "sandbox", "grpc", "httpx", "starlette"),
+    # Callers talk gRPC through the generated contract only.
+    "webhook_gateway": ("server", "graph", "sandbox"),
+    "clients": ("server", "graph", "sandbox"),
+    # The sandbox stands in for ClickUp: it must not lean on our own code.
+    "sandbox": ("server", "graph", "integrations", "webhook_gateway", "clients"),
+    "server": ("webhook_gateway", "clients", "sandbox", "devtools"),
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(RULES))
+def test_package_imports_follow_the_architecture(package: str) -> None:
+    files = sorted((ROOT / package).rglob("*.py"))
+    assert files, f"{package}/ has no modules"
+    offences = []
+    for path in files:
+        for name in imported_modules(path):
+            top = name.split(".")[0]
+            if top in RULES[package]:
+                offences.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert offences == []
+
+
+def test_generated_code_is_fresh() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "devtools.gen_protos", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
