@@ -34,9 +34,10 @@ TEST_NEO4J_PORT = int(os.environ.get("TEST_NEO4J_PORT", "7697"))
 
 def _wipe(connection: Connection) -> None:
     """Tests own their database: start empty so global checks (rotation, the at-rest audit) are exact."""
-    with neo4j.GraphDatabase.driver(connection.uri, auth=(connection.user, connection.password)) as driver:
-        with driver.session(database="neo4j") as session:  # IN TRANSACTIONS needs an auto-commit query
-            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+    auth = (connection.user, connection.password)
+    # CALL ... IN TRANSACTIONS needs an auto-commit query, hence a session rather than execute_query.
+    with neo4j.GraphDatabase.driver(connection.uri, auth=auth) as driver, driver.session(database="neo4j") as session:
+        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
 
 
 @pytest.fixture(scope="session")
