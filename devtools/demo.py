@@ -1,0 +1,290 @@
+"""The main job: Neo4j, the ClickUp sandbox and the gRPC server on loopback, ClickUp configured.
+
+    python -m devtools.demo            # bring everything up, configure, test, print, keep running
+    python -m devtools.demo --once     # the same, then shut everything down (smoke test)
+
+Local state (encryption key, the admin token, logs) lives in ``.run/`` (git-ignored), so a
+second run reuses the same token and the data stored in Neo4j stays readable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+import httpx
+from google.protobuf import field_mask_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from devtools.neo4j_local import Connection, LocalNeo4j, cache_root
+from integrations.v1 import integration_service_pb2 as pb
+from integrations.v1 import integration_service_pb2_grpc as pb_grpc
+from server.auth import Scope, hash_token, new_token
+from server.crypto import generate_key_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+SANDBOX_TOKEN = "pk_5550001_DEMO0SANDBOX000000000000000000"
+ORG, PROJECT = "demo-org", "demo-project"
+GRPCURL_MODULE = "github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3"
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def secret_file(path: Path, make: str) -> str:
+    if not path.exists():
+        path.write_text(make)
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception as exc:  # not up yet; keep the reason for the error message
+            last = f"{type(exc).__name__}: {exc}"
+        time.sleep(0.2)
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log and log.exists() else ""
+    raise SystemExit(f"{what} did not come up within {timeout:.0f}s (last: {last})\n{tail}")
+
+
+def grpcurl_binary(install: bool) -> str | None:
+    found = shutil.which("grpcurl") or next(
+        (str(p) for p in (cache_root() / "bin" / "grpcurl", Path.home() / "go" / "bin" / "grpcurl") if p.exists()), None
+    )
+    if found or not install or shutil.which("go") is None:
+        return found
+    say("installing grpcurl (go install, about a minute the first time)")
+    target = cache_root() / "bin"
+    result = subprocess.run(
+        ["go", "install", GRPCURL_MODULE],
+        env={**os.environ, "GOBIN": str(target)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return str(target / "grpcurl") if result.returncode == 0 else None
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM tears down like Ctrl-C
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--once", action="store_true", help="shut down after printing the calls")
+    parser.add_argument("--grpc-port", type=int, default=50051)
+    parser.add_argument("--sandbox-port", type=int, default=8990)
+    parser.add_argument("--neo4j-port", type=int, default=7687)
+    parser.add_argument("--run-dir", type=Path, default=ROOT / ".run")
+    parser.add_argument("--no-grpcurl", action="store_true", help="do not install or run grpcurl")
+    args = parser.parse_args(argv)
+    run_dir: Path = args.run_dir
+    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+    children: list[subprocess.Popen[bytes]] = []
+    started_neo4j: LocalNeo4j | None = None
+
+    def shutdown(*_: object) -> None:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in reversed(children):
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if started_neo4j is not None:
+            started_neo4j.stop()
+
+    try:
+        # 1. Neo4j
+        if os.environ.get("NEO4J_URI"):
+            neo = Connection(
+                os.environ["NEO4J_URI"], os.environ.get("NEO4J_USER", "neo4j"), os.environ.get("NEO4J_PASSWORD", "")
+            )
+            say(f"using Neo4j at {neo.uri} (NEO4J_URI)")
+        else:
+            instance = LocalNeo4j("dev", args.neo4j_port)
+            began = time.monotonic()
+            fresh = instance.pid() is None
+            neo = instance.start()
+            started_neo4j = instance if fresh else None
+            say(f"Neo4j Community 5.26 ready on {neo.uri} in {time.monotonic() - began:.1f}s")
+
+        # 2. local configuration
+        keys = secret_file(run_dir / "encryption-keys", generate_key_spec("local1"))
+        admin_token = secret_file(run_dir / "admin-token", new_token())
+        gateway_token = secret_file(run_dir / "gateway-token", new_token())
+        tokens_file = run_dir / "tokens.json"
+        tokens_file.write_text(
+            json.dumps(
+                {
+                    "tokens": [
+                        {"name": "admin", "sha256": hash_token(admin_token), "scopes": [Scope.READ, Scope.WRITE]},
+                        {"name": "gateway", "sha256": hash_token(gateway_token), "scopes": [Scope.DELIVER]},
+                    ]
+                }
+            )
+        )
+
+        # 3. the ClickUp sandbox
+        sandbox_url = f"http://127.0.0.1:{args.sandbox_port}"
+        sandbox_log = run_dir / "logs" / "sandbox.log"
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "sandbox.clickup", "--port", str(args.sandbox_port), "--token", SANDBOX_TOKEN],
+                cwd=ROOT,
+                stdout=sandbox_log.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+        wait_for("the ClickUp sandbox", lambda: httpx.get(f"{sandbox_url}/_sandbox/state").is_success, 30, sandbox_log)
+        state = httpx.get(f"{sandbox_url}/_sandbox/state").json()
+        say(f"ClickUp sandbox on {sandbox_url}/api/v2 ({state['tasks']} tasks in {state['lists']} lists)")
+
+        # 4. the gRPC server
+        target = f"127.0.0.1:{args.grpc_port}"
+        server_log = run_dir / "logs" / "server.log"
+        env = {
+            **os.environ,
+            "NEO4J_URI": neo.uri,
+            "NEO4J_USER": neo.user,
+            "NEO4J_PASSWORD": neo.password,
+            "INTEGRATION_ENCRYPTION_KEYS": keys,
+            "INTEGRATIONS_AUTH_TOKENS_FILE": str(tokens_file),
+            "INTEGRATIONS_GRPC_ADDRESS": target,
+            "CLICKUP_API_URL": f"{sandbox_url}/api/v2",
+        }
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "server"],
+                cwd=ROOT,
+                env=env,
+                stdout=server_log.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+        channel = grpc.insecure_channel(target)
+        health = health_pb2_grpc.HealthStub(channel)
+        wait_for(
+            "the gRPC server",
+            lambda: (
+                health.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                == health_pb2.HealthCheckResponse.SERVING
+            ),
+            60,
+            server_log,
+        )
+        say(f"IntegrationService on {target} (health SERVING)")
+
+        # 5. configure ClickUp against the sandbox, enable it, test it
+        stub = pb_grpc.IntegrationServiceStub(channel)
+        auth = (("authorization", f"Bearer {admin_token}"),)
+        integration = pb.Integration(
+            name="clickup",
+            enabled=True,
+            settings=pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=SANDBOX_TOKEN),
+        )
+        configured = stub.UpdateIntegration(
+            pb.UpdateIntegrationRequest(
+                org_id=ORG,
+                project_id=PROJECT,
+                integration=integration,
+                update_mask=field_mask_pb2.FieldMask(paths=["settings", "enabled"]),
+            ),
+            metadata=auth,
+            timeout=30,
+        )
+        check = stub.TestConnection(
+            pb.TestConnectionRequest(org_id=ORG, project_id=PROJECT, name="clickup"), metadata=auth, timeout=30
+        )
+        say(
+            f"ClickUp configured for {ORG}/{PROJECT}: enabled={configured.enabled}, "
+            f"token shown as {configured.settings.api_token!r}"
+        )
+        say(
+            f"TestConnection: {'OK' if check.ok else 'FAILED'}: {check.message}; rate limit "
+            f"{check.rate_limit.remaining}/{check.rate_limit.limit}"
+        )
+        if not check.ok:
+            raise SystemExit("the connection test failed")
+
+        # 6. how to call it
+        grpcurl = None if args.no_grpcurl else grpcurl_binary(install=True)
+        show = grpcurl or "grpcurl"
+        print(
+            f"""
+Call it (token stored in {run_dir / "admin-token"}):
+
+  {show} -plaintext {target} list
+  {show} -plaintext -H "authorization: Bearer $(cat {run_dir / "admin-token"})" \\
+      -d '{{"org_id": "{ORG}", "project_id": "{PROJECT}", "name": "clickup"}}' \\
+      {target} integrations.v1.IntegrationService/GetIntegration
+
+  .venv/bin/python - <<'PY'
+  import grpc
+  from integrations.v1 import integration_service_pb2 as pb, integration_service_pb2_grpc as rpc
+  stub = rpc.IntegrationServiceStub(grpc.insecure_channel("{target}"))
+  token = open("{run_dir / "admin-token"}").read().strip()
+  print(stub.ListIntegrations(pb.ListIntegrationsRequest(org_id="{ORG}", project_id="{PROJECT}"),
+                              metadata=[("authorization", "Bearer " + token)]))
+  PY
+
+Logs: {run_dir / "logs"}   Neo4j: {neo.uri} (user {neo.user}, password: python -m devtools.neo4j_local env)
+""",
+            flush=True,
+        )
+        if grpcurl:
+            listed = subprocess.run(
+                [grpcurl, "-plaintext", target, "list"], capture_output=True, text=True, check=False, timeout=30
+            )
+            say(f"grpcurl -plaintext {target} list ->\n{listed.stdout.strip()}")
+            got = subprocess.run(
+                [
+                    grpcurl,
+                    "-plaintext",
+                    "-H",
+                    f"authorization: Bearer {admin_token}",
+                    "-d",
+                    json.dumps({"org_id": ORG, "project_id": PROJECT, "name": "clickup"}),
+                    target,
+                    "integrations.v1.IntegrationService/GetIntegration",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=30,
+            )
+            say(f"grpcurl ... GetIntegration ->\n{(got.stdout or got.stderr).strip()}")
+        channel.close()
+        if args.once:
+            say("--once: shutting down")
+            return 0
+        say("running; Ctrl-C stops everything")
+        signal.signal(signal.SIGTERM, _interrupt)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        say("a component exited; see the logs")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        shutdown()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
