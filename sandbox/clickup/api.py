@@ -274,20 +274,7 @@ async def get_list_fields(sandbox: Sandbox, request: Request, user_id: int) -> A
 async def get_list_members(sandbox: Sandbox, request: Request, user_id: int) -> Any:
     task_list = _list(sandbox, user_id, request.path_params["list_id"])
     team = sandbox.world.teams[sandbox.world.spaces[task_list.space_id].team_id]
-    members = []
-    for member in team.members:
-        user = sandbox.world.users[member.user_id]
-        members.append(
-            {
-                "id": user.id,
-                "username": user.username,
-                "email": user.email,
-                "color": user.color,
-                "initials": user.initials,
-                "profilePicture": None,
-            }
-        )
-    return {"members": members}
+    return {"members": [render.user_ref(sandbox.world.users[m.user_id]) for m in team.members]}
 
 
 async def get_space_tags(sandbox: Sandbox, request: Request, user_id: int) -> Any:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from sandbox.clickup.model import Status, User, World
+from sandbox.clickup.render import user_ref
 
 _history_ids = itertools.count(4003912345678900000)
 
@@ -14,17 +15,6 @@ _history_ids = itertools.count(4003912345678900000)
 def compact(payload: dict[str, Any]) -> bytes:
     """ClickUp's bodies are compact JSON; signatures are over exactly these bytes."""
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _user(user: User) -> dict[str, Any]:
-    return {
-        "id": user.id,
-        "username": user.username,
-        "email": user.email,
-        "color": user.color,
-        "initials": user.initials,
-        "profilePicture": None,
-    }
 
 
 def history_item(
@@ -38,7 +28,7 @@ def history_item(
         "parent_id": parent_id,
         "data": data or {},
         "source": None,
-        "user": _user(user),
+        "user": user_ref(user),
         "before": before,
         "after": after,
     }

@@ -23,6 +23,18 @@ def ms(value: int | None) -> str | None:
     return None if value is None else str(value)
 
 
+def user_ref(user: User) -> dict[str, Any]:
+    """The user object of webhook history items and member lists."""
+    return {
+        "id": user.id,
+        "username": user.username,
+        "email": user.email,
+        "color": user.color,
+        "initials": user.initials,
+        "profilePicture": None,
+    }
+
+
 def user_short(user: User) -> dict[str, Any]:
     """The user object inside tasks (assignees, watchers)."""
     return {
