@@ -50,6 +50,37 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX integration_key_id IF NOT EXISTS FOR (i:Integration) ON (i.settingsKeyId)",
         ),
     ),
+    Migration(
+        2,
+        "clickup graph and import jobs",
+        (
+            "CREATE CONSTRAINT workspace_key IF NOT EXISTS FOR (n:Workspace) "
+            "REQUIRE (n.projectId, n.source, n.externalId) IS UNIQUE",
+            "CREATE CONSTRAINT space_key IF NOT EXISTS FOR (n:Space) "
+            "REQUIRE (n.projectId, n.source, n.externalId) IS UNIQUE",
+            "CREATE CONSTRAINT folder_key IF NOT EXISTS FOR (n:Folder) "
+            "REQUIRE (n.projectId, n.source, n.externalId) IS UNIQUE",
+            "CREATE CONSTRAINT list_key IF NOT EXISTS FOR (n:List) "
+            "REQUIRE (n.projectId, n.source, n.externalId) IS UNIQUE",
+            "CREATE CONSTRAINT task_key IF NOT EXISTS FOR (n:Task) "
+            "REQUIRE (n.projectId, n.source, n.externalId) IS UNIQUE",
+            "CREATE CONSTRAINT person_key IF NOT EXISTS FOR (n:Person) "
+            "REQUIRE (n.projectId, n.source, n.externalId) IS UNIQUE",
+            "CREATE CONSTRAINT tag_key IF NOT EXISTS FOR (n:Tag) "
+            "REQUIRE (n.projectId, n.source, n.externalId) IS UNIQUE",
+            "CREATE CONSTRAINT comment_key IF NOT EXISTS FOR (n:Comment) "
+            "REQUIRE (n.projectId, n.source, n.externalId) IS UNIQUE",
+            "CREATE CONSTRAINT tombstone_key IF NOT EXISTS FOR (n:Tombstone) "
+            "REQUIRE (n.projectId, n.source, n.kind, n.externalId) IS UNIQUE",
+            "CREATE CONSTRAINT import_job_id IF NOT EXISTS FOR (j:ImportJob) REQUIRE j.id IS UNIQUE",
+            "CREATE CONSTRAINT active_import_key IF NOT EXISTS FOR (a:ActiveImport) "
+            "REQUIRE (a.orgId, a.projectId, a.integration) IS UNIQUE",
+            "CREATE CONSTRAINT project_write_lock IF NOT EXISTS FOR (l:ProjectWriteLock) REQUIRE l.projectId IS UNIQUE",
+            "CREATE INDEX import_job_scope IF NOT EXISTS FOR (j:ImportJob) ON (j.orgId, j.projectId)",
+            "CREATE INDEX import_page_job IF NOT EXISTS FOR (p:ImportPage) ON (p.jobId)",
+            "CREATE INDEX task_workspace IF NOT EXISTS FOR (n:Task) ON (n.projectId, n.workspaceId)",
+        ),
+    ),
 )
 
 _BOOTSTRAP = (

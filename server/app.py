@@ -12,12 +12,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from graph.connection import GraphConfig, open_driver
+from graph.import_jobs import ImportJobStore
 from graph.integration_store import IntegrationStore
 from graph.migrations import migrate
 from integrations.v1 import integration_service_pb2 as pb
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
 from server.config import ServerConfig
 from server.gallery import Gallery
+from server.imports import ImportRunner
 from server.integrations.clickup.plugin import ClickUpSettings
 from server.integrations.clickup.rate_limit import LimiterPool
 from server.integrations.registry import IntegrationRegistry, default_registry
@@ -37,6 +39,7 @@ class HubServer:
         self._registry = registry
         self._driver: neo4j.AsyncDriver | None = None
         self._server: grpc.aio.Server | None = None
+        self._imports: ImportRunner | None = None
         self._health = health.aio.HealthServicer()  # type: ignore[attr-defined]  # set at import time
         self.port = 0
 
@@ -54,13 +57,15 @@ class HubServer:
             )
         )
         gallery = Gallery(registry, IntegrationStore(self._driver, cfg.neo4j_database), cfg.keyring)
+        jobs = ImportJobStore(self._driver, cfg.neo4j_database, lease_seconds=cfg.import_lease_seconds)
+        self._imports = ImportRunner(self._driver, cfg.neo4j_database, jobs, gallery)
         server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ]
         )
-        pb_grpc.add_IntegrationServiceServicer_to_server(IntegrationService(gallery, cfg.tokens), server)
+        pb_grpc.add_IntegrationServiceServicer_to_server(IntegrationService(gallery, cfg.tokens, self._imports), server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
             (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
@@ -71,6 +76,7 @@ class HubServer:
             raise RuntimeError(f"cannot listen on {cfg.grpc_address}")
         await server.start()
         self._server = server
+        await self._imports.start_background()
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         logger.info(
@@ -89,6 +95,9 @@ class HubServer:
         if self._server is not None:
             await self._server.stop(grace)
             self._server = None
+        if self._imports is not None:  # running imports keep their checkpoint; a later owner resumes them
+            await self._imports.stop()
+            self._imports = None
         if self._driver is not None:
             await self._driver.close()
             self._driver = None

@@ -30,6 +30,7 @@ class ServerConfig:
     log_format: str
     log_level: str
     shutdown_grace_seconds: float
+    import_lease_seconds: float = 30.0
 
     def __repr__(self) -> str:
         return (
@@ -109,4 +110,5 @@ class ServerConfig:
             log_format=log_format,
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             shutdown_grace_seconds=number("SHUTDOWN_GRACE_SECONDS", "10", low=0, high=600),
+            import_lease_seconds=number("IMPORT_LEASE_SECONDS", "30", low=1, high=3600),
         )

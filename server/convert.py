@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
+from graph.import_jobs import ImportJobRecord
 from integrations.v1 import integration_service_pb2 as pb
 from server.gallery import IntegrationView
 from server.integrations.base import ConnectionCheck
@@ -27,7 +29,26 @@ def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     return ts
 
 
-def integration(view: IntegrationView) -> pb.Integration:
+def _set_times(message: Any, times: dict[str, datetime | None]) -> None:
+    for field, value in times.items():
+        ts = timestamp(value)
+        if ts is not None:
+            getattr(message, field).CopyFrom(ts)
+
+
+def sync_state(state: dict[str, Any]) -> pb.SyncState:
+    message = pb.SyncState(
+        last_import_job_id=state["last_import_job_id"], last_error=state["last_error"], totals=state["totals"]
+    )
+    _set_times(message, {"last_full_import_time": state["last_full_import_at"]})
+    for workspace_id, mark in state["watermarks"].items():
+        ts = timestamp(mark)
+        if ts is not None:
+            message.workspace_watermarks[workspace_id].CopyFrom(ts)
+    return message
+
+
+def integration(view: IntegrationView, sync: dict[str, Any] | None = None) -> pb.Integration:
     plugin, record = view.plugin, view.record
     message = pb.Integration(
         name=plugin.name,
@@ -45,15 +66,35 @@ def integration(view: IntegrationView) -> pb.Integration:
     if view.settings is not None:
         message.settings.CopyFrom(view.settings)
         message.settings.api_token = mask_secret(view.settings.api_token)
+    if sync is not None:
+        message.sync_state.CopyFrom(sync_state(sync))
     if record is not None:
-        for field, value in (
-            ("create_time", record.created_at),
-            ("update_time", record.updated_at),
-            ("last_tested_time", record.last_tested_at),
-        ):
-            ts = timestamp(value)
-            if ts is not None:
-                getattr(message, field).CopyFrom(ts)
+        _set_times(
+            message,
+            {
+                "create_time": record.created_at,
+                "update_time": record.updated_at,
+                "last_tested_time": record.last_tested_at,
+            },
+        )
+    return message
+
+
+def import_job(job: ImportJobRecord) -> pb.ImportJob:
+    message = pb.ImportJob(
+        id=job.id,
+        org_id=job.org_id,
+        project_id=job.project_id,
+        integration=job.integration,
+        state=pb.ImportJobState.Value(f"IMPORT_JOB_STATE_{job.state}"),
+        counters=job.counters,
+        api_calls=job.api_calls,
+        rate_limit_waits=job.rate_limit_waits,
+        pages=job.pages,
+        error=job.error,
+        phase=job.phase,
+    )
+    _set_times(message, {"create_time": job.created_at, "start_time": job.started_at, "finish_time": job.finished_at})
     return message
 
 
@@ -74,7 +115,5 @@ def connection_check(check: ConnectionCheck) -> pb.TestConnectionResponse:
     if check.rate_limit is not None:
         response.rate_limit.limit = check.rate_limit.limit
         response.rate_limit.remaining = check.rate_limit.remaining
-        reset = timestamp(check.rate_limit.reset_at)
-        assert reset is not None
-        response.rate_limit.reset_time.CopyFrom(reset)
+        _set_times(response.rate_limit, {"reset_time": check.rate_limit.reset_at})
     return response

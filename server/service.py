@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
+import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -9,13 +13,15 @@ from typing import Any, NoReturn, TypeVar
 
 import grpc
 
+from graph.import_jobs import ImportJobRecord
 from integrations.v1 import integration_service_pb2 as pb
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
 from server import convert
 from server.auth import Scope, TokenRegistry
-from server.errors import ServiceError, internal_status, to_grpc_status
+from server.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, internal_status, to_grpc_status
 from server.gallery import Gallery
-from server.validation import require_id
+from server.imports import ImportRunner
+from server.validation import optional_request_id, require_id, require_name
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +30,27 @@ Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 Handler = Callable[[Any, Req, Context], Awaitable[Resp]]
 StreamHandler = Callable[[Any, Req, Context], AsyncIterator[Resp]]
+
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+WATCH_POLL_SECONDS = 1.0
+
+
+def encode_page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+
+
+def decode_page_token(token: str) -> int:
+    if not token:
+        return 0
+    try:
+        kind, _, value = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        if kind == "o" and value.isdigit():
+            return int(value)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise InvalidArgument("page_token", "is not a token this server issued")
 
 
 class Unimplemented(ServiceError):
@@ -87,27 +114,37 @@ def stream_rpc(scope: Scope) -> Callable[[StreamHandler[Req, Resp]], StreamHandl
 
 
 class IntegrationService(pb_grpc.IntegrationServiceServicer):
-    def __init__(self, gallery: Gallery, tokens: TokenRegistry) -> None:
+    def __init__(self, gallery: Gallery, tokens: TokenRegistry, imports: ImportRunner) -> None:
         self.gallery = gallery
         self.tokens = tokens
+        self.imports = imports
+
+    async def _sync(self, org_id: str, project_id: str, name: str) -> dict[str, Any] | None:
+        return await self.imports.jobs.sync_state(org_id, project_id, name)
 
     @rpc(Scope.READ)
     async def ListIntegrations(
         self, request: pb.ListIntegrationsRequest, context: Context
     ) -> pb.ListIntegrationsResponse:
         views = await self.gallery.list(request.org_id, request.project_id)
-        return pb.ListIntegrationsResponse(integrations=[convert.integration(v) for v in views])
+        return pb.ListIntegrationsResponse(
+            integrations=[
+                convert.integration(v, await self._sync(request.org_id, request.project_id, v.plugin.name))
+                for v in views
+            ]
+        )
 
     @rpc(Scope.READ)
     async def GetIntegration(self, request: pb.GetIntegrationRequest, context: Context) -> pb.Integration:
-        return convert.integration(await self.gallery.get(request.org_id, request.project_id, request.name))
+        view = await self.gallery.get(request.org_id, request.project_id, request.name)
+        return convert.integration(view, await self._sync(request.org_id, request.project_id, request.name))
 
     @rpc(Scope.WRITE)
     async def UpdateIntegration(self, request: pb.UpdateIntegrationRequest, context: Context) -> pb.Integration:
         view = await self.gallery.update(
             request.org_id, request.project_id, request.integration, request.update_mask, request.request_id
         )
-        return convert.integration(view)
+        return convert.integration(view, await self._sync(request.org_id, request.project_id, view.plugin.name))
 
     @rpc(Scope.WRITE)
     async def TestConnection(self, request: pb.TestConnectionRequest, context: Context) -> pb.TestConnectionResponse:
@@ -115,28 +152,61 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
         check = await self.gallery.test(request.org_id, request.project_id, request.name, supplied)
         return convert.connection_check(check)
 
-    # Declared in the contract; implemented by the import and webhook work.
+    # ------------------------------------------------------------ imports
+
+    async def _job(self, request: Any) -> ImportJobRecord:
+        job_id = require_id("job_id", request.job_id)
+        job = await self.imports.jobs.get(job_id)
+        if job is None or (job.org_id, job.project_id) != (request.org_id, request.project_id):
+            raise NotFound(f"no import job {job_id!r} in this project", reason="UNKNOWN_JOB")
+        return job
+
     @rpc(Scope.WRITE)
     async def StartImport(self, request: pb.StartImportRequest, context: Context) -> pb.ImportJob:
-        raise Unimplemented("StartImport is not available in this server version")
+        optional_request_id("request_id", request.request_id)
+        job = await self.imports.start(request.org_id, request.project_id, request.name)
+        return convert.import_job(job)
 
     @rpc(Scope.READ)
     async def GetImportJob(self, request: pb.GetImportJobRequest, context: Context) -> pb.ImportJob:
-        raise Unimplemented("GetImportJob is not available in this server version")
+        return convert.import_job(await self._job(request))
 
     @rpc(Scope.READ)
     async def ListImportJobs(self, request: pb.ListImportJobsRequest, context: Context) -> pb.ListImportJobsResponse:
-        raise Unimplemented("ListImportJobs is not available in this server version")
+        if request.page_size < 0 or request.page_size > MAX_PAGE_SIZE:
+            raise InvalidArgument("page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
+        size = request.page_size or DEFAULT_PAGE_SIZE
+        offset = decode_page_token(request.page_token)
+        name = require_name("name", request.name) if request.name else None
+        jobs = await self.imports.jobs.list_jobs(request.org_id, request.project_id, name, offset, size + 1)
+        token = encode_page_token(offset + size) if len(jobs) > size else ""
+        return pb.ListImportJobsResponse(jobs=[convert.import_job(j) for j in jobs[:size]], next_page_token=token)
 
     @stream_rpc(Scope.READ)
     async def WatchImportJob(self, request: pb.WatchImportJobRequest, context: Context) -> AsyncIterator[pb.ImportJob]:
-        raise Unimplemented("WatchImportJob is not available in this server version")
-        yield pb.ImportJob()  # pragma: no cover - makes this an async generator
+        job = await self._job(request)
+        last: pb.ImportJob | None = None
+        while True:
+            current = convert.import_job(job)
+            if current != last:
+                yield current
+                last = current
+            if job.terminal:
+                return
+            with contextlib.suppress(TimeoutError):  # jobs of other replicas are polled
+                async with asyncio.timeout(WATCH_POLL_SECONDS):
+                    await self.imports.changed(job.id)
+            job = await self._job(request)
 
     @rpc(Scope.WRITE)
     async def CancelImportJob(self, request: pb.CancelImportJobRequest, context: Context) -> pb.ImportJob:
-        raise Unimplemented("CancelImportJob is not available in this server version")
+        job = await self._job(request)
+        if job.terminal:
+            raise FailedPrecondition(f"import job {job.id} already ended ({job.state})", reason="JOB_ENDED")
+        cancelled = await self.imports.jobs.request_cancel(job.id)
+        return convert.import_job(cancelled or job)
 
+    # Declared in the contract; implemented by the webhook work.
     @rpc(Scope.DELIVER, tenant=False)
     async def DeliverWebhookEvent(
         self, request: pb.DeliverWebhookEventRequest, context: Context

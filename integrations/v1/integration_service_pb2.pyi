@@ -138,6 +138,7 @@ class Integration(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     LAST_TESTED_TIME_FIELD_NUMBER: _builtins.int
     SUPPORTED_AUTH_METHODS_FIELD_NUMBER: _builtins.int
+    SYNC_STATE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Stable registry name, e.g. "clickup"."""
     display_name: _builtins.str
@@ -160,6 +161,10 @@ class Integration(_message.Message):
     def last_tested_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def supported_auth_methods(self) -> _containers.RepeatedScalarFieldContainer[Global___AuthMethod.ValueType]: ...
+    @_builtins.property
+    def sync_state(self) -> Global___SyncState:
+        """What the last imports left behind (empty until the first import)."""
+
     def __init__(
         self,
         *,
@@ -178,14 +183,94 @@ class Integration(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         last_tested_time: _timestamp_pb2.Timestamp | None = ...,
         supported_auth_methods: _abc.Iterable[Global___AuthMethod.ValueType] | None = ...,
+        sync_state: Global___SyncState | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "last_tested_time", b"last_tested_time", "settings", b"settings", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "last_tested_time", b"last_tested_time", "settings", b"settings", "sync_state", b"sync_state", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["configured", b"configured", "connection_status", b"connection_status", "create_time", b"create_time", "description", b"description", "display_name", b"display_name", "enabled", b"enabled", "last_error", b"last_error", "last_tested_time", b"last_tested_time", "logo_url", b"logo_url", "name", b"name", "org_id", b"org_id", "project_id", b"project_id", "settings", b"settings", "supported_auth_methods", b"supported_auth_methods", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["configured", b"configured", "connection_status", b"connection_status", "create_time", b"create_time", "description", b"description", "display_name", b"display_name", "enabled", b"enabled", "last_error", b"last_error", "last_tested_time", b"last_tested_time", "logo_url", b"logo_url", "name", b"name", "org_id", b"org_id", "project_id", b"project_id", "settings", b"settings", "supported_auth_methods", b"supported_auth_methods", "sync_state", b"sync_state", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Integration: _TypeAlias = Integration  # noqa: Y015
+
+@_typing.final
+class SyncState(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class WorkspaceWatermarksEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _timestamp_pb2.Timestamp: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _timestamp_pb2.Timestamp | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class TotalsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    LAST_FULL_IMPORT_TIME_FIELD_NUMBER: _builtins.int
+    LAST_IMPORT_JOB_ID_FIELD_NUMBER: _builtins.int
+    WORKSPACE_WATERMARKS_FIELD_NUMBER: _builtins.int
+    TOTALS_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_FIELD_NUMBER: _builtins.int
+    last_import_job_id: _builtins.str
+    last_error: _builtins.str
+    @_builtins.property
+    def last_full_import_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def workspace_watermarks(self) -> _containers.MessageMap[_builtins.str, _timestamp_pb2.Timestamp]:
+        """Newest source `date_updated` seen per workspace: where a gap repair starts."""
+
+    @_builtins.property
+    def totals(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Nodes of each kind in the graph after the last full import."""
+
+    def __init__(
+        self,
+        *,
+        last_full_import_time: _timestamp_pb2.Timestamp | None = ...,
+        last_import_job_id: _builtins.str = ...,
+        workspace_watermarks: _abc.Mapping[_builtins.str, _timestamp_pb2.Timestamp] | None = ...,
+        totals: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        last_error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_full_import_time", b"last_full_import_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["last_error", b"last_error", "last_full_import_time", b"last_full_import_time", "last_import_job_id", b"last_import_job_id", "totals", b"totals", "workspace_watermarks", b"workspace_watermarks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SyncState: _TypeAlias = SyncState  # noqa: Y015
 
 @_typing.final
 class IntegrationSettings(_message.Message):

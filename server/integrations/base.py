@@ -11,8 +11,10 @@ import abc
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
+from graph.clickup.writer import GraphWriter
+from graph.import_jobs import ImportJobRecord, Progress
 from integrations.v1 import integration_service_pb2 as pb
 
 
@@ -57,6 +59,39 @@ class ConnectionCheck:
         return self.outcome is Outcome.CONNECTED
 
 
+class ImportFailure(Exception):
+    """An expected reason an import cannot finish (the third party kept failing, bad data, access).
+
+    The job fails with this message and keeps its checkpoint: starting again resumes there.
+    """
+
+
+class ImportCancelled(Exception):
+    """Raised inside an import when its job was cancelled; nothing after it is written."""
+
+
+class ProgressSink(Protocol):
+    async def __call__(self, progress: Progress, page_seen: dict[str, list[str]] | None) -> None:
+        """Checkpoint (after a committed page); raises ImportCancelled or LeaseLost."""
+
+
+@dataclass
+class ImportContext:
+    job: ImportJobRecord
+    settings: pb.IntegrationSettings
+    writer: GraphWriter
+    report: ProgressSink
+    seen: dict[str, set[str]] = field(default_factory=dict)  # ids already seen (a resumed run)
+
+
+@dataclass
+class ImportOutcome:
+    workspace_ids: list[str]
+    watermarks: dict[str, datetime]
+    removed: dict[str, int]  # swept (tombstoned) per kind
+    totals: dict[str, int]  # nodes per kind after the import
+
+
 class Integration(abc.ABC):
     name: ClassVar[str]
     display_name: ClassVar[str]
@@ -71,3 +106,9 @@ class Integration(abc.ABC):
     @abc.abstractmethod
     async def test_connection(self, settings: pb.IntegrationSettings) -> ConnectionCheck:
         """Try the credentials against the third party; never raise for a failed check."""
+
+    supports_import: ClassVar[bool] = False
+
+    async def run_import(self, context: ImportContext) -> ImportOutcome:
+        """Fetch everything and write it through ``context.writer``, checkpointing every page."""
+        raise NotImplementedError(f"{self.display_name} does not import data")

@@ -12,6 +12,9 @@ from server.errors import InvalidArgument
 from server.integrations.base import (
     AccountInfo,
     ConnectionCheck,
+    ImportContext,
+    ImportFailure,
+    ImportOutcome,
     Integration,
     Outcome,
     RateLimitInfo,
@@ -24,6 +27,7 @@ from server.integrations.clickup.errors import (
     ClickUpHTTPError,
     ClickUpTransportError,
 )
+from server.integrations.clickup.importer import ClickUpImport, ImportFailed
 from server.integrations.clickup.rate_limit import LimiterPool
 
 _PERSONAL_TOKEN = re.compile(r"^pk_[A-Za-z0-9_]{8,256}$")
@@ -53,15 +57,27 @@ class ClickUpIntegration(Integration):
     def __init__(self, settings: ClickUpSettings) -> None:
         self._settings = settings
 
-    def client(self, token: str, *, oauth: bool = False) -> ClickUpClient:
+    supports_import = True
+
+    def client(self, token: str, *, oauth: bool = False, max_retries: int = 2) -> ClickUpClient:
         return ClickUpClient(
             token,
             oauth=oauth,
             base_url=self._settings.api_base_url,
             timeout=self._settings.timeout_seconds,
             limiter=self._settings.limiters.for_token(token),
-            max_retries=2,
+            max_retries=max_retries,
         )
+
+    async def run_import(self, context: ImportContext) -> ImportOutcome:
+        oauth = context.settings.auth_method == pb.AUTH_METHOD_OAUTH
+        async with self.client(context.settings.api_token, oauth=oauth, max_retries=4) as client:
+            try:
+                return await ClickUpImport(client, context).run()
+            except ClickUpAuthError as exc:
+                raise ImportFailure(f"ClickUp rejected the API token ({exc.ecode or exc.status})") from exc
+            except (ClickUpError, ImportFailed) as exc:
+                raise ImportFailure(str(exc)) from exc
 
     def validate_settings(self, settings: pb.IntegrationSettings) -> None:
         method = settings.auth_method

@@ -1,0 +1,432 @@
+"""ClickUp objects → graph rows. Pure functions: no I/O, so every rule here is unit-testable.
+
+The graph model (a contract; see the README):
+
+    (:Workspace:Organization)-[:CONTAINS]->(:Space:Project)-[:CONTAINS]->(:Folder:Collection)
+        -[:CONTAINS]->(:List:Collection)-[:CONTAINS]->(:Task)      (home list; subtasks too)
+    (:Space)-[:CONTAINS]->(:List)   folderless lists        (:List)-[:INCLUDES]->(:Task)   other lists
+    (:Task)-[:SUBTASK_OF|DEPENDS_ON|LINKED_TO]->(:Task)     (:Task)-[:ASSIGNED_TO|CREATED_BY]->(:Person)
+    (:Task)-[:TAGGED]->(:Tag)       (:Person)-[:MEMBER_OF {role}]->(:Workspace)
+
+Custom field values become typed properties ``cf_<field name in snake case>`` (drop-downs and
+labels as option names, numbers as floats, dates as DATETIME, checkboxes as booleans), and the raw
+array stays in ``customFieldsJson``. Keys ClickUp adds that we do not know are kept in
+``extraJson`` and counted, never fatal. Each row says which relationships its node *owns*, so a
+changed node can have exactly those rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+SOURCE = "clickup"
+LABELS = ("Workspace", "Person", "Space", "Folder", "List", "Tag", "Task", "Comment")
+EXTRA_LABELS = {"Workspace": "Organization", "Space": "Project", "Folder": "Collection", "List": "Collection"}
+KNOWN_TASK_KEYS = frozenset(
+    {
+        "id",
+        "custom_id",
+        "custom_item_id",
+        "name",
+        "text_content",
+        "description",
+        "markdown_description",
+        "status",
+        "orderindex",
+        "date_created",
+        "date_updated",
+        "date_closed",
+        "date_done",
+        "archived",
+        "creator",
+        "assignees",
+        "group_assignees",
+        "watchers",
+        "checklists",
+        "tags",
+        "parent",
+        "top_level_parent",
+        "priority",
+        "due_date",
+        "start_date",
+        "points",
+        "time_estimate",
+        "time_spent",
+        "custom_fields",
+        "dependencies",
+        "linked_tasks",
+        "locations",
+        "team_id",
+        "url",
+        "permission_level",
+        "list",
+        "project",
+        "folder",
+        "space",
+        "sharing",
+        "attachments",
+        "subtasks",
+    }
+)
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    label: str
+    external_id: str
+    workspace_id: str | None
+    props: dict[str, Any]
+    source_updated_at: datetime | None = None
+
+    @property
+    def content_hash(self) -> str:
+        payload = json.dumps([self.label, self.workspace_id, self.props], sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class EdgeRow:
+    """``owner`` is the end whose record decides the edge: it is rebuilt when that node changes."""
+
+    type: str
+    from_label: str
+    from_id: str
+    to_label: str
+    to_id: str
+    owner_is_from: bool = True
+    props: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass
+class Rows:
+    nodes: list[NodeRow] = field(default_factory=list)
+    edges: list[EdgeRow] = field(default_factory=list)
+    issues: Counter[str] = field(default_factory=Counter)
+
+    def extend(self, other: Rows) -> None:
+        self.nodes.extend(other.nodes)
+        self.edges.extend(other.edges)
+        self.issues.update(other.issues)
+
+
+# ---------------------------------------------------------------- value parsing
+
+
+def _id(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | str) and str(value).strip():
+        return str(value).strip()
+    return None
+
+
+def when(value: Any, issues: Counter[str]) -> datetime | None:
+    """ClickUp ms epochs (string or number) → UTC datetime; anything else is counted and dropped."""
+    if value is None or value == "":
+        return None
+    try:
+        millis = float(value)
+    except (TypeError, ValueError):
+        issues["malformed_values"] += 1
+        return None
+    if isinstance(value, bool) or not 0 <= millis < 4e12:
+        issues["malformed_values"] += 1
+        return None
+    return datetime.fromtimestamp(millis / 1000, UTC)
+
+
+def _number(value: Any, issues: Counter[str]) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        issues["malformed_values"] += 1
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        issues["malformed_values"] += 1
+        return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _obj(value: Any, issues: Counter[str], what: str) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if value is not None:
+        issues[f"malformed_{what}"] += 1
+    return {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:60] or "field"
+
+
+# ---------------------------------------------------------------- hierarchy
+
+
+_ROLES: dict[Any, str] = {1: "owner", 2: "admin", 3: "member", 4: "guest"}
+
+
+def workspace(team: dict[str, Any]) -> Rows:
+    rows = Rows()
+    team_id = _id(team.get("id"))
+    if team_id is None:
+        rows.issues["skipped_records"] += 1
+        return rows
+    rows.nodes.append(
+        NodeRow(
+            "Workspace", team_id, team_id, {"name": _text(team.get("name")) or "", "color": _text(team.get("color"))}
+        )
+    )
+    for member in _list(team.get("members")):
+        user = _obj(_obj(member, rows.issues, "member").get("user"), rows.issues, "person")
+        rows.extend(person(user, team_id))
+        user_id = _id(user.get("id"))
+        if user_id is not None:
+            role = user.get("role_key") or _ROLES.get(user.get("role"))
+            rows.edges.append(
+                EdgeRow(
+                    "MEMBER_OF", "Person", user_id, "Workspace", team_id, owner_is_from=False, props=(("role", role),)
+                )
+            )
+    return rows
+
+
+def person(user: Any, workspace_id: str | None) -> Rows:
+    rows = Rows()
+    if not isinstance(user, dict) or _id(user.get("id")) is None:
+        if user is not None:
+            rows.issues["malformed_person"] += 1
+        return rows
+    username = _text(user.get("username"))
+    rows.nodes.append(
+        NodeRow(
+            "Person",
+            str(user["id"]),
+            None,
+            {
+                "name": username or _text(user.get("email")) or str(user["id"]),
+                "username": username,
+                "email": _text(user.get("email")),
+                "initials": _text(user.get("initials")),
+            },
+        )
+    )
+    return rows
+
+
+def space(item: dict[str, Any], team_id: str) -> Rows:
+    rows = Rows()
+    space_id = _id(item.get("id"))
+    if space_id is None:
+        rows.issues["skipped_records"] += 1
+        return rows
+    rows.nodes.append(
+        NodeRow(
+            "Space",
+            space_id,
+            team_id,
+            {
+                "name": _text(item.get("name")) or "",
+                "archived": bool(item.get("archived")),
+                "private": bool(item.get("private")),
+            },
+        )
+    )
+    rows.edges.append(EdgeRow("CONTAINS", "Workspace", team_id, "Space", space_id, owner_is_from=False))
+    return rows
+
+
+def folder(item: dict[str, Any], team_id: str, space_id: str) -> Rows:
+    rows = Rows()
+    folder_id = _id(item.get("id"))
+    if folder_id is None:
+        rows.issues["skipped_records"] += 1
+        return rows
+    rows.nodes.append(
+        NodeRow(
+            "Folder",
+            folder_id,
+            team_id,
+            {
+                "name": _text(item.get("name")) or "",
+                "archived": bool(item.get("archived")),
+                "hidden": bool(item.get("hidden")),
+            },
+        )
+    )
+    rows.edges.append(EdgeRow("CONTAINS", "Space", space_id, "Folder", folder_id, owner_is_from=False))
+    return rows
+
+
+def task_list(item: dict[str, Any], team_id: str, space_id: str, folder_id: str | None) -> Rows:
+    rows = Rows()
+    list_id = _id(item.get("id"))
+    if list_id is None:
+        rows.issues["skipped_records"] += 1
+        return rows
+    count = _number(item.get("task_count"), rows.issues)
+    rows.nodes.append(
+        NodeRow(
+            "List",
+            list_id,
+            team_id,
+            {
+                "name": _text(item.get("name")) or "",
+                "archived": bool(item.get("archived")),
+                "taskCount": None if count is None else int(count),
+            },
+        )
+    )
+    parent_label, parent_id = ("Folder", folder_id) if folder_id else ("Space", space_id)
+    rows.edges.append(EdgeRow("CONTAINS", parent_label, parent_id, "List", list_id, owner_is_from=False))
+    return rows
+
+
+# ---------------------------------------------------------------- tasks
+
+
+def _custom_fields(fields: list[Any], issues: Counter[str]) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    for raw in fields:
+        if not isinstance(raw, dict) or "value" not in raw or raw.get("value") is None:
+            continue
+        kind, value = raw.get("type"), raw["value"]
+        options = _list(_obj(raw.get("type_config"), issues, "type_config").get("options"))
+        typed: Any
+        if kind == "drop_down":
+            match = next(
+                (o for o in options if isinstance(o, dict) and (o.get("orderindex") == value or o.get("id") == value)),
+                None,
+            )
+            typed = (match.get("name") or match.get("label")) if match else None
+        elif kind == "labels":
+            names = {o.get("id"): o.get("label") or o.get("name") for o in options if isinstance(o, dict)}
+            typed = [names.get(v, str(v)) for v in _list(value)]
+        elif kind in ("number", "currency", "emoji"):
+            typed = _number(value, issues)
+        elif kind == "checkbox":
+            typed = value if isinstance(value, bool) else str(value).lower() == "true"
+        elif kind == "date":
+            typed = when(value, issues)
+        elif kind in ("text", "short_text", "email", "url", "phone"):
+            typed = str(value)
+        elif kind in ("users", "tasks"):
+            typed = [str(v.get("id")) if isinstance(v, dict) else str(v) for v in _list(value)]
+        else:
+            typed = json.dumps(value, sort_keys=True)
+        name = "cf_" + _slug(str(raw.get("name") or raw.get("id") or "field"))
+        if name in props:
+            name = f"{name}_{str(raw.get('id'))[:8]}"
+        props[name] = typed
+    return props
+
+
+def _checklists(checklists: list[Any]) -> dict[str, Any]:
+    items = [i for c in checklists if isinstance(c, dict) for i in _list(c.get("items")) if isinstance(i, dict)]
+    return {
+        "checklistsJson": json.dumps(checklists, sort_keys=True) if checklists else None,
+        "checklistTotal": len(items),
+        "checklistResolved": sum(1 for i in items if i.get("resolved") is True),
+        "checklistItems": [str(i.get("name")) for i in items],
+    }
+
+
+def task(item: dict[str, Any], team_id: str) -> Rows:
+    """One task (or subtask) with the relationships it owns."""
+    rows = Rows()
+    issues = rows.issues
+    task_id = _id(item.get("id"))
+    home = _id(_obj(item.get("list"), issues, "list").get("id"))
+    if task_id is None:
+        issues["skipped_records"] += 1
+        return rows
+    status = _obj(item.get("status"), issues, "status")
+    priority = _obj(item.get("priority"), issues, "priority")
+    updated = when(item.get("date_updated"), issues)
+    if item.get("date_updated") is None:
+        issues["missing_date_updated"] += 1
+    unknown = {k: v for k, v in item.items() if k not in KNOWN_TASK_KEYS}
+    if unknown:
+        issues["unknown_fields"] += len(unknown)
+    fields = _list(item.get("custom_fields"))
+    props: dict[str, Any] = {
+        "name": _text(item.get("name")) or "",
+        "url": _text(item.get("url")),
+        "status": _text(status.get("status")),
+        "statusType": _text(status.get("type")),
+        "priority": _text(priority.get("priority")),
+        "createdAt": when(item.get("date_created"), issues),
+        "dueAt": when(item.get("due_date"), issues),
+        "startAt": when(item.get("start_date"), issues),
+        "closedAt": when(item.get("date_closed"), issues),
+        "doneAt": when(item.get("date_done"), issues),
+        "sourceUpdatedAt": updated,
+        "archived": bool(item.get("archived")),
+        "timeEstimateMs": _number(item.get("time_estimate"), issues),
+        "points": _number(item.get("points"), issues),
+        "textContent": _text(item.get("text_content")),
+        "customId": _text(item.get("custom_id")),
+        "customFieldsJson": json.dumps(fields, sort_keys=True) if fields else None,
+        "extraJson": json.dumps(unknown, sort_keys=True, default=str) if unknown else None,
+        **_checklists(_list(item.get("checklists"))),
+        **_custom_fields(fields, issues),
+    }
+    rows.nodes.append(NodeRow("Task", task_id, team_id, props, updated))
+
+    def own(edge_type: str, to_label: str, to_id: str | None) -> None:
+        if to_id is not None and to_id != task_id:
+            rows.edges.append(EdgeRow(edge_type, "Task", task_id, to_label, to_id))
+
+    if home is not None:
+        rows.edges.append(EdgeRow("CONTAINS", "List", home, "Task", task_id, owner_is_from=False))
+    for location in _list(item.get("locations")):
+        other = _id(location.get("id")) if isinstance(location, dict) else None
+        if other is not None and other != home:
+            rows.edges.append(EdgeRow("INCLUDES", "List", other, "Task", task_id, owner_is_from=False))
+    own("SUBTASK_OF", "Task", _id(item.get("parent")))
+    creator = item.get("creator")
+    rows.extend(person(creator, None))
+    own("CREATED_BY", "Person", _id(creator.get("id")) if isinstance(creator, dict) else None)
+    for assignee in _list(item.get("assignees")):
+        rows.extend(person(assignee, None))
+        own("ASSIGNED_TO", "Person", _id(assignee.get("id")) if isinstance(assignee, dict) else None)
+    space_id = _id(_obj(item.get("space"), issues, "space").get("id"))
+    for tag in _list(item.get("tags")):
+        name = _text(tag.get("name")) if isinstance(tag, dict) else None
+        if name and space_id:
+            tag_id = f"{space_id}:{name}"
+            rows.nodes.append(
+                NodeRow(
+                    "Tag",
+                    tag_id,
+                    team_id,
+                    {
+                        "name": name,
+                        "spaceId": space_id,
+                        "foreground": _text(tag.get("tag_fg")),
+                        "background": _text(tag.get("tag_bg")),
+                    },
+                )
+            )
+            own("TAGGED", "Tag", tag_id)
+    for dependency in _list(item.get("dependencies")):
+        if isinstance(dependency, dict) and _id(dependency.get("task_id")) == task_id:
+            own("DEPENDS_ON", "Task", _id(dependency.get("depends_on")))
+    for link in _list(item.get("linked_tasks")):
+        if isinstance(link, dict) and _id(link.get("task_id")) == task_id:
+            own("LINKED_TO", "Task", _id(link.get("link_id")))
+    return rows

@@ -1,0 +1,226 @@
+"""The one writer for ClickUp data: the full import and (later) webhook events both use it.
+
+Each ``write`` is one transaction: nodes first (one ``UNWIND … MERGE`` per label), then the
+relationships of the nodes that changed. A node changes only when its content hash (its
+properties plus the relationships it owns) differs *and* its ``sourceUpdatedAt`` is not older
+than the stored one, so replaying old data or re-importing an unchanged workspace writes
+nothing. Every transaction first locks the project's ``(:ProjectWriteLock)``: writers of one
+project take turns instead of deadlocking on shared nodes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import neo4j
+
+from graph.clickup.mapping import EXTRA_LABELS, LABELS, SOURCE, EdgeRow, NodeRow, Rows
+from graph.clickup.sweep import sweep as sweep_unseen
+from graph.clickup.sweep import totals as count_nodes
+
+OWNED_OUT: dict[str, tuple[str, ...]] = {
+    "Task": ("SUBTASK_OF", "CREATED_BY", "ASSIGNED_TO", "TAGGED", "DEPENDS_ON", "LINKED_TO"),
+    "Comment": ("ON", "AUTHORED_BY"),
+}
+OWNED_IN: dict[str, tuple[str, ...]] = {
+    "Workspace": ("MEMBER_OF",),
+    "Space": ("CONTAINS",),
+    "Folder": ("CONTAINS",),
+    "List": ("CONTAINS",),
+    "Task": ("CONTAINS", "INCLUDES"),
+}
+
+
+@dataclass
+class WriteResult:
+    changed: dict[str, int] = field(default_factory=dict)
+    nodes_created: int = 0
+    nodes_deleted: int = 0
+    relationships_created: int = 0
+    relationships_deleted: int = 0
+    properties_set: int = 0
+
+    def add(self, counters: neo4j.SummaryCounters) -> None:
+        self.nodes_created += counters.nodes_created
+        self.nodes_deleted += counters.nodes_deleted
+        self.relationships_created += counters.relationships_created
+        self.relationships_deleted += counters.relationships_deleted
+        self.properties_set += counters.properties_set
+
+    def merge(self, other: WriteResult) -> None:
+        for label, count in other.changed.items():
+            self.changed[label] = self.changed.get(label, 0) + count
+        self.nodes_created += other.nodes_created
+        self.nodes_deleted += other.nodes_deleted
+        self.relationships_created += other.relationships_created
+        self.relationships_deleted += other.relationships_deleted
+        self.properties_set += other.properties_set
+
+
+def _key(label: str) -> str:
+    return f"{label} {{projectId: $projectId, source: $source, externalId: row.id}}"
+
+
+def _not_tombstoned(label: str, id_expr: str, updated_expr: str = "null") -> str:
+    return (
+        f"NOT EXISTS {{ MATCH (tb:Tombstone {{projectId: $projectId, source: $source, kind: '{label}', "
+        f"externalId: {id_expr}}}) WHERE {updated_expr} IS NULL OR tb.deletedAt >= {updated_expr} }}"
+    )
+
+
+def _upsert(label: str) -> str:
+    extra = f" ON CREATE SET n:{EXTRA_LABELS[label]}" if label in EXTRA_LABELS else ""
+    return f"""
+        UNWIND $rows AS row
+        WITH row WHERE {_not_tombstoned(label, "row.id", "row.updated")}
+        MERGE (n:{_key(label)}){extra}
+        WITH n, row
+        WHERE n.contentHash IS NULL OR (n.contentHash <> row.props.contentHash AND (n.sourceUpdatedAt IS NULL
+              OR (row.updated IS NOT NULL AND row.updated >= n.sourceUpdatedAt)))
+        SET n = row.props
+        RETURN row.id AS id
+    """
+
+
+def _edge(edge_type: str, from_label: str, to_label: str, owner_is_from: bool) -> str:
+    other_label = to_label if owner_is_from else from_label
+    owner = "a" if owner_is_from else "b"
+    other = "b" if owner_is_from else "a"
+    extra = f", {other}:{EXTRA_LABELS[other_label]}" if other_label in EXTRA_LABELS else ""
+    owner_label = from_label if owner_is_from else to_label
+    return f"""
+        UNWIND $rows AS row
+        MATCH ({owner}:{owner_label} {{projectId: $projectId, source: $source, externalId: row.owner}})
+        WITH {owner}, row WHERE {_not_tombstoned(other_label, "row.other")}
+        MERGE ({other}:{other_label} {{projectId: $projectId, source: $source, externalId: row.other}})
+        ON CREATE SET {other}.orgId = $orgId, {other}.workspaceId = row.workspaceId, {other}.stub = true{extra}
+        MERGE (a)-[r:{edge_type}]->(b)
+        SET r += row.props
+    """
+
+
+def _owner(edge: EdgeRow) -> tuple[str, str]:
+    return (edge.from_label, edge.from_id) if edge.owner_is_from else (edge.to_label, edge.to_id)
+
+
+class GraphWriter:
+    def __init__(self, driver: neo4j.AsyncDriver, database: str, org_id: str, project_id: str) -> None:
+        self._driver = driver
+        self._database = database
+        self._org_id = org_id
+        self._project_id = project_id
+
+    async def write(self, rows: Rows, run_id: str) -> WriteResult:
+        nodes = {(n.label, n.external_id): n for n in rows.nodes}  # last record of a node wins
+        owned: dict[tuple[str, str], list[EdgeRow]] = defaultdict(list)
+        for edge in dict.fromkeys(rows.edges):
+            owned[_owner(edge)].append(edge)
+        now = datetime.now(UTC)
+        by_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for (label, external_id), node in nodes.items():
+            by_label[label].append(self._node_params(node, owned.get((label, external_id), []), run_id, now))
+        return await self._run(by_label, owned)
+
+    def _node_params(self, node: NodeRow, edges: list[EdgeRow], run_id: str, now: datetime) -> dict[str, Any]:
+        edge_keys = sorted(json.dumps([e.type, e.from_id, e.to_id, list(e.props)], default=str) for e in edges)
+        content_hash = hashlib.sha256((node.content_hash + "|".join(edge_keys)).encode()).hexdigest()
+        props = {
+            **node.props,
+            "projectId": self._project_id,
+            "orgId": self._org_id,
+            "source": SOURCE,
+            "externalId": node.external_id,
+            "workspaceId": node.workspace_id,
+            "contentHash": content_hash,
+            "syncedAt": now,
+            "syncRunId": run_id,
+        }
+        return {"id": node.external_id, "updated": node.source_updated_at, "props": props}
+
+    async def _run(
+        self, by_label: dict[str, list[dict[str, Any]]], owned: dict[tuple[str, str], list[EdgeRow]]
+    ) -> WriteResult:
+        params: dict[str, Any] = {"projectId": self._project_id, "orgId": self._org_id, "source": SOURCE}
+
+        async def work(tx: neo4j.AsyncManagedTransaction) -> WriteResult:
+            result = WriteResult()
+            lock = await tx.run("MERGE (l:ProjectWriteLock {projectId: $projectId}) REMOVE l.lockedBy", params)
+            await lock.consume()
+            changed: set[tuple[str, str]] = set()
+            for label in LABELS:
+                if not by_label.get(label):
+                    continue
+                cursor = await tx.run(_upsert(label), {**params, "rows": by_label[label]})
+                ids = [record["id"] async for record in cursor]
+                result.add((await cursor.consume()).counters)
+                result.changed[label] = len(ids)
+                changed.update((label, i) for i in ids)
+            await self._rebuild_edges(tx, changed, owned, params, result)
+            return result
+
+        async with self._driver.session(database=self._database) as session:
+            return await session.execute_write(work)
+
+    async def _rebuild_edges(
+        self,
+        tx: neo4j.AsyncManagedTransaction,
+        changed: set[tuple[str, str]],
+        owned: dict[tuple[str, str], list[EdgeRow]],
+        params: dict[str, Any],
+        result: WriteResult,
+    ) -> None:
+        ids_by_label: dict[str, list[str]] = defaultdict(list)
+        for label, external_id in changed:
+            ids_by_label[label].append(external_id)
+        for label, ids in ids_by_label.items():
+            for edge_type in OWNED_OUT.get(label, ()):
+                await self._consume(
+                    tx,
+                    result,
+                    f"MATCH (n:{label} {{projectId: $projectId, source: $source}})"
+                    f"-[r:{edge_type}]->() WHERE n.externalId IN $ids DELETE r",
+                    ids=ids,
+                    **params,
+                )
+            for edge_type in OWNED_IN.get(label, ()):
+                await self._consume(
+                    tx,
+                    result,
+                    f"MATCH ()-[r:{edge_type}]->(n:{label} {{projectId: $projectId, "
+                    f"source: $source}}) WHERE n.externalId IN $ids DELETE r",
+                    ids=ids,
+                    **params,
+                )
+        groups: dict[tuple[str, str, str, bool], list[dict[str, Any]]] = defaultdict(list)
+        for owner in changed:
+            for edge in owned.get(owner, []):
+                other = edge.to_id if edge.owner_is_from else edge.from_id
+                groups[(edge.type, edge.from_label, edge.to_label, edge.owner_is_from)].append(
+                    {"owner": owner[1], "other": other, "props": dict(edge.props), "workspaceId": None}
+                )
+        for (edge_type, from_label, to_label, owner_is_from), rows in groups.items():
+            await self._consume(tx, result, _edge(edge_type, from_label, to_label, owner_is_from), rows=rows, **params)
+
+    async def sweep(self, workspace_ids: list[str], seen: dict[str, set[str]]) -> dict[str, int]:
+        return await sweep_unseen(self._driver, self._database, self._project_id, workspace_ids, seen)
+
+    async def totals(self) -> dict[str, int]:
+        return await count_nodes(self._driver, self._database, self._project_id)
+
+    @staticmethod
+    async def _consume(tx: neo4j.AsyncManagedTransaction, result: WriteResult, query: str, **params: Any) -> None:
+        cursor = await tx.run(query, params)
+        result.add((await cursor.consume()).counters)
+
+
+def changed_total(results: Iterable[WriteResult]) -> WriteResult:
+    total = WriteResult()
+    for item in results:
+        total.merge(item)
+    return total

@@ -1,0 +1,324 @@
+"""Import jobs in Neo4j: state, progress, checkpoints, leases, and the ids each page saw.
+
+One active import per integration is a uniqueness constraint on ``(:ActiveImport)``, never a
+check-then-insert. A job is owned through a lease that its runner renews; a job whose lease
+ran out (its server died) is claimed by the next runner and resumed from its checkpoint. The
+ids each committed page saw are kept as ``(:ImportPage)`` rows so a resumed run still knows,
+at the end, what exists and what must be swept.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import neo4j
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+
+
+@dataclass(frozen=True)
+class ImportJobRecord:
+    id: str
+    org_id: str
+    project_id: str
+    integration: str
+    state: str
+    counters: dict[str, int] = field(default_factory=dict)
+    api_calls: int = 0
+    rate_limit_waits: int = 0
+    pages: int = 0
+    phase: str = ""
+    error: str = ""
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+    cancel_requested: bool = False
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL
+
+
+def _dt(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    native = value.to_native() if hasattr(value, "to_native") else value
+    assert isinstance(native, datetime)
+    return native
+
+
+def _job(node: Any) -> ImportJobRecord:
+    return ImportJobRecord(
+        id=node["id"],
+        org_id=node["orgId"],
+        project_id=node["projectId"],
+        integration=node["integration"],
+        state=node["state"],
+        counters=json.loads(node.get("counters") or "{}"),
+        api_calls=int(node.get("apiCalls", 0)),
+        rate_limit_waits=int(node.get("rateLimitWaits", 0)),
+        pages=int(node.get("pages", 0)),
+        phase=node.get("phase", ""),
+        error=node.get("error", ""),
+        checkpoint=json.loads(node.get("checkpoint") or "{}"),
+        cancel_requested=bool(node.get("cancelRequested")),
+        created_at=_dt(node.get("createdAt")),
+        started_at=_dt(node.get("startedAt")),
+        finished_at=_dt(node.get("finishedAt")),
+    )
+
+
+@dataclass(frozen=True)
+class Progress:
+    counters: dict[str, int]
+    api_calls: int
+    rate_limit_waits: int
+    pages: int
+    phase: str
+    checkpoint: dict[str, Any]
+
+
+class LeaseLost(RuntimeError):
+    """Another runner owns the job now (ours expired): stop working on it."""
+
+
+class ImportJobStore:
+    def __init__(self, driver: neo4j.AsyncDriver, database: str, lease_seconds: float = 30.0) -> None:
+        self._driver = driver
+        self._database = database
+        self.lease_seconds = lease_seconds
+
+    async def _query(self, query: str, **params: Any) -> list[neo4j.Record]:
+        records, _, _ = await self._driver.execute_query(query, params, database_=self._database)
+        return records
+
+    async def create(self, org_id: str, project_id: str, integration: str) -> tuple[ImportJobRecord, bool]:
+        """A new QUEUED job, or the active one (created=False). Inherits a failed job's checkpoint."""
+        job_id = uuid.uuid4().hex
+        try:
+            records = await self._query(
+                """
+                CREATE (a:ActiveImport {orgId: $org, projectId: $project, integration: $name, jobId: $id})
+                CREATE (j:ImportJob {id: $id, orgId: $org, projectId: $project, integration: $name,
+                                     state: 'QUEUED', createdAt: datetime(), counters: '{}', checkpoint: '{}',
+                                     apiCalls: 0, rateLimitWaits: 0, pages: 0, phase: 'queued', error: ''})
+                WITH j
+                OPTIONAL MATCH (f:ImportJob {orgId: $org, projectId: $project, integration: $name, state: 'FAILED'})
+                WHERE f.checkpoint <> '{}' AND f.resumedBy IS NULL
+                WITH j, f ORDER BY f.createdAt DESC LIMIT 1
+                FOREACH (_ IN CASE WHEN f IS NULL THEN [] ELSE [1] END |
+                    SET j.checkpoint = f.checkpoint, j.resumedFrom = f.id, f.resumedBy = j.id)
+                WITH j, f
+                CALL (f, j) {
+                    WITH f, j WHERE f IS NOT NULL
+                    MATCH (p:ImportPage {jobId: f.id}) SET p.jobId = j.id
+                }
+                RETURN j
+                """,
+                org=org_id,
+                project=project_id,
+                name=integration,
+                id=job_id,
+            )
+            return _job(records[0]["j"]), True
+        except neo4j.exceptions.ConstraintError:
+            active = await self.active(org_id, project_id, integration)
+            if active is None:  # finished between our attempt and this read: try once more
+                return await self.create(org_id, project_id, integration)
+            return active, False
+
+    async def active(self, org_id: str, project_id: str, integration: str) -> ImportJobRecord | None:
+        records = await self._query(
+            "MATCH (a:ActiveImport {orgId: $org, projectId: $project, integration: $name}) "
+            "MATCH (j:ImportJob {id: a.jobId}) RETURN j",
+            org=org_id,
+            project=project_id,
+            name=integration,
+        )
+        return _job(records[0]["j"]) if records else None
+
+    async def get(self, job_id: str) -> ImportJobRecord | None:
+        records = await self._query("MATCH (j:ImportJob {id: $id}) RETURN j", id=job_id)
+        return _job(records[0]["j"]) if records else None
+
+    async def list_jobs(
+        self, org_id: str, project_id: str, integration: str | None, offset: int, limit: int
+    ) -> list[ImportJobRecord]:
+        records = await self._query(
+            """
+            MATCH (j:ImportJob {orgId: $org, projectId: $project})
+            WHERE $name IS NULL OR j.integration = $name
+            RETURN j ORDER BY j.createdAt DESC, j.id SKIP $offset LIMIT $limit
+            """,
+            org=org_id,
+            project=project_id,
+            name=integration,
+            offset=offset,
+            limit=limit,
+        )
+        return [_job(r["j"]) for r in records]
+
+    async def claim(self, job_id: str, owner: str) -> ImportJobRecord | None:
+        """Take the job if it is unowned or its lease ran out; marks it RUNNING."""
+        records = await self._query(
+            """
+            MATCH (j:ImportJob {id: $id}) WHERE j.state IN ['QUEUED', 'RUNNING']
+              AND (j.leaseOwner IS NULL OR j.leaseOwner = $owner OR j.leaseExpiresAt < datetime())
+            SET j.leaseOwner = $owner, j.leaseExpiresAt = datetime() + duration({milliseconds: $lease}),
+                j.state = 'RUNNING', j.startedAt = coalesce(j.startedAt, datetime()),
+                j.attempts = coalesce(j.attempts, 0) + 1
+            RETURN j
+            """,
+            id=job_id,
+            owner=owner,
+            lease=int(self.lease_seconds * 1000),
+        )
+        return _job(records[0]["j"]) if records else None
+
+    async def orphans(self) -> list[str]:
+        records = await self._query(
+            "MATCH (j:ImportJob) WHERE j.state IN ['QUEUED', 'RUNNING'] "
+            "AND (j.leaseExpiresAt IS NULL OR j.leaseExpiresAt < datetime()) RETURN j.id AS id"
+        )
+        return [r["id"] for r in records]
+
+    async def heartbeat(self, job_id: str, owner: str) -> bool:
+        """Renew the lease; returns whether cancellation was requested. Raises LeaseLost."""
+        records = await self._query(
+            "MATCH (j:ImportJob {id: $id, leaseOwner: $owner}) WHERE j.state = 'RUNNING' "
+            "SET j.leaseExpiresAt = datetime() + duration({milliseconds: $lease}) "
+            "RETURN coalesce(j.cancelRequested, false) AS cancel",
+            id=job_id,
+            owner=owner,
+            lease=int(self.lease_seconds * 1000),
+        )
+        if not records:
+            raise LeaseLost(job_id)
+        return bool(records[0]["cancel"])
+
+    async def save_progress(
+        self, job_id: str, owner: str, progress: Progress, page: dict[str, list[str]] | None = None
+    ) -> bool:
+        """Checkpoint after a committed page (and record the ids it saw); returns cancel-requested."""
+        records = await self._query(
+            """
+            MATCH (j:ImportJob {id: $id, leaseOwner: $owner}) WHERE j.state = 'RUNNING'
+            SET j.counters = $counters, j.apiCalls = $calls, j.rateLimitWaits = $waits, j.pages = $pages,
+                j.phase = $phase, j.checkpoint = $checkpoint,
+                j.leaseExpiresAt = datetime() + duration({milliseconds: $lease})
+            FOREACH (_ IN CASE WHEN $seen IS NULL THEN [] ELSE [1] END |
+                CREATE (:ImportPage {jobId: $id, seq: $pages, seen: $seen}))
+            RETURN coalesce(j.cancelRequested, false) AS cancel
+            """,
+            id=job_id,
+            owner=owner,
+            counters=json.dumps(progress.counters, sort_keys=True),
+            calls=progress.api_calls,
+            waits=progress.rate_limit_waits,
+            pages=progress.pages,
+            phase=progress.phase,
+            checkpoint=json.dumps(progress.checkpoint, sort_keys=True),
+            lease=int(self.lease_seconds * 1000),
+            seen=None if page is None else json.dumps(page, sort_keys=True),
+        )
+        if not records:
+            raise LeaseLost(job_id)
+        return bool(records[0]["cancel"])
+
+    async def seen(self, job_id: str) -> dict[str, set[str]]:
+        records = await self._query("MATCH (p:ImportPage {jobId: $id}) RETURN p.seen AS seen", id=job_id)
+        merged: dict[str, set[str]] = {}
+        for record in records:
+            for label, ids in json.loads(record["seen"]).items():
+                merged.setdefault(label, set()).update(ids)
+        return merged
+
+    async def finish(self, job_id: str, owner: str | None, state: str, error: str = "") -> ImportJobRecord | None:
+        records = await self._query(
+            """
+            MATCH (j:ImportJob {id: $id}) WHERE NOT j.state IN ['SUCCEEDED', 'FAILED', 'CANCELLED']
+              AND ($owner IS NULL OR j.leaseOwner = $owner)
+            SET j.state = $state, j.error = $error, j.finishedAt = datetime(), j.leaseOwner = null,
+                j.phase = toLower($state)
+            WITH j
+            OPTIONAL MATCH (a:ActiveImport {jobId: j.id}) DELETE a
+            WITH j
+            CALL (j) {
+                WITH j WHERE j.state <> 'FAILED'
+                MATCH (p:ImportPage {jobId: j.id}) DELETE p
+            }
+            RETURN j
+            """,
+            id=job_id,
+            owner=owner,
+            state=state,
+            error=error[:2000],
+        )
+        return _job(records[0]["j"]) if records else None
+
+    async def request_cancel(self, job_id: str) -> ImportJobRecord | None:
+        records = await self._query(
+            "MATCH (j:ImportJob {id: $id}) WHERE NOT j.state IN ['SUCCEEDED', 'FAILED', 'CANCELLED'] "
+            "SET j.cancelRequested = true RETURN j",
+            id=job_id,
+        )
+        if records and records[0]["j"]["state"] == "QUEUED" and records[0]["j"].get("leaseOwner") is None:
+            return await self.finish(job_id, None, "CANCELLED", "cancelled before it started")
+        return await self.get(job_id)
+
+    # ------------------------------------------------------------ sync state
+
+    async def save_sync_state(
+        self,
+        org_id: str,
+        project_id: str,
+        integration: str,
+        job_id: str,
+        watermarks: dict[str, datetime],
+        totals: dict[str, int],
+    ) -> None:
+        await self._query(
+            """
+            MERGE (s:SyncState {orgId: $org, projectId: $project, integration: $name})
+            SET s.lastFullImportAt = datetime(), s.lastImportJobId = $job, s.lastError = '',
+                s.watermarks = $watermarks, s.totals = $totals
+            """,
+            org=org_id,
+            project=project_id,
+            name=integration,
+            job=job_id,
+            watermarks=json.dumps({k: v.isoformat() for k, v in watermarks.items()}, sort_keys=True),
+            totals=json.dumps(totals, sort_keys=True),
+        )
+
+    async def record_sync_error(self, org_id: str, project_id: str, integration: str, error: str) -> None:
+        await self._query(
+            "MERGE (s:SyncState {orgId: $org, projectId: $project, integration: $name}) SET s.lastError = $error",
+            org=org_id,
+            project=project_id,
+            name=integration,
+            error=error[:2000],
+        )
+
+    async def sync_state(self, org_id: str, project_id: str, integration: str) -> dict[str, Any] | None:
+        records = await self._query(
+            "MATCH (s:SyncState {orgId: $org, projectId: $project, integration: $name}) RETURN s",
+            org=org_id,
+            project=project_id,
+            name=integration,
+        )
+        if not records:
+            return None
+        node = records[0]["s"]
+        return {
+            "last_full_import_at": _dt(node.get("lastFullImportAt")),
+            "last_import_job_id": node.get("lastImportJobId", ""),
+            "watermarks": {k: datetime.fromisoformat(v) for k, v in json.loads(node.get("watermarks") or "{}").items()},
+            "totals": json.loads(node.get("totals") or "{}"),
+            "last_error": node.get("lastError", ""),
+        }

@@ -1,0 +1,165 @@
+"""Running import jobs: claim, heartbeat, checkpoint, finish; resume the ones whose server died.
+
+Every running job holds a lease in Neo4j that a heartbeat renews. A job whose lease ran out
+is an orphan: any runner (this server after a restart, or another replica) claims it and the
+plugin resumes from the job's checkpoint. Cancellation is a flag read at each checkpoint, so
+nothing is half-written. Watchers are woken on every change of a job this process runs, and
+poll otherwise (a job run by another replica).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+import neo4j
+
+from graph.clickup.writer import GraphWriter
+from graph.import_jobs import TERMINAL, ImportJobRecord, ImportJobStore, LeaseLost, Progress
+from server.errors import FailedPrecondition, ServiceError
+from server.gallery import Gallery
+from server.integrations.base import ImportCancelled, ImportContext, ImportFailure
+
+logger = logging.getLogger(__name__)
+
+
+class ImportRunner:
+    def __init__(
+        self, driver: neo4j.AsyncDriver, database: str, jobs: ImportJobStore, gallery: Gallery, owner: str | None = None
+    ) -> None:
+        self._driver = driver
+        self._database = database
+        self.jobs = jobs
+        self._gallery = gallery
+        self.owner = owner or f"runner-{uuid.uuid4().hex[:12]}"
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._changed: dict[str, asyncio.Event] = {}
+        self._scanner: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------ API used by the handlers
+
+    async def start(self, org_id: str, project_id: str, name: str) -> ImportJobRecord:
+        view = await self._gallery.get(org_id, project_id, name)
+        if not view.plugin.supports_import:
+            raise FailedPrecondition(f"{view.plugin.display_name} does not import data", reason="NOT_SUPPORTED")
+        if view.record is None or view.settings is None or not view.record.enabled:
+            raise FailedPrecondition(
+                f"enable and configure {view.plugin.display_name} before importing", reason="NOT_ENABLED"
+            )
+        job, created = await self.jobs.create(org_id, project_id, name)
+        if created:
+            logger.info("import %s queued for %s/%s/%s", job.id, org_id, project_id, name)
+            self._launch(job.id)
+        return job
+
+    async def changed(self, job_id: str) -> None:
+        """Returns when a job this process runs changes; callers bound the wait (other replicas' jobs)."""
+        event = self._changed.setdefault(job_id, asyncio.Event())
+        try:
+            await event.wait()
+        finally:
+            event.clear()
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start_background(self, scan_seconds: float | None = None) -> None:
+        """Resume orphans now, then keep looking (another replica may die too)."""
+        interval = scan_seconds or self.jobs.lease_seconds / 2
+
+        async def scan() -> None:
+            while True:
+                try:
+                    for job_id in await self.jobs.orphans():
+                        if job_id not in self._tasks or self._tasks[job_id].done():
+                            logger.info("resuming import %s (its lease ran out)", job_id)
+                            self._launch(job_id)
+                except Exception:
+                    logger.exception("orphan scan failed")
+                await asyncio.sleep(interval)
+
+        self._scanner = asyncio.get_running_loop().create_task(scan())
+
+    async def stop(self) -> None:
+        """Stop working; running jobs keep their checkpoint and are resumed once the lease runs out."""
+        tasks = [t for t in (self._scanner, *self._tasks.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------ running one job
+
+    def _notify(self, job_id: str) -> None:
+        self._changed.setdefault(job_id, asyncio.Event()).set()
+
+    def _launch(self, job_id: str) -> None:
+        self._tasks[job_id] = asyncio.get_running_loop().create_task(self._execute(job_id))
+
+    async def _execute(self, job_id: str) -> None:
+        job = await self.jobs.claim(job_id, self.owner)
+        if job is None:
+            return  # another runner has it, or it finished
+        self._notify(job_id)
+        heartbeat = asyncio.get_running_loop().create_task(self._heartbeat(job_id, asyncio.current_task()))
+        try:
+            await self._run(job)
+        except LeaseLost:
+            logger.warning("import %s: lease lost to another runner; stopping here", job_id)
+        finally:
+            heartbeat.cancel()
+            self._notify(job_id)
+
+    async def _heartbeat(self, job_id: str, worker: asyncio.Task[None] | None) -> None:
+        while True:
+            await asyncio.sleep(self.jobs.lease_seconds / 3)
+            try:
+                await self.jobs.heartbeat(job_id, self.owner)
+            except LeaseLost:
+                if worker is not None:
+                    worker.cancel()
+                return
+            except Exception:
+                logger.exception("heartbeat of import %s failed", job_id)
+
+    async def _run(self, job: ImportJobRecord) -> None:
+        try:
+            view = await self._gallery.get(job.org_id, job.project_id, job.integration)
+            if view.settings is None:
+                raise FailedPrecondition("the integration has no settings any more", reason="NOT_CONFIGURED")
+            writer = GraphWriter(self._driver, self._database, job.org_id, job.project_id)
+
+            async def report(progress: Progress, page_seen: dict[str, list[str]] | None) -> None:
+                cancel = await self.jobs.save_progress(job.id, self.owner, progress, page_seen)
+                self._notify(job.id)
+                if cancel:
+                    raise ImportCancelled
+
+            context = ImportContext(job, view.settings, writer, report, await self.jobs.seen(job.id))
+            outcome = await view.plugin.run_import(context)
+        except ImportCancelled:
+            await self.jobs.finish(job.id, self.owner, "CANCELLED", "cancelled by request")
+            logger.info("import %s cancelled", job.id)
+            return
+        except (LeaseLost, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            if isinstance(exc, ServiceError):
+                message = exc.message
+            elif isinstance(exc, ImportFailure):
+                message = str(exc)
+            else:
+                logger.exception("import %s crashed", job.id)
+                message = f"internal error ({type(exc).__name__}); see server logs"
+            await self.jobs.finish(job.id, self.owner, "FAILED", message)
+            await self.jobs.record_sync_error(job.org_id, job.project_id, job.integration, message)
+            logger.warning("import %s failed: %s", job.id, message)
+            return
+        await self.jobs.save_sync_state(
+            job.org_id, job.project_id, job.integration, job.id, outcome.watermarks, outcome.totals
+        )
+        await self.jobs.finish(job.id, self.owner, "SUCCEEDED")
+        logger.info("import %s succeeded: %s; swept %s", job.id, outcome.totals, outcome.removed)
+
+
+def is_terminal(job: ImportJobRecord) -> bool:
+    return job.state in TERMINAL

@@ -1,0 +1,180 @@
+"""The full ClickUp import: the fetch plan, page by page, through the shared graph writer.
+
+Fetch plan (every call is needed; nothing is fetched twice):
+  GET /team                                   workspaces and members
+  per workspace: GET /team/{id}/space         archived=false and archived=true
+  per space:     GET /space/{id}/folder       both archived values (lists come inline)
+                 GET /space/{id}/list         both values (folderless lists)
+  per folder:    GET /folder/{id}/list        archived=true (archived lists of a live folder)
+  per workspace: GET /team/{id}/task          subtasks=true, include_closed=true, both archived
+                                              values, oldest first, pages until a short page
+
+Workspace-wide task paging beats per-list paging: it needs ceil(tasks/100) calls instead of at
+least one per list (21 lists of the default sandbox workspace, most with under 100 tasks).
+Each page is written, then checkpointed with the ids it saw; a resumed run starts at the next page.
+A task seen twice (servers whose archived=true also returns live tasks) is written once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from graph.clickup import mapping
+from graph.clickup.mapping import Rows
+from graph.import_jobs import Progress
+from server.integrations.base import ImportContext, ImportOutcome
+from server.integrations.clickup.client import ClickUpClient
+from server.integrations.clickup.errors import ClickUpResponseError
+
+PAGE_SIZE = 100
+
+
+class ImportFailed(RuntimeError):
+    """The import cannot go on (e.g. a selected workspace is not visible); the job fails with this."""
+
+
+def _items(body: Any, key: str, path: str) -> list[dict[str, Any]]:
+    items = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise ClickUpResponseError(f"ClickUp's answer to GET {path} has no '{key}' list")
+    return [item for item in items if isinstance(item, dict)]
+
+
+class ClickUpImport:
+    def __init__(self, client: ClickUpClient, context: ImportContext) -> None:
+        self._client = client
+        self._ctx = context
+        self._seen: dict[str, set[str]] = {label: set(ids) for label, ids in context.seen.items()}
+        kinds = {label.lower() for label in mapping.LABELS}
+        self._counters: Counter[str] = Counter({k: v for k, v in context.job.counters.items() if k not in kinds})
+        self._pages = context.job.pages
+        self._calls_before = client.stats.api_calls
+        self._waits_before = client.limiter.stats.waits
+        self._watermarks: dict[str, datetime] = {}
+
+    async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return await self._client.get(path, params)
+
+    def _progress(self, phase: str, checkpoint: dict[str, Any]) -> Progress:
+        return Progress(
+            counters={**self._counters, **{label.lower(): len(ids) for label, ids in self._seen.items()}},
+            api_calls=self._ctx.job.api_calls + self._client.stats.api_calls - self._calls_before,
+            rate_limit_waits=self._ctx.job.rate_limit_waits + self._client.limiter.stats.waits - self._waits_before,
+            pages=self._pages,
+            phase=phase,
+            checkpoint=checkpoint,
+        )
+
+    async def _commit(self, rows: Rows, phase: str, checkpoint: dict[str, Any]) -> None:
+        """Write one page, then checkpoint it with the ids it saw (crash in between: redo the page)."""
+        await self._ctx.writer.write(rows, self._ctx.job.id)
+        page_seen: dict[str, list[str]] = {}
+        for node in rows.nodes:
+            page_seen.setdefault(node.label, []).append(node.external_id)
+            self._seen.setdefault(node.label, set()).add(node.external_id)
+        self._counters.update(rows.issues)
+        for label, ids in page_seen.items():
+            page_seen[label] = sorted(set(ids))
+        self._pages += 1
+        await self._ctx.report(self._progress(phase, checkpoint), page_seen)
+
+    async def run(self) -> ImportOutcome:
+        checkpoint = self._ctx.job.checkpoint
+        teams = _items(await self._get("/team"), "teams", "/team")
+        wanted = list(self._ctx.settings.data_mapping.workspace_ids)
+        visible = {str(t.get("id")) for t in teams}
+        missing = [w for w in wanted if w not in visible]
+        if missing:
+            raise ImportFailed(f"the token cannot see workspace(s) {', '.join(missing)}")
+        selected = [t for t in teams if not wanted or str(t.get("id")) in wanted]
+        start_team = int(checkpoint.get("team", 0))
+        for index, team in enumerate(selected):
+            if index < start_team:
+                continue
+            team_id = str(team.get("id"))
+            resuming_tasks = index == start_team and checkpoint.get("stage") == "tasks"
+            if not resuming_tasks:
+                await self._hierarchy(team, index)
+            await self._tasks(team_id, index, checkpoint if resuming_tasks else {})
+        # Only a complete run gets here: what it did not see is gone from ClickUp.
+        workspace_ids = [str(t.get("id")) for t in selected]
+        removed = await self._ctx.writer.sweep(workspace_ids, self._seen)
+        return ImportOutcome(workspace_ids, self._watermarks, removed, await self._ctx.writer.totals())
+
+    async def _hierarchy(self, team: dict[str, Any], index: int) -> None:
+        team_id = str(team["id"])
+        rows = mapping.workspace(team)
+        for archived in (False, True):
+            path = f"/team/{team_id}/space"
+            for space in _items(await self._get(path, {"archived": archived}), "spaces", path):
+                space_id = str(space.get("id"))
+                rows.extend(mapping.space(space, team_id))
+                for folder_archived in (False, True):
+                    folder_path = f"/space/{space_id}/folder"
+                    body = await self._get(folder_path, {"archived": folder_archived})
+                    for folder in _items(body, "folders", folder_path):
+                        folder_id = str(folder.get("id"))
+                        rows.extend(mapping.folder(folder, team_id, space_id))
+                        for item in folder.get("lists") or []:
+                            if isinstance(item, dict):
+                                rows.extend(mapping.task_list(item, team_id, space_id, folder_id))
+                        archived_lists = f"/folder/{folder_id}/list"
+                        for item in _items(
+                            await self._get(archived_lists, {"archived": True}), "lists", archived_lists
+                        ):
+                            rows.extend(mapping.task_list(item, team_id, space_id, folder_id))
+                    list_path = f"/space/{space_id}/list"
+                    for item in _items(await self._get(list_path, {"archived": folder_archived}), "lists", list_path):
+                        rows.extend(mapping.task_list(item, team_id, space_id, None))
+        await self._commit(
+            rows, f"hierarchy of workspace {team_id}", {"team": index, "stage": "tasks", "archived": False, "page": 0}
+        )
+
+    async def _tasks(self, team_id: str, index: int, checkpoint: dict[str, Any]) -> None:
+        path = f"/team/{team_id}/task"
+        start_archived = bool(checkpoint.get("archived", False))
+        for archived in (False, True):
+            if archived < start_archived:
+                continue
+            page = int(checkpoint.get("page", 0)) if archived == start_archived else 0
+            while True:
+                body = await self._get(
+                    path,
+                    {
+                        "page": page,
+                        "subtasks": True,
+                        "include_closed": True,
+                        "archived": archived,
+                        "order_by": "created",
+                        "reverse": True,
+                    },
+                )
+                tasks = _items(body, "tasks", path)
+                rows = Rows()
+                for item in tasks:
+                    task_id = str(item.get("id"))
+                    if task_id in self._seen.get("Task", set()):
+                        self._counters["duplicates_skipped"] += 1
+                        continue
+                    task_rows = mapping.task(item, team_id)
+                    rows.extend(task_rows)
+                    for node in task_rows.nodes:
+                        if node.label == "Task" and node.source_updated_at is not None:
+                            mark = self._watermarks.get(team_id)
+                            if mark is None or node.source_updated_at > mark:
+                                self._watermarks[team_id] = node.source_updated_at
+                last = len(tasks) < PAGE_SIZE
+                following = (
+                    {"team": index, "stage": "tasks", "archived": archived, "page": page + 1}
+                    if not last
+                    else {"team": index, "stage": "tasks", "archived": True, "page": 0}
+                    if not archived
+                    else {"team": index + 1, "stage": "hierarchy"}
+                )
+                label = "archived tasks" if archived else "tasks"
+                await self._commit(rows, f"{label} of workspace {team_id}, page {page}", following)
+                if last:
+                    break
+                page += 1
