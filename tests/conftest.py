@@ -114,7 +114,7 @@ def tokens() -> Tokens:
 @pytest.fixture
 def tenant() -> tuple[str, str]:
     """A fresh (org, project) per test: tests share one database without seeing each other."""
-    return f"org-{uuid.uuid4().hex[:12]}", "proj-1"
+    return f"org-{uuid.uuid4().hex[:12]}", f"proj-{uuid.uuid4().hex[:12]}"
 
 
 # ---------------------------------------------------------------- sandbox

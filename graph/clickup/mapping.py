@@ -83,6 +83,8 @@ class NodeRow:
     workspace_id: str | None
     props: dict[str, Any]
     source_updated_at: datetime | None = None
+    # A thin reference (a task's assignee or creator): may create the node, never overwrite it.
+    reference: bool = False
 
     @property
     def content_hash(self) -> str:
@@ -205,7 +207,7 @@ def workspace(team: dict[str, Any]) -> Rows:
     return rows
 
 
-def person(user: Any, workspace_id: str | None) -> Rows:
+def person(user: Any, workspace_id: str | None, *, reference: bool = False) -> Rows:
     rows = Rows()
     if not isinstance(user, dict) or _id(user.get("id")) is None:
         if user is not None:
@@ -223,6 +225,7 @@ def person(user: Any, workspace_id: str | None) -> Rows:
                 "email": _text(user.get("email")),
                 "initials": _text(user.get("initials")),
             },
+            reference=reference,
         )
     )
     return rows
@@ -399,10 +402,10 @@ def task(item: dict[str, Any], team_id: str) -> Rows:
             rows.edges.append(EdgeRow("INCLUDES", "List", other, "Task", task_id, owner_is_from=False))
     own("SUBTASK_OF", "Task", _id(item.get("parent")))
     creator = item.get("creator")
-    rows.extend(person(creator, None))
+    rows.extend(person(creator, None, reference=True))
     own("CREATED_BY", "Person", _id(creator.get("id")) if isinstance(creator, dict) else None)
     for assignee in _list(item.get("assignees")):
-        rows.extend(person(assignee, None))
+        rows.extend(person(assignee, None, reference=True))
         own("ASSIGNED_TO", "Person", _id(assignee.get("id")) if isinstance(assignee, dict) else None)
     space_id = _id(_obj(item.get("space"), issues, "space").get("id"))
     for tag in _list(item.get("tags")):

@@ -74,8 +74,17 @@ def _not_tombstoned(label: str, id_expr: str, updated_expr: str = "null") -> str
     )
 
 
-def _upsert(label: str) -> str:
+def _upsert(label: str, *, reference: bool = False) -> str:
     extra = f" ON CREATE SET n:{EXTRA_LABELS[label]}" if label in EXTRA_LABELS else ""
+    if reference:  # thin references fill a new (or stub) node, never overwrite a full record
+        return f"""
+        UNWIND $rows AS row
+        WITH row WHERE {_not_tombstoned(label, "row.id")}
+        MERGE (n:{_key(label)}){extra}
+        WITH n, row WHERE n.contentHash IS NULL
+        SET n = row.props
+        RETURN row.id AS id
+    """
     return f"""
         UNWIND $rows AS row
         WITH row WHERE {_not_tombstoned(label, "row.id", "row.updated")}
@@ -117,14 +126,19 @@ class GraphWriter:
         self._project_id = project_id
 
     async def write(self, rows: Rows, run_id: str) -> WriteResult:
-        nodes = {(n.label, n.external_id): n for n in rows.nodes}  # last record of a node wins
+        nodes: dict[tuple[str, str], NodeRow] = {}
+        for node in rows.nodes:  # the last full record of a node wins over thin references
+            key = (node.label, node.external_id)
+            if key not in nodes or not node.reference or nodes[key].reference:
+                nodes[key] = node
         owned: dict[tuple[str, str], list[EdgeRow]] = defaultdict(list)
         for edge in dict.fromkeys(rows.edges):
             owned[_owner(edge)].append(edge)
         now = datetime.now(UTC)
-        by_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        by_label: dict[tuple[str, bool], list[dict[str, Any]]] = defaultdict(list)
         for (label, external_id), node in nodes.items():
-            by_label[label].append(self._node_params(node, owned.get((label, external_id), []), run_id, now))
+            params = self._node_params(node, owned.get((label, external_id), []), run_id, now)
+            by_label[(label, node.reference)].append(params)
         return await self._run(by_label, owned)
 
     def _node_params(self, node: NodeRow, edges: list[EdgeRow], run_id: str, now: datetime) -> dict[str, Any]:
@@ -144,7 +158,7 @@ class GraphWriter:
         return {"id": node.external_id, "updated": node.source_updated_at, "props": props}
 
     async def _run(
-        self, by_label: dict[str, list[dict[str, Any]]], owned: dict[tuple[str, str], list[EdgeRow]]
+        self, by_label: dict[tuple[str, bool], list[dict[str, Any]]], owned: dict[tuple[str, str], list[EdgeRow]]
     ) -> WriteResult:
         params: dict[str, Any] = {"projectId": self._project_id, "orgId": self._org_id, "source": SOURCE}
 
@@ -154,13 +168,15 @@ class GraphWriter:
             await lock.consume()
             changed: set[tuple[str, str]] = set()
             for label in LABELS:
-                if not by_label.get(label):
-                    continue
-                cursor = await tx.run(_upsert(label), {**params, "rows": by_label[label]})
-                ids = [record["id"] async for record in cursor]
-                result.add((await cursor.consume()).counters)
-                result.changed[label] = len(ids)
-                changed.update((label, i) for i in ids)
+                for reference in (False, True):
+                    batch = by_label.get((label, reference))
+                    if not batch:
+                        continue
+                    cursor = await tx.run(_upsert(label, reference=reference), {**params, "rows": batch})
+                    ids = [record["id"] async for record in cursor]
+                    result.add((await cursor.consume()).counters)
+                    result.changed[label] = result.changed.get(label, 0) + len(ids)
+                    changed.update((label, i) for i in ids)
             await self._rebuild_edges(tx, changed, owned, params, result)
             return result
 

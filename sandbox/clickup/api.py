@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import math
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -65,6 +67,12 @@ def endpoint(handler: Endpoint) -> Callable[[Request], Awaitable[Response]]:
             await asyncio.sleep(fault.delay_seconds)
         if fault is not None and fault.status is not None:
             err = {429: ("Rate limit reached", "APP_002")}.get(fault.status, ("Internal server error", "SHARD_001"))
+            if fault.status == 429:  # an injected storm: spent now, reset in a second
+                headers = {
+                    **headers,
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": str(math.ceil(time.time() + 1)),
+                }
             return error_response(ApiError(fault.status, err[0], err[1], headers))
         try:
             body = await handler(sandbox, request, user_id)

@@ -1,0 +1,354 @@
+"""The full ClickUp import against the real Neo4j and the sandbox, over gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import neo4j
+import pytest
+
+from devtools.neo4j_local import Connection
+from graph.clickup import mapping
+from graph.clickup.writer import GraphWriter
+from graph.connection import GraphConfig, open_driver
+from integrations.v1 import integration_service_pb2 as pb
+from sandbox.clickup.app import create_app
+from sandbox.clickup.generator import GeneratorConfig, generate
+from sandbox.clickup.model import World
+from sandbox.clickup.state import Fault, Sandbox
+from tests.conftest import RunningHub, Tokens, bearer, server_env, start_hub
+from tests.integration.importing import (
+    enable,
+    expected_counts,
+    export,
+    graph_counts,
+    run_import,
+    tombstones,
+    watch,
+)
+from tests.integration.rpc import failure
+from tests.support import UvicornThread
+
+
+def minimal_calls(world: World) -> int:
+    """The fetch plan's calls for this world: nothing can be reached with fewer."""
+    live = sum(1 for t in world.tasks.values() if not t.archived)
+    archived = len(world.tasks) - live
+    task_pages = live // 100 + 1 + archived // 100 + 1  # pages run until a short (possibly empty) page
+    per_space = 4 * len(world.spaces)  # folders and folderless lists, both archived values
+    return 1 + 2 * len(world.teams) + per_space + len(world.folders) + task_pages
+
+
+CONFIG = GeneratorConfig(
+    seed=3,
+    spaces=2,
+    folders_per_space=2,
+    lists_per_folder=2,
+    folderless_lists_per_space=1,
+    tasks_per_list=9,
+    subtask_ratio=0.35,
+)
+
+
+@dataclass
+class ImportSandbox:
+    url: str
+    sandbox: Sandbox
+    token: str
+
+    def reset(self) -> None:
+        self.sandbox.world = generate(CONFIG)
+        self.sandbox.world.tokens[self.token] = min(self.sandbox.world.users)
+        self.sandbox.faults.clear()
+        self.sandbox.limiter.limit = None  # rate limiting has tests of its own; these test the import
+
+
+@pytest.fixture(scope="module")
+def import_sandbox() -> Iterator[ImportSandbox]:
+    world = generate(CONFIG)
+    token = "pk_5550001_IMPORTSANDBOX00000000000000000"
+    world.tokens[token] = min(world.users)
+    sandbox = Sandbox(world)
+    with UvicornThread(create_app(sandbox)) as server:
+        yield ImportSandbox(server.url, sandbox, token)
+
+
+@pytest.fixture(scope="module")
+async def import_hub(
+    neo4j_connection: Connection, tokens: Tokens, import_sandbox: ImportSandbox, encryption_keys: str
+) -> AsyncIterator[RunningHub]:
+    env = server_env(neo4j_connection, tokens, f"{import_sandbox.url}/api/v2", encryption_keys)
+    env["CLICKUP_TIMEOUT_SECONDS"] = "2"
+    running = await start_hub(env)
+    yield running
+    await running.channel.close(None)
+    await running.server.stop(grace=1)
+
+
+@pytest.fixture
+def fresh(import_sandbox: ImportSandbox) -> ImportSandbox:
+    import_sandbox.reset()
+    return import_sandbox
+
+
+async def test_full_import_matches_the_sandbox_exactly(
+    import_hub: RunningHub, fresh: ImportSandbox, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+) -> None:
+    await enable(import_hub, fresh.token, tokens.admin, tenant)
+    requests_before = fresh.sandbox.requests
+    updates = await run_import(import_hub, tokens.admin, tenant)
+    final = updates[-1]
+    assert final.state == pb.IMPORT_JOB_STATE_SUCCEEDED, final.error
+    pages = [u.pages for u in updates]
+    assert pages == sorted(pages), "WatchImportJob streams increasing progress"
+    assert len(updates) >= 3
+    assert updates[0].state in (pb.IMPORT_JOB_STATE_QUEUED, pb.IMPORT_JOB_STATE_RUNNING)
+
+    world = fresh.sandbox.world
+    expected = expected_counts(world)
+    actual = graph_counts(neo4j_driver, tenant[1])
+    assert {k: actual.get(k, 0) for k in expected} == expected
+    assert final.counters["task"] == len(world.tasks)
+    assert final.api_calls == fresh.sandbox.requests - requests_before
+    assert final.api_calls == minimal_calls(world), "the fetch plan makes no call it could avoid"
+
+    # Everything the connectors people use today miss is there.
+    records, _, _ = neo4j_driver.execute_query(
+        """
+        MATCH (s:Space {projectId: $p})-[:CONTAINS]->(l:List) WITH count(l) AS folderless
+        MATCH (t:Task {projectId: $p}) WHERE t.statusType = 'closed' WITH folderless, count(t) AS closed
+        MATCH (a:Task {projectId: $p, archived: true}) WITH folderless, closed, count(a) AS archived
+        MATCH (deep:Task {projectId: $p})-[:SUBTASK_OF*3]->(:Task)
+        RETURN folderless, closed, archived, count(deep) AS depth3
+        """,
+        p=tenant[1],
+    )
+    assert {k: records[0][k] > 0 for k in ("folderless", "closed", "archived", "depth3")} == dict.fromkeys(
+        ("folderless", "closed", "archived", "depth3"), True
+    )
+
+    # Custom fields are filterable in plain Cypher (every space has its own "Stage" field).
+    stages = {f.id: f for f in world.fields.values() if f.name == "Stage"}
+
+    def stage_of(task: Any) -> str | None:
+        for field_id, definition in stages.items():
+            if field_id in task.custom_values:
+                return str(definition.type_config["options"][task.custom_values[field_id]]["name"])
+        return None
+
+    option = "Beta"
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (t:Task {projectId: $p}) WHERE t.cf_stage = $option RETURN count(t) AS c", p=tenant[1], option=option
+    )
+    assert records[0]["c"] == sum(1 for t in world.tasks.values() if stage_of(t) == option) > 0
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (t:Task {projectId: $p}) WHERE t.checklistTotal > 0 RETURN count(t) AS c", p=tenant[1]
+    )
+    assert records[0]["c"] == sum(1 for t in world.tasks.values() if any(c.items for c in t.checklists))
+
+    integration = await import_hub.stub.GetIntegration(
+        pb.GetIntegrationRequest(org_id=tenant[0], project_id=tenant[1], name="clickup"), metadata=bearer(tokens.admin)
+    )
+    sync = integration.sync_state
+    assert sync.last_import_job_id == final.id
+    assert sync.totals["task"] == len(world.tasks)
+    newest = max(t.date_updated for t in world.tasks.values())
+    team_id = next(iter(world.teams))
+    assert sync.workspace_watermarks[team_id].ToMilliseconds() == newest
+
+
+async def test_second_import_writes_nothing(
+    import_hub: RunningHub, fresh: ImportSandbox, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+) -> None:
+    await enable(import_hub, fresh.token, tokens.admin, tenant)
+    first = (await run_import(import_hub, tokens.admin, tenant))[-1]
+    before = export(neo4j_driver, tenant[1])
+    second = (await run_import(import_hub, tokens.admin, tenant))[-1]
+    assert second.state == pb.IMPORT_JOB_STATE_SUCCEEDED
+    assert second.id != first.id
+    assert export(neo4j_driver, tenant[1]) == before
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (n {projectId: $p}) WHERE n.syncRunId = $run RETURN count(n) AS c", p=tenant[1], run=second.id
+    )
+    assert records[0]["c"] == 0, "no node was written by the unchanged re-import"
+    assert not tombstones(neo4j_driver, tenant[1])
+
+
+async def test_mutations_are_reflected_exactly_and_deletions_leave_tombstones(
+    import_hub: RunningHub, fresh: ImportSandbox, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+) -> None:
+    await enable(import_hub, fresh.token, tokens.admin, tenant)
+    await run_import(import_hub, tokens.admin, tenant)
+    world = fresh.sandbox.world
+    tasks = [t for t in world.tasks.values() if t.parent is None and not t.archived]
+    renamed, moved, doomed = tasks[0], tasks[1], next(t for t in tasks if world.children_of(t.id))
+    target = next(x for x in world.lists.values() if x.id != moved.list_id and not x.archived)
+    async with httpx.AsyncClient(base_url=fresh.url) as admin:
+        await admin.patch(f"/_sandbox/tasks/{renamed.id}", json={"name": "Renamed in ClickUp"})
+        await admin.post(f"/_sandbox/tasks/{moved.id}/move", json={"list_id": target.id})
+        deleted = (await admin.delete(f"/_sandbox/tasks/{doomed.id}")).json()["deleted"]
+        created = (await admin.post("/_sandbox/tasks", json={"list_id": target.id, "name": "Brand new"})).json()
+    final = (await run_import(import_hub, tokens.admin, tenant))[-1]
+    assert final.state == pb.IMPORT_JOB_STATE_SUCCEEDED, final.error
+
+    expected = expected_counts(world)
+    actual = graph_counts(neo4j_driver, tenant[1])
+    assert {k: actual.get(k, 0) for k in expected} == expected
+    records, _, _ = neo4j_driver.execute_query(
+        """
+        MATCH (r:Task {projectId: $p, externalId: $renamed})
+        MATCH (l:List)-[:CONTAINS]->(m:Task {projectId: $p, externalId: $moved})
+        MATCH (n:Task {projectId: $p, externalId: $created})<-[:CONTAINS]-(nl:List)
+        RETURN r.name AS name, l.externalId AS list, n.name AS new, nl.externalId AS newList
+        """,
+        p=tenant[1],
+        renamed=renamed.id,
+        moved=moved.id,
+        created=created["id"],
+    )
+    assert dict(records[0]) == {
+        "name": "Renamed in ClickUp",
+        "list": target.id,
+        "new": "Brand new",
+        "newList": target.id,
+    }
+    gone, _, _ = neo4j_driver.execute_query(
+        "MATCH (t:Task {projectId: $p}) WHERE t.externalId IN $ids RETURN count(t) AS c", p=tenant[1], ids=deleted
+    )
+    assert gone[0]["c"] == 0
+    assert tombstones(neo4j_driver, tenant[1])["Task"] == len(deleted) >= 2
+
+
+async def test_an_older_update_never_overwrites_a_newer_one(
+    neo4j_connection: Connection, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+) -> None:
+    driver = await open_driver(GraphConfig(neo4j_connection.uri, neo4j_connection.user, neo4j_connection.password))
+    writer = GraphWriter(driver, "neo4j", tenant[0], tenant[1])
+
+    def version(name: str, updated_ms: int) -> mapping.Rows:
+        return mapping.task(
+            {
+                "id": "86mono",
+                "name": name,
+                "date_updated": str(updated_ms),
+                "list": {"id": "l1"},
+                "space": {"id": "s1"},
+                "status": {"status": "open", "type": "open"},
+            },
+            "t1",
+        )
+
+    try:
+        newer = await writer.write(version("newer", 2_000_000_000_000), "run-new")
+        older = await writer.write(version("older", 1_000_000_000_000), "run-old")
+        same_again = await writer.write(version("newer", 2_000_000_000_000), "run-replay")
+    finally:
+        await driver.close()
+    assert newer.changed["Task"] == 1
+    assert older.changed["Task"] == 0
+    assert older.properties_set == 0
+    assert same_again.properties_set == 0
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (t:Task {projectId: $p, externalId: '86mono'}) RETURN t.name AS name, t.sourceUpdatedAt AS at",
+        p=tenant[1],
+    )
+    assert records[0]["name"] == "newer"
+    assert records[0]["at"].to_native() == datetime.fromtimestamp(2_000_000_000, UTC)
+
+
+async def test_one_active_import_per_integration_and_cancel(
+    import_hub: RunningHub, fresh: ImportSandbox, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+) -> None:
+    await enable(import_hub, fresh.token, tokens.admin, tenant)
+    fresh.sandbox.faults.append(Fault(path=r"/task$", delay_seconds=0.4, times=-1))
+    request = pb.StartImportRequest(org_id=tenant[0], project_id=tenant[1], name="clickup")
+    first = await import_hub.stub.StartImport(request, metadata=bearer(tokens.admin))
+    again = await import_hub.stub.StartImport(request, metadata=bearer(tokens.admin))
+    assert again.id == first.id
+    cancel = pb.CancelImportJobRequest(org_id=tenant[0], project_id=tenant[1], job_id=first.id)
+    await import_hub.stub.CancelImportJob(cancel, metadata=bearer(tokens.admin))
+    final = (await watch(import_hub, tokens.admin, tenant, first.id))[-1]
+    assert final.state == pb.IMPORT_JOB_STATE_CANCELLED
+    assert not tombstones(neo4j_driver, tenant[1]), "a cancelled run never sweeps"
+    ended = await failure(import_hub.stub.CancelImportJob(cancel, metadata=bearer(tokens.admin)))
+    assert ended.reason == "JOB_ENDED"
+    listed = await import_hub.stub.ListImportJobs(
+        pb.ListImportJobsRequest(org_id=tenant[0], project_id=tenant[1], page_size=1), metadata=bearer(tokens.admin)
+    )
+    assert [j.id for j in listed.jobs] == [first.id]
+    other_project = await failure(
+        import_hub.stub.GetImportJob(
+            pb.GetImportJobRequest(org_id=tenant[0], project_id="elsewhere", job_id=first.id),
+            metadata=bearer(tokens.admin),
+        )
+    )
+    assert other_project.reason == "UNKNOWN_JOB"
+
+
+async def test_import_needs_an_enabled_integration(
+    import_hub: RunningHub, tokens: Tokens, tenant: tuple[str, str]
+) -> None:
+    refused = await failure(
+        import_hub.stub.StartImport(
+            pb.StartImportRequest(org_id=tenant[0], project_id=tenant[1], name="clickup"), metadata=bearer(tokens.admin)
+        )
+    )
+    assert refused.reason == "NOT_ENABLED"
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        [Fault(path=r"/task$", status=429, times=3)],
+        [Fault(path=r"/task$", status=500, times=2), Fault(path=r"/space$", status=502, times=1)],
+        [Fault(path=r"/task$", delay_seconds=2.5, times=1)],
+        [
+            Fault(path=r"/task$", malformed="missing_date_updated", times=1),
+            Fault(path=r"/task$", malformed="type_swap", times=1),
+        ],
+    ],
+    ids=["429-storm", "5xx", "timeout", "malformed"],
+)
+async def test_faults_are_survived_and_nothing_is_skipped(
+    import_hub: RunningHub,
+    fresh: ImportSandbox,
+    tokens: Tokens,
+    tenant: tuple[str, str],
+    neo4j_driver: neo4j.Driver,
+    faults: list[Fault],
+) -> None:
+    await enable(import_hub, fresh.token, tokens.admin, tenant)
+    fresh.sandbox.faults.extend(faults)
+    final = (await run_import(import_hub, tokens.admin, tenant))[-1]
+    assert final.state == pb.IMPORT_JOB_STATE_SUCCEEDED, final.error
+    assert all(f.hits == f.times for f in faults), "every injected fault was hit"
+    expected = expected_counts(fresh.sandbox.world)
+    actual = graph_counts(neo4j_driver, tenant[1])
+    assert {k: actual.get(k, 0) for k in expected} == expected
+    if any(f.malformed for f in faults):
+        assert final.counters["missing_date_updated"] >= 1
+
+
+async def test_a_page_that_keeps_failing_fails_clearly_and_the_next_start_resumes(
+    import_hub: RunningHub, fresh: ImportSandbox, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+) -> None:
+    await enable(import_hub, fresh.token, tokens.admin, tenant)
+    fresh.sandbox.faults.append(Fault(path=r"/task$", status=500, times=-1))
+    failed = (await run_import(import_hub, tokens.admin, tenant))[-1]
+    assert failed.state == pb.IMPORT_JOB_STATE_FAILED
+    assert "500" in failed.error
+    assert "/team/" in failed.error
+    assert not tombstones(neo4j_driver, tenant[1]), "a failed run never sweeps"
+    fresh.sandbox.faults.clear()
+    resumed = (await run_import(import_hub, tokens.admin, tenant))[-1]
+    assert resumed.state == pb.IMPORT_JOB_STATE_SUCCEEDED, resumed.error
+    assert resumed.pages > failed.pages
+    expected = expected_counts(fresh.sandbox.world)
+    actual = graph_counts(neo4j_driver, tenant[1])
+    assert {k: actual.get(k, 0) for k in expected} == expected
+    await asyncio.sleep(0)
