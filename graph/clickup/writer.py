@@ -82,8 +82,9 @@ def _upsert(label: str, *, reference: bool = False) -> str:
         WITH row WHERE {_not_tombstoned(label, "row.id")}
         MERGE (n:{_key(label)}){extra}
         WITH n, row WHERE n.contentHash IS NULL
+        WITH n, row, n.contentHash IS NULL AS fresh
         SET n = row.props
-        RETURN row.id AS id
+        RETURN row.id AS id, fresh
     """
     return f"""
         UNWIND $rows AS row
@@ -92,8 +93,9 @@ def _upsert(label: str, *, reference: bool = False) -> str:
         WITH n, row
         WHERE n.contentHash IS NULL OR (n.contentHash <> row.props.contentHash AND (n.sourceUpdatedAt IS NULL
               OR (row.updated IS NOT NULL AND row.updated >= n.sourceUpdatedAt)))
+        WITH n, row, n.contentHash IS NULL AS fresh
         SET n = row.props
-        RETURN row.id AS id
+        RETURN row.id AS id, fresh
     """
 
 
@@ -167,17 +169,19 @@ class GraphWriter:
             lock = await tx.run("MERGE (l:ProjectWriteLock {projectId: $projectId}) REMOVE l.lockedBy", params)
             await lock.consume()
             changed: set[tuple[str, str]] = set()
+            fresh: set[tuple[str, str]] = set()  # changed because new (or a stub): no old edges to drop
             for label in LABELS:
                 for reference in (False, True):
                     batch = by_label.get((label, reference))
                     if not batch:
                         continue
                     cursor = await tx.run(_upsert(label, reference=reference), {**params, "rows": batch})
-                    ids = [record["id"] async for record in cursor]
+                    records = [record async for record in cursor]
                     result.add((await cursor.consume()).counters)
-                    result.changed[label] = result.changed.get(label, 0) + len(ids)
-                    changed.update((label, i) for i in ids)
-            await self._rebuild_edges(tx, changed, owned, params, result)
+                    result.changed[label] = result.changed.get(label, 0) + len(records)
+                    changed.update((label, r["id"]) for r in records)
+                    fresh.update((label, r["id"]) for r in records if r["fresh"])
+            await self._rebuild_edges(tx, changed, fresh, owned, params, result)
             return result
 
         async with self._driver.session(database=self._database) as session:
@@ -187,12 +191,13 @@ class GraphWriter:
         self,
         tx: neo4j.AsyncManagedTransaction,
         changed: set[tuple[str, str]],
+        fresh: set[tuple[str, str]],
         owned: dict[tuple[str, str], list[EdgeRow]],
         params: dict[str, Any],
         result: WriteResult,
     ) -> None:
         ids_by_label: dict[str, list[str]] = defaultdict(list)
-        for label, external_id in changed:
+        for label, external_id in changed - fresh:
             ids_by_label[label].append(external_id)
         for label, ids in ids_by_label.items():
             for edge_type in OWNED_OUT.get(label, ()):
