@@ -519,6 +519,9 @@ def routes() -> list[Route]:
                 response: Response = await handler(request)
             except AdminError as exc:
                 return JSONResponse({"error": exc.message}, status_code=exc.status)
+            finally:
+                if request.method != "GET":
+                    _sandbox(request).touch()  # the world may have changed: drop cached views
             return response
 
         return wrapped

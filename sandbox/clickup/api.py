@@ -215,17 +215,28 @@ async def get_list(sandbox: Sandbox, request: Request, user_id: int) -> Any:
 # ---------------------------------------------------------------- tasks
 
 
+def _query_key(params: Any) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in params.multi_items() if k != "page"))
+
+
 async def get_list_tasks(sandbox: Sandbox, request: Request, user_id: int) -> Any:
     task_list = _list(sandbox, user_id, request.path_params["list_id"])
     params = request.query_params
     number = query.page_number(params)
     timl = query.flag(params, "include_timl")
-    candidates = [
-        t for t in sandbox.world.tasks.values() if t.list_id == task_list.id or (timl and task_list.id in t.other_lists)
-    ]
-    chosen = query.select(sandbox.world, candidates, params, archived_mode=sandbox.archived_mode)
+
+    def select() -> list[Task]:
+        candidates = [
+            t
+            for t in sandbox.world.tasks.values()
+            if t.list_id == task_list.id or (timl and task_list.id in t.other_lists)
+        ]
+        return query.select(sandbox.world, candidates, params, archived_mode=sandbox.archived_mode)
+
+    chosen: list[Task] = sandbox.memo(("list-tasks", task_list.id, _query_key(params)), select)
     chunk, last = query.page(chosen, number)
-    return {"tasks": [render.task(sandbox.world, t) for t in chunk], "last_page": last}
+    waiters = sandbox.waiters()
+    return {"tasks": [render.task(sandbox.world, t, waiters=waiters) for t in chunk], "last_page": last}
 
 
 async def get_team_tasks(sandbox: Sandbox, request: Request, user_id: int) -> Any:
@@ -247,11 +258,15 @@ async def get_team_tasks(sandbox: Sandbox, request: Request, user_id: int) -> An
             return False
         return parent is None or task.parent == parent
 
-    chosen = query.select(
-        world, [t for t in world.tasks.values() if located(t)], params, archived_mode=sandbox.archived_mode
+    chosen: list[Task] = sandbox.memo(
+        ("team-tasks", team.id, _query_key(params)),
+        lambda: query.select(
+            world, [t for t in world.tasks.values() if located(t)], params, archived_mode=sandbox.archived_mode
+        ),
     )
     chunk, _ = query.page(chosen, number)
-    return {"tasks": [render.task(world, t) for t in chunk]}
+    waiters = sandbox.waiters()
+    return {"tasks": [render.task(world, t, waiters=waiters) for t in chunk]}
 
 
 async def get_task(sandbox: Sandbox, request: Request, user_id: int) -> Any:

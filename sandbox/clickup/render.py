@@ -241,7 +241,15 @@ def _checklist(task_id: str, item: Checklist) -> dict[str, Any]:
     }
 
 
-def task(world: World, item: Task, *, include_subtasks: bool = False) -> dict[str, Any]:
+def task(
+    world: World, item: Task, *, include_subtasks: bool = False, waiters: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
+    """``waiters`` (task id -> tasks waiting on it) saves a scan of the workspace per task."""
+    waiting_ids = (
+        waiters.get(item.id, [])
+        if waiters is not None
+        else [t.id for t in world.tasks.values() if item.id in t.depends_on]
+    )
     home = world.lists[item.list_id]
     owner_space = world.spaces[home.space_id]
     folder_obj = world.folders.get(home.folder_id) if home.folder_id else None
@@ -332,8 +340,7 @@ def task(world: World, item: Task, *, include_subtasks: bool = False) -> dict[st
                     "workspace_id": team_id,
                     "chain_id": None,
                 }
-                for waiting in world.tasks.values()
-                if item.id in waiting.depends_on
+                for waiting in (world.tasks[i] for i in waiting_ids if i in world.tasks)
             ],
             "linked_tasks": [
                 {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +50,39 @@ class Sandbox:
     oauth_clients: dict[str, str] = field(default_factory=lambda: {"sandbox-client": "sandbox-secret"})
     oauth_codes: dict[str, int] = field(default_factory=dict)
     requests: int = 0
+    version: int = 0  # bumped by every admin mutation: cached query results are then stale
     _last_ms: int = 0
+    _memo: dict[Any, Any] = field(default_factory=dict)
+    _memo_key: tuple[int, int] = (0, -1)
+
+    def touch(self) -> None:
+        self.version += 1
+
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """Cache a derived view of the world (sorted task lists, reverse indexes) until it changes.
+
+        A 100,000-task workspace is served page by page; re-filtering it per page would be quadratic.
+        """
+        current = (id(self.world), self.version)
+        if self._memo_key != current:
+            self._memo.clear()
+            self._memo_key = current
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def waiters(self) -> dict[str, list[str]]:
+        """Task id -> ids of the tasks that wait on it (the other half of `dependencies`)."""
+
+        def build() -> dict[str, list[str]]:
+            index: dict[str, list[str]] = {}
+            for task in self.world.tasks.values():
+                for other in task.depends_on:
+                    index.setdefault(other, []).append(task.id)
+            return index
+
+        result: dict[str, list[str]] = self.memo("waiters", build)
+        return result
 
     def now_ms(self) -> int:
         """Strictly increasing ms timestamps, so every mutation has its own date_updated."""

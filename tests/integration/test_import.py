@@ -65,6 +65,7 @@ class ImportSandbox:
         self.sandbox.world = generate(CONFIG)
         self.sandbox.world.tokens[self.token] = min(self.sandbox.world.users)
         self.sandbox.faults.clear()
+        self.sandbox.touch()
         self.sandbox.limiter.limit = None  # rate limiting has tests of its own; these test the import
 
 
