@@ -668,7 +668,10 @@ class ImportJob(_message.Message):
     """Human-readable stage, e.g. "fetching tasks of workspace 9012"."""
     @_builtins.property
     def counters(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
-        """Items written, by kind ("workspace", "space", "folder", "list", "task", ...)."""
+        """Items seen, by kind ("workspace", "space", "folder", "list", "task", "person", "tag"); what was
+        written ("nodes_written", "properties_set", "relationships_created", "relationships_deleted");
+        and data problems that were repaired, never fatal ("malformed_values", "unknown_fields", ...).
+        """
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...

@@ -177,6 +177,9 @@ async def test_second_import_writes_nothing(
         "MATCH (n {projectId: $p}) WHERE n.syncRunId = $run RETURN count(n) AS c", p=tenant[1], run=second.id
     )
     assert records[0]["c"] == 0, "no node was written by the unchanged re-import"
+    assert first.counters["properties_set"] > 0
+    assert second.counters["properties_set"] == 0
+    assert second.counters["relationships_created"] == 0
     assert not tombstones(neo4j_driver, tenant[1])
 
 

@@ -69,7 +69,13 @@ class ClickUpImport:
 
     async def _commit(self, rows: Rows, phase: str, checkpoint: dict[str, Any]) -> None:
         """Write one page, then checkpoint it with the ids it saw (crash in between: redo the page)."""
-        await self._ctx.writer.write(rows, self._ctx.job.id)
+        written = await self._ctx.writer.write(rows, self._ctx.job.id)
+        self._counters.update({
+            "nodes_written": sum(written.changed.values()),
+            "properties_set": written.properties_set,
+            "relationships_created": written.relationships_created,
+            "relationships_deleted": written.relationships_deleted,
+        })
         page_seen: dict[str, list[str]] = {}
         for node in rows.nodes:
             page_seen.setdefault(node.label, []).append(node.external_id)
