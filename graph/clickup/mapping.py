@@ -357,6 +357,9 @@ def task(item: dict[str, Any], team_id: str) -> Rows:
     if task_id is None:
         issues["skipped_records"] += 1
         return rows
+    for required in ("status", "creator"):  # ClickUp always sends these: null means a damaged record
+        if item.get(required) is None:
+            issues[f"missing_{required}"] += 1
     status = _obj(item.get("status"), issues, "status")
     priority = _obj(item.get("priority"), issues, "priority")
     updated = when(item.get("date_updated"), issues)
@@ -432,4 +435,35 @@ def task(item: dict[str, Any], team_id: str) -> Rows:
     for link in _list(item.get("linked_tasks")):
         if isinstance(link, dict) and _id(link.get("task_id")) == task_id:
             own("LINKED_TO", "Task", _id(link.get("link_id")))
+    return rows
+
+
+def comment(item: dict[str, Any], task_id: str, team_id: str) -> Rows:
+    """A task comment: ``(Comment)-[:ON]->(Task)``, ``(Comment)-[:AUTHORED_BY]->(Person)``."""
+    rows = Rows()
+    comment_id = _id(item.get("id"))
+    if comment_id is None:
+        rows.issues["skipped_records"] += 1
+        return rows
+    text = _text(item.get("comment_text")) or ""
+    created = when(item.get("date"), rows.issues)
+    rows.nodes.append(
+        NodeRow(
+            "Comment",
+            comment_id,
+            team_id,
+            {
+                "name": text[:80],
+                "text": text,
+                "createdAt": created,
+                "resolved": bool(item.get("resolved")),
+            },
+        )
+    )
+    rows.edges.append(EdgeRow("ON", "Comment", comment_id, "Task", task_id))
+    author = item.get("user")
+    rows.extend(person(author, None, reference=True))
+    author_id = _id(author.get("id")) if isinstance(author, dict) else None
+    if author_id is not None:
+        rows.edges.append(EdgeRow("AUTHORED_BY", "Comment", comment_id, "Person", author_id))
     return rows

@@ -13,7 +13,7 @@ import neo4j
 
 from graph.clickup.mapping import SOURCE
 
-SWEPT = ("Task", "Tag", "List", "Folder", "Space")
+SWEPT = ("Comment", "Task", "Tag", "List", "Folder", "Space")
 BATCH = 5_000
 
 

@@ -11,12 +11,14 @@ from typing import Any
 import httpx
 import neo4j
 import pytest
+from google.protobuf import field_mask_pb2
 
 from devtools.neo4j_local import Connection
 from graph.clickup import mapping
 from graph.clickup.writer import GraphWriter
 from graph.connection import GraphConfig, open_driver
 from integrations.v1 import integration_service_pb2 as pb
+from sandbox.clickup import render
 from sandbox.clickup.app import create_app
 from sandbox.clickup.generator import GeneratorConfig, generate
 from sandbox.clickup.model import World
@@ -314,6 +316,7 @@ async def test_import_needs_an_enabled_integration(
         [
             Fault(path=r"/task$", malformed="missing_date_updated", times=1),
             Fault(path=r"/task$", malformed="type_swap", times=1),
+            Fault(path=r"/task$", malformed="null_objects", times=1),
         ],
     ],
     ids=["429-storm", "5xx", "timeout", "malformed"],
@@ -332,10 +335,12 @@ async def test_faults_are_survived_and_nothing_is_skipped(
     assert final.state == pb.IMPORT_JOB_STATE_SUCCEEDED, final.error
     assert all(f.hits == f.times for f in faults), "every injected fault was hit"
     expected = expected_counts(fresh.sandbox.world)
-    actual = graph_counts(neo4j_driver, tenant[1])
-    assert {k: actual.get(k, 0) for k in expected} == expected
     if any(f.malformed for f in faults):
         assert final.counters["missing_date_updated"] >= 1
+        assert final.counters["missing_creator"] == 3, "nulls are counted, never silently dropped"
+        expected["CREATED_BY"] -= final.counters["missing_creator"]  # no creator given, so no edge
+    actual = graph_counts(neo4j_driver, tenant[1])
+    assert {k: actual.get(k, 0) for k in expected} == expected
 
 
 async def test_a_page_that_keeps_failing_fails_clearly_and_the_next_start_resumes(
@@ -356,3 +361,51 @@ async def test_a_page_that_keeps_failing_fails_clearly_and_the_next_start_resume
     actual = graph_counts(neo4j_driver, tenant[1])
     assert {k: actual.get(k, 0) for k in expected} == expected
     await asyncio.sleep(0)
+
+
+async def test_comments_are_imported_with_every_page_when_enabled(
+    import_hub: RunningHub, fresh: ImportSandbox, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+) -> None:
+    settings = pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=fresh.token)
+    settings.data_mapping.include_comments = True
+    await import_hub.stub.UpdateIntegration(
+        pb.UpdateIntegrationRequest(
+            org_id=tenant[0],
+            project_id=tenant[1],
+            integration=pb.Integration(name="clickup", enabled=True, settings=settings),
+            update_mask=field_mask_pb2.FieldMask(paths=["settings", "enabled"]),
+        ),
+        metadata=bearer(tokens.admin),
+    )
+    final = (await run_import(import_hub, tokens.admin, tenant))[-1]
+    assert final.state == pb.IMPORT_JOB_STATE_SUCCEEDED, final.error
+    world = fresh.sandbox.world
+    total = sum(len(c) for c in world.comments.values())
+    assert max(len(c) for c in world.comments.values()) > 25, "paging past the first 25 is exercised"
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (c:Comment {projectId: $p})-[:ON]->(:Task) MATCH (c)-[:AUTHORED_BY]->(:Person) RETURN count(c) AS c",
+        p=tenant[1],
+    )
+    assert records[0]["c"] == total
+    calls = minimal_calls(world) + sum(len(world.comments.get(t, [])) // 25 + 1 for t in world.tasks)
+    assert final.api_calls == calls
+
+
+async def test_concurrent_writers_of_one_project_take_turns_without_deadlock(
+    neo4j_connection: Connection, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+) -> None:
+    world = generate(GeneratorConfig(seed=21, spaces=1, tasks_per_list=10))
+    team = next(iter(world.teams))
+    batches = [mapping.Rows() for _ in range(4)]
+    for index, task in enumerate(world.tasks.values()):  # overlapping: shared people, tags and parents
+        batches[index % 4].extend(mapping.task(render.task(world, task), team))
+    driver = await open_driver(GraphConfig(neo4j_connection.uri, neo4j_connection.user, neo4j_connection.password))
+    try:
+        writers = [GraphWriter(driver, "neo4j", tenant[0], tenant[1]) for _ in batches]
+        await asyncio.gather(*(w.write(b, f"run-{i}") for i, (w, b) in enumerate(zip(writers, batches, strict=True))))
+    finally:
+        await driver.close()
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (t:Task {projectId: $p}) WHERE t.stub IS NULL RETURN count(t) AS c", p=tenant[1]
+    )
+    assert records[0]["c"] == len(world.tasks)

@@ -13,6 +13,8 @@ Workspace-wide task paging beats per-list paging: it needs ceil(tasks/100) calls
 least one per list (21 lists of the default sandbox workspace, most with under 100 tasks).
 Each page is written, then checkpointed with the ids it saw; a resumed run starts at the next page.
 A task seen twice (servers whose archived=true also returns live tasks) is written once.
+With ``include_comments`` each task also costs ceil((comments + 1) / 25) calls to
+``GET /task/{id}/comment``, written in the same commit as the task's page.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from server.integrations.clickup.client import ClickUpClient
 from server.integrations.clickup.errors import ClickUpResponseError
 
 PAGE_SIZE = 100
+COMMENT_PAGE_SIZE = 25
 
 
 class ImportFailed(RuntimeError):
@@ -70,12 +73,14 @@ class ClickUpImport:
     async def _commit(self, rows: Rows, phase: str, checkpoint: dict[str, Any]) -> None:
         """Write one page, then checkpoint it with the ids it saw (crash in between: redo the page)."""
         written = await self._ctx.writer.write(rows, self._ctx.job.id)
-        self._counters.update({
-            "nodes_written": sum(written.changed.values()),
-            "properties_set": written.properties_set,
-            "relationships_created": written.relationships_created,
-            "relationships_deleted": written.relationships_deleted,
-        })
+        self._counters.update(
+            {
+                "nodes_written": sum(written.changed.values()),
+                "properties_set": written.properties_set,
+                "relationships_created": written.relationships_created,
+                "relationships_deleted": written.relationships_deleted,
+            }
+        )
         page_seen: dict[str, list[str]] = {}
         for node in rows.nodes:
             page_seen.setdefault(node.label, []).append(node.external_id)
@@ -138,6 +143,23 @@ class ClickUpImport:
             rows, f"hierarchy of workspace {team_id}", {"team": index, "stage": "tasks", "archived": False, "page": 0}
         )
 
+    async def _comments(self, task_id: str, team_id: str) -> Rows:
+        """All comments of a task: 25 newest per call, then older ones by the (start, start_id) cursor."""
+        rows = Rows()
+        path = f"/task/{task_id}/comment"
+        params: dict[str, Any] = {}
+        while True:
+            comments = _items(await self._get(path, params), "comments", path)
+            for item in comments:
+                rows.extend(mapping.comment(item, task_id, team_id))
+            if len(comments) < COMMENT_PAGE_SIZE:
+                return rows
+            oldest = comments[-1]
+            following = {"start": oldest.get("date"), "start_id": oldest.get("id")}
+            if following == params or None in following.values():
+                raise ClickUpResponseError(f"ClickUp's comment paging for task {task_id} did not advance")
+            params = following
+
     async def _tasks(self, team_id: str, index: int, checkpoint: dict[str, Any]) -> None:
         path = f"/team/{team_id}/task"
         start_archived = bool(checkpoint.get("archived", False))
@@ -171,6 +193,9 @@ class ClickUpImport:
                             mark = self._watermarks.get(team_id)
                             if mark is None or node.source_updated_at > mark:
                                 self._watermarks[team_id] = node.source_updated_at
+                if self._ctx.settings.data_mapping.include_comments:
+                    for node in [n for n in rows.nodes if n.label == "Task"]:
+                        rows.extend(await self._comments(node.external_id, team_id))
                 last = len(tasks) < PAGE_SIZE
                 following = (
                     {"team": index, "stage": "tasks", "archived": archived, "page": page + 1}

@@ -1,0 +1,272 @@
+"""Import benchmarks: prints figures side by side with baselines measured in the same run.
+
+    .venv/bin/python bench/import_bench.py [--tasks 100000] [--rate-tasks 3000]
+
+1. API calls of a full import vs the fetch plan's lower bound for that workspace.
+2. End-to-end import (sandbox over HTTP -> importer -> writer -> Neo4j, through the gRPC server),
+   no rate limit: tasks/s.
+3. The writer alone, from memory, in 5,000-task batches: tasks/s with relationships, side by side
+   with (a) a per-row MERGE baseline (one transaction per task) and (b) the floor of a bare
+   UNWIND ... CREATE of the same task nodes without relationships.
+4. Re-import of the unchanged workspace: wall time and properties written (result counters).
+5. A 100 req/min run on a small workspace: wall time vs calls/limit and 429s received.
+
+Uses its own Neo4j instance ("bench", port 7699) and loopback servers only. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from google.protobuf import field_mask_pb2
+
+from devtools.neo4j_local import LocalNeo4j
+from graph.clickup import mapping
+from graph.clickup.writer import GraphWriter
+from graph.connection import GraphConfig, open_driver
+from graph.migrations import migrate
+from integrations.v1 import integration_service_pb2 as pb
+from sandbox.clickup import render
+from sandbox.clickup.app import create_app
+from sandbox.clickup.generator import GeneratorConfig, generate
+from sandbox.clickup.model import World
+from sandbox.clickup.state import Sandbox
+from server.auth import hash_token
+from server.crypto import generate_key_spec
+from tests.conftest import start_hub
+from tests.support import UvicornThread
+
+TOKEN = "pk_5550001_BENCHSANDBOX000000000000000000"
+ADMIN = "bench-admin-token"
+
+
+def world_of(tasks: int, seed: int = 5) -> World:
+    """Sized from a small probe so the workspace holds about ``tasks`` tasks (subtasks included)."""
+    config = GeneratorConfig(
+        seed=seed,
+        spaces=5,
+        folders_per_space=3,
+        lists_per_folder=4,
+        folderless_lists_per_space=1,
+        tasks_per_list=20,
+        comment_ratio=0.0,
+    )
+    per_list_unit = len(generate(config).tasks) / 20
+    world = generate(replace(config, tasks_per_list=max(1, round(tasks / per_list_unit))))
+    world.tokens[TOKEN] = min(world.users)
+    return world
+
+
+def lower_bound(world: World) -> int:
+    live = sum(1 for t in world.tasks.values() if not t.archived)
+    archived = len(world.tasks) - live
+    return 1 + 2 * len(world.teams) + 4 * len(world.spaces) + len(world.folders) + live // 100 + 1 + archived // 100 + 1
+
+
+def rows_of(world: World) -> list[mapping.Rows]:
+    team = next(iter(world.teams))
+    waiters: dict[str, list[str]] = {}
+    for task in world.tasks.values():
+        for other in task.depends_on:
+            waiters.setdefault(other, []).append(task.id)
+    batches, current = [], mapping.Rows()
+    for task in world.tasks.values():
+        current.extend(mapping.task(render.task(world, task, waiters=waiters), team))
+        if sum(1 for n in current.nodes if n.label == "Task") >= 5000:
+            batches.append(current)
+            current = mapping.Rows()
+    batches.append(current)
+    return batches
+
+
+async def import_once(hub: Any, tenant: tuple[str, str]) -> tuple[pb.ImportJob, float]:
+    metadata = (("authorization", f"Bearer {ADMIN}"),)
+    started = time.perf_counter()
+    job = await hub.stub.StartImport(
+        pb.StartImportRequest(org_id=tenant[0], project_id=tenant[1], name="clickup"), metadata=metadata
+    )
+    final = job
+    async for update in hub.stub.WatchImportJob(
+        pb.WatchImportJobRequest(org_id=tenant[0], project_id=tenant[1], job_id=job.id), metadata=metadata
+    ):
+        final = update
+    if final.state != pb.IMPORT_JOB_STATE_SUCCEEDED:
+        raise SystemExit(f"import failed: {final.error}")
+    return final, time.perf_counter() - started
+
+
+async def enable(hub: Any, tenant: tuple[str, str]) -> None:
+    await hub.stub.UpdateIntegration(
+        pb.UpdateIntegrationRequest(
+            org_id=tenant[0],
+            project_id=tenant[1],
+            integration=pb.Integration(
+                name="clickup",
+                enabled=True,
+                settings=pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=TOKEN),
+            ),
+            update_mask=field_mask_pb2.FieldMask(paths=["settings", "enabled"]),
+        ),
+        metadata=(("authorization", f"Bearer {ADMIN}"),),
+    )
+
+
+def row(name: str, value: str, baseline: str = "") -> None:
+    print(f"  {name:<58} {value:>22}  {baseline}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--rate-tasks", type=int, default=3_000)
+    parser.add_argument("--baseline-sample", type=int, default=2_000)
+    args = parser.parse_args()
+
+    instance = LocalNeo4j("bench", 7699, heap="2g")
+    connection = instance.start()
+    env = {
+        "INTEGRATIONS_GRPC_ADDRESS": "127.0.0.1:0",
+        "NEO4J_URI": connection.uri,
+        "NEO4J_USER": connection.user,
+        "NEO4J_PASSWORD": connection.password,
+        "INTEGRATION_ENCRYPTION_KEYS": generate_key_spec("bench"),
+        "INTEGRATIONS_AUTH_TOKENS": json.dumps(
+            {
+                "tokens": [
+                    {
+                        "name": "bench",
+                        "sha256": hash_token(ADMIN),
+                        "scopes": ["integrations:read", "integrations:write"],
+                    }
+                ]
+            }
+        ),
+        "CLICKUP_RATE_LIMIT_PER_MINUTE": "100000",
+    }
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, Neo4j Community 5.26 (heap 2g, page cache 256m)"
+    )
+
+    build = time.perf_counter()
+    world = world_of(args.tasks)
+    print(
+        f"workspace: {len(world.tasks):,} tasks ({sum(1 for t in world.tasks.values() if t.parent):,} subtasks, "
+        f"{sum(1 for t in world.tasks.values() if t.archived):,} archived), {len(world.lists)} lists, "
+        f"generated in {time.perf_counter() - build:.1f}s\n"
+    )
+    sandbox = Sandbox(world)
+    sandbox.limiter.limit = None
+    with UvicornThread(create_app(sandbox)) as server:
+        env["CLICKUP_API_URL"] = f"{server.url}/api/v2"
+        hub = await start_hub(env)
+        try:
+            tenant = ("bench", f"bench-{uuid.uuid4().hex[:8]}")
+            await enable(hub, tenant)
+            first, seconds = await import_once(hub, tenant)
+            print("1. API calls (full import)")
+            row(
+                "calls made",
+                f"{first.api_calls:,}",
+                f"lower bound {lower_bound(world):,} (ratio {first.api_calls / lower_bound(world):.3f})",
+            )
+            print("2. End-to-end import, no rate limit")
+            row("wall time", f"{seconds:.1f} s")
+            row("tasks/s", f"{len(world.tasks) / seconds:,.0f}")
+            print("4. Re-import of the unchanged workspace")
+            again, again_seconds = await import_once(hub, tenant)
+            row("wall time", f"{again_seconds:.1f} s", f"first import {seconds:.1f} s")
+            row(
+                "properties written (result counters)",
+                f"{again.counters['properties_set']:,}",
+                f"first import {first.counters['properties_set']:,}",
+            )
+            row(
+                "relationships created",
+                f"{again.counters['relationships_created']:,}",
+                f"first import {first.counters['relationships_created']:,}",
+            )
+        finally:
+            await hub.channel.close(None)
+            await hub.server.stop(grace=1)
+
+    driver = await open_driver(GraphConfig(connection.uri, connection.user, connection.password))
+    await migrate(driver, "neo4j")
+    batches = rows_of(world)
+    tasks = sum(1 for b in batches for n in b.nodes if n.label == "Task")
+    writer = GraphWriter(driver, "neo4j", "bench", f"writer-{uuid.uuid4().hex[:8]}")
+    started = time.perf_counter()
+    relationships = 0
+    for batch in batches:
+        relationships += (await writer.write(batch, "bench")).relationships_created
+    writer_seconds = time.perf_counter() - started
+
+    # Baseline (a): the same rows, one transaction per task (nodes and their edges).
+    sample = [t for t in world.tasks.values()][: args.baseline_sample]
+    team = next(iter(world.teams))
+    per_row = GraphWriter(driver, "neo4j", "bench", f"per-row-{uuid.uuid4().hex[:8]}")
+    started = time.perf_counter()
+    for task in sample:
+        await per_row.write(mapping.task(render.task(world, task), team), "bench")
+    per_row_rate = len(sample) / (time.perf_counter() - started)
+
+    # Baseline (b): the floor, a bare UNWIND CREATE of the same task properties, no relationships.
+    props = [n.props | {"externalId": n.external_id} for b in batches for n in b.nodes if n.label == "Task"]
+    started = time.perf_counter()
+    for start in range(0, len(props), 5000):
+        await driver.execute_query(
+            "UNWIND $rows AS row CREATE (n:BenchFloor) SET n = row", rows=props[start : start + 5000]
+        )
+    floor_rate = len(props) / (time.perf_counter() - started)
+    async with driver.session(database="neo4j") as session:  # IN TRANSACTIONS needs an auto-commit query
+        await (await session.run("MATCH (n:BenchFloor) CALL (n) { DELETE n } IN TRANSACTIONS OF 10000 ROWS")).consume()
+    await driver.close()
+    rate = tasks / writer_seconds
+    print("3. Writer alone, from memory, 5,000-task batches")
+    row("tasks/s with relationships", f"{rate:,.0f}", f"({relationships:,} relationships)")
+    row(
+        "per-row MERGE baseline (one transaction per task)",
+        f"{per_row_rate:,.0f}",
+        f"writer is {rate / per_row_rate:.1f}x",
+    )
+    row("floor: bare UNWIND CREATE, no relationships", f"{floor_rate:,.0f}", f"writer at {rate / floor_rate:.0%} of it")
+
+    small = world_of(args.rate_tasks, seed=9)
+    sandbox = Sandbox(small)
+    sandbox.limiter.limit = 100
+    with UvicornThread(create_app(sandbox)) as server:
+        env["CLICKUP_API_URL"] = f"{server.url}/api/v2"
+        env["CLICKUP_RATE_LIMIT_PER_MINUTE"] = "100"
+        hub = await start_hub(env)
+        try:
+            tenant = ("bench", f"rate-{uuid.uuid4().hex[:8]}")
+            await enable(hub, tenant)
+            job, seconds = await import_once(hub, tenant)
+        finally:
+            await hub.channel.close(None)
+            await hub.server.stop(grace=1)
+    calls = job.api_calls + 2  # the connection test of enable() used the same budget: /user and /team
+    print(f"5. 100 requests/minute, {len(small.tasks):,}-task workspace")
+    row(
+        "wall time",
+        f"{seconds:.1f} s",
+        f"calls/limit = {calls} / 100 per min = {calls * 0.6:.1f} s (ratio {seconds / (calls * 0.6):.2f})",
+    )
+    row("429s received", f"{sandbox.limiter.rejected}", f"rate-limit waits {job.rate_limit_waits}")
+    instance.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
