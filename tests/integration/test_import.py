@@ -409,3 +409,41 @@ async def test_concurrent_writers_of_one_project_take_turns_without_deadlock(
         "MATCH (t:Task {projectId: $p}) WHERE t.stub IS NULL RETURN count(t) AS c", p=tenant[1]
     )
     assert records[0]["c"] == len(world.tasks)
+
+
+async def test_a_tombstone_stops_late_updates_but_not_a_newer_restore(
+    neo4j_connection: Connection, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+) -> None:
+    driver = await open_driver(GraphConfig(neo4j_connection.uri, neo4j_connection.user, neo4j_connection.password))
+    writer = GraphWriter(driver, "neo4j", tenant[0], tenant[1])
+
+    def record(updated_ms: int) -> mapping.Rows:
+        return mapping.task(
+            {
+                "id": "86gone",
+                "name": "x",
+                "date_updated": str(updated_ms),
+                "list": {"id": "l1"},
+                "space": {"id": "s1"},
+                "status": {"status": "open", "type": "open"},
+                "creator": {"id": 1},
+            },
+            "t1",
+        )
+
+    def alive() -> bool:
+        records, _, _ = neo4j_driver.execute_query(
+            "MATCH (t:Task {projectId: $p, externalId: '86gone'}) RETURN count(t) AS c", p=tenant[1]
+        )
+        return bool(records[0]["c"])
+
+    try:
+        await writer.write(record(1_700_000_000_000), "import")
+        assert await writer.sweep(["t1"], {}) == {"Comment": 0, "Task": 1, "Tag": 0, "List": 0, "Folder": 0, "Space": 0}
+        late = await writer.write(record(1_700_000_000_000), "late-webhook")
+        assert not alive()
+        assert late.nodes_created == 0
+        await writer.write(record(3_900_000_000_000), "restored-from-trash")
+        assert alive()
+    finally:
+        await driver.close()
