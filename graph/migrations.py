@@ -81,6 +81,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX task_workspace IF NOT EXISTS FOR (n:Task) ON (n.projectId, n.workspaceId)",
         ),
     ),
+    Migration(
+        3,
+        "webhook inbox and registrations",
+        (
+            "CREATE CONSTRAINT webhook_event_dedupe IF NOT EXISTS FOR (e:WebhookEvent) REQUIRE e.dedupeKey IS UNIQUE",
+            "CREATE CONSTRAINT webhook_event_id IF NOT EXISTS FOR (e:WebhookEvent) REQUIRE e.id IS UNIQUE",
+            "CREATE INDEX webhook_event_state IF NOT EXISTS FOR (e:WebhookEvent) ON (e.state, e.receivedAt)",
+            "CREATE CONSTRAINT webhook_registration_key IF NOT EXISTS FOR (w:WebhookRegistration) "
+            "REQUIRE (w.integration, w.webhookId) IS UNIQUE",
+        ),
+    ),
 )
 
 _BOOTSTRAP = (

@@ -15,6 +15,7 @@ from graph.connection import GraphConfig, open_driver
 from graph.import_jobs import ImportJobStore
 from graph.integration_store import IntegrationStore
 from graph.migrations import migrate
+from graph.webhook_inbox import WebhookInbox, WebhookRegistry
 from integrations.v1 import integration_service_pb2 as pb
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
 from server.config import ServerConfig
@@ -24,6 +25,7 @@ from server.integrations.clickup.plugin import ClickUpSettings
 from server.integrations.clickup.rate_limit import LimiterPool
 from server.integrations.registry import IntegrationRegistry, default_registry
 from server.service import IntegrationService
+from server.webhooks import WebhookDesk
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +67,14 @@ class HubServer:
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ]
         )
-        pb_grpc.add_IntegrationServiceServicer_to_server(IntegrationService(gallery, cfg.tokens, self._imports), server)
+        webhooks = WebhookDesk(
+            WebhookInbox(self._driver, cfg.neo4j_database),
+            WebhookRegistry(self._driver, cfg.neo4j_database),
+            cfg.keyring,
+        )
+        self.webhooks = webhooks
+        service = IntegrationService(gallery, cfg.tokens, self._imports, webhooks)
+        pb_grpc.add_IntegrationServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
             (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),

@@ -8,6 +8,7 @@ from typing import Any
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from graph.import_jobs import ImportJobRecord
+from graph.webhook_inbox import InboxEvent
 from integrations.v1 import integration_service_pb2 as pb
 from server.gallery import IntegrationView
 from server.integrations.base import ConnectionCheck
@@ -95,6 +96,20 @@ def import_job(job: ImportJobRecord) -> pb.ImportJob:
         phase=job.phase,
     )
     _set_times(message, {"create_time": job.created_at, "start_time": job.started_at, "finish_time": job.finished_at})
+    return message
+
+
+def webhook_event(event: InboxEvent) -> pb.WebhookEvent:
+    message = pb.WebhookEvent(
+        id=event.id,
+        integration=event.integration,
+        event=event.event,
+        object_id=event.object_id,
+        state=pb.WebhookEventState.Value(f"WEBHOOK_EVENT_STATE_{event.state}"),
+        attempts=event.attempts,
+        last_error=event.last_error,
+    )
+    _set_times(message, {"received_time": event.received_at, "applied_time": event.applied_at})
     return message
 
 

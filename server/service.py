@@ -9,9 +9,11 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC
 from typing import Any, NoReturn, TypeVar
 
 import grpc
+from google.protobuf import duration_pb2
 
 from graph.import_jobs import ImportJobRecord
 from integrations.v1 import integration_service_pb2 as pb
@@ -22,6 +24,7 @@ from server.errors import FailedPrecondition, InvalidArgument, NotFound, Service
 from server.gallery import Gallery
 from server.imports import ImportRunner
 from server.validation import optional_request_id, require_id, require_name
+from server.webhooks import SECRET_TTL_SECONDS, WebhookDesk
 
 logger = logging.getLogger(__name__)
 
@@ -114,10 +117,11 @@ def stream_rpc(scope: Scope) -> Callable[[StreamHandler[Req, Resp]], StreamHandl
 
 
 class IntegrationService(pb_grpc.IntegrationServiceServicer):
-    def __init__(self, gallery: Gallery, tokens: TokenRegistry, imports: ImportRunner) -> None:
+    def __init__(self, gallery: Gallery, tokens: TokenRegistry, imports: ImportRunner, webhooks: WebhookDesk) -> None:
         self.gallery = gallery
         self.tokens = tokens
         self.imports = imports
+        self.webhooks = webhooks
 
     async def _sync(self, org_id: str, project_id: str, name: str) -> dict[str, Any] | None:
         return await self.imports.jobs.sync_state(org_id, project_id, name)
@@ -206,24 +210,43 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
         cancelled = await self.imports.jobs.request_cancel(job.id)
         return convert.import_job(cancelled or job)
 
-    # Declared in the contract; implemented by the webhook work.
+    # ------------------------------------------------------------ webhooks
+
     @rpc(Scope.DELIVER, tenant=False)
     async def DeliverWebhookEvent(
         self, request: pb.DeliverWebhookEventRequest, context: Context
     ) -> pb.DeliverWebhookEventResponse:
-        raise Unimplemented("DeliverWebhookEvent is not available in this server version")
+        received = request.received_time.ToDatetime(UTC) if request.HasField("received_time") else None
+        event_id, duplicate = await self.webhooks.deliver(
+            request.integration, request.raw_body, request.signature_verified, received, dict(request.headers)
+        )
+        return pb.DeliverWebhookEventResponse(event_id=event_id, duplicate=duplicate)
 
     @rpc(Scope.DELIVER, tenant=False)
     async def GetWebhookSecret(
         self, request: pb.GetWebhookSecretRequest, context: Context
     ) -> pb.GetWebhookSecretResponse:
-        raise Unimplemented("GetWebhookSecret is not available in this server version")
+        secret = await self.webhooks.secret(request.integration, request.webhook_id)
+        return pb.GetWebhookSecretResponse(secret=secret, ttl=duration_pb2.Duration(seconds=SECRET_TTL_SECONDS))
 
     @rpc(Scope.READ)
     async def ListWebhookEvents(
         self, request: pb.ListWebhookEventsRequest, context: Context
     ) -> pb.ListWebhookEventsResponse:
-        raise Unimplemented("ListWebhookEvents is not available in this server version")
+        if request.page_size < 0 or request.page_size > MAX_PAGE_SIZE:
+            raise InvalidArgument("page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
+        size = request.page_size or DEFAULT_PAGE_SIZE
+        offset = decode_page_token(request.page_token)
+        state = None
+        if request.state != pb.WEBHOOK_EVENT_STATE_UNSPECIFIED:
+            state = pb.WebhookEventState.Name(request.state).removeprefix("WEBHOOK_EVENT_STATE_")
+        events = await self.webhooks.events(request.org_id, request.project_id, state, offset, size + 1)
+        token = encode_page_token(offset + size) if len(events) > size else ""
+        return pb.ListWebhookEventsResponse(
+            events=[convert.webhook_event(e) for e in events[:size]], next_page_token=token
+        )
+
+    # Declared in the contract; replay arrives with applying events to the graph.
 
     @rpc(Scope.WRITE)
     async def ReplayWebhookEvents(

@@ -1,1 +1,4 @@
-"""The ClickUp webhook edge (a separate Starlette app); arrives with the webhook work."""
+"""The ClickUp webhook edge: a separate Starlette app that verifies, makes durable, and forwards.
+
+Talks to the server only through the generated gRPC contract.
+"""

@@ -215,8 +215,8 @@ async def test_declared_but_unbuilt_rpcs_say_unimplemented_after_auth(
     hub: RunningHub, tokens: Tokens, tenant: tuple[str, str]
 ) -> None:
     refused = await failure(
-        hub.stub.ListWebhookEvents(
-            pb.ListWebhookEventsRequest(org_id=tenant[0], project_id=tenant[1]), metadata=bearer(tokens.admin)
+        hub.stub.ReplayWebhookEvents(
+            pb.ReplayWebhookEventsRequest(org_id=tenant[0], project_id=tenant[1]), metadata=bearer(tokens.admin)
         )
     )
     assert refused.code == grpc.StatusCode.UNIMPLEMENTED

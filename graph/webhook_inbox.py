@@ -1,0 +1,177 @@
+"""The webhook inbox: every verified delivery, stored once, before anyone answers 2xx.
+
+Deduplication is a uniqueness constraint on ``dedupeKey`` (never check-then-insert): a
+redelivered event MERGEs onto the stored one and is reported as a duplicate.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import neo4j
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    id: str
+    integration: str
+    webhook_id: str
+    event: str
+    object_id: str
+    state: str
+    attempts: int
+    last_error: str
+    received_at: datetime | None
+    applied_at: datetime | None
+    org_id: str | None
+    project_id: str | None
+
+
+def _dt(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    native = value.to_native() if hasattr(value, "to_native") else value
+    assert isinstance(native, datetime)
+    return native
+
+
+def _event(node: Any) -> InboxEvent:
+    return InboxEvent(
+        id=node["id"],
+        integration=node["integration"],
+        webhook_id=node["webhookId"],
+        event=node["event"],
+        object_id=node.get("objectId", ""),
+        state=node["state"],
+        attempts=int(node.get("attempts", 0)),
+        last_error=node.get("lastError", ""),
+        received_at=_dt(node.get("receivedAt")),
+        applied_at=_dt(node.get("appliedAt")),
+        org_id=node.get("orgId"),
+        project_id=node.get("projectId"),
+    )
+
+
+class WebhookInbox:
+    def __init__(self, driver: neo4j.AsyncDriver, database: str) -> None:
+        self._driver = driver
+        self._database = database
+
+    async def store(
+        self,
+        *,
+        integration: str,
+        webhook_id: str,
+        event: str,
+        object_id: str,
+        dedupe_key: str,
+        body: str,
+        headers: str,
+        received_at: datetime,
+        org_id: str | None,
+        project_id: str | None,
+    ) -> tuple[str, bool]:
+        """Store a delivery; returns (event id, duplicate). Routed events start PENDING, others HELD."""
+        new_id = uuid.uuid4().hex
+        records, _, _ = await self._driver.execute_query(
+            """
+            MERGE (e:WebhookEvent {dedupeKey: $key})
+            ON CREATE SET e.id = $id, e.integration = $integration, e.webhookId = $webhook, e.event = $event,
+                          e.objectId = $object, e.body = $body, e.headers = $headers, e.receivedAt = $received,
+                          e.storedAt = datetime(), e.attempts = 0, e.lastError = '', e.orgId = $org,
+                          e.projectId = $project, e.state = CASE WHEN $org IS NULL THEN 'HELD' ELSE 'PENDING' END
+            ON MATCH SET e.deliveries = coalesce(e.deliveries, 1) + 1
+            RETURN e.id AS id
+            """,
+            key=dedupe_key,
+            id=new_id,
+            integration=integration,
+            webhook=webhook_id,
+            event=event,
+            object=object_id,
+            body=body,
+            headers=headers,
+            received=received_at,
+            org=org_id,
+            project=project_id,
+            database_=self._database,
+        )
+        stored: str = records[0]["id"]
+        return stored, stored != new_id
+
+    async def list_events(
+        self, org_id: str, project_id: str, state: str | None, offset: int, limit: int
+    ) -> list[InboxEvent]:
+        records, _, _ = await self._driver.execute_query(
+            """
+            MATCH (e:WebhookEvent {orgId: $org, projectId: $project})
+            WHERE $state IS NULL OR e.state = $state
+            RETURN e ORDER BY e.receivedAt, e.id SKIP $offset LIMIT $limit
+            """,
+            org=org_id,
+            project=project_id,
+            state=state,
+            offset=offset,
+            limit=limit,
+            database_=self._database,
+        )
+        return [_event(r["e"]) for r in records]
+
+    async def count(self, integration: str) -> int:
+        records, _, _ = await self._driver.execute_query(
+            "MATCH (e:WebhookEvent {integration: $integration}) RETURN count(e) AS c",
+            integration=integration,
+            database_=self._database,
+        )
+        return int(records[0]["c"])
+
+
+@dataclass(frozen=True)
+class WebhookRegistration:
+    integration: str
+    webhook_id: str
+    org_id: str
+    project_id: str
+    workspace_id: str
+    secret_ciphertext: str
+
+
+class WebhookRegistry:
+    """Which project a third-party webhook belongs to, and its signing secret (sealed)."""
+
+    def __init__(self, driver: neo4j.AsyncDriver, database: str) -> None:
+        self._driver = driver
+        self._database = database
+
+    async def save(self, registration: WebhookRegistration) -> None:
+        await self._driver.execute_query(
+            """
+            MERGE (w:WebhookRegistration {integration: $integration, webhookId: $webhook})
+            SET w.orgId = $org, w.projectId = $project, w.workspaceId = $workspace, w.secretCiphertext = $secret,
+                w.updatedAt = datetime()
+            """,
+            integration=registration.integration,
+            webhook=registration.webhook_id,
+            org=registration.org_id,
+            project=registration.project_id,
+            workspace=registration.workspace_id,
+            secret=registration.secret_ciphertext,
+            database_=self._database,
+        )
+
+    async def get(self, integration: str, webhook_id: str) -> WebhookRegistration | None:
+        records, _, _ = await self._driver.execute_query(
+            "MATCH (w:WebhookRegistration {integration: $integration, webhookId: $webhook}) RETURN w",
+            integration=integration,
+            webhook=webhook_id,
+            database_=self._database,
+        )
+        if not records:
+            return None
+        node = records[0]["w"]
+        return WebhookRegistration(
+            integration, webhook_id, node["orgId"], node["projectId"], node["workspaceId"], node["secretCiphertext"]
+        )

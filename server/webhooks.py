@@ -1,0 +1,87 @@
+"""The server's side of webhooks: store verified deliveries once, and hand out signing secrets.
+
+Only deliveries the gateway verified are accepted. Each is stored in the Neo4j inbox under its
+dedupe key before the gateway gets its acknowledgement; a redelivery is acknowledged as a
+duplicate and stored nothing new.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from graph.webhook_inbox import InboxEvent, WebhookInbox, WebhookRegistration, WebhookRegistry
+from server.crypto import DecryptionError, KeyRing, record_aad
+from server.errors import FailedPrecondition, InvalidArgument, NotFound
+from server.integrations.clickup.webhooks import parse_delivery
+from server.validation import require_name
+
+MAX_BODY_BYTES = 1024 * 1024
+SECRET_TTL_SECONDS = 300
+
+
+def secret_aad(integration: str, webhook_id: str) -> bytes:
+    return record_aad("webhook-secret", integration, webhook_id)
+
+
+class WebhookDesk:
+    def __init__(self, inbox: WebhookInbox, registry: WebhookRegistry, keyring: KeyRing) -> None:
+        self.inbox = inbox
+        self.registry = registry
+        self._keyring = keyring
+
+    async def deliver(
+        self, integration: str, raw: bytes, verified: bool, received: datetime | None, headers: dict[str, str]
+    ) -> tuple[str, bool]:
+        require_name("integration", integration)
+        if integration != "clickup":
+            raise NotFound(f"{integration!r} does not receive webhooks", reason="NO_WEBHOOKS")
+        if not verified:
+            raise FailedPrecondition(
+                "only deliveries whose signature the gateway verified are accepted", reason="UNVERIFIED"
+            )
+        if not raw:
+            raise InvalidArgument("raw_body", "must not be empty", reason="EMPTY_FIELD")
+        if len(raw) > MAX_BODY_BYTES:
+            raise InvalidArgument("raw_body", f"is larger than {MAX_BODY_BYTES} bytes", reason="TOO_LARGE")
+        received_at = received or datetime.now(UTC)
+        parsed = parse_delivery(raw, int(received_at.timestamp() * 1000))
+        route = await self.registry.get(integration, parsed.webhook_id)
+        kept_headers = {k.lower(): v[:500] for k, v in list(headers.items())[:50]}
+        return await self.inbox.store(
+            integration=integration,
+            webhook_id=parsed.webhook_id,
+            event=parsed.event,
+            object_id=parsed.object_id,
+            dedupe_key=parsed.dedupe_key,
+            body=raw.decode("utf-8", errors="replace"),
+            headers=json.dumps(kept_headers, sort_keys=True),
+            received_at=received_at,
+            org_id=route.org_id if route else None,
+            project_id=route.project_id if route else None,
+        )
+
+    async def secret(self, integration: str, webhook_id: str) -> str:
+        require_name("integration", integration)
+        if not webhook_id or len(webhook_id) > 200:
+            raise InvalidArgument("webhook_id", "must be 1-200 characters")
+        registration = await self.registry.get(integration, webhook_id)
+        if registration is None:
+            raise NotFound(f"no {integration} webhook {webhook_id!r} is registered", reason="UNKNOWN_WEBHOOK")
+        try:
+            return self._keyring.open(registration.secret_ciphertext, secret_aad(integration, webhook_id)).decode()
+        except DecryptionError:
+            raise FailedPrecondition(
+                "the webhook's stored secret cannot be decrypted", reason="SECRET_UNREADABLE"
+            ) from None
+
+    async def register(
+        self, integration: str, webhook_id: str, org_id: str, project_id: str, workspace_id: str, secret: str
+    ) -> None:
+        sealed = self._keyring.seal(secret.encode(), secret_aad(integration, webhook_id))
+        await self.registry.save(WebhookRegistration(integration, webhook_id, org_id, project_id, workspace_id, sealed))
+
+    async def events(
+        self, org_id: str, project_id: str, state: str | None, offset: int, limit: int
+    ) -> list[InboxEvent]:
+        return await self.inbox.list_events(org_id, project_id, state, offset, limit)

@@ -1,0 +1,232 @@
+"""The webhook gateway (uvicorn on loopback) in front of the real server and Neo4j."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import neo4j
+import pytest
+
+from devtools.neo4j_local import Connection
+from tests.conftest import RunningHub, Tokens, server_env, start_hub
+from tests.sandbox import vectors as tv
+from tests.support import UvicornThread, free_port, wait_until
+from webhook_gateway.app import create_app
+from webhook_gateway.config import GatewayConfig
+
+
+def sign(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def inbox_size(driver: neo4j.Driver) -> int:
+    records, _, _ = driver.execute_query("MATCH (e:WebhookEvent) RETURN count(e) AS c")
+    return int(records[0]["c"])
+
+
+@pytest.fixture(scope="module")
+async def registered(hub: RunningHub) -> None:
+    desk = hub.server.webhooks
+    await desk.register("clickup", tv.TV_WEBHOOK_ID, "gw-org", "gw-project", "90120000", tv.TV_SECRET)
+    await desk.register("clickup", tv.TV11_WEBHOOK_ID, "gw-org", "gw-project", "90120000", "secret")
+
+
+@pytest.fixture
+async def gateway(
+    hub: RunningHub, tokens: Tokens, tmp_path: Path, registered: None
+) -> AsyncIterator[httpx.AsyncClient]:
+    # Async on purpose: the in-process gRPC server runs on the test loop, which must keep running.
+    config = GatewayConfig(server_target=hub.target, server_token=tokens.gateway, spool_path=tmp_path / "spool.db")
+    with UvicornThread(create_app(config)) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            yield client
+
+
+async def post(
+    client: httpx.AsyncClient,
+    body: bytes,
+    signature: str | None,
+    content_type: str = "application/json",
+) -> httpx.Response:
+    headers = {"Content-Type": content_type}
+    if signature is not None:
+        headers["X-Signature"] = signature
+    return await client.post("/webhooks/clickup", content=body, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("body", "signature"),
+    [(tv.TV9_BODY, tv.TV9_SIGNATURE), (tv.TV10_BODY, tv.TV10_SIGNATURE), (tv.TV11_BODY, tv.TV11_SIGNATURE)],
+    ids=["TV9", "TV10", "TV11"],
+)
+async def test_reference_deliveries_verify_and_are_stored(
+    gateway: httpx.AsyncClient, neo4j_driver: neo4j.Driver, body: bytes, signature: str
+) -> None:
+    response = await post(gateway, body, signature)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "accepted"
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (e:WebhookEvent {id: $id}) RETURN e.body AS body", id=response.json()["event_id"]
+    )
+    assert records[0]["body"].encode() == body, "the exact bytes are kept"
+
+
+async def test_the_same_body_reserialised_with_spaces_is_rejected(
+    gateway: httpx.AsyncClient, neo4j_driver: neo4j.Driver
+) -> None:
+    before = inbox_size(neo4j_driver)
+    response = await post(gateway, tv.TV10_SPACED, tv.TV10_SIGNATURE)
+    assert response.status_code == 401
+    assert response.json()["reason"] == "bad_signature"
+    assert inbox_size(neo4j_driver) == before
+
+
+def unique_body(**extra: object) -> bytes:
+    return json.dumps(
+        {
+            "event": "taskUpdated",
+            "history_items": [{"id": uuid.uuid4().hex}],
+            "task_id": "86x",
+            "webhook_id": tv.TV_WEBHOOK_ID,
+            **extra,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+BAD = [
+    ("missing signature", lambda: (unique_body(), None, "application/json"), 401, "missing_signature"),
+    ("empty signature", lambda: (unique_body(), "", "application/json"), 401, "missing_signature"),
+    ("wrong signature", lambda: (unique_body(), "0" * 64, "application/json"), 401, "bad_signature"),
+    (
+        "signature of another body",
+        lambda: (unique_body(), sign(tv.TV_SECRET, unique_body()), "application/json"),
+        401,
+        "bad_signature",
+    ),
+    (
+        "unknown webhook_id",
+        lambda: (b'{"event":"taskCreated","task_id":"1","webhook_id":"nope"}', sign("x", b"x"), "application/json"),
+        401,
+        "unknown_webhook",
+    ),
+    (
+        "not JSON",
+        lambda: (b"event=taskCreated", sign(tv.TV_SECRET, b"event=taskCreated"), "application/json"),
+        400,
+        "not_json",
+    ),
+    ("JSON array", lambda: (b"[1,2]", sign(tv.TV_SECRET, b"[1,2]"), "application/json"), 400, "not_an_object"),
+    (
+        "missing event",
+        lambda: (b'{"webhook_id":"w"}', sign(tv.TV_SECRET, b'{"webhook_id":"w"}'), "application/json"),
+        400,
+        "missing_event",
+    ),
+    ("2 MiB body", lambda: (b"{" + b" " * (2 * 1024 * 1024) + b"}", "0" * 64, "application/json"), 413, "too_large"),
+    ("wrong content type", lambda: (unique_body(), "0" * 64, "text/plain"), 415, "content_type"),
+]
+
+
+@pytest.mark.parametrize(("case", "build", "status", "reason"), BAD, ids=[b[0] for b in BAD])
+async def test_bad_deliveries_get_their_status_and_store_nothing(
+    gateway: httpx.AsyncClient, neo4j_driver: neo4j.Driver, case: str, build: object, status: int, reason: str
+) -> None:
+    before = inbox_size(neo4j_driver)
+    body, signature, content_type = build()  # type: ignore[operator]
+    response = await post(gateway, body, signature, content_type)
+    assert response.status_code == status, f"{case}: {response.text}"
+    assert response.json()["reason"] == reason
+    assert inbox_size(neo4j_driver) == before, f"{case} stored something"
+
+
+async def test_wrong_method_is_405_with_a_json_body(gateway: httpx.AsyncClient) -> None:
+    response = await gateway.get("/webhooks/clickup")
+    assert response.status_code == 405
+    assert response.json()["reason"] == "method"
+
+
+async def test_a_redelivery_is_acknowledged_and_stored_once(
+    gateway: httpx.AsyncClient, neo4j_driver: neo4j.Driver
+) -> None:
+    body = unique_body()
+    first = await post(gateway, body, sign(tv.TV_SECRET, body))
+    before = inbox_size(neo4j_driver)
+    second = await post(gateway, body, sign(tv.TV_SECRET, body))
+    assert first.json()["duplicate"] is False
+    assert second.status_code == 200
+    assert second.json() == {**first.json(), "duplicate": True}
+    assert inbox_size(neo4j_driver) == before
+
+
+async def test_health_readiness_and_metrics(gateway: httpx.AsyncClient) -> None:
+    body = unique_body()
+    await post(gateway, body, sign(tv.TV_SECRET, body))
+    await post(gateway, body, "bad")
+    assert (await gateway.get("/healthz")).json() == {"status": "ok"}
+    ready = (await gateway.get("/readyz")).json()
+    assert ready["spool_writable"] is True
+    metrics = (await gateway.get("/metrics")).text
+    assert "gateway_deliveries_verified_total 1.0" in metrics
+    assert 'gateway_deliveries_rejected_total{reason="bad_signature"} 1.0' in metrics
+
+
+@pytest.fixture
+async def restartable_hub(
+    neo4j_connection: Connection, tokens: Tokens, encryption_keys: str
+) -> AsyncIterator[tuple[dict[str, str], list[RunningHub]]]:
+    env = server_env(neo4j_connection, tokens, "http://127.0.0.1:9/api/v2", encryption_keys)
+    env["INTEGRATIONS_GRPC_ADDRESS"] = f"127.0.0.1:{free_port()}"
+    running = [await start_hub(env)]
+    yield env, running
+    for hub in running:
+        await hub.channel.close(None)
+        await hub.server.stop(grace=0)
+
+
+async def test_server_down_spools_durably_and_drains_in_order(
+    restartable_hub: tuple[dict[str, str], list[RunningHub]],
+    tokens: Tokens,
+    tmp_path: Path,
+    neo4j_driver: neo4j.Driver,
+) -> None:
+    env, running = restartable_hub
+    secret = "single-tenant-secret"
+    config = GatewayConfig(
+        server_target=env["INTEGRATIONS_GRPC_ADDRESS"],
+        server_token=tokens.gateway,
+        spool_path=tmp_path / "spool.db",
+        static_secret=secret,
+        forward_timeout_seconds=0.5,
+    )
+    await running[0].channel.close(None)
+    await running[0].server.stop(grace=0)
+    running.clear()
+    bodies = [unique_body(seq=i) for i in range(5)]
+    app = create_app(config)
+    gateway = app.state.gateway
+    with UvicornThread(app) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            for body in bodies:
+                response = await client.post(
+                    "/webhooks/clickup",
+                    content=body,
+                    headers={"Content-Type": "application/json", "X-Signature": sign(secret, body)},
+                )
+                assert response.status_code == 202
+                assert response.json()["status"] == "spooled"
+            assert (await client.get("/readyz")).json()["spool_depth"] == 5
+            running.append(await start_hub(env))
+            await asyncio.to_thread(wait_until, lambda: gateway.spool.depth() == 0, 30, "the spool to drain")
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (e:WebhookEvent) WHERE e.body IN $bodies RETURN e.body AS body ORDER BY e.receivedAt, e.storedAt",
+        bodies=[b.decode() for b in bodies],
+    )
+    assert [r["body"].encode() for r in records] == bodies, "every spooled event arrived once, in order"

@@ -1,0 +1,197 @@
+"""The webhook gateway app. Order of work per delivery:
+
+cap the body -> read raw bytes -> headers -> envelope -> secret -> HMAC over the exact bytes ->
+durable (the server stored it, or our spool did) -> 2xx. Every refusal is a 4xx with a JSON body
+and nothing is forwarded or stored. Spooled deliveries are drained in order by a background task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import grpc
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from webhook_gateway.config import GatewayConfig
+from webhook_gateway.metrics import GatewayMetrics
+from webhook_gateway.server_link import RETRYABLE, ServerLink
+from webhook_gateway.signature import Rejected, envelope, verify
+from webhook_gateway.spool import Spool
+
+logger = logging.getLogger(__name__)
+KEPT_HEADERS = ("content-type", "user-agent", "x-signature")
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.metrics = GatewayMetrics()
+        self.spool = Spool(config.spool_path)
+        self.link: ServerLink | None = None
+        self._wake = asyncio.Event()
+        self._drainer: asyncio.Task[None] | None = None
+        self.server_reachable = False
+
+    async def start(self) -> None:
+        self.link = ServerLink(self.config.server_target, self.config.server_token, self.config.forward_timeout_seconds)
+        self._drainer = asyncio.get_running_loop().create_task(self._drain())
+        self.metrics.spool_depth.set(self.spool.depth())
+
+    async def stop(self) -> None:
+        if self._drainer is not None:
+            self._drainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._drainer
+        if self.link is not None:
+            await self.link.close()
+        self.spool.close()
+
+    async def _read(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.config.max_body_bytes:
+            raise Rejected(413, "too_large", f"body is larger than {self.config.max_body_bytes} bytes")
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > self.config.max_body_bytes:
+                raise Rejected(413, "too_large", f"body is larger than {self.config.max_body_bytes} bytes")
+        return bytes(body)
+
+    async def receive(self, request: Request, integration: str = "clickup") -> Response:
+        self.metrics.received.inc()
+        try:
+            media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if media_type != "application/json":
+                raise Rejected(415, "content_type", "Content-Type must be application/json")
+            body = await self._read(request)
+            provided = request.headers.get("x-signature", "").strip()
+            if not provided:
+                raise Rejected(401, "missing_signature", "X-Signature header is required")
+            found = envelope(body)
+            secret = self.config.static_secret or await self._secret(integration, found.webhook_id)
+            verify(secret, body, provided)
+        except Rejected as rejected:
+            self.metrics.rejected.labels(rejected.reason).inc()
+            return JSONResponse({"error": rejected.message, "reason": rejected.reason}, status_code=rejected.status)
+        self.metrics.verified.inc()
+        headers = {k: request.headers[k] for k in KEPT_HEADERS if k in request.headers}
+        return await self._make_durable(integration, body, headers, int(time.time() * 1000))
+
+    async def _secret(self, integration: str, webhook_id: str) -> str:
+        assert self.link is not None
+        try:
+            secret = await self.link.secret(integration, webhook_id)
+        except grpc.aio.AioRpcError:
+            # Without the secret nothing can be verified, so nothing is kept: ClickUp will retry.
+            raise Rejected(503, "secret_unavailable", "cannot look up the webhook's secret right now") from None
+        if secret is None:
+            raise Rejected(401, "unknown_webhook", "unknown webhook_id")
+        return secret
+
+    async def _make_durable(self, integration: str, body: bytes, headers: dict[str, str], received_ms: int) -> Response:
+        assert self.link is not None
+        if self.spool.depth() == 0:  # with a backlog, new events queue behind it to keep the order
+            started = time.perf_counter()
+            try:
+                accepted = await self.link.deliver(integration, body, headers, received_ms)
+            except grpc.aio.AioRpcError as error:
+                if error.code() not in RETRYABLE:
+                    self.metrics.rejected.labels("server_refused").inc()
+                    return JSONResponse(
+                        {"error": error.details() or "refused", "reason": "server_refused"}, status_code=400
+                    )
+                logger.warning("server did not take the delivery (%s); spooling it", error.code().name)
+            else:
+                self.server_reachable = True
+                self.metrics.forward_latency.observe(time.perf_counter() - started)
+                return JSONResponse(
+                    {"status": "accepted", "event_id": accepted.event_id, "duplicate": accepted.duplicate}
+                )
+        self.server_reachable = False
+        spooled_id = await asyncio.to_thread(self.spool.add, integration, body, headers, received_ms)
+        self.metrics.spooled.inc()
+        self.metrics.spool_depth.set(self.spool.depth())
+        self._wake.set()
+        return JSONResponse({"status": "spooled", "spool_id": spooled_id}, status_code=202)
+
+    async def _drain(self) -> None:
+        """Forward spooled deliveries oldest first, backing off while the server is away."""
+        assert self.link is not None
+        delay = 0.2
+        while True:
+            batch = self.spool.oldest()
+            if not batch:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(5):
+                        await self._wake.wait()
+                continue
+            for item in batch:
+                try:
+                    await self.link.deliver(item.integration, item.body, item.headers, item.received_ms)
+                except grpc.aio.AioRpcError as error:
+                    if error.code() in RETRYABLE:
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, 5.0)
+                        break
+                    logger.error("server refused spooled delivery %s for good: %s", item.id, error.details())
+                self.spool.remove(item.id)
+                self.metrics.spool_depth.set(self.spool.depth())
+                self.server_reachable = True
+                delay = 0.2
+
+
+def create_app(config: GatewayConfig) -> Starlette:
+    gateway = Gateway(config)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gateway.start()
+        yield
+        await gateway.stop()
+
+    async def clickup(request: Request) -> Response:
+        return await gateway.receive(request)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        writable = gateway.spool.writable()
+        body = {
+            "spool_writable": writable,
+            "server_reachable": gateway.server_reachable,
+            "spool_depth": gateway.spool.depth(),
+        }
+        return JSONResponse(body, status_code=200 if writable else 503)
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"error": "method not allowed", "reason": "method"}, status_code=405)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"error": "not found", "reason": "not_found"}, status_code=404)
+
+    app = Starlette(
+        routes=[
+            Route("/webhooks/clickup", clickup, methods=["POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+        ],
+        lifespan=lifespan,
+        exception_handlers={405: not_allowed, 404: not_found},
+    )
+    app.state.gateway = gateway
+    return app

@@ -1,0 +1,24 @@
+"""Prometheus metrics of the gateway (its own registry, so several apps can live in one process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.received = Counter("gateway_deliveries_received", "Deliveries received", registry=self.registry)
+        self.rejected = Counter(
+            "gateway_deliveries_rejected", "Deliveries refused, by reason", ["reason"], registry=self.registry
+        )
+        self.verified = Counter(
+            "gateway_deliveries_verified", "Deliveries with a valid signature", registry=self.registry
+        )
+        self.spooled = Counter(
+            "gateway_deliveries_spooled", "Deliveries written to the local spool", registry=self.registry
+        )
+        self.spool_depth = Gauge("gateway_spool_depth", "Deliveries waiting in the spool", registry=self.registry)
+        self.forward_latency = Histogram(
+            "gateway_forward_seconds", "Time for the server to accept a delivery", registry=self.registry
+        )
