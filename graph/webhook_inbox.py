@@ -73,6 +73,7 @@ class WebhookInbox:
         received_at: datetime,
         org_id: str | None,
         project_id: str | None,
+        reapply_duplicate: bool = False,
     ) -> tuple[str, bool]:
         """Store a delivery; returns (event id, duplicate). Routed events start PENDING, others HELD."""
         new_id = uuid.uuid4().hex
@@ -83,7 +84,8 @@ class WebhookInbox:
                           e.objectId = $object, e.body = $body, e.headers = $headers, e.receivedAt = $received,
                           e.storedAt = datetime(), e.attempts = 0, e.lastError = '', e.orgId = $org,
                           e.projectId = $project, e.state = CASE WHEN $org IS NULL THEN 'HELD' ELSE 'PENDING' END
-            ON MATCH SET e.deliveries = coalesce(e.deliveries, 1) + 1
+            ON MATCH SET e.deliveries = coalesce(e.deliveries, 1) + 1,
+                         e.state = CASE WHEN $reapply AND e.state = 'APPLIED' THEN 'PENDING' ELSE e.state END
             RETURN e.id AS id
             """,
             key=dedupe_key,
@@ -97,6 +99,7 @@ class WebhookInbox:
             received=received_at,
             org=org_id,
             project=project_id,
+            reapply=reapply_duplicate,
             database_=self._database,
         )
         stored: str = records[0]["id"]
@@ -119,6 +122,55 @@ class WebhookInbox:
             database_=self._database,
         )
         return [_event(r["e"]) for r in records]
+
+    async def claim(self, owner: str, limit: int, lease_seconds: int = 60) -> list[InboxEvent]:
+        """Pending events, oldest first, leased to ``owner``; a project importing right now is skipped.
+
+        Holding them until the import ends (and then going through the monotonic guard) is what
+        makes import and live sync safe together: no gap, no double apply, nothing older wins.
+        """
+        records, _, _ = await self._driver.execute_query(
+            """
+            MATCH (e:WebhookEvent {state: 'PENDING'})
+            WHERE (e.nextAttemptAt IS NULL OR e.nextAttemptAt <= datetime())
+              AND (e.leaseUntil IS NULL OR e.leaseUntil < datetime())
+              AND NOT EXISTS { MATCH (:ActiveImport {orgId: e.orgId, projectId: e.projectId}) }
+            WITH e ORDER BY e.receivedAt, e.storedAt LIMIT $limit
+            SET e.leaseOwner = $owner, e.leaseUntil = datetime() + duration({seconds: $lease})
+            RETURN e
+            """,
+            owner=owner,
+            limit=limit,
+            lease=lease_seconds,
+            database_=self._database,
+        )
+        return [_event(r["e"]) for r in records]
+
+    async def applied(self, event_id: str, outcome: str) -> None:
+        await self._driver.execute_query(
+            "MATCH (e:WebhookEvent {id: $id}) SET e.state = 'APPLIED', e.appliedAt = datetime(), e.outcome = $outcome, "
+            "e.attempts = e.attempts + 1, e.leaseUntil = null, e.lastError = ''",
+            id=event_id,
+            outcome=outcome,
+            database_=self._database,
+        )
+
+    async def failed_attempt(self, event_id: str, error: str, max_attempts: int) -> str:
+        """Count a failed attempt; retry later with backoff, or FAILED after ``max_attempts``."""
+        records, _, _ = await self._driver.execute_query(
+            """
+            MATCH (e:WebhookEvent {id: $id})
+            SET e.attempts = e.attempts + 1, e.lastError = $error, e.leaseUntil = null,
+                e.state = CASE WHEN e.attempts + 1 >= $max THEN 'FAILED' ELSE 'PENDING' END,
+                e.nextAttemptAt = datetime() + duration({seconds: 2 ^ (e.attempts + 1)})
+            RETURN e.state AS state
+            """,
+            id=event_id,
+            error=error[:2000],
+            max=max_attempts,
+            database_=self._database,
+        )
+        return str(records[0]["state"]) if records else "UNKNOWN"
 
     async def count(self, integration: str) -> int:
         records, _, _ = await self._driver.execute_query(

@@ -25,6 +25,7 @@ from server.integrations.clickup.plugin import ClickUpSettings
 from server.integrations.clickup.rate_limit import LimiterPool
 from server.integrations.registry import IntegrationRegistry, default_registry
 from server.service import IntegrationService
+from server.webhook_worker import WebhookWorker
 from server.webhooks import WebhookDesk
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class HubServer:
         self._driver: neo4j.AsyncDriver | None = None
         self._server: grpc.aio.Server | None = None
         self._imports: ImportRunner | None = None
+        self._worker: WebhookWorker | None = None
         self._health = health.aio.HealthServicer()  # type: ignore[attr-defined]  # set at import time
         self.port = 0
 
@@ -73,6 +75,8 @@ class HubServer:
             cfg.keyring,
         )
         self.webhooks = webhooks
+        self._worker = WebhookWorker(self._driver, cfg.neo4j_database, webhooks.inbox, webhooks.registry, gallery)
+        webhooks.on_stored = self._worker.wake
         service = IntegrationService(gallery, cfg.tokens, self._imports, webhooks)
         pb_grpc.add_IntegrationServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
@@ -86,6 +90,8 @@ class HubServer:
         await server.start()
         self._server = server
         await self._imports.start_background()
+        if self._worker is not None and cfg.webhook_worker:
+            self._worker.start()
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         logger.info(
@@ -104,6 +110,9 @@ class HubServer:
         if self._server is not None:
             await self._server.stop(grace)
             self._server = None
+        if self._worker is not None:
+            await self._worker.stop()
+            self._worker = None
         if self._imports is not None:  # running imports keep their checkpoint; a later owner resumes them
             await self._imports.stop()
             self._imports = None

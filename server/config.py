@@ -15,6 +15,13 @@ class ConfigError(ValueError):
     """A setting is missing or wrong; the message names the variable and what would be right."""
 
 
+def _switch(env: Mapping[str, str], name: str, default: str = "on") -> bool:
+    value = env.get(name, default).strip().lower()
+    if value not in ("on", "off"):
+        raise ConfigError(f"{name} must be 'on' or 'off', got {value!r}")
+    return value == "on"
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     grpc_address: str
@@ -31,6 +38,7 @@ class ServerConfig:
     log_level: str
     shutdown_grace_seconds: float
     import_lease_seconds: float = 30.0
+    webhook_worker: bool = True
 
     def __repr__(self) -> str:
         return (
@@ -111,4 +119,5 @@ class ServerConfig:
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             shutdown_grace_seconds=number("SHUTDOWN_GRACE_SECONDS", "10", low=0, high=600),
             import_lease_seconds=number("IMPORT_LEASE_SECONDS", "30", low=1, high=3600),
+            webhook_worker=_switch(env, "WEBHOOK_WORKER"),
         )

@@ -8,6 +8,7 @@ duplicate and stored nothing new.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from graph.webhook_inbox import InboxEvent, WebhookInbox, WebhookRegistration, WebhookRegistry
@@ -29,6 +30,7 @@ class WebhookDesk:
         self.inbox = inbox
         self.registry = registry
         self._keyring = keyring
+        self.on_stored: Callable[[], None] = lambda: None  # wakes the worker
 
     async def deliver(
         self, integration: str, raw: bytes, verified: bool, received: datetime | None, headers: dict[str, str]
@@ -48,7 +50,7 @@ class WebhookDesk:
         parsed = parse_delivery(raw, int(received_at.timestamp() * 1000))
         route = await self.registry.get(integration, parsed.webhook_id)
         kept_headers = {k.lower(): v[:500] for k, v in list(headers.items())[:50]}
-        return await self.inbox.store(
+        stored = await self.inbox.store(
             integration=integration,
             webhook_id=parsed.webhook_id,
             event=parsed.event,
@@ -59,7 +61,10 @@ class WebhookDesk:
             received_at=received_at,
             org_id=route.org_id if route else None,
             project_id=route.project_id if route else None,
+            reapply_duplicate=parsed.reapply_duplicate,
         )
+        self.on_stored()
+        return stored
 
     async def secret(self, integration: str, webhook_id: str) -> str:
         require_name("integration", integration)

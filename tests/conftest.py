@@ -152,6 +152,9 @@ def server_env(connection: Connection, tokens: Tokens, api_url: str, keys: str) 
         "CLICKUP_API_URL": api_url,
         "CLICKUP_TIMEOUT_SECONDS": "5",
         "SHUTDOWN_GRACE_SECONDS": "5",
+        # Test servers share one database but talk to different sandboxes: only a test that needs
+        # events applied turns its server's worker on.
+        "WEBHOOK_WORKER": "off",
     }
 
 

@@ -228,6 +228,38 @@ class GraphWriter:
         for (edge_type, from_label, to_label, owner_is_from), rows in groups.items():
             await self._consume(tx, result, _edge(edge_type, from_label, to_label, owner_is_from), rows=rows, **params)
 
+    async def delete(self, label: str, external_id: str, run_id: str) -> int:
+        """Remove an object and everything ClickUp deletes with it, leaving tombstones.
+
+        A space takes its folders, lists and tasks; a list its home tasks; a task its subtasks.
+        """
+        if label not in ("Space", "Folder", "List", "Task"):
+            raise ValueError(f"cannot delete a {label}")
+        query = f"""
+            MATCH (lock:ProjectWriteLock {{projectId: $projectId}}) REMOVE lock.lockedBy
+            WITH lock
+            MATCH (n:{label} {{projectId: $projectId, source: $source, externalId: $id}})
+            CALL (n) {{
+                MATCH (n)-[:CONTAINS*0..3]->(x) WHERE x:Space OR x:Folder OR x:List OR x:Task RETURN x
+                UNION
+                MATCH (n)-[:CONTAINS*0..3]->(:Task)<-[:SUBTASK_OF*1..]-(x:Task) RETURN x
+            }}
+            WITH DISTINCT x
+            WITH x, [l IN labels(x) WHERE l IN ['Space', 'Folder', 'List', 'Task']][0] AS kind
+            MERGE (t:Tombstone {{projectId: $projectId, source: $source, kind: kind, externalId: x.externalId}})
+            SET t.deletedAt = datetime(), t.orgId = x.orgId, t.workspaceId = x.workspaceId, t.name = x.name,
+                t.syncRunId = $run
+            DETACH DELETE x
+            RETURN count(*) AS removed
+        """
+        await self._driver.execute_query(
+            "MERGE (l:ProjectWriteLock {projectId: $projectId})", projectId=self._project_id, database_=self._database
+        )
+        records, _, _ = await self._driver.execute_query(
+            query, projectId=self._project_id, source=SOURCE, id=external_id, run=run_id, database_=self._database
+        )
+        return int(records[0]["removed"]) if records else 0
+
     async def sweep(self, workspace_ids: list[str], seen: dict[str, set[str]]) -> dict[str, int]:
         return await sweep_unseen(self._driver, self._database, self._project_id, workspace_ids, seen)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import uuid
 from typing import Any
 
 from starlette.requests import Request
@@ -228,10 +229,11 @@ async def update_task(request: Request) -> Response:
                 ),
             )
         )
-    if not emitted:
-        raise AdminError(
-            400, "nothing to change: give name, status, priority, due_date, assignees, tags, archived or time_estimate"
-        )
+    known = {"name", "status", "priority", "due_date", "assignees", "tags", "archived", "time_estimate"}
+    if not known & set(body):
+        raise AdminError(400, f"nothing to change: give any of {', '.join(sorted(known))}")
+    if not emitted:  # the same values again: ClickUp accepts it and nothing happens
+        return JSONResponse(render.task(world, task))
     task.date_updated = now
     for event, item in emitted:
         sandbox.hub.emit(team_id, events.task_event(event, task.id, [item]))
@@ -303,6 +305,7 @@ async def update_container(request: Request) -> Response:
     item = _get(store, request.path_params["item_id"], _KINDS[kind][0])
     if not body or set(body) - {"name", "archived"}:
         raise AdminError(400, "give name and/or archived")
+    before = item.name
     if "name" in body:
         if not isinstance(body["name"], str) or not body["name"].strip():
             raise AdminError(400, "name must be a non-empty string")
@@ -310,7 +313,17 @@ async def update_container(request: Request) -> Response:
     if "archived" in body:
         item.archived = bool(body["archived"])
     team_id = item.team_id if isinstance(item, Space) else world.spaces[item.space_id].team_id
-    sandbox.hub.emit(team_id, events.object_event(f"{_KINDS[kind][0]}Updated", _KINDS[kind][1], item.id))
+    payload = events.object_event(f"{_KINDS[kind][0]}Updated", _KINDS[kind][1], item.id)
+    if kind == "lists":  # listUpdated carries history (a UUID id, type 6); folder/space updates carry only ids
+        actor = _actor(world, team_id)
+        payload["history_items"] = [
+            {
+                **events.history_item("name", item.id, actor, sandbox.now_ms(), before, item.name),
+                "id": str(uuid.uuid4()),
+                "type": 6,
+            }
+        ]
+    sandbox.hub.emit(team_id, payload)
     return JSONResponse({"id": item.id, "name": item.name, "archived": item.archived})
 
 

@@ -109,6 +109,18 @@ class Integration(abc.ABC):
 
     supports_import: ClassVar[bool] = False
 
+    async def apply_webhook(
+        self,
+        settings: pb.IntegrationSettings,
+        writer: GraphWriter,
+        event: str,
+        object_id: str,
+        workspace_id: str,
+        run_id: str,
+    ) -> str:
+        """Bring the graph up to date for one webhook event; returns what was done."""
+        raise NotImplementedError(f"{self.display_name} does not receive webhooks")
+
     async def run_import(self, context: ImportContext) -> ImportOutcome:
         """Fetch everything and write it through ``context.writer``, checkpointing every page."""
         raise NotImplementedError(f"{self.display_name} does not import data")

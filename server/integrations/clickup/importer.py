@@ -45,6 +45,24 @@ def _items(body: Any, key: str, path: str) -> list[dict[str, Any]]:
     return [item for item in items if isinstance(item, dict)]
 
 
+async def fetch_comments(client: ClickUpClient, task_id: str, team_id: str) -> Rows:
+    """All comments of a task: 25 newest per call, then older ones by the (start, start_id) cursor."""
+    rows = Rows()
+    path = f"/task/{task_id}/comment"
+    params: dict[str, Any] = {}
+    while True:
+        comments = _items(await client.get(path, params), "comments", path)
+        for item in comments:
+            rows.extend(mapping.comment(item, task_id, team_id))
+        if len(comments) < COMMENT_PAGE_SIZE:
+            return rows
+        oldest = comments[-1]
+        following = {"start": oldest.get("date"), "start_id": oldest.get("id")}
+        if following == params or None in following.values():
+            raise ClickUpResponseError(f"ClickUp's comment paging for task {task_id} did not advance")
+        params = following
+
+
 class ClickUpImport:
     def __init__(self, client: ClickUpClient, context: ImportContext) -> None:
         self._client = client
@@ -144,21 +162,7 @@ class ClickUpImport:
         )
 
     async def _comments(self, task_id: str, team_id: str) -> Rows:
-        """All comments of a task: 25 newest per call, then older ones by the (start, start_id) cursor."""
-        rows = Rows()
-        path = f"/task/{task_id}/comment"
-        params: dict[str, Any] = {}
-        while True:
-            comments = _items(await self._get(path, params), "comments", path)
-            for item in comments:
-                rows.extend(mapping.comment(item, task_id, team_id))
-            if len(comments) < COMMENT_PAGE_SIZE:
-                return rows
-            oldest = comments[-1]
-            following = {"start": oldest.get("date"), "start_id": oldest.get("id")}
-            if following == params or None in following.values():
-                raise ClickUpResponseError(f"ClickUp's comment paging for task {task_id} did not advance")
-            params = following
+        return await fetch_comments(self._client, task_id, team_id)
 
     async def _tasks(self, team_id: str, index: int, checkpoint: dict[str, Any]) -> None:
         path = f"/team/{team_id}/task"

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from graph.clickup.writer import GraphWriter
 from integrations.v1 import integration_service_pb2 as pb
 from server.errors import InvalidArgument
 from server.integrations.base import (
@@ -28,6 +29,7 @@ from server.integrations.clickup.errors import (
     ClickUpTransportError,
 )
 from server.integrations.clickup.importer import ClickUpImport, ImportFailed
+from server.integrations.clickup.live_sync import apply_event
 from server.integrations.clickup.rate_limit import LimiterPool
 
 _PERSONAL_TOKEN = re.compile(r"^pk_[A-Za-z0-9_]{8,256}$")
@@ -68,6 +70,21 @@ class ClickUpIntegration(Integration):
             limiter=self._settings.limiters.for_token(token),
             max_retries=max_retries,
         )
+
+    async def apply_webhook(
+        self,
+        settings: pb.IntegrationSettings,
+        writer: GraphWriter,
+        event: str,
+        object_id: str,
+        workspace_id: str,
+        run_id: str,
+    ) -> str:
+        oauth = settings.auth_method == pb.AUTH_METHOD_OAUTH
+        async with self.client(settings.api_token, oauth=oauth, max_retries=4) as client:
+            return await apply_event(
+                client, writer, event, object_id, workspace_id, settings.data_mapping.include_comments, run_id
+            )
 
     async def run_import(self, context: ImportContext) -> ImportOutcome:
         oauth = context.settings.auth_method == pb.AUTH_METHOD_OAUTH

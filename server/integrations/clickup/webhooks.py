@@ -3,7 +3,8 @@
 ClickUp retries an event up to five times and may deliver it twice or out of order. The dedupe
 key is ``webhook_id + event + history item ids`` (history ids are unique per change); events
 that carry only an id (``taskDeleted``, ``listCreated``, ...) use ``event + object id`` within a
-ten-minute window.
+ten-minute window. An id-only *update* (``spaceUpdated``) cannot be told from a retry of an earlier
+one, so such a duplicate is applied again rather than risk losing a change.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ class ParsedDelivery:
     event: str
     object_id: str
     dedupe_key: str
+    # Two different id-only updates of one object have identical bodies: a "duplicate" of an applied one
+    # may be a new change, so it is applied again (a re-fetch, harmless if nothing changed).
+    reapply_duplicate: bool = False
 
 
 def _text(value: Any) -> str | None:
@@ -55,4 +59,6 @@ def parse_delivery(raw: bytes, received_ms: int) -> ParsedDelivery:
         key = f"clickup|{webhook_id}|{event}|{','.join(history)}"
     else:
         key = f"clickup|{webhook_id}|{event}|{object_id}|{received_ms // ID_ONLY_WINDOW_MS}"
-    return ParsedDelivery(webhook_id, event, object_id, key)
+    return ParsedDelivery(
+        webhook_id, event, object_id, key, reapply_duplicate=not history and event.endswith("Updated")
+    )

@@ -1,0 +1,107 @@
+"""Applying inbox events to the graph, oldest first, with retries and a dead-letter state.
+
+Events are leased (so replicas do not apply the same event at once), applied through the
+integration's plugin and the shared writer, and marked APPLIED; a failure retries with
+exponential backoff and, after ``max_attempts``, leaves the event FAILED for a replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+
+import neo4j
+
+from graph.clickup.writer import GraphWriter
+from graph.webhook_inbox import InboxEvent, WebhookInbox, WebhookRegistry
+from server.errors import ServiceError
+from server.gallery import Gallery
+
+logger = logging.getLogger(__name__)
+
+
+class WebhookWorker:
+    def __init__(
+        self,
+        driver: neo4j.AsyncDriver,
+        database: str,
+        inbox: WebhookInbox,
+        registry: WebhookRegistry,
+        gallery: Gallery,
+        *,
+        max_attempts: int = 5,
+        idle_seconds: float = 1.0,
+    ) -> None:
+        self._driver = driver
+        self._database = database
+        self._inbox = inbox
+        self._registry = registry
+        self._gallery = gallery
+        self._max_attempts = max_attempts
+        self._idle_seconds = idle_seconds
+        self.owner = f"worker-{uuid.uuid4().hex[:12]}"
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Finish the event in hand (its lease would otherwise delay it), then stop."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            async with asyncio.timeout(grace):
+                await self._task
+        except TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                events = await self._inbox.claim(self.owner, 50)
+            except Exception:
+                logger.exception("claiming webhook events failed")
+                events = []
+            for event in events:
+                if self._stopping:
+                    break  # the rest keep their lease and come back when it runs out
+                await self.apply(event)
+            if not events:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._idle_seconds):  # also picks up retries that came due
+                        await self._wake.wait()
+
+    async def apply(self, event: InboxEvent) -> None:
+        try:
+            if event.org_id is None or event.project_id is None:
+                raise LookupError("the event is not routed to a project")
+            registration = await self._registry.get(event.integration, event.webhook_id)
+            if registration is None:
+                raise LookupError(f"webhook {event.webhook_id} is no longer registered")
+            view = await self._gallery.get(event.org_id, event.project_id, event.integration)
+            if view.settings is None or view.record is None or not view.record.enabled:
+                raise LookupError(f"{event.integration} is not enabled for {event.org_id}/{event.project_id}")
+            writer = GraphWriter(self._driver, self._database, event.org_id, event.project_id)
+            outcome = await view.plugin.apply_webhook(
+                view.settings, writer, event.event, event.object_id, registration.workspace_id, f"webhook:{event.id}"
+            )
+        except Exception as exc:
+            message = exc.message if isinstance(exc, ServiceError) else f"{type(exc).__name__}: {exc}"
+            state = await self._inbox.failed_attempt(event.id, message, self._max_attempts)
+            logger.warning(
+                "webhook event %s (%s %s) failed, now %s: %s", event.id, event.event, event.object_id, state, message
+            )
+            return
+        await self._inbox.applied(event.id, outcome)
