@@ -1,4 +1,5 @@
-"""The main job: Neo4j, the ClickUp sandbox and the gRPC server on loopback, ClickUp configured.
+"""The main job: Neo4j, the ClickUp sandbox, the gRPC server and the webhook gateway on loopback;
+ClickUp configured, tested and imported into Neo4j.
 
     python -m devtools.demo            # bring everything up, configure, test, print, keep running
     python -m devtools.demo --once     # the same, then shut everything down (smoke test)
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="shut down after printing the calls")
     parser.add_argument("--grpc-port", type=int, default=50051)
     parser.add_argument("--sandbox-port", type=int, default=8990)
+    parser.add_argument("--gateway-port", type=int, default=8080)
     parser.add_argument("--neo4j-port", type=int, default=7687)
     parser.add_argument("--run-dir", type=Path, default=ROOT / ".run")
     parser.add_argument("--no-grpcurl", action="store_true", help="do not install or run grpcurl")
@@ -223,7 +225,46 @@ def main(argv: list[str] | None = None) -> int:
         if not check.ok:
             raise SystemExit("the connection test failed")
 
-        # 6. how to call it
+        # 6. a full import of the sandbox workspace, followed live
+        job = stub.StartImport(
+            pb.StartImportRequest(org_id=ORG, project_id=PROJECT, name="clickup"), metadata=auth, timeout=30
+        )
+        final = job
+        for update in stub.WatchImportJob(
+            pb.WatchImportJobRequest(org_id=ORG, project_id=PROJECT, job_id=job.id), metadata=auth, timeout=600
+        ):
+            final = update
+            say(
+                f"import {update.id[:8]}: {pb.ImportJobState.Name(update.state).removeprefix('IMPORT_JOB_STATE_')}"
+                f" - {update.phase} ({update.counters.get('task', 0)} tasks, {update.api_calls} API calls)"
+            )
+        if final.state != pb.IMPORT_JOB_STATE_SUCCEEDED:
+            raise SystemExit(f"the import failed: {final.error}")
+        kinds = ", ".join(f"{final.counters.get(k, 0)} {k}s" for k in ("space", "folder", "list", "task", "person"))
+        say(f"imported into Neo4j: {kinds}")
+
+        # 7. the webhook gateway
+        gateway_url = f"http://127.0.0.1:{args.gateway_port}"
+        gateway_log = run_dir / "logs" / "gateway.log"
+        gateway_env = {
+            **os.environ,
+            "GATEWAY_SERVER_TARGET": target,
+            "GATEWAY_SERVER_TOKEN": gateway_token,
+            "GATEWAY_SPOOL_PATH": str(run_dir / "gateway-spool.sqlite3"),
+        }
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "webhook_gateway", "--port", str(args.gateway_port)],
+                cwd=ROOT,
+                env=gateway_env,
+                stdout=gateway_log.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+        wait_for("the webhook gateway", lambda: httpx.get(f"{gateway_url}/readyz").is_success, 30, gateway_log)
+        say(f"webhook gateway on {gateway_url}/webhooks/clickup (ready)")
+
+        # 8. how to call it
         grpcurl = None if args.no_grpcurl else grpcurl_binary(install=True)
         show = grpcurl or "grpcurl"
         print(

@@ -170,7 +170,7 @@ class ImportJobStore:
             MATCH (j:ImportJob {id: $id}) WHERE j.state IN ['QUEUED', 'RUNNING']
               AND (j.leaseOwner IS NULL OR j.leaseOwner = $owner OR j.leaseExpiresAt < datetime())
             SET j.leaseOwner = $owner, j.leaseExpiresAt = datetime() + duration({milliseconds: $lease}),
-                j.state = 'RUNNING', j.startedAt = coalesce(j.startedAt, datetime()),
+                j.state = 'RUNNING', j.startedAt = coalesce(j.startedAt, datetime()), j.phase = 'starting',
                 j.attempts = coalesce(j.attempts, 0) + 1
             RETURN j
             """,

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def demo_rows_removed(neo4j_driver: neo4j.Driver) -> Iterator[None]:
     """The demo seals its rows under its own key: remove them so later suite-wide checks stay exact."""
     yield
-    neo4j_driver.execute_query("MATCH (i:Integration {orgId: $org}) DETACH DELETE i", org=ORG)
+    neo4j_driver.execute_query("MATCH (n {orgId: $org}) DETACH DELETE n", org=ORG)
 
 
 @pytest.mark.usefixtures("demo_rows_removed")
@@ -33,7 +33,7 @@ def test_main_job_brings_everything_up_and_prints_working_calls(neo4j_connection
         "NEO4J_USER": neo4j_connection.user,
         "NEO4J_PASSWORD": neo4j_connection.password,
     }
-    grpc_port, sandbox_port = free_port(), free_port()
+    grpc_port, sandbox_port, gateway_port = free_port(), free_port(), free_port()
     result = subprocess.run(
         [
             sys.executable,
@@ -45,6 +45,8 @@ def test_main_job_brings_everything_up_and_prints_working_calls(neo4j_connection
             str(grpc_port),
             "--sandbox-port",
             str(sandbox_port),
+            "--gateway-port",
+            str(gateway_port),
             "--run-dir",
             str(tmp_path),
         ],
@@ -57,6 +59,9 @@ def test_main_job_brings_everything_up_and_prints_working_calls(neo4j_connection
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "TestConnection: OK: Connected as Ada Lovelace" in result.stdout
+    assert "SUCCEEDED" in result.stdout
+    assert "imported into Neo4j: 3 spaces, 8 folders, 21 lists, 448 tasks" in result.stdout
+    assert f"webhook gateway on http://127.0.0.1:{gateway_port}/webhooks/clickup (ready)" in result.stdout
     assert f"-plaintext 127.0.0.1:{grpc_port} list" in result.stdout
     assert "integrations.v1.IntegrationService/GetIntegration" in result.stdout
     admin_token = (tmp_path / "admin-token").read_text().strip()
