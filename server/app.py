@@ -75,7 +75,14 @@ class HubServer:
             cfg.keyring,
         )
         self.webhooks = webhooks
-        self._worker = WebhookWorker(self._driver, cfg.neo4j_database, webhooks.inbox, webhooks.registry, gallery)
+        self._worker = WebhookWorker(
+            self._driver,
+            cfg.neo4j_database,
+            webhooks.inbox,
+            webhooks.registry,
+            gallery,
+            lease_seconds=cfg.import_lease_seconds,
+        )
         webhooks.on_stored = self._worker.wake
         service = IntegrationService(gallery, cfg.tokens, self._imports, webhooks)
         pb_grpc.add_IntegrationServiceServicer_to_server(service, server)

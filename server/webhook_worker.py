@@ -33,6 +33,7 @@ class WebhookWorker:
         *,
         max_attempts: int = 5,
         idle_seconds: float = 1.0,
+        lease_seconds: float = 60.0,
     ) -> None:
         self._driver = driver
         self._database = database
@@ -41,6 +42,7 @@ class WebhookWorker:
         self._gallery = gallery
         self._max_attempts = max_attempts
         self._idle_seconds = idle_seconds
+        self._lease_seconds = max(1, int(lease_seconds))
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
         self._stopping = False
@@ -69,7 +71,7 @@ class WebhookWorker:
     async def _run(self) -> None:
         while not self._stopping:
             try:
-                events = await self._inbox.claim(self.owner, 50)
+                events = await self._inbox.claim(self.owner, 20, self._lease_seconds)
             except Exception:
                 logger.exception("claiming webhook events failed")
                 events = []
