@@ -296,6 +296,23 @@ class ImportJobStore:
             totals=json.dumps(totals, sort_keys=True),
         )
 
+    async def advance_watermark(
+        self, org_id: str, project_id: str, integration: str, workspace_id: str, mark: datetime
+    ) -> None:
+        """Move a workspace's watermark forward (never back) after a gap repair."""
+        state = await self.sync_state(org_id, project_id, integration)
+        marks = dict(state["watermarks"]) if state else {}
+        if workspace_id in marks and marks[workspace_id] >= mark:
+            return
+        marks[workspace_id] = mark
+        await self._query(
+            "MERGE (s:SyncState {orgId: $org, projectId: $project, integration: $name}) SET s.watermarks = $marks",
+            org=org_id,
+            project=project_id,
+            name=integration,
+            marks=json.dumps({k: v.isoformat() for k, v in marks.items()}, sort_keys=True),
+        )
+
     async def record_sync_error(self, org_id: str, project_id: str, integration: str, error: str) -> None:
         await self._query(
             "MERGE (s:SyncState {orgId: $org, projectId: $project, integration: $name}) SET s.lastError = $error",

@@ -172,6 +172,28 @@ class WebhookInbox:
         )
         return str(records[0]["state"]) if records else "UNKNOWN"
 
+    async def replay(
+        self, org_id: str, project_id: str, event_ids: list[str], start: datetime | None, end: datetime | None
+    ) -> int:
+        """Queue events again (FAILED ones above all); a re-fetch makes re-applying harmless."""
+        records, _, _ = await self._driver.execute_query(
+            """
+            MATCH (e:WebhookEvent {orgId: $org, projectId: $project})
+            WHERE (size($ids) > 0 AND e.id IN $ids)
+               OR (size($ids) = 0 AND ($start IS NULL OR e.receivedAt >= $start)
+                   AND ($end IS NULL OR e.receivedAt < $end))
+            SET e.state = 'PENDING', e.nextAttemptAt = null, e.leaseUntil = null, e.replayedAt = datetime()
+            RETURN count(e) AS n
+            """,
+            org=org_id,
+            project=project_id,
+            ids=event_ids,
+            start=start,
+            end=end,
+            database_=self._database,
+        )
+        return int(records[0]["n"])
+
     async def count(self, integration: str) -> int:
         records, _, _ = await self._driver.execute_query(
             "MATCH (e:WebhookEvent {integration: $integration}) RETURN count(e) AS c",
@@ -211,6 +233,51 @@ class WebhookRegistry:
             project=registration.project_id,
             workspace=registration.workspace_id,
             secret=registration.secret_ciphertext,
+            database_=self._database,
+        )
+
+    async def for_project(self, org_id: str, project_id: str, integration: str) -> list[dict[str, Any]]:
+        records, _, _ = await self._driver.execute_query(
+            """
+            MATCH (w:WebhookRegistration {integration: $integration, orgId: $org, projectId: $project})
+            RETURN w.webhookId AS id, w.workspaceId AS workspace, coalesce(w.status, 'active') AS status,
+                   coalesce(w.failCount, 0) AS failCount, w.checkedAt AS checkedAt
+            ORDER BY w.workspaceId
+            """,
+            integration=integration,
+            org=org_id,
+            project=project_id,
+            database_=self._database,
+        )
+        return [{**dict(r), "checkedAt": _dt(r["checkedAt"])} for r in records]
+
+    async def all_registrations(self) -> list[WebhookRegistration]:
+        records, _, _ = await self._driver.execute_query(
+            "MATCH (w:WebhookRegistration) RETURN w", database_=self._database
+        )
+        return [
+            WebhookRegistration(
+                n["integration"], n["webhookId"], n["orgId"], n["projectId"], n["workspaceId"], n["secretCiphertext"]
+            )
+            for n in (r["w"] for r in records)
+        ]
+
+    async def record_health(self, integration: str, webhook_id: str, status: str, fail_count: int) -> None:
+        await self._driver.execute_query(
+            "MATCH (w:WebhookRegistration {integration: $integration, webhookId: $webhook}) "
+            "SET w.status = $status, w.failCount = $fails, w.checkedAt = datetime()",
+            integration=integration,
+            webhook=webhook_id,
+            status=status,
+            fails=fail_count,
+            database_=self._database,
+        )
+
+    async def remove(self, integration: str, webhook_id: str) -> None:
+        await self._driver.execute_query(
+            "MATCH (w:WebhookRegistration {integration: $integration, webhookId: $webhook}) DELETE w",
+            integration=integration,
+            webhook=webhook_id,
             database_=self._database,
         )
 

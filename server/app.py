@@ -24,6 +24,7 @@ from server.imports import ImportRunner
 from server.integrations.clickup.plugin import ClickUpSettings
 from server.integrations.clickup.rate_limit import LimiterPool
 from server.integrations.registry import IntegrationRegistry, default_registry
+from server.live_sync import LiveSync
 from server.service import IntegrationService
 from server.webhook_worker import WebhookWorker
 from server.webhooks import WebhookDesk
@@ -44,6 +45,7 @@ class HubServer:
         self._server: grpc.aio.Server | None = None
         self._imports: ImportRunner | None = None
         self._worker: WebhookWorker | None = None
+        self.live_sync: LiveSync | None = None
         self._health = health.aio.HealthServicer()  # type: ignore[attr-defined]  # set at import time
         self.port = 0
 
@@ -84,7 +86,16 @@ class HubServer:
             lease_seconds=cfg.import_lease_seconds,
         )
         webhooks.on_stored = self._worker.wake
-        service = IntegrationService(gallery, cfg.tokens, self._imports, webhooks)
+        self.live_sync = LiveSync(
+            webhooks,
+            gallery,
+            jobs,
+            self._driver,
+            cfg.neo4j_database,
+            cfg.webhook_public_url,
+            cfg.live_sync_check_seconds,
+        )
+        service = IntegrationService(gallery, cfg.tokens, self._imports, webhooks, self.live_sync)
         pb_grpc.add_IntegrationServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
@@ -99,6 +110,7 @@ class HubServer:
         await self._imports.start_background()
         if self._worker is not None and cfg.webhook_worker:
             self._worker.start()
+            self.live_sync.start()
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         logger.info(
@@ -117,6 +129,8 @@ class HubServer:
         if self._server is not None:
             await self._server.stop(grace)
             self._server = None
+        if self.live_sync is not None:
+            await self.live_sync.stop()
         if self._worker is not None:
             await self._worker.stop()
             self._worker = None

@@ -22,6 +22,13 @@ def _switch(env: Mapping[str, str], name: str, default: str = "on") -> bool:
     return value == "on"
 
 
+def _public_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("WEBHOOK_PUBLIC_URL", "").strip()
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"WEBHOOK_PUBLIC_URL must be the gateway's http(s) URL, got {url!r}")
+    return url or None
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     grpc_address: str
@@ -39,6 +46,8 @@ class ServerConfig:
     shutdown_grace_seconds: float
     import_lease_seconds: float = 30.0
     webhook_worker: bool = True
+    webhook_public_url: str | None = None
+    live_sync_check_seconds: float = 60.0
 
     def __repr__(self) -> str:
         return (
@@ -120,4 +129,6 @@ class ServerConfig:
             shutdown_grace_seconds=number("SHUTDOWN_GRACE_SECONDS", "10", low=0, high=600),
             import_lease_seconds=number("IMPORT_LEASE_SECONDS", "30", low=1, high=3600),
             webhook_worker=_switch(env, "WEBHOOK_WORKER"),
+            webhook_public_url=_public_url(env),
+            live_sync_check_seconds=number("LIVE_SYNC_CHECK_SECONDS", "60", low=1, high=86400),
         )

@@ -49,7 +49,9 @@ def sync_state(state: dict[str, Any]) -> pb.SyncState:
     return message
 
 
-def integration(view: IntegrationView, sync: dict[str, Any] | None = None) -> pb.Integration:
+def integration(
+    view: IntegrationView, sync: dict[str, Any] | None = None, webhooks: list[dict[str, Any]] | None = None
+) -> pb.Integration:
     plugin, record = view.plugin, view.record
     message = pb.Integration(
         name=plugin.name,
@@ -69,6 +71,11 @@ def integration(view: IntegrationView, sync: dict[str, Any] | None = None) -> pb
         message.settings.api_token = mask_secret(view.settings.api_token)
     if sync is not None:
         message.sync_state.CopyFrom(sync_state(sync))
+    for hook in webhooks or []:
+        health = message.webhooks.add(
+            id=hook["id"], workspace_id=hook["workspace"], status=hook["status"], fail_count=hook["failCount"]
+        )
+        _set_times(health, {"checked_time": hook["checkedAt"]})
     if record is not None:
         _set_times(
             message,

@@ -21,8 +21,9 @@ from integrations.v1 import integration_service_pb2_grpc as pb_grpc
 from server import convert
 from server.auth import Scope, TokenRegistry
 from server.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, internal_status, to_grpc_status
-from server.gallery import Gallery
+from server.gallery import Gallery, IntegrationView
 from server.imports import ImportRunner
+from server.live_sync import LiveSync
 from server.validation import optional_request_id, require_id, require_name
 from server.webhooks import SECRET_TTL_SECONDS, WebhookDesk
 
@@ -54,11 +55,6 @@ def decode_page_token(token: str) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
     raise InvalidArgument("page_token", "is not a token this server issued")
-
-
-class Unimplemented(ServiceError):
-    code = grpc.StatusCode.UNIMPLEMENTED
-    default_reason = "NOT_IMPLEMENTED"
 
 
 def _guard(service: IntegrationService, request: Any, context: Context, scope: Scope, tenant: bool) -> None:
@@ -117,11 +113,22 @@ def stream_rpc(scope: Scope) -> Callable[[StreamHandler[Req, Resp]], StreamHandl
 
 
 class IntegrationService(pb_grpc.IntegrationServiceServicer):
-    def __init__(self, gallery: Gallery, tokens: TokenRegistry, imports: ImportRunner, webhooks: WebhookDesk) -> None:
+    def __init__(
+        self, gallery: Gallery, tokens: TokenRegistry, imports: ImportRunner, webhooks: WebhookDesk, live_sync: LiveSync
+    ) -> None:
         self.gallery = gallery
         self.tokens = tokens
         self.imports = imports
         self.webhooks = webhooks
+        self.live_sync = live_sync
+
+    async def _view(self, view: IntegrationView) -> pb.Integration:
+        key = view.key
+        return convert.integration(
+            view,
+            await self._sync(key.org_id, key.project_id, key.name),
+            await self.live_sync.health(key.org_id, key.project_id, key.name),
+        )
 
     async def _sync(self, org_id: str, project_id: str, name: str) -> dict[str, Any] | None:
         return await self.imports.jobs.sync_state(org_id, project_id, name)
@@ -131,24 +138,19 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
         self, request: pb.ListIntegrationsRequest, context: Context
     ) -> pb.ListIntegrationsResponse:
         views = await self.gallery.list(request.org_id, request.project_id)
-        return pb.ListIntegrationsResponse(
-            integrations=[
-                convert.integration(v, await self._sync(request.org_id, request.project_id, v.plugin.name))
-                for v in views
-            ]
-        )
+        return pb.ListIntegrationsResponse(integrations=[await self._view(v) for v in views])
 
     @rpc(Scope.READ)
     async def GetIntegration(self, request: pb.GetIntegrationRequest, context: Context) -> pb.Integration:
-        view = await self.gallery.get(request.org_id, request.project_id, request.name)
-        return convert.integration(view, await self._sync(request.org_id, request.project_id, request.name))
+        return await self._view(await self.gallery.get(request.org_id, request.project_id, request.name))
 
     @rpc(Scope.WRITE)
     async def UpdateIntegration(self, request: pb.UpdateIntegrationRequest, context: Context) -> pb.Integration:
         view = await self.gallery.update(
             request.org_id, request.project_id, request.integration, request.update_mask, request.request_id
         )
-        return convert.integration(view, await self._sync(request.org_id, request.project_id, view.plugin.name))
+        await self.live_sync.reconcile(view)  # webhooks exist exactly while enabled with auto-sync
+        return await self._view(view)
 
     @rpc(Scope.WRITE)
     async def TestConnection(self, request: pb.TestConnectionRequest, context: Context) -> pb.TestConnectionResponse:
@@ -246,10 +248,21 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
             events=[convert.webhook_event(e) for e in events[:size]], next_page_token=token
         )
 
-    # Declared in the contract; replay arrives with applying events to the graph.
-
     @rpc(Scope.WRITE)
     async def ReplayWebhookEvents(
         self, request: pb.ReplayWebhookEventsRequest, context: Context
     ) -> pb.ReplayWebhookEventsResponse:
-        raise Unimplemented("ReplayWebhookEvents is not available in this server version")
+        ids = list(request.event_ids)
+        if len(ids) > MAX_PAGE_SIZE * 10:
+            raise InvalidArgument("event_ids", f"at most {MAX_PAGE_SIZE * 10} per call")
+        for index, event_id in enumerate(ids):
+            require_id(f"event_ids[{index}]", event_id)
+        start = request.start_time.ToDatetime(UTC) if request.HasField("start_time") else None
+        end = request.end_time.ToDatetime(UTC) if request.HasField("end_time") else None
+        if not ids and start is None:
+            raise InvalidArgument("start_time", "give event_ids or at least a start_time")
+        if start is not None and end is not None and end <= start:
+            raise InvalidArgument("end_time", "must be after start_time")
+        replayed = await self.webhooks.inbox.replay(request.org_id, request.project_id, ids, start, end)
+        self.webhooks.on_stored()
+        return pb.ReplayWebhookEventsResponse(replayed=replayed)

@@ -29,8 +29,8 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str =
 class UvicornThread:
     """A real uvicorn server for an ASGI app, in a background thread, on a free loopback port."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.port = free_port()
+    def __init__(self, app: ASGIApp, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -139,6 +139,7 @@ class Integration(_message.Message):
     LAST_TESTED_TIME_FIELD_NUMBER: _builtins.int
     SUPPORTED_AUTH_METHODS_FIELD_NUMBER: _builtins.int
     SYNC_STATE_FIELD_NUMBER: _builtins.int
+    WEBHOOKS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Stable registry name, e.g. "clickup"."""
     display_name: _builtins.str
@@ -165,6 +166,10 @@ class Integration(_message.Message):
     def sync_state(self) -> Global___SyncState:
         """What the last imports left behind (empty until the first import)."""
 
+    @_builtins.property
+    def webhooks(self) -> _containers.RepeatedCompositeFieldContainer[Global___WebhookHealth]:
+        """Webhooks registered with the third party for live sync (auto_sync), with their health."""
+
     def __init__(
         self,
         *,
@@ -184,14 +189,48 @@ class Integration(_message.Message):
         last_tested_time: _timestamp_pb2.Timestamp | None = ...,
         supported_auth_methods: _abc.Iterable[Global___AuthMethod.ValueType] | None = ...,
         sync_state: Global___SyncState | None = ...,
+        webhooks: _abc.Iterable[Global___WebhookHealth] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "last_tested_time", b"last_tested_time", "settings", b"settings", "sync_state", b"sync_state", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["configured", b"configured", "connection_status", b"connection_status", "create_time", b"create_time", "description", b"description", "display_name", b"display_name", "enabled", b"enabled", "last_error", b"last_error", "last_tested_time", b"last_tested_time", "logo_url", b"logo_url", "name", b"name", "org_id", b"org_id", "project_id", b"project_id", "settings", b"settings", "supported_auth_methods", b"supported_auth_methods", "sync_state", b"sync_state", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["configured", b"configured", "connection_status", b"connection_status", "create_time", b"create_time", "description", b"description", "display_name", b"display_name", "enabled", b"enabled", "last_error", b"last_error", "last_tested_time", b"last_tested_time", "logo_url", b"logo_url", "name", b"name", "org_id", b"org_id", "project_id", b"project_id", "settings", b"settings", "supported_auth_methods", b"supported_auth_methods", "sync_state", b"sync_state", "update_time", b"update_time", "webhooks", b"webhooks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Integration: _TypeAlias = Integration  # noqa: Y015
+
+@_typing.final
+class WebhookHealth(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    WORKSPACE_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    FAIL_COUNT_FIELD_NUMBER: _builtins.int
+    CHECKED_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    workspace_id: _builtins.str
+    status: _builtins.str
+    """As the third party reports it: "active", "failing" or "suspended"."""
+    fail_count: _builtins.int
+    @_builtins.property
+    def checked_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        workspace_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        fail_count: _builtins.int = ...,
+        checked_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checked_time", b"checked_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checked_time", b"checked_time", "fail_count", b"fail_count", "id", b"id", "status", b"status", "workspace_id", b"workspace_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WebhookHealth: _TypeAlias = WebhookHealth  # noqa: Y015
 
 @_typing.final
 class SyncState(_message.Message):

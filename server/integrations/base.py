@@ -121,6 +121,28 @@ class Integration(abc.ABC):
         """Bring the graph up to date for one webhook event; returns what was done."""
         raise NotImplementedError(f"{self.display_name} does not receive webhooks")
 
+    # Live sync (webhooks registered with the third party). Plugins without it keep these defaults.
+    supports_live_sync: ClassVar[bool] = False
+
+    async def register_webhooks(self, settings: pb.IntegrationSettings, endpoint: str) -> list[dict[str, str]]:
+        raise NotImplementedError
+
+    async def webhook_status(
+        self, settings: pb.IntegrationSettings, workspace_id: str, webhook_id: str
+    ) -> tuple[str, int] | None:
+        raise NotImplementedError
+
+    async def reactivate_webhook(self, settings: pb.IntegrationSettings, webhook_id: str) -> None:
+        raise NotImplementedError
+
+    async def delete_webhook(self, settings: pb.IntegrationSettings, webhook_id: str) -> None:
+        raise NotImplementedError
+
+    async def repair_gap(
+        self, settings: pb.IntegrationSettings, writer: GraphWriter, workspace_id: str, since_ms: int, run_id: str
+    ) -> tuple[int, int | None]:
+        raise NotImplementedError
+
     async def run_import(self, context: ImportContext) -> ImportOutcome:
         """Fetch everything and write it through ``context.writer``, checkpointing every page."""
         raise NotImplementedError(f"{self.display_name} does not import data")

@@ -211,12 +211,11 @@ async def test_oversized_message_is_refused_by_the_transport(
     assert refused.code == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
-async def test_declared_but_unbuilt_rpcs_say_unimplemented_after_auth(
-    hub: RunningHub, tokens: Tokens, tenant: tuple[str, str]
-) -> None:
+async def test_replay_needs_ids_or_a_window(hub: RunningHub, tokens: Tokens, tenant: tuple[str, str]) -> None:
     refused = await failure(
         hub.stub.ReplayWebhookEvents(
             pb.ReplayWebhookEventsRequest(org_id=tenant[0], project_id=tenant[1]), metadata=bearer(tokens.admin)
         )
     )
-    assert refused.code == grpc.StatusCode.UNIMPLEMENTED
+    assert refused.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.fields == ["start_time"]

@@ -17,7 +17,7 @@ from integrations.v1 import integration_service_pb2 as pb
 from sandbox.clickup.app import create_app
 from sandbox.clickup.generator import GeneratorConfig, generate
 from sandbox.clickup.state import Sandbox
-from tests.conftest import RunningHub, Tokens, server_env, start_hub
+from tests.conftest import RunningHub, Tokens, bearer, server_env, start_hub
 from tests.integration.importing import enable, export, run_import
 from tests.support import UvicornThread, wait_until
 from webhook_gateway.app import create_app as create_gateway
@@ -151,6 +151,21 @@ async def test_mutations_delivered_three_times_shuffled_end_equal_to_a_fresh_imp
     assert records[0]["events"] * 3 == len(deliveries), "each distinct event is stored once"
     assert records[0]["deliveries"] == [3], "every event was delivered three times and counted"
     assert records[0]["attempts"] == records[0]["events"], "and applied exactly once"
+
+    listed = await stack.hub.stub.ListWebhookEvents(
+        pb.ListWebhookEventsRequest(
+            org_id=tenant[0], project_id=tenant[1], state=pb.WEBHOOK_EVENT_STATE_APPLIED, page_size=5
+        ),
+        metadata=bearer(tokens.admin),
+    )
+    assert len(listed.events) == 5
+    assert listed.next_page_token
+    replayed = await stack.hub.stub.ReplayWebhookEvents(
+        pb.ReplayWebhookEventsRequest(org_id=tenant[0], project_id=tenant[1], event_ids=[e.id for e in listed.events]),
+        metadata=bearer(tokens.admin),
+    )
+    assert replayed.replayed == 5
+    await asyncio.to_thread(wait_until, lambda: settled(neo4j_driver, tenant), 60, "the replay to be applied")
 
     fresh = (tenant[0], tenant[1] + "-fresh")
     await enable(stack.hub, TOKEN, tokens.admin, fresh)

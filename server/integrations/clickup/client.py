@@ -111,19 +111,24 @@ class ClickUpClient:
 
     async def get(self, path: str, params: Params | None = None) -> Any:
         """GET ``path`` and return the decoded JSON body, retrying what is safe to retry."""
+        return await self.request("GET", path, params)
+
+    async def request(self, method: str, path: str, params: Params | None = None, body: Any = None) -> Any:
+        """One call. A 429 was not processed, so it is retried for any method after the reset;
+        5xx and timeouts are retried only for GET (a write may have taken effect)."""
         failures = 0
         rate_limited = 0
         while True:
             await self._limiter.acquire()
             self.stats.api_calls += 1
             try:
-                response = await self._http.get(path, params=_encode(params))
+                response = await self._http.request(method, path, params=_encode(params), json=body)
             except httpx.TimeoutException:
                 self._limiter.release()
-                error: ClickUpError = ClickUpTransportError(f"ClickUp did not answer GET {path} in time")
+                error: ClickUpError = ClickUpTransportError(f"ClickUp did not answer {method} {path} in time")
             except httpx.TransportError as exc:
                 self._limiter.release()
-                error = ClickUpTransportError(f"could not reach ClickUp for GET {path}: {type(exc).__name__}")
+                error = ClickUpTransportError(f"could not reach ClickUp for {method} {path}: {type(exc).__name__}")
             else:
                 if response.status_code == 429:
                     self._limiter.exhausted(response.headers)
@@ -138,6 +143,8 @@ class ClickUpClient:
                 error = self._error(response, path)
                 if not isinstance(error, ClickUpServerError):
                     raise error
+            if method != "GET":
+                raise error
             failures += 1
             if failures > self._max_retries:
                 raise error

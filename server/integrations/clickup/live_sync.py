@@ -14,7 +14,7 @@ from graph.clickup import mapping
 from graph.clickup.mapping import Rows
 from graph.clickup.writer import GraphWriter
 from server.integrations.clickup.client import ClickUpClient
-from server.integrations.clickup.errors import ClickUpNotAuthorized, ClickUpNotFound
+from server.integrations.clickup.errors import ClickUpNotAuthorized, ClickUpNotFound, ClickUpResponseError
 from server.integrations.clickup.importer import fetch_comments
 
 KINDS = {"task": "Task", "list": "List", "folder": "Folder", "space": "Space"}
@@ -80,3 +80,80 @@ async def apply_event(
         rows.extend(mapping.space(body, workspace_id))
     await writer.write(rows, run_id)
     return "written"
+
+
+# ---------------------------------------------------------------- webhook lifecycle and gap repair
+
+WEBHOOK_EVENTS = "*"
+
+
+async def register_webhooks(client: ClickUpClient, workspace_ids: list[str], endpoint: str) -> list[dict[str, str]]:
+    """One webhook per workspace, all events, pointing at the gateway; returns id, workspace, secret."""
+    teams = await client.get_teams()
+    chosen = [t.id for t in teams if not workspace_ids or t.id in workspace_ids]
+    created = []
+    for team_id in chosen:
+        body = await client.request(
+            "POST", f"/team/{team_id}/webhook", body={"endpoint": endpoint, "events": WEBHOOK_EVENTS}
+        )
+        hook = body.get("webhook") if isinstance(body, dict) else None
+        if not isinstance(hook, dict) or not hook.get("id") or not hook.get("secret"):
+            raise ClickUpResponseError(f"ClickUp's answer to creating a webhook for workspace {team_id} is incomplete")
+        created.append({"id": str(hook["id"]), "workspace_id": team_id, "secret": str(hook["secret"])})
+    return created
+
+
+async def webhook_status(client: ClickUpClient, workspace_id: str, webhook_id: str) -> tuple[str, int] | None:
+    body = await client.get(f"/team/{workspace_id}/webhook")
+    for hook in (body.get("webhooks") if isinstance(body, dict) else None) or []:
+        if isinstance(hook, dict) and str(hook.get("id")) == webhook_id:
+            health: dict[str, Any] = hook["health"] if isinstance(hook.get("health"), dict) else {}
+            return str(health.get("status") or "active"), int(health.get("fail_count") or 0)
+    return None
+
+
+async def reactivate_webhook(client: ClickUpClient, webhook_id: str) -> None:
+    await client.request("PUT", f"/webhook/{webhook_id}", body={"status": "active"})
+
+
+async def delete_webhook(client: ClickUpClient, webhook_id: str) -> None:
+    try:
+        await client.request("DELETE", f"/webhook/{webhook_id}")
+    except (ClickUpNotFound, ClickUpNotAuthorized):
+        return  # already gone
+
+
+async def repair_gap(
+    client: ClickUpClient, writer: GraphWriter, workspace_id: str, since_ms: int, run_id: str
+) -> tuple[int, int | None]:
+    """Re-read every task changed after ``since_ms`` (callers subtract an overlap) through the writer."""
+    seen = 0
+    newest: int | None = None
+    for archived in (False, True):
+        page = 0
+        while True:
+            body = await client.get(
+                f"/team/{workspace_id}/task",
+                {
+                    "page": page,
+                    "date_updated_gt": since_ms,
+                    "include_closed": True,
+                    "subtasks": True,
+                    "archived": archived,
+                    "order_by": "updated",
+                    "reverse": True,
+                },
+            )
+            tasks = [t for t in (body.get("tasks") if isinstance(body, dict) else None) or [] if isinstance(t, dict)]
+            rows = Rows()
+            for item in tasks:
+                rows.extend(mapping.task(item, workspace_id))
+                updated = item.get("date_updated")
+                if isinstance(updated, str | int) and str(updated).isdigit():
+                    newest = max(newest or 0, int(updated))
+            await writer.write(rows, run_id)
+            seen += len(tasks)
+            if len(tasks) < 100:
+                break
+            page += 1
+    return seen, newest

@@ -21,6 +21,7 @@ from server.integrations.base import (
     RateLimitInfo,
     WorkspaceInfo,
 )
+from server.integrations.clickup import live_sync
 from server.integrations.clickup.client import DEFAULT_BASE_URL, ClickUpClient
 from server.integrations.clickup.errors import (
     ClickUpAuthError,
@@ -85,6 +86,35 @@ class ClickUpIntegration(Integration):
             return await apply_event(
                 client, writer, event, object_id, workspace_id, settings.data_mapping.include_comments, run_id
             )
+
+    supports_live_sync = True
+
+    def _client_for(self, settings: pb.IntegrationSettings) -> ClickUpClient:
+        return self.client(settings.api_token, oauth=settings.auth_method == pb.AUTH_METHOD_OAUTH, max_retries=4)
+
+    async def register_webhooks(self, settings: pb.IntegrationSettings, endpoint: str) -> list[dict[str, str]]:
+        async with self._client_for(settings) as client:
+            return await live_sync.register_webhooks(client, list(settings.data_mapping.workspace_ids), endpoint)
+
+    async def webhook_status(
+        self, settings: pb.IntegrationSettings, workspace_id: str, webhook_id: str
+    ) -> tuple[str, int] | None:
+        async with self._client_for(settings) as client:
+            return await live_sync.webhook_status(client, workspace_id, webhook_id)
+
+    async def reactivate_webhook(self, settings: pb.IntegrationSettings, webhook_id: str) -> None:
+        async with self._client_for(settings) as client:
+            await live_sync.reactivate_webhook(client, webhook_id)
+
+    async def delete_webhook(self, settings: pb.IntegrationSettings, webhook_id: str) -> None:
+        async with self._client_for(settings) as client:
+            await live_sync.delete_webhook(client, webhook_id)
+
+    async def repair_gap(
+        self, settings: pb.IntegrationSettings, writer: GraphWriter, workspace_id: str, since_ms: int, run_id: str
+    ) -> tuple[int, int | None]:
+        async with self._client_for(settings) as client:
+            return await live_sync.repair_gap(client, writer, workspace_id, since_ms, run_id)
 
     async def run_import(self, context: ImportContext) -> ImportOutcome:
         oauth = context.settings.auth_method == pb.AUTH_METHOD_OAUTH

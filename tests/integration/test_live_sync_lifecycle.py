@@ -1,0 +1,125 @@
+"""Auto-sync's webhook lifecycle: registered on enable, healthy in GetIntegration, revived after a
+suspension with the gap repaired from the watermark, deleted on disable."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import httpx
+import neo4j
+import pytest
+from google.protobuf import field_mask_pb2
+
+from devtools.neo4j_local import Connection
+from integrations.v1 import integration_service_pb2 as pb
+from sandbox.clickup.app import create_app
+from sandbox.clickup.generator import GeneratorConfig, generate
+from sandbox.clickup.state import Sandbox
+from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer, server_env, start_hub
+from tests.integration.importing import enable, export, run_import
+from tests.integration.live_helpers import task_name
+from tests.integration.rpc import failure
+from tests.integration.test_live_sync import Stack, clean
+from tests.support import UvicornThread, free_port, wait_until
+from webhook_gateway.app import create_app as create_gateway
+from webhook_gateway.config import GatewayConfig
+
+TOKEN = "pk_5550001_LIFECYCLESANDBOX000000000000000"
+
+
+def auto_sync(tenant: tuple[str, str], on: bool, token: str = TOKEN) -> pb.UpdateIntegrationRequest:
+    settings = pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=token)
+    settings.sync_settings.auto_sync = on
+    return pb.UpdateIntegrationRequest(
+        org_id=tenant[0],
+        project_id=tenant[1],
+        integration=pb.Integration(name="clickup", enabled=True, settings=settings),
+        update_mask=field_mask_pb2.FieldMask(paths=["settings", "enabled"]),
+    )
+
+
+@pytest.fixture
+async def stack(
+    neo4j_connection: Connection, tokens: Tokens, encryption_keys: str, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    world = generate(GeneratorConfig(seed=29, spaces=1, tasks_per_list=6))
+    world.tokens[TOKEN] = min(world.users)
+    sandbox = Sandbox(world)
+    sandbox.limiter.limit = None
+    gateway_port = free_port()
+    with UvicornThread(create_app(sandbox)) as clickup:
+        env = server_env(neo4j_connection, tokens, f"{clickup.url}/api/v2", encryption_keys) | {
+            "WEBHOOK_WORKER": "on",
+            "LIVE_SYNC_CHECK_SECONDS": "3600",
+            "WEBHOOK_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}/webhooks/clickup",
+        }
+        hub = await start_hub(env)
+        config = GatewayConfig(server_target=hub.target, server_token=tokens.gateway, spool_path=tmp_path / "s.db")
+        try:
+            with UvicornThread(create_gateway(config), gateway_port) as gateway:
+                yield Stack(sandbox, clickup.url, hub, gateway.url)
+        finally:
+            await hub.channel.close(None)
+            await hub.server.stop(grace=1)
+
+
+async def test_suspended_webhook_is_revived_and_the_gap_repaired(
+    stack: Stack, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+) -> None:
+    world = stack.sandbox.world
+    await enable(stack.hub, TOKEN, tokens.admin, tenant)
+    assert (await run_import(stack.hub, tokens.admin, tenant))[-1].state == pb.IMPORT_JOB_STATE_SUCCEEDED
+    enabled = await stack.hub.stub.UpdateIntegration(auto_sync(tenant, True), metadata=bearer(tokens.admin))
+    assert [(w.workspace_id, w.status) for w in enabled.webhooks] == [(next(iter(world.teams)), "active")]
+    hook = stack.sandbox.hub.webhooks[enabled.webhooks[0].id]
+    assert hook.endpoint == f"{stack.gateway_url}/webhooks/clickup"
+
+    tasks = sorted((t for t in world.tasks.values() if t.parent is None), key=lambda t: t.id)
+    async with httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as admin:
+        await admin.patch(f"/_sandbox/tasks/{tasks[0].id}", json={"name": "Live while healthy"})
+        await asyncio.to_thread(
+            wait_until,
+            lambda: task_name(neo4j_driver, tenant, tasks[0].id) == "Live while healthy",
+            30,
+            "the webhook to apply",
+        )
+
+        hook.status = "suspended"  # as after one 410 or 100 failures: ClickUp sends nothing more
+        await admin.patch(f"/_sandbox/tasks/{tasks[1].id}", json={"name": "Changed while suspended"})
+        created = (
+            await admin.post("/_sandbox/tasks", json={"list_id": tasks[2].list_id, "name": "Created while suspended"})
+        ).json()
+    assert task_name(neo4j_driver, tenant, tasks[1].id) != "Changed while suspended"
+
+    await stack.hub.server.live_sync.check_once()  # type: ignore[union-attr]
+    assert hook.status == "active", "the supervisor re-activated the webhook"
+    assert task_name(neo4j_driver, tenant, tasks[1].id) == "Changed while suspended"
+    assert task_name(neo4j_driver, tenant, created["id"]) == "Created while suspended"
+    health = await stack.hub.stub.GetIntegration(
+        pb.GetIntegrationRequest(org_id=tenant[0], project_id=tenant[1], name="clickup"), metadata=bearer(tokens.admin)
+    )
+    assert [(w.status, w.fail_count) for w in health.webhooks] == [("active", 0)]
+    assert health.sync_state.workspace_watermarks[next(iter(world.teams))].ToMilliseconds() >= int(
+        created["date_updated"]
+    )
+
+    fresh = (tenant[0], tenant[1] + "-fresh")
+    await enable(stack.hub, TOKEN, tokens.admin, fresh)
+    assert (await run_import(stack.hub, tokens.admin, fresh))[-1].state == pb.IMPORT_JOB_STATE_SUCCEEDED
+    assert clean(export(neo4j_driver, tenant[1])) == clean(export(neo4j_driver, fresh[1]))
+
+    disabled = await stack.hub.stub.UpdateIntegration(auto_sync(tenant, False), metadata=bearer(tokens.admin))
+    assert list(disabled.webhooks) == []
+    assert hook.id not in stack.sandbox.hub.webhooks, "disabling deletes the webhook in ClickUp"
+
+
+async def test_auto_sync_without_a_public_url_is_refused_clearly(
+    hub: RunningHub, tokens: Tokens, tenant: tuple[str, str], clickup_sandbox: RunningSandbox
+) -> None:
+    request = auto_sync(tenant, True, clickup_sandbox.token)
+    refused = await failure(hub.stub.UpdateIntegration(request, metadata=bearer(tokens.admin)))
+    assert refused.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert refused.reason == "NO_PUBLIC_URL"
