@@ -1,0 +1,328 @@
+"""Webhook benchmarks on loopback: the gateway and the server run as their own processes.
+
+    .venv/bin/python bench/webhook_bench.py [--deliveries 3000] [--concurrency 32]
+
+A. Verified durable deliveries/s and latency with the server up (stored in the Neo4j inbox).
+B. A fixed 500 deliveries/s for 5 s: p50/p99.
+C. The same burst as A with the server down (the SQLite spool path), then the drain time.
+D. Webhook -> graph: a task renamed in the sandbox until the committed Neo4j write shows it
+   (sandbox delivery, gateway, inbox, worker's re-fetch and write included).
+Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import grpc
+import httpx
+import neo4j
+from google.protobuf import field_mask_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from devtools.neo4j_local import LocalNeo4j
+from graph.connection import GraphConfig, open_driver
+from graph.migrations import migrate
+from graph.webhook_inbox import WebhookInbox, WebhookRegistry
+from integrations.v1 import integration_service_pb2 as pb
+from integrations.v1 import integration_service_pb2_grpc as pb_grpc
+from sandbox.clickup.app import create_app
+from sandbox.clickup.generator import GeneratorConfig, generate
+from sandbox.clickup.state import Sandbox
+from server.auth import hash_token
+from server.crypto import KeyRing, generate_key_spec
+from server.webhooks import WebhookDesk
+from tests.support import UvicornThread, free_port, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIC_SECRET = "bench-static-secret"
+SANDBOX_TOKEN = "pk_5550001_WEBHOOKBENCH0000000000000000000"
+ADMIN, GATEWAY = "bench-admin", "bench-gateway"
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def body_for(webhook_id: str) -> bytes:
+    return json.dumps(
+        {
+            "event": "taskUpdated",
+            "history_items": [{"id": uuid.uuid4().hex, "field": "name"}],
+            "task_id": "86bench",
+            "webhook_id": webhook_id,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+async def send(client: httpx.AsyncClient, secret: str, webhook_id: str) -> tuple[int, float]:
+    body = body_for(webhook_id)
+    signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    started = time.perf_counter()
+    response = await client.post(
+        "/webhooks/clickup", content=body, headers={"Content-Type": "application/json", "X-Signature": signature}
+    )
+    return response.status_code, time.perf_counter() - started
+
+
+async def burst(url: str, count: int, concurrency: int, webhook_id: str) -> tuple[float, list[float], set[int]]:
+    latencies: list[float] = []
+    statuses: set[int] = set()
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+
+    async with httpx.AsyncClient(base_url=url, timeout=10, limits=httpx.Limits(max_connections=concurrency)) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                queue.get_nowait()
+                status, seconds = await send(client, STATIC_SECRET, webhook_id)
+                statuses.add(status)
+                latencies.append(seconds)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - started, latencies, statuses
+
+
+async def paced(url: str, rate: int, seconds: float, webhook_id: str) -> tuple[list[float], set[int]]:
+    latencies: list[float] = []
+    statuses: set[int] = set()
+    async with httpx.AsyncClient(base_url=url, timeout=10, limits=httpx.Limits(max_connections=200)) as client:
+
+        async def one() -> None:
+            status, took = await send(client, STATIC_SECRET, webhook_id)
+            statuses.add(status)
+            latencies.append(took)
+
+        tasks = []
+        started = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            delay = started + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+    return latencies, statuses
+
+
+def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), wait_for_ready=True, timeout=60)
+    return process
+
+
+def row(name: str, value: str, note: str = "") -> None:
+    print(f"  {name:<52} {value:>18}  {note}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--deliveries", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--latency-samples", type=int, default=50)
+    args = parser.parse_args()
+    work = ROOT / ".run" / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    instance = LocalNeo4j("bench", 7699, heap="2g")
+    neo = instance.start()
+    keys = generate_key_spec("bench")
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; gateway and server are separate processes\n"
+    )
+
+    world = generate(GeneratorConfig(seed=31, spaces=1, tasks_per_list=8))
+    world.tokens[SANDBOX_TOKEN] = min(world.users)
+    sandbox = Sandbox(world)
+    sandbox.limiter.limit = None
+    grpc_port, gateway_port = free_port(), free_port()
+    tokens = json.dumps(
+        {
+            "tokens": [
+                {"name": "admin", "sha256": hash_token(ADMIN), "scopes": ["integrations:read", "integrations:write"]},
+                {"name": "gateway", "sha256": hash_token(GATEWAY), "scopes": ["webhooks:deliver"]},
+            ]
+        }
+    )
+    with UvicornThread(create_app(sandbox)) as clickup:
+        server_env = {
+            **os.environ,
+            "NEO4J_URI": neo.uri,
+            "NEO4J_USER": neo.user,
+            "NEO4J_PASSWORD": neo.password,
+            "INTEGRATION_ENCRYPTION_KEYS": keys,
+            "INTEGRATIONS_AUTH_TOKENS": tokens,
+            "INTEGRATIONS_GRPC_ADDRESS": f"127.0.0.1:{grpc_port}",
+            "CLICKUP_API_URL": f"{clickup.url}/api/v2",
+            "IMPORT_LEASE_SECONDS": "5",
+        }
+        server = start_server(server_env, grpc_port, work / "server.log")
+        gateway_env = {
+            **os.environ,
+            "GATEWAY_SERVER_TARGET": f"127.0.0.1:{grpc_port}",
+            "GATEWAY_SERVER_TOKEN": GATEWAY,
+            "GATEWAY_SPOOL_PATH": str(work / f"spool-{uuid.uuid4().hex[:6]}.db"),
+            "CLICKUP_WEBHOOK_SECRET": STATIC_SECRET,
+        }
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "webhook_gateway", "--port", str(gateway_port)],
+            cwd=ROOT,
+            env=gateway_env,
+            stdout=(work / "gateway.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{gateway_port}"
+        wait_until(lambda: _ready(url), 30, "the gateway")
+        try:
+            unrouted = f"bench-{uuid.uuid4().hex[:8]}"  # stored (HELD), never applied: measures the edge alone
+            seconds, latencies, statuses = await burst(url, args.deliveries, args.concurrency, unrouted)
+            print(f"A. Server up: {args.deliveries:,} signed deliveries, {args.concurrency} concurrent")
+            row(
+                "verified durable deliveries/s",
+                f"{args.deliveries / seconds:,.0f}",
+                f"statuses {sorted(statuses)}; target >= 2,000",
+            )
+            row(
+                "latency p50 / p99",
+                f"{percentile(latencies, 0.5) * 1000:.1f} / {percentile(latencies, 0.99) * 1000:.1f} ms",
+            )
+            paced_latencies, paced_statuses = await paced(url, 500, 5, unrouted)
+            print("B. 500 deliveries/s for 5 s")
+            row(
+                "latency p50 / p99",
+                f"{percentile(paced_latencies, 0.5) * 1000:.1f} / {percentile(paced_latencies, 0.99) * 1000:.1f} ms",
+                f"statuses {sorted(paced_statuses)}; target p99 < 20 ms",
+            )
+
+            server.send_signal(signal.SIGKILL)
+            server.wait(30)
+            seconds, latencies, statuses = await burst(url, args.deliveries, args.concurrency, unrouted)
+            print("C. Server down (spool path)")
+            row("durable deliveries/s", f"{args.deliveries / seconds:,.0f}", f"statuses {sorted(statuses)}")
+            row(
+                "latency p50 / p99",
+                f"{percentile(latencies, 0.5) * 1000:.1f} / {percentile(latencies, 0.99) * 1000:.1f} ms",
+            )
+            restarted = time.perf_counter()
+            server = start_server(server_env, grpc_port, work / "server2.log")
+            wait_until(lambda: _depth(url) == 0, 300, "the spool to drain")
+            row(
+                "drain after restart",
+                f"{time.perf_counter() - restarted:.1f} s",
+                f"{args.deliveries:,} deliveries, server start included",
+            )
+
+            latencies = await graph_latency(
+                server_env, grpc_port, clickup.url, url, sandbox, neo, keys, args.latency_samples
+            )
+            print(f"D. Webhook -> graph ({len(latencies)} renames)")
+            row(
+                "latency p50 / p95",
+                f"{percentile(latencies, 0.5) * 1000:.0f} / {percentile(latencies, 0.95) * 1000:.0f} ms",
+                "target p95 < 250 ms",
+            )
+        finally:
+            gateway.send_signal(signal.SIGTERM)
+            server.send_signal(signal.SIGTERM)
+            gateway.wait(30)
+            server.wait(30)
+    instance.stop()
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz").is_success
+    except httpx.HTTPError:
+        return False
+
+
+def _depth(url: str) -> int:
+    return int(httpx.get(f"{url}/readyz").json()["spool_depth"])
+
+
+async def graph_latency(
+    env: dict[str, str],
+    grpc_port: int,
+    clickup_url: str,
+    gateway_url: str,
+    sandbox: Sandbox,
+    neo: object,
+    keys: str,
+    samples: int,
+) -> list[float]:
+    org, project = "bench", f"live-{uuid.uuid4().hex[:8]}"
+    channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
+    stub = pb_grpc.IntegrationServiceStub(channel)
+    auth = (("authorization", f"Bearer {ADMIN}"),)
+    stub.UpdateIntegration(
+        pb.UpdateIntegrationRequest(
+            org_id=org,
+            project_id=project,
+            integration=pb.Integration(
+                name="clickup",
+                enabled=True,
+                settings=pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=SANDBOX_TOKEN),
+            ),
+            update_mask=field_mask_pb2.FieldMask(paths=["settings", "enabled"]),
+        ),
+        metadata=auth,
+        timeout=30,
+    )
+    job = stub.StartImport(pb.StartImportRequest(org_id=org, project_id=project, name="clickup"), metadata=auth)
+    for _ in stub.WatchImportJob(
+        pb.WatchImportJobRequest(org_id=org, project_id=project, job_id=job.id), metadata=auth, timeout=120
+    ):
+        pass
+    channel.close()
+    team_id = next(iter(sandbox.world.teams))
+    hook = sandbox.hub.create(min(sandbox.world.users), int(team_id), f"{gateway_url}/webhooks/clickup", ["*"])
+    hook.secret = STATIC_SECRET  # the gateway runs with this static secret
+    driver = await open_driver(GraphConfig(env["NEO4J_URI"], env["NEO4J_USER"], env["NEO4J_PASSWORD"]))
+    await migrate(driver, "neo4j")
+    desk = WebhookDesk(WebhookInbox(driver, "neo4j"), WebhookRegistry(driver, "neo4j"), KeyRing.from_spec(keys))
+    await desk.register("clickup", hook.id, org, project, team_id, STATIC_SECRET)
+    await driver.close()
+    sync = neo4j.GraphDatabase.driver(env["NEO4J_URI"], auth=(env["NEO4J_USER"], env["NEO4J_PASSWORD"]))
+    tasks = [t.id for t in sandbox.world.tasks.values() if t.parent is None][:samples]
+    latencies = []
+    async with httpx.AsyncClient(base_url=clickup_url, timeout=30) as admin:
+        for number, task_id in enumerate(tasks):
+            name = f"renamed {number} {uuid.uuid4().hex[:6]}"
+            started = time.perf_counter()
+            await admin.patch(f"/_sandbox/tasks/{task_id}", json={"name": name})
+
+            def written(task_id: str = task_id, name: str = name) -> bool:
+                records, _, _ = sync.execute_query(
+                    "MATCH (t:Task {projectId: $p, externalId: $id}) RETURN t.name AS n", p=project, id=task_id
+                )
+                return bool(records) and records[0]["n"] == name
+
+            await asyncio.to_thread(wait_until, written, 30, "the rename in the graph")
+            latencies.append(time.perf_counter() - started)
+    sync.close()
+    return latencies
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
