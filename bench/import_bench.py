@@ -30,7 +30,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from google.protobuf import field_mask_pb2
 
 from devtools.neo4j_local import LocalNeo4j
 from graph.clickup import mapping
@@ -46,6 +45,7 @@ from sandbox.clickup.state import Sandbox
 from server.auth import hash_token
 from server.crypto import generate_key_spec
 from tests.conftest import start_hub
+from tests.integration.importing import enable
 from tests.support import UvicornThread
 
 TOKEN = "pk_5550001_BENCHSANDBOX000000000000000000"
@@ -107,22 +107,6 @@ async def import_once(hub: Any, tenant: tuple[str, str]) -> tuple[pb.ImportJob, 
     return final, time.perf_counter() - started
 
 
-async def enable(hub: Any, tenant: tuple[str, str]) -> None:
-    await hub.stub.UpdateIntegration(
-        pb.UpdateIntegrationRequest(
-            org_id=tenant[0],
-            project_id=tenant[1],
-            integration=pb.Integration(
-                name="clickup",
-                enabled=True,
-                settings=pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=TOKEN),
-            ),
-            update_mask=field_mask_pb2.FieldMask(paths=["settings", "enabled"]),
-        ),
-        metadata=(("authorization", f"Bearer {ADMIN}"),),
-    )
-
-
 def row(name: str, value: str, baseline: str = "") -> None:
     print(f"  {name:<58} {value:>22}  {baseline}")
 
@@ -174,7 +158,7 @@ async def main() -> None:
         hub = await start_hub(env)
         try:
             tenant = ("bench", f"bench-{uuid.uuid4().hex[:8]}")
-            await enable(hub, tenant)
+            await enable(hub, TOKEN, ADMIN, tenant)
             first, seconds = await import_once(hub, tenant)
             print("1. API calls (full import)")
             row(
@@ -252,7 +236,7 @@ async def main() -> None:
         hub = await start_hub(env)
         try:
             tenant = ("bench", f"rate-{uuid.uuid4().hex[:8]}")
-            await enable(hub, tenant)
+            await enable(hub, TOKEN, ADMIN, tenant)
             job, seconds = await import_once(hub, tenant)
         finally:
             await hub.channel.close(None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import neo4j
 
@@ -41,3 +43,12 @@ async def open_driver(config: GraphConfig, *, connect_timeout: float = 30.0) -> 
                 await driver.close()
                 raise
             await asyncio.sleep(0.5)
+
+
+def to_datetime(value: Any) -> datetime | None:
+    """A Neo4j temporal (or None) as a Python datetime."""
+    if value is None:
+        return None
+    native = value.to_native() if hasattr(value, "to_native") else value
+    assert isinstance(native, datetime)
+    return native

@@ -17,6 +17,8 @@ from typing import Any
 
 import neo4j
 
+from graph.connection import to_datetime
+
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 
 
@@ -44,14 +46,6 @@ class ImportJobRecord:
         return self.state in TERMINAL
 
 
-def _dt(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    native = value.to_native() if hasattr(value, "to_native") else value
-    assert isinstance(native, datetime)
-    return native
-
-
 def _job(node: Any) -> ImportJobRecord:
     return ImportJobRecord(
         id=node["id"],
@@ -67,9 +61,9 @@ def _job(node: Any) -> ImportJobRecord:
         error=node.get("error", ""),
         checkpoint=json.loads(node.get("checkpoint") or "{}"),
         cancel_requested=bool(node.get("cancelRequested")),
-        created_at=_dt(node.get("createdAt")),
-        started_at=_dt(node.get("startedAt")),
-        finished_at=_dt(node.get("finishedAt")),
+        created_at=to_datetime(node.get("createdAt")),
+        started_at=to_datetime(node.get("startedAt")),
+        finished_at=to_datetime(node.get("finishedAt")),
     )
 
 
@@ -333,7 +327,7 @@ class ImportJobStore:
             return None
         node = records[0]["s"]
         return {
-            "last_full_import_at": _dt(node.get("lastFullImportAt")),
+            "last_full_import_at": to_datetime(node.get("lastFullImportAt")),
             "last_import_job_id": node.get("lastImportJobId", ""),
             "watermarks": {k: datetime.fromisoformat(v) for k, v in json.loads(node.get("watermarks") or "{}").items()},
             "totals": json.loads(node.get("totals") or "{}"),

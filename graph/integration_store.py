@@ -13,6 +13,8 @@ from typing import Any
 
 import neo4j
 
+from graph.connection import to_datetime
+
 
 @dataclass(frozen=True)
 class IntegrationKey:
@@ -53,14 +55,6 @@ class ConcurrentUpdateError(RuntimeError):
     """The record changed between read and write; re-read and try again."""
 
 
-def _native(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    native = value.to_native() if hasattr(value, "to_native") else value
-    assert isinstance(native, datetime)
-    return native
-
-
 def _record(node: Any) -> IntegrationRecord:
     return IntegrationRecord(
         key=IntegrationKey(node["orgId"], node["projectId"], node["name"]),
@@ -69,9 +63,9 @@ def _record(node: Any) -> IntegrationRecord:
         settings_key_id=node.get("settingsKeyId"),
         connection_status=node.get("connectionStatus", "UNKNOWN"),
         last_error=node.get("lastError", ""),
-        created_at=_native(node.get("createdAt")),
-        updated_at=_native(node.get("updatedAt")),
-        last_tested_at=_native(node.get("lastTestedAt")),
+        created_at=to_datetime(node.get("createdAt")),
+        updated_at=to_datetime(node.get("updatedAt")),
+        last_tested_at=to_datetime(node.get("lastTestedAt")),
         last_request_id=node.get("lastRequestId", ""),
         version=int(node.get("version", 0)),
     )

@@ -13,6 +13,8 @@ from typing import Any
 
 import neo4j
 
+from graph.connection import to_datetime
+
 
 @dataclass(frozen=True)
 class InboxEvent:
@@ -30,14 +32,6 @@ class InboxEvent:
     project_id: str | None
 
 
-def _dt(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    native = value.to_native() if hasattr(value, "to_native") else value
-    assert isinstance(native, datetime)
-    return native
-
-
 def _event(node: Any) -> InboxEvent:
     return InboxEvent(
         id=node["id"],
@@ -48,8 +42,8 @@ def _event(node: Any) -> InboxEvent:
         state=node["state"],
         attempts=int(node.get("attempts", 0)),
         last_error=node.get("lastError", ""),
-        received_at=_dt(node.get("receivedAt")),
-        applied_at=_dt(node.get("appliedAt")),
+        received_at=to_datetime(node.get("receivedAt")),
+        applied_at=to_datetime(node.get("appliedAt")),
         org_id=node.get("orgId"),
         project_id=node.get("projectId"),
     )
@@ -249,7 +243,7 @@ class WebhookRegistry:
             project=project_id,
             database_=self._database,
         )
-        return [{**dict(r), "checkedAt": _dt(r["checkedAt"])} for r in records]
+        return [{**dict(r), "checkedAt": to_datetime(r["checkedAt"])} for r in records]
 
     async def all_registrations(self) -> list[WebhookRegistration]:
         records, _, _ = await self._driver.execute_query(
