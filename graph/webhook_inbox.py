@@ -54,50 +54,36 @@ class WebhookInbox:
         self._driver = driver
         self._database = database
 
-    async def store(
-        self,
-        *,
-        integration: str,
-        webhook_id: str,
-        event: str,
-        object_id: str,
-        dedupe_key: str,
-        body: str,
-        headers: str,
-        received_at: datetime,
-        org_id: str | None,
-        project_id: str | None,
-        reapply_duplicate: bool = False,
-    ) -> tuple[str, bool]:
-        """Store a delivery; returns (event id, duplicate). Routed events start PENDING, others HELD."""
-        new_id = uuid.uuid4().hex
+    async def store(self, **row: Any) -> tuple[str, bool]:
+        """Store one delivery; returns (event id, duplicate). See ``store_many``."""
+        return (await self.store_many([row]))[0]
+
+    async def store_many(self, rows: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+        """Store deliveries in one transaction (group commit); per row (event id, duplicate).
+
+        Rows carry integration, webhook_id, event, object_id, dedupe_key, body, headers,
+        received_at, org_id, project_id and reapply_duplicate. Routed events start PENDING, others
+        HELD. Two rows with one key in a batch store one event: the second is its duplicate.
+        """
+        params = [{**row, "new_id": uuid.uuid4().hex} for row in rows]
         records, _, _ = await self._driver.execute_query(
             """
-            MERGE (e:WebhookEvent {dedupeKey: $key})
-            ON CREATE SET e.id = $id, e.integration = $integration, e.webhookId = $webhook, e.event = $event,
-                          e.objectId = $object, e.body = $body, e.headers = $headers, e.receivedAt = $received,
-                          e.storedAt = datetime(), e.attempts = 0, e.lastError = '', e.orgId = $org,
-                          e.projectId = $project, e.state = CASE WHEN $org IS NULL THEN 'HELD' ELSE 'PENDING' END
+            UNWIND $rows AS row
+            MERGE (e:WebhookEvent {dedupeKey: row.dedupe_key})
+            ON CREATE SET e.id = row.new_id, e.integration = row.integration, e.webhookId = row.webhook_id,
+                          e.event = row.event, e.objectId = row.object_id, e.body = row.body, e.headers = row.headers,
+                          e.receivedAt = row.received_at, e.storedAt = datetime(), e.attempts = 0, e.lastError = '',
+                          e.orgId = row.org_id, e.projectId = row.project_id,
+                          e.state = CASE WHEN row.org_id IS NULL THEN 'HELD' ELSE 'PENDING' END
             ON MATCH SET e.deliveries = coalesce(e.deliveries, 1) + 1,
-                         e.state = CASE WHEN $reapply AND e.state = 'APPLIED' THEN 'PENDING' ELSE e.state END
-            RETURN e.id AS id
+                         e.state = CASE WHEN coalesce(row.reapply_duplicate, false) AND e.state = 'APPLIED'
+                                        THEN 'PENDING' ELSE e.state END
+            RETURN row.new_id AS requested, e.id AS id
             """,
-            key=dedupe_key,
-            id=new_id,
-            integration=integration,
-            webhook=webhook_id,
-            event=event,
-            object=object_id,
-            body=body,
-            headers=headers,
-            received=received_at,
-            org=org_id,
-            project=project_id,
-            reapply=reapply_duplicate,
+            rows=params,
             database_=self._database,
         )
-        stored: str = records[0]["id"]
-        return stored, stored != new_id
+        return [(str(r["id"]), r["id"] != r["requested"]) for r in records]
 
     async def list_events(
         self, org_id: str, project_id: str, state: str | None, offset: int, limit: int

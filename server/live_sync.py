@@ -76,7 +76,7 @@ class LiveSync:
             for hook in existing:
                 if view.settings is not None:
                     await view.plugin.delete_webhook(view.settings, hook["id"])
-                await self._desk.registry.remove(key.name, hook["id"])
+                await self._desk.unregister(key.name, hook["id"])
                 logger.info("deleted %s webhook %s", key.name, hook["id"])
 
     async def health(self, org_id: str, project_id: str, name: str) -> list[dict[str, Any]]:

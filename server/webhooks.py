@@ -7,9 +7,12 @@ duplicate and stored nothing new.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from graph.webhook_inbox import InboxEvent, WebhookInbox, WebhookRegistration, WebhookRegistry
 from server.crypto import DecryptionError, KeyRing, record_aad
@@ -18,6 +21,45 @@ from server.integrations.clickup.webhooks import parse_delivery
 from server.validation import require_name
 
 MAX_BODY_BYTES = 1024 * 1024
+ROUTE_TTL_SECONDS = 30.0
+MAX_BATCH = 256
+
+
+class GroupCommit:
+    """Stores deliveries in as few transactions as possible without delaying any of them.
+
+    Each caller waits for the commit of the transaction that holds its row. While one batch is
+    being written, new rows gather for the next, so under load many deliveries share one commit
+    and when idle a delivery is written alone, at once.
+    """
+
+    def __init__(self, write: Callable[[list[dict[str, Any]]], Awaitable[list[tuple[str, bool]]]]) -> None:
+        self._write = write
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[tuple[str, bool]]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, row: dict[str, Any]) -> tuple[str, bool]:
+        future: asyncio.Future[tuple[str, bool]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((row, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            try:
+                results = await self._write([row for row, _ in batch])
+            except Exception as exc:  # every caller of this batch gets the error (their gateway retries)
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+
 SECRET_TTL_SECONDS = 300
 
 
@@ -31,6 +73,17 @@ class WebhookDesk:
         self.registry = registry
         self._keyring = keyring
         self.on_stored: Callable[[], None] = lambda: None  # wakes the worker
+        self._commits = GroupCommit(inbox.store_many)
+        self._routes: dict[tuple[str, str], tuple[WebhookRegistration | None, float]] = {}
+
+    async def _route(self, integration: str, webhook_id: str) -> WebhookRegistration | None:
+        """Which project a webhook feeds, cached briefly: it is read on every delivery and rarely changes."""
+        cached = self._routes.get((integration, webhook_id))
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        route = await self.registry.get(integration, webhook_id)
+        self._routes[(integration, webhook_id)] = (route, time.monotonic() + ROUTE_TTL_SECONDS)
+        return route
 
     async def deliver(
         self, integration: str, raw: bytes, verified: bool, received: datetime | None, headers: dict[str, str]
@@ -48,20 +101,22 @@ class WebhookDesk:
             raise InvalidArgument("raw_body", f"is larger than {MAX_BODY_BYTES} bytes", reason="TOO_LARGE")
         received_at = received or datetime.now(UTC)
         parsed = parse_delivery(raw, int(received_at.timestamp() * 1000))
-        route = await self.registry.get(integration, parsed.webhook_id)
+        route = await self._route(integration, parsed.webhook_id)
         kept_headers = {k.lower(): v[:500] for k, v in list(headers.items())[:50]}
-        stored = await self.inbox.store(
-            integration=integration,
-            webhook_id=parsed.webhook_id,
-            event=parsed.event,
-            object_id=parsed.object_id,
-            dedupe_key=parsed.dedupe_key,
-            body=raw.decode("utf-8", errors="replace"),
-            headers=json.dumps(kept_headers, sort_keys=True),
-            received_at=received_at,
-            org_id=route.org_id if route else None,
-            project_id=route.project_id if route else None,
-            reapply_duplicate=parsed.reapply_duplicate,
+        stored = await self._commits.submit(
+            dict(
+                integration=integration,
+                webhook_id=parsed.webhook_id,
+                event=parsed.event,
+                object_id=parsed.object_id,
+                dedupe_key=parsed.dedupe_key,
+                body=raw.decode("utf-8", errors="replace"),
+                headers=json.dumps(kept_headers, sort_keys=True),
+                received_at=received_at,
+                org_id=route.org_id if route else None,
+                project_id=route.project_id if route else None,
+                reapply_duplicate=parsed.reapply_duplicate,
+            )
         )
         self.on_stored()
         return stored
@@ -83,8 +138,13 @@ class WebhookDesk:
     async def register(
         self, integration: str, webhook_id: str, org_id: str, project_id: str, workspace_id: str, secret: str
     ) -> None:
+        self._routes.pop((integration, webhook_id), None)
         sealed = self._keyring.seal(secret.encode(), secret_aad(integration, webhook_id))
         await self.registry.save(WebhookRegistration(integration, webhook_id, org_id, project_id, workspace_id, sealed))
+
+    async def unregister(self, integration: str, webhook_id: str) -> None:
+        self._routes.pop((integration, webhook_id), None)
+        await self.registry.remove(integration, webhook_id)
 
     async def events(
         self, org_id: str, project_id: str, state: str | None, offset: int, limit: int
