@@ -1,0 +1,226 @@
+"""Typed clients for the IntegrationService: sync (``IntegrationsClient``) and async
+(``AsyncIntegrationsClient``). They attach the bearer token, apply a deadline to every call,
+retry ``UNAVAILABLE`` with exponential backoff (a restarting server), and raise the typed
+exceptions of ``clients.errors`` instead of raw gRPC errors.
+
+    with IntegrationsClient("127.0.0.1:50051", token) as client:
+        for integration in client.list_integrations("acme", "p1"):
+            print(integration.name, integration.enabled)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import field_mask_pb2
+
+from clients.errors import from_rpc_error
+from integrations.v1 import integration_service_pb2 as pb
+from integrations.v1 import integration_service_pb2_grpc as pb_grpc
+
+T = TypeVar("T")
+DEFAULT_DEADLINE = 30.0
+
+
+class _Policy:
+    def __init__(self, token: str, deadline: float, retries: int, backoff: float) -> None:
+        if not token:
+            raise ValueError("a bearer token is required")
+        self.metadata = (("authorization", f"Bearer {token}"),)
+        self.deadline = deadline
+        self.retries = retries
+        self.backoff = backoff
+        self.retries_made = 0
+
+    def delay(self, attempt: int) -> float:
+        self.retries_made += 1
+        base: float = self.backoff * 2.0**attempt
+        jitter: float = random.uniform(0, base / 2)
+        return base + jitter
+
+
+def _settings_request(
+    org_id: str, project_id: str, name: str, paths: list[str], integration: pb.Integration, request_id: str
+) -> pb.UpdateIntegrationRequest:
+    integration.name = name
+    return pb.UpdateIntegrationRequest(
+        org_id=org_id,
+        project_id=project_id,
+        integration=integration,
+        update_mask=field_mask_pb2.FieldMask(paths=paths),
+        request_id=request_id,
+    )
+
+
+class IntegrationsClient:
+    def __init__(
+        self,
+        target: str,
+        token: str,
+        *,
+        deadline: float = DEFAULT_DEADLINE,
+        retries: int = 5,
+        backoff: float = 0.2,
+        channel: grpc.Channel | None = None,
+    ) -> None:
+        self._policy = _Policy(token, deadline, retries, backoff)
+        self._channel = channel or grpc.insecure_channel(target)
+        self._stub = pb_grpc.IntegrationServiceStub(self._channel)
+
+    @property
+    def retries_made(self) -> int:
+        """Calls repeated after UNAVAILABLE so far (for metrics and tests)."""
+        return self._policy.retries_made
+
+    def __enter__(self) -> IntegrationsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _call(self, method: Callable[..., T], request: Any) -> T:
+        for attempt in range(self._policy.retries + 1):
+            try:
+                return method(request, metadata=self._policy.metadata, timeout=self._policy.deadline)
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == self._policy.retries:
+                    raise from_rpc_error(error) from None
+                time.sleep(self._policy.delay(attempt))
+        raise AssertionError("unreachable")
+
+    def list_integrations(self, org_id: str, project_id: str) -> list[pb.Integration]:
+        response = self._call(
+            self._stub.ListIntegrations, pb.ListIntegrationsRequest(org_id=org_id, project_id=project_id)
+        )
+        return list(response.integrations)
+
+    def get_integration(self, org_id: str, project_id: str, name: str) -> pb.Integration:
+        return self._call(
+            self._stub.GetIntegration, pb.GetIntegrationRequest(org_id=org_id, project_id=project_id, name=name)
+        )
+
+    def update_integration(
+        self,
+        org_id: str,
+        project_id: str,
+        name: str,
+        integration: pb.Integration,
+        paths: list[str],
+        request_id: str = "",
+    ) -> pb.Integration:
+        request = _settings_request(org_id, project_id, name, paths, integration, request_id)
+        return self._call(self._stub.UpdateIntegration, request)
+
+    def test_connection(self, org_id: str, project_id: str, name: str) -> pb.TestConnectionResponse:
+        return self._call(
+            self._stub.TestConnection, pb.TestConnectionRequest(org_id=org_id, project_id=project_id, name=name)
+        )
+
+    def start_import(self, org_id: str, project_id: str, name: str) -> pb.ImportJob:
+        return self._call(
+            self._stub.StartImport, pb.StartImportRequest(org_id=org_id, project_id=project_id, name=name)
+        )
+
+    def get_import_job(self, org_id: str, project_id: str, job_id: str) -> pb.ImportJob:
+        return self._call(
+            self._stub.GetImportJob, pb.GetImportJobRequest(org_id=org_id, project_id=project_id, job_id=job_id)
+        )
+
+    def cancel_import_job(self, org_id: str, project_id: str, job_id: str) -> pb.ImportJob:
+        return self._call(
+            self._stub.CancelImportJob, pb.CancelImportJobRequest(org_id=org_id, project_id=project_id, job_id=job_id)
+        )
+
+    def watch_import_job(
+        self, org_id: str, project_id: str, job_id: str, deadline: float | None = None
+    ) -> Iterator[pb.ImportJob]:
+        """Every change of the job until it ends (a long deadline: imports can take minutes)."""
+        request = pb.WatchImportJobRequest(org_id=org_id, project_id=project_id, job_id=job_id)
+        try:
+            yield from self._stub.WatchImportJob(request, metadata=self._policy.metadata, timeout=deadline)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+
+class AsyncIntegrationsClient:
+    def __init__(
+        self, target: str, token: str, *, deadline: float = DEFAULT_DEADLINE, retries: int = 5, backoff: float = 0.2
+    ) -> None:
+        self._policy = _Policy(token, deadline, retries, backoff)
+        self._channel = grpc.aio.insecure_channel(target)
+        self._stub: pb_grpc.IntegrationServiceAsyncStub = pb_grpc.IntegrationServiceStub(self._channel)
+
+    @property
+    def retries_made(self) -> int:
+        """Calls repeated after UNAVAILABLE so far (for metrics and tests)."""
+        return self._policy.retries_made
+
+    async def __aenter__(self) -> AsyncIntegrationsClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close(None)
+
+    async def _call(self, method: Callable[..., Awaitable[T]], request: Any) -> T:
+        for attempt in range(self._policy.retries + 1):
+            try:
+                return await method(request, metadata=self._policy.metadata, timeout=self._policy.deadline)
+            except grpc.aio.AioRpcError as error:
+                if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == self._policy.retries:
+                    raise from_rpc_error(error) from None
+                await asyncio.sleep(self._policy.delay(attempt))
+        raise AssertionError("unreachable")
+
+    async def list_integrations(self, org_id: str, project_id: str) -> list[pb.Integration]:
+        response = await self._call(
+            self._stub.ListIntegrations, pb.ListIntegrationsRequest(org_id=org_id, project_id=project_id)
+        )
+        return list(response.integrations)
+
+    async def get_integration(self, org_id: str, project_id: str, name: str) -> pb.Integration:
+        return await self._call(
+            self._stub.GetIntegration, pb.GetIntegrationRequest(org_id=org_id, project_id=project_id, name=name)
+        )
+
+    async def update_integration(
+        self,
+        org_id: str,
+        project_id: str,
+        name: str,
+        integration: pb.Integration,
+        paths: list[str],
+        request_id: str = "",
+    ) -> pb.Integration:
+        request = _settings_request(org_id, project_id, name, paths, integration, request_id)
+        return await self._call(self._stub.UpdateIntegration, request)
+
+    async def test_connection(self, org_id: str, project_id: str, name: str) -> pb.TestConnectionResponse:
+        return await self._call(
+            self._stub.TestConnection, pb.TestConnectionRequest(org_id=org_id, project_id=project_id, name=name)
+        )
+
+    async def start_import(self, org_id: str, project_id: str, name: str) -> pb.ImportJob:
+        return await self._call(
+            self._stub.StartImport, pb.StartImportRequest(org_id=org_id, project_id=project_id, name=name)
+        )
+
+    async def watch_import_job(
+        self, org_id: str, project_id: str, job_id: str, deadline: float | None = None
+    ) -> AsyncIterator[pb.ImportJob]:
+        request = pb.WatchImportJobRequest(org_id=org_id, project_id=project_id, job_id=job_id)
+        try:
+            async for update in self._stub.WatchImportJob(request, metadata=self._policy.metadata, timeout=deadline):
+                yield update
+        except grpc.aio.AioRpcError as error:
+            raise from_rpc_error(error) from None

@@ -1,0 +1,91 @@
+"""The typed Python clients against the real server over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from clients.client import AsyncIntegrationsClient, IntegrationsClient
+from clients.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+)
+from devtools.neo4j_local import Connection
+from integrations.v1 import integration_service_pb2 as pb
+from sandbox.clickup.fixtures import TV_TOKEN
+from tests.conftest import RunningHub, RunningSandbox, Tokens, server_env, start_hub
+from tests.support import free_port
+
+
+async def test_sync_client_returns_typed_values_and_raises_typed_errors(
+    hub: RunningHub, tokens: Tokens, tenant: tuple[str, str]
+) -> None:
+    def scenario() -> None:  # in a thread: the server under test runs on this test's event loop
+        with IntegrationsClient(hub.target, tokens.admin) as client:
+            listed = client.list_integrations(*tenant)
+            assert [i.name for i in listed] == ["clickup"]
+            settings = pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=TV_TOKEN)
+            updated = client.update_integration(
+                *tenant, "clickup", pb.Integration(enabled=True, settings=settings), ["settings", "enabled"]
+            )
+            assert updated.settings.api_token == "pk_5****0000"
+            assert client.test_connection(*tenant, "clickup").ok
+            with pytest.raises(NotFoundError) as missing:
+                client.get_integration(*tenant, "jira")
+            assert missing.value.reason == "UNKNOWN_INTEGRATION"
+            with pytest.raises(InvalidArgumentError) as invalid:
+                client.get_integration("", tenant[1], "clickup")
+            assert invalid.value.field_violations == {"org_id": "must not be empty"}
+            with pytest.raises(FailedPreconditionError):
+                client.update_integration(
+                    *tenant,
+                    "clickup",
+                    pb.Integration(
+                        settings=pb.IntegrationSettings(
+                            auth_method=pb.AUTH_METHOD_API_TOKEN, api_token="pk_0_WRONGTOKEN1234567"
+                        )
+                    ),
+                    ["settings"],
+                )
+        with IntegrationsClient(hub.target, "wrong-token") as stranger, pytest.raises(UnauthenticatedError):
+            stranger.list_integrations(*tenant)
+        with IntegrationsClient(hub.target, tokens.reader) as reader, pytest.raises(PermissionDeniedError):
+            reader.start_import(*tenant, "clickup")
+
+    await asyncio.to_thread(scenario)
+
+
+def test_a_client_needs_a_token() -> None:
+    with pytest.raises(ValueError, match="token"):
+        IntegrationsClient("127.0.0.1:1", "")
+
+
+async def test_async_client_retries_unavailable_until_the_server_is_back(
+    neo4j_connection: Connection,
+    tokens: Tokens,
+    clickup_sandbox: RunningSandbox,
+    encryption_keys: str,
+    tenant: tuple[str, str],
+) -> None:
+    env = server_env(neo4j_connection, tokens, clickup_sandbox.api_url, encryption_keys)
+    env["INTEGRATIONS_GRPC_ADDRESS"] = f"127.0.0.1:{free_port()}"
+    first = await start_hub(env)
+    await first.channel.close(None)
+    await first.server.stop(grace=0)  # the server goes away ...
+    async with AsyncIntegrationsClient(
+        env["INTEGRATIONS_GRPC_ADDRESS"], tokens.admin, retries=8, backoff=0.1, deadline=5
+    ) as client:
+        call = asyncio.create_task(client.list_integrations(*tenant))
+        await asyncio.sleep(0)  # the call is now retrying against nothing
+        second = await start_hub(env)  # ... and comes back on the same address
+        try:
+            listed = await call
+        finally:
+            await second.channel.close(None)
+            await second.server.stop(grace=1)
+    assert [i.name for i in listed] == ["clickup"]
+    assert client.retries_made >= 1, "the first attempt met no server and was retried"
