@@ -139,6 +139,34 @@ class IntegrationsClient:
             self._stub.CancelImportJob, pb.CancelImportJobRequest(org_id=org_id, project_id=project_id, job_id=job_id)
         )
 
+    def list_import_jobs(
+        self, org_id: str, project_id: str, name: str = "", page_size: int = 20, page_token: str = ""
+    ) -> pb.ListImportJobsResponse:
+        return self._call(
+            self._stub.ListImportJobs,
+            pb.ListImportJobsRequest(
+                org_id=org_id, project_id=project_id, name=name, page_size=page_size, page_token=page_token
+            ),
+        )
+
+    def list_webhook_events(
+        self,
+        org_id: str,
+        project_id: str,
+        state: pb.WebhookEventState.ValueType = pb.WEBHOOK_EVENT_STATE_UNSPECIFIED,
+        page_size: int = 20,
+        page_token: str = "",
+    ) -> pb.ListWebhookEventsResponse:
+        return self._call(
+            self._stub.ListWebhookEvents,
+            pb.ListWebhookEventsRequest(
+                org_id=org_id, project_id=project_id, state=state, page_size=page_size, page_token=page_token
+            ),
+        )
+
+    def replay_webhook_events(self, request: pb.ReplayWebhookEventsRequest) -> pb.ReplayWebhookEventsResponse:
+        return self._call(self._stub.ReplayWebhookEvents, request)
+
     def watch_import_job(
         self, org_id: str, project_id: str, job_id: str, deadline: float | None = None
     ) -> Iterator[pb.ImportJob]:

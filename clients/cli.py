@@ -1,0 +1,278 @@
+"""``integrations``: the operator's command line for the IntegrationService.
+
+    INTEGRATIONS_TOKEN_FILE=~/.integrations-token integrations --org acme --project p1 list
+    integrations configure clickup < token.txt        # the API token from stdin or a prompt, never argv
+    integrations import clickup                       # live progress; Ctrl-C offers to cancel
+
+Exit codes: 0 ok; 1 the operation itself failed (connection test not ok, import failed or was
+cancelled); 2 usage or configuration; 3 not found; 4 unauthenticated or not allowed; 5 the server
+is unavailable; 6 invalid argument or failed precondition; 7 any other server error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import grpc
+from google.protobuf import duration_pb2, json_format, timestamp_pb2
+from google.protobuf.message import Message
+
+from clients.client import IntegrationsClient
+from clients.errors import IntegrationsError
+from integrations.v1 import integration_service_pb2 as pb
+
+EXIT_CODES = {
+    grpc.StatusCode.NOT_FOUND: 3,
+    grpc.StatusCode.UNAUTHENTICATED: 4,
+    grpc.StatusCode.PERMISSION_DENIED: 4,
+    grpc.StatusCode.UNAVAILABLE: 5,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 5,
+    grpc.StatusCode.INVALID_ARGUMENT: 6,
+    grpc.StatusCode.FAILED_PRECONDITION: 6,
+    grpc.StatusCode.ALREADY_EXISTS: 6,
+}
+
+
+class UsageError(Exception):
+    """Bad arguments or configuration: exit 2 with one clear line."""
+
+
+def as_json(message: Message) -> dict[str, Any]:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+def _state(value: int, enum: Any, prefix: str) -> str:
+    return str(enum.Name(value)).removeprefix(prefix)
+
+
+class Cli:
+    def __init__(self, args: argparse.Namespace, client: IntegrationsClient, out: TextIO, stdin: TextIO) -> None:
+        self.args = args
+        self.client = client
+        self.out = out
+        self.stdin = stdin
+        self.scope = (args.org, args.project)
+
+    def emit(self, payload: Any, text: str) -> None:
+        print(json.dumps(payload, sort_keys=True) if self.args.json else text, file=self.out)
+
+    # ------------------------------------------------------------ read commands (all take --json)
+
+    def list(self) -> int:
+        items = self.client.list_integrations(*self.scope)
+        lines = [
+            f"{i.name:<12} {'enabled' if i.enabled else 'disabled':<9} "
+            f"{'configured' if i.configured else 'not configured':<15} "
+            f"{_state(i.connection_status, pb.ConnectionStatus, 'CONNECTION_STATUS_')}"
+            for i in items
+        ]
+        self.emit([as_json(i) for i in items], "\n".join(lines))
+        return 0
+
+    def get(self) -> int:
+        item = self.client.get_integration(*self.scope, self.args.name)
+        self.emit(
+            as_json(item),
+            f"{item.display_name}: {'enabled' if item.enabled else 'disabled'}, "
+            f"token {item.settings.api_token or '(none)'}, last error: {item.last_error or '-'}",
+        )
+        return 0
+
+    def jobs(self) -> int:
+        response = self.client.list_import_jobs(*self.scope, self.args.name or "")
+        lines = [
+            f"{j.id}  {_state(j.state, pb.ImportJobState, 'IMPORT_JOB_STATE_'):<9} {j.phase}" for j in response.jobs
+        ]
+        self.emit([as_json(j) for j in response.jobs], "\n".join(lines) or "no import jobs")
+        return 0
+
+    def webhooks(self) -> int:
+        item = self.client.get_integration(*self.scope, self.args.name)
+        lines = [f"{w.id}  workspace {w.workspace_id}  {w.status}  failures {w.fail_count}" for w in item.webhooks]
+        self.emit([as_json(w) for w in item.webhooks], "\n".join(lines) or "no webhooks (auto-sync is off)")
+        return 0
+
+    def events(self) -> int:
+        state = (
+            pb.WebhookEventState.Value(f"WEBHOOK_EVENT_STATE_{self.args.state.upper()}")
+            if self.args.state
+            else pb.WEBHOOK_EVENT_STATE_UNSPECIFIED
+        )
+        response = self.client.list_webhook_events(*self.scope, state, page_size=self.args.limit)
+        lines = [
+            f"{e.id}  {_state(e.state, pb.WebhookEventState, 'WEBHOOK_EVENT_STATE_'):<8} {e.event} "
+            f"{e.object_id} attempts {e.attempts} {e.last_error}"
+            for e in response.events
+        ]
+        self.emit([as_json(e) for e in response.events], "\n".join(lines) or "no events")
+        return 0
+
+    # ------------------------------------------------------------ changes
+
+    def configure(self) -> int:
+        token = self._read_token()
+        settings = pb.IntegrationSettings(
+            auth_method=pb.AUTH_METHOD_OAUTH if self.args.oauth else pb.AUTH_METHOD_API_TOKEN, api_token=token
+        )
+        settings.data_mapping.workspace_ids.extend(self.args.workspace or [])
+        settings.sync_settings.auto_sync = self.args.auto_sync
+        if self.args.sync_interval:
+            settings.sync_settings.sync_interval.CopyFrom(duration_pb2.Duration(seconds=self.args.sync_interval))
+        item = self.client.update_integration(
+            *self.scope, self.args.name, pb.Integration(settings=settings), ["settings"]
+        )
+        self.emit(as_json(item), f"{item.display_name} configured; token stored as {item.settings.api_token}")
+        return 0
+
+    def _read_token(self) -> str:
+        token = self.stdin.readline().strip() if not self.stdin.isatty() else getpass.getpass("API token: ").strip()
+        if not token:
+            raise UsageError("no API token given (pipe it on stdin or type it at the prompt)")
+        return token
+
+    def enable(self, on: bool) -> int:
+        item = self.client.update_integration(*self.scope, self.args.name, pb.Integration(enabled=on), ["enabled"])
+        self.emit(as_json(item), f"{item.display_name} {'enabled' if item.enabled else 'disabled'}")
+        return 0
+
+    def test(self) -> int:
+        result = self.client.test_connection(*self.scope, self.args.name)
+        self.emit(as_json(result), f"{'OK' if result.ok else 'FAILED'}: {result.message}")
+        return 0 if result.ok else 1
+
+    def import_(self) -> int:
+        job = self.client.start_import(*self.scope, self.args.name)
+        if self.args.no_wait:
+            self.emit(as_json(job), f"import {job.id} {_state(job.state, pb.ImportJobState, 'IMPORT_JOB_STATE_')}")
+            return 0
+        final = job
+        try:
+            for update in self.client.watch_import_job(*self.scope, job.id):
+                final = update
+                if not self.args.json:
+                    counts = " ".join(
+                        f"{k}={v}"
+                        for k, v in sorted(update.counters.items())
+                        if k in ("space", "folder", "list", "task", "person", "tag")
+                    )
+                    print(
+                        f"\r{_state(update.state, pb.ImportJobState, 'IMPORT_JOB_STATE_'):<9} pages {update.pages:>4}"
+                        f"  {counts}  {update.phase[:60]:<60}",
+                        end="",
+                        file=self.out,
+                        flush=True,
+                    )
+        except KeyboardInterrupt:
+            print(file=self.out)
+            answer = input("Cancel the import? [y/N] ") if self.stdin.isatty() else "n"
+            if answer.strip().lower().startswith("y"):
+                final = self.client.cancel_import_job(*self.scope, job.id)
+                print(f"import {job.id} cancelled", file=self.out)
+                return 1
+            print(f"import {job.id} keeps running; follow it with: integrations jobs", file=self.out)
+            return 0
+        if not self.args.json:
+            print(file=self.out)
+        state = _state(final.state, pb.ImportJobState, "IMPORT_JOB_STATE_")
+        self.emit(as_json(final), f"import {final.id} {state}" + (f": {final.error}" if final.error else ""))
+        return 0 if final.state == pb.IMPORT_JOB_STATE_SUCCEEDED else 1
+
+    def replay(self) -> int:
+        request = pb.ReplayWebhookEventsRequest(
+            org_id=self.args.org, project_id=self.args.project, event_ids=self.args.event or []
+        )
+        for field, value in (("start_time", self.args.since), ("end_time", self.args.until)):
+            if value:
+                try:
+                    moment = datetime.fromisoformat(value)
+                except ValueError:
+                    raise UsageError(f"--{'since' if field == 'start_time' else 'until'} must be an ISO time") from None
+                ts = timestamp_pb2.Timestamp()
+                ts.FromDatetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+                getattr(request, field).CopyFrom(ts)
+        response = self.client.replay_webhook_events(request)
+        self.emit(as_json(response), f"{response.replayed} event(s) queued again")
+        return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="integrations", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    root.add_argument("--server", default=os.environ.get("INTEGRATIONS_SERVER", "127.0.0.1:50051"))
+    root.add_argument("--org", default=os.environ.get("INTEGRATIONS_ORG"))
+    root.add_argument("--project", default=os.environ.get("INTEGRATIONS_PROJECT"))
+    root.add_argument("--json", action="store_true", help="machine-readable output")
+    commands = root.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="the integrations of the project")
+    for name, text in (
+        ("get", "one integration"),
+        ("enable", "turn on"),
+        ("disable", "turn off"),
+        ("test", "test the stored credentials"),
+        ("webhooks", "webhook health"),
+    ):
+        commands.add_parser(name, help=text).add_argument("name")
+    configure = commands.add_parser("configure", help="store credentials (token on stdin or at a prompt)")
+    configure.add_argument("name")
+    configure.add_argument("--workspace", action="append", help="limit to this workspace id (repeatable)")
+    configure.add_argument("--oauth", action="store_true", help="the token is an OAuth access token")
+    configure.add_argument("--auto-sync", action="store_true", help="keep the graph live through webhooks")
+    configure.add_argument("--sync-interval", type=int, help="seconds between gap repairs")
+    run = commands.add_parser("import", help="full import with live progress")
+    run.add_argument("name")
+    run.add_argument("--no-wait", action="store_true")
+    jobs = commands.add_parser("jobs", help="import jobs")
+    jobs.add_argument("--name")
+    events = commands.add_parser("events", help="webhook events")
+    events.add_argument("--state", choices=["pending", "held", "applied", "failed"])
+    events.add_argument("--limit", type=int, default=20)
+    replay = commands.add_parser("replay", help="queue webhook events again")
+    replay.add_argument("--event", action="append", help="an event id (repeatable)")
+    replay.add_argument("--since", help="received at or after (ISO time)")
+    replay.add_argument("--until", help="received before (ISO time)")
+    return root
+
+
+def _token() -> str:
+    path = os.environ.get("INTEGRATIONS_TOKEN_FILE")
+    if path:
+        try:
+            return Path(path).expanduser().read_text().strip()
+        except OSError as exc:
+            raise UsageError(f"INTEGRATIONS_TOKEN_FILE {path!r} cannot be read: {exc.strerror}") from None
+    token = os.environ.get("INTEGRATIONS_TOKEN", "")
+    if not token:
+        raise UsageError("set INTEGRATIONS_TOKEN_FILE (or INTEGRATIONS_TOKEN) to a bearer token")
+    return token
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None, stdin: TextIO | None = None) -> int:
+    out, stdin = out or sys.stdout, stdin or sys.stdin
+    args = parser().parse_args(argv)
+    try:
+        if not args.org or not args.project:
+            raise UsageError("--org and --project (or INTEGRATIONS_ORG and INTEGRATIONS_PROJECT) are required")
+        with IntegrationsClient(args.server, _token(), retries=2) as client:
+            cli = Cli(args, client, out, stdin)
+            command = args.command
+            if command in ("enable", "disable"):
+                return cli.enable(command == "enable")
+            return int(getattr(cli, "import_" if command == "import" else command)())
+    except UsageError as exc:
+        print(f"integrations: {exc}", file=sys.stderr)
+        return 2
+    except IntegrationsError as exc:
+        print(f"integrations: {exc.code.name.lower()}: {exc.message}", file=sys.stderr)
+        return EXIT_CODES.get(exc.code, 7)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

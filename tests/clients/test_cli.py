@@ -1,0 +1,91 @@
+"""Every CLI command against the real server: exit codes, --json shapes, one-line errors."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+
+import pytest
+
+from clients.cli import main
+from sandbox.clickup.fixtures import TV_TOKEN
+from tests.conftest import RunningHub, Tokens
+from tests.support import free_port
+
+
+async def run(args: list[str], stdin: str = "") -> tuple[int, str]:
+    out = io.StringIO()
+    # In a thread: the server under test runs on this test's event loop.
+    code = await asyncio.to_thread(main, args, out, io.StringIO(stdin))
+    return code, out.getvalue()
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, hub: RunningHub, tokens: Tokens, tenant: tuple[str, str]) -> list[str]:
+    monkeypatch.setenv("INTEGRATIONS_TOKEN", tokens.admin)
+    monkeypatch.delenv("INTEGRATIONS_TOKEN_FILE", raising=False)
+    return ["--server", hub.target, "--org", tenant[0], "--project", tenant[1]]
+
+
+async def test_the_whole_flow_from_the_command_line(cli_env: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = await run([*cli_env, "list"])
+    assert code == 0
+    assert text.startswith("clickup")
+    code, listed = await run([*cli_env, "--json", "list"])
+    assert [i["name"] for i in json.loads(listed)] == ["clickup"]
+
+    code, configured = await run([*cli_env, "--json", "configure", "clickup"], stdin=TV_TOKEN + "\n")
+    assert code == 0
+    assert json.loads(configured)["settings"]["api_token"] == "pk_5****0000"
+    assert TV_TOKEN not in configured
+    assert (await run([*cli_env, "enable", "clickup"]))[1].strip() == "ClickUp enabled"
+    code, tested = await run([*cli_env, "test", "clickup"])
+    assert (code, tested.split(":")[0]) == (0, "OK")
+    code, got = await run([*cli_env, "--json", "get", "clickup"])
+    assert json.loads(got)["enabled"] is True
+
+    code, imported = await run([*cli_env, "--json", "import", "clickup"])
+    assert code == 0
+    assert json.loads(imported.strip().splitlines()[-1])["state"] == "IMPORT_JOB_STATE_SUCCEEDED"
+    code, jobs = await run([*cli_env, "--json", "jobs"])
+    assert json.loads(jobs)[0]["state"] == "IMPORT_JOB_STATE_SUCCEEDED"
+    assert (await run([*cli_env, "webhooks", "clickup"]))[1].strip() == "no webhooks (auto-sync is off)"
+    code, events = await run([*cli_env, "--json", "events", "--state", "failed"])
+    assert (code, json.loads(events)) == (0, [])
+    code, replayed = await run([*cli_env, "--json", "replay", "--since", "2026-01-01T00:00:00"])
+    assert (code, json.loads(replayed)) == (0, {})
+    assert (await run([*cli_env, "disable", "clickup"]))[1].strip() == "ClickUp disabled"
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "code", "message"),
+    [
+        (["get", "jira"], "", 3, "not_found: no integration named 'jira'"),
+        (["configure", "clickup"], "", 2, "no API token given"),
+        (["configure", "clickup"], "pk_0_WRONGTOKEN1234567\n", 6, "failed_precondition: new credentials were not"),
+        (["replay"], "", 6, "invalid_argument: start_time"),
+        (["test", "clickup"], "", 6, "failed_precondition"),
+    ],
+)
+async def test_failures_exit_with_their_code_and_one_line(
+    cli_env: list[str], capsys: pytest.CaptureFixture[str], args: list[str], stdin: str, code: int, message: str
+) -> None:
+    assert (await run([*cli_env, *args], stdin))[0] == code
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert message in error
+
+
+async def test_auth_configuration_and_availability_errors(
+    cli_env: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("INTEGRATIONS_TOKEN", "not-a-token")
+    assert (await run([*cli_env, "list"]))[0] == 4
+    monkeypatch.delenv("INTEGRATIONS_TOKEN")
+    assert (await run([*cli_env, "list"]))[0] == 2
+    assert "INTEGRATIONS_TOKEN_FILE" in capsys.readouterr().err
+    monkeypatch.setenv("INTEGRATIONS_TOKEN", "anything")
+    assert (await run(["--server", f"127.0.0.1:{free_port()}", "--org", "o", "--project", "p", "list"]))[0] == 5
+    assert (await run(["--server", "127.0.0.1:1", "list"]))[0] == 2
