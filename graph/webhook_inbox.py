@@ -174,6 +174,12 @@ class WebhookInbox:
         )
         return int(records[0]["n"])
 
+    async def depth_by_state(self) -> dict[str, int]:
+        records, _, _ = await self._driver.execute_query(
+            "MATCH (e:WebhookEvent) RETURN e.state AS state, count(e) AS n", database_=self._database
+        )
+        return {str(r["state"]): int(r["n"]) for r in records}
+
     async def count(self, integration: str) -> int:
         records, _, _ = await self._driver.execute_query(
             "MATCH (e:WebhookEvent {integration: $integration}) RETURN count(e) AS c",

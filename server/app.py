@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 
 import grpc
 import neo4j
@@ -25,6 +26,7 @@ from server.integrations.clickup.plugin import ClickUpSettings
 from server.integrations.clickup.rate_limit import LimiterPool
 from server.integrations.registry import IntegrationRegistry, default_registry
 from server.live_sync import LiveSync
+from server.metrics import MetricsInterceptor, ServerMetrics
 from server.service import IntegrationService
 from server.webhook_worker import WebhookWorker
 from server.webhooks import WebhookDesk
@@ -46,6 +48,8 @@ class HubServer:
         self._imports: ImportRunner | None = None
         self._worker: WebhookWorker | None = None
         self.live_sync: LiveSync | None = None
+        self.metrics = ServerMetrics()
+        self._stop_metrics: Callable[[], None] | None = None
         self._health = health.aio.HealthServicer()  # type: ignore[attr-defined]  # set at import time
         self.port = 0
 
@@ -64,12 +68,16 @@ class HubServer:
         )
         gallery = Gallery(registry, IntegrationStore(self._driver, cfg.neo4j_database), cfg.keyring)
         jobs = ImportJobStore(self._driver, cfg.neo4j_database, lease_seconds=cfg.import_lease_seconds)
-        self._imports = ImportRunner(self._driver, cfg.neo4j_database, jobs, gallery)
+        self._imports = ImportRunner(self._driver, cfg.neo4j_database, jobs, gallery, metrics=self.metrics)
+        self.metrics = ServerMetrics()
+        if cfg.metrics_address:
+            self._stop_metrics = self.metrics.serve(cfg.metrics_address)
         server = grpc.aio.server(
+            interceptors=[MetricsInterceptor(self.metrics)],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ]
+            ],
         )
         webhooks = WebhookDesk(
             WebhookInbox(self._driver, cfg.neo4j_database),
@@ -84,6 +92,7 @@ class HubServer:
             webhooks.registry,
             gallery,
             lease_seconds=cfg.import_lease_seconds,
+            metrics=self.metrics,
         )
         webhooks.on_stored = self._worker.wake
         self.live_sync = LiveSync(
@@ -137,6 +146,9 @@ class HubServer:
         if self._imports is not None:  # running imports keep their checkpoint; a later owner resumes them
             await self._imports.stop()
             self._imports = None
+        if self._stop_metrics is not None:
+            self._stop_metrics()
+            self._stop_metrics = None
         if self._driver is not None:
             await self._driver.close()
             self._driver = None

@@ -22,6 +22,13 @@ def _switch(env: Mapping[str, str], name: str, default: str = "on") -> bool:
     return value == "on"
 
 
+def _address(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    if value and not value.rpartition(":")[2].isdigit():
+        raise ConfigError(f"{name} must be host:port, got {value!r}")
+    return value or None
+
+
 def _public_url(env: Mapping[str, str]) -> str | None:
     url = env.get("WEBHOOK_PUBLIC_URL", "").strip()
     if url and not url.startswith(("http://", "https://")):
@@ -48,6 +55,7 @@ class ServerConfig:
     webhook_worker: bool = True
     webhook_public_url: str | None = None
     live_sync_check_seconds: float = 60.0
+    metrics_address: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -131,4 +139,5 @@ class ServerConfig:
             webhook_worker=_switch(env, "WEBHOOK_WORKER"),
             webhook_public_url=_public_url(env),
             live_sync_check_seconds=number("LIVE_SYNC_CHECK_SECONDS", "60", low=1, high=86400),
+            metrics_address=_address(env, "METRICS_ADDRESS"),
         )

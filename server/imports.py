@@ -20,14 +20,23 @@ from graph.import_jobs import TERMINAL, ImportJobRecord, ImportJobStore, LeaseLo
 from server.errors import FailedPrecondition, ServiceError
 from server.gallery import Gallery
 from server.integrations.base import ImportCancelled, ImportContext, ImportFailure
+from server.metrics import ServerMetrics
+from server.metrics import job_id as job_id_var
 
 logger = logging.getLogger(__name__)
 
 
 class ImportRunner:
     def __init__(
-        self, driver: neo4j.AsyncDriver, database: str, jobs: ImportJobStore, gallery: Gallery, owner: str | None = None
+        self,
+        driver: neo4j.AsyncDriver,
+        database: str,
+        jobs: ImportJobStore,
+        gallery: Gallery,
+        owner: str | None = None,
+        metrics: ServerMetrics | None = None,
     ) -> None:
+        self._metrics = metrics or ServerMetrics()
         self._driver = driver
         self._database = database
         self.jobs = jobs
@@ -96,6 +105,7 @@ class ImportRunner:
         self._tasks[job_id] = asyncio.get_running_loop().create_task(self._execute(job_id))
 
     async def _execute(self, job_id: str) -> None:
+        job_id_var.set(job_id)  # every log line of this job carries its id
         job = await self.jobs.claim(job_id, self.owner)
         if job is None:
             return  # another runner has it, or it finished
@@ -130,6 +140,8 @@ class ImportRunner:
 
             async def report(progress: Progress, page_seen: dict[str, list[str]] | None) -> None:
                 cancel = await self.jobs.save_progress(job.id, self.owner, progress, page_seen)
+                self._metrics.import_pages.inc()
+                self._metrics.rate_limit_waits.labels(job.id).set(progress.rate_limit_waits)
                 self._notify(job.id)
                 if cancel:
                     raise ImportCancelled

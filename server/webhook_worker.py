@@ -18,6 +18,7 @@ from graph.clickup.writer import GraphWriter
 from graph.webhook_inbox import InboxEvent, WebhookInbox, WebhookRegistry
 from server.errors import ServiceError
 from server.gallery import Gallery
+from server.metrics import ServerMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,9 @@ class WebhookWorker:
         max_attempts: int = 5,
         idle_seconds: float = 1.0,
         lease_seconds: float = 60.0,
+        metrics: ServerMetrics | None = None,
     ) -> None:
+        self._metrics = metrics or ServerMetrics()
         self._driver = driver
         self._database = database
         self._inbox = inbox
@@ -79,11 +82,21 @@ class WebhookWorker:
                 if self._stopping:
                     break  # the rest keep their lease and come back when it runs out
                 await self.apply(event)
+            await self._refresh_depth()
             if not events:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._idle_seconds):  # also picks up retries that came due
                         await self._wake.wait()
+
+    async def _refresh_depth(self) -> None:
+        try:
+            depth = await self._inbox.depth_by_state()
+        except Exception:  # metrics must never stop the worker
+            logger.exception("reading the inbox depth failed")
+            return
+        for state in ("PENDING", "HELD", "APPLIED", "FAILED"):
+            self._metrics.inbox.labels(state).set(depth.get(state, 0))
 
     async def apply(self, event: InboxEvent) -> None:
         try:
