@@ -54,10 +54,6 @@ class WebhookInbox:
         self._driver = driver
         self._database = database
 
-    async def store(self, **row: Any) -> tuple[str, bool]:
-        """Store one delivery; returns (event id, duplicate). See ``store_many``."""
-        return (await self.store_many([row]))[0]
-
     async def store_many(self, rows: list[dict[str, Any]]) -> list[tuple[str, bool]]:
         """Store deliveries in one transaction (group commit); per row (event id, duplicate).
 
@@ -179,14 +175,6 @@ class WebhookInbox:
             "MATCH (e:WebhookEvent) RETURN e.state AS state, count(e) AS n", database_=self._database
         )
         return {str(r["state"]): int(r["n"]) for r in records}
-
-    async def count(self, integration: str) -> int:
-        records, _, _ = await self._driver.execute_query(
-            "MATCH (e:WebhookEvent {integration: $integration}) RETURN count(e) AS c",
-            integration=integration,
-            database_=self._database,
-        )
-        return int(records[0]["c"])
 
 
 @dataclass(frozen=True)

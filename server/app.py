@@ -69,7 +69,6 @@ class HubServer:
         gallery = Gallery(registry, IntegrationStore(self._driver, cfg.neo4j_database), cfg.keyring)
         jobs = ImportJobStore(self._driver, cfg.neo4j_database, lease_seconds=cfg.import_lease_seconds)
         self._imports = ImportRunner(self._driver, cfg.neo4j_database, jobs, gallery, metrics=self.metrics)
-        self.metrics = ServerMetrics()
         if cfg.metrics_address:
             self._stop_metrics = self.metrics.serve(cfg.metrics_address)
         server = grpc.aio.server(

@@ -16,7 +16,7 @@ import uuid
 import neo4j
 
 from graph.clickup.writer import GraphWriter
-from graph.import_jobs import TERMINAL, ImportJobRecord, ImportJobStore, LeaseLost, Progress
+from graph.import_jobs import ImportJobRecord, ImportJobStore, LeaseLost, Progress
 from server.errors import FailedPrecondition, ServiceError
 from server.gallery import Gallery
 from server.integrations.base import ImportCancelled, ImportContext, ImportFailure
@@ -171,7 +171,3 @@ class ImportRunner:
         )
         await self.jobs.finish(job.id, self.owner, "SUCCEEDED")
         logger.info("import %s succeeded: %s; swept %s", job.id, outcome.totals, outcome.removed)
-
-
-def is_terminal(job: ImportJobRecord) -> bool:
-    return job.state in TERMINAL

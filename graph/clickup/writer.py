@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -270,10 +269,3 @@ class GraphWriter:
     async def _consume(tx: neo4j.AsyncManagedTransaction, result: WriteResult, query: str, **params: Any) -> None:
         cursor = await tx.run(query, params)
         result.add((await cursor.consume()).counters)
-
-
-def changed_total(results: Iterable[WriteResult]) -> WriteResult:
-    total = WriteResult()
-    for item in results:
-        total.merge(item)
-    return total

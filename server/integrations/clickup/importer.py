@@ -161,9 +161,6 @@ class ClickUpImport:
             rows, f"hierarchy of workspace {team_id}", {"team": index, "stage": "tasks", "archived": False, "page": 0}
         )
 
-    async def _comments(self, task_id: str, team_id: str) -> Rows:
-        return await fetch_comments(self._client, task_id, team_id)
-
     async def _tasks(self, team_id: str, index: int, checkpoint: dict[str, Any]) -> None:
         path = f"/team/{team_id}/task"
         start_archived = bool(checkpoint.get("archived", False))
@@ -199,7 +196,7 @@ class ClickUpImport:
                                 self._watermarks[team_id] = node.source_updated_at
                 if self._ctx.settings.data_mapping.include_comments:
                     for node in [n for n in rows.nodes if n.label == "Task"]:
-                        rows.extend(await self._comments(node.external_id, team_id))
+                        rows.extend(await fetch_comments(self._client, node.external_id, team_id))
                 last = len(tasks) < PAGE_SIZE
                 following = (
                     {"team": index, "stage": "tasks", "archived": archived, "page": page + 1}
