@@ -243,6 +243,21 @@ class AsyncIntegrationsClient:
             self._stub.StartImport, pb.StartImportRequest(org_id=org_id, project_id=project_id, name=name)
         )
 
+    async def get_import_job(self, org_id: str, project_id: str, job_id: str) -> pb.ImportJob:
+        return await self._call(
+            self._stub.GetImportJob, pb.GetImportJobRequest(org_id=org_id, project_id=project_id, job_id=job_id)
+        )
+
+    async def list_import_jobs(
+        self, org_id: str, project_id: str, name: str = "", page_size: int = 20, page_token: str = ""
+    ) -> pb.ListImportJobsResponse:
+        return await self._call(
+            self._stub.ListImportJobs,
+            pb.ListImportJobsRequest(
+                org_id=org_id, project_id=project_id, name=name, page_size=page_size, page_token=page_token
+            ),
+        )
+
     async def watch_import_job(
         self, org_id: str, project_id: str, job_id: str, deadline: float | None = None
     ) -> AsyncIterator[pb.ImportJob]:

@@ -1,5 +1,5 @@
-"""The main job: Neo4j, the ClickUp sandbox, the gRPC server and the webhook gateway on loopback;
-ClickUp configured, tested and imported into Neo4j.
+"""The main job: Neo4j, the ClickUp sandbox, the gRPC server, the webhook gateway and the Integration
+Gallery on loopback; ClickUp configured, tested and imported into Neo4j.
 
     python -m devtools.demo            # bring everything up, configure, test, print, keep running
     python -m devtools.demo --once     # the same, then shut everything down (smoke test)
@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grpc-port", type=int, default=50051)
     parser.add_argument("--sandbox-port", type=int, default=8990)
     parser.add_argument("--gateway-port", type=int, default=8080)
+    parser.add_argument("--gallery-port", type=int, default=8070)
     parser.add_argument("--neo4j-port", type=int, default=7687)
     parser.add_argument("--run-dir", type=Path, default=ROOT / ".run")
     parser.add_argument("--no-grpcurl", action="store_true", help="do not install or run grpcurl")
@@ -264,7 +265,29 @@ def main(argv: list[str] | None = None) -> int:
         wait_for("the webhook gateway", lambda: httpx.get(f"{gateway_url}/readyz").is_success, 30, gateway_log)
         say(f"webhook gateway on {gateway_url}/webhooks/clickup (ready)")
 
-        # 8. how to call it
+        # 8. the Integration Gallery (acts with the admin token, so it listens on loopback only)
+        gallery_url = f"http://127.0.0.1:{args.gallery_port}"
+        gallery_log = run_dir / "logs" / "gallery.log"
+        gallery_env = {
+            **os.environ,
+            "INTEGRATIONS_SERVER": target,
+            "INTEGRATIONS_TOKEN_FILE": str(run_dir / "admin-token"),
+            "GALLERY_PROJECTS": f"{ORG}/{PROJECT}",
+        }
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "clients.gallery", "--port", str(args.gallery_port)],
+                cwd=ROOT,
+                env=gallery_env,
+                stdout=gallery_log.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+        wait_for("the Integration Gallery", lambda: httpx.get(f"{gallery_url}/readyz").is_success, 30, gallery_log)
+        cards = httpx.get(f"{gallery_url}/api/orgs/{ORG}/projects/{PROJECT}/integrations").json()["integrations"]
+        say(f"Integration Gallery: {gallery_url}/ ({len(cards)} integration(s); open it in a browser)")
+
+        # 9. how to call it
         grpcurl = None if args.no_grpcurl else grpcurl_binary(install=True)
         show = grpcurl or "grpcurl"
         print(
@@ -285,6 +308,7 @@ Call it (token stored in {run_dir / "admin-token"}):
                               metadata=[("authorization", "Bearer " + token)]))
   PY
 
+Integration Gallery: {gallery_url}/
 Logs: {run_dir / "logs"}   Neo4j: {neo.uri} (user {neo.user}, password: python -m devtools.neo4j_local env)
 """,
             flush=True,

@@ -33,7 +33,7 @@ def test_main_job_brings_everything_up_and_prints_working_calls(neo4j_connection
         "NEO4J_USER": neo4j_connection.user,
         "NEO4J_PASSWORD": neo4j_connection.password,
     }
-    grpc_port, sandbox_port, gateway_port = free_port(), free_port(), free_port()
+    grpc_port, sandbox_port, gateway_port, gallery_port = free_port(), free_port(), free_port(), free_port()
     result = subprocess.run(
         [
             sys.executable,
@@ -47,6 +47,8 @@ def test_main_job_brings_everything_up_and_prints_working_calls(neo4j_connection
             str(sandbox_port),
             "--gateway-port",
             str(gateway_port),
+            "--gallery-port",
+            str(gallery_port),
             "--run-dir",
             str(tmp_path),
         ],
@@ -62,6 +64,7 @@ def test_main_job_brings_everything_up_and_prints_working_calls(neo4j_connection
     assert "SUCCEEDED" in result.stdout
     assert "imported into Neo4j: 3 spaces, 8 folders, 21 lists, 448 tasks" in result.stdout
     assert f"webhook gateway on http://127.0.0.1:{gateway_port}/webhooks/clickup (ready)" in result.stdout
+    assert f"Integration Gallery: http://127.0.0.1:{gallery_port}/ (1 integration(s)" in result.stdout
     assert f"-plaintext 127.0.0.1:{grpc_port} list" in result.stdout
     assert "integrations.v1.IntegrationService/GetIntegration" in result.stdout
     admin_token = (tmp_path / "admin-token").read_text().strip()

@@ -1,0 +1,327 @@
+"""The gallery app: one HTML page, its static files, and a small JSON + server-sent-events API that
+the page calls. Every API call becomes one gRPC call made with the gallery's service token.
+
+    GET   /orgs/{org}/projects/{project}                                  the page
+    GET   /api/orgs/{org}/projects/{project}/integrations                 cards
+    GET   /api/orgs/{org}/projects/{project}/integrations/{name}          one card
+    PUT   /api/orgs/{org}/projects/{project}/integrations/{name}/enabled  {"enabled": bool}
+    PATCH /api/orgs/{org}/projects/{project}/integrations/{name}/settings the configuration dialog
+    POST  /api/orgs/{org}/projects/{project}/integrations/{name}/test     Test Connection
+    POST  /api/orgs/{org}/projects/{project}/integrations/{name}/imports  Start Import
+    GET   /api/orgs/{org}/projects/{project}/imports/{job_id}/events      progress (text/event-stream)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from clients.client import AsyncIntegrationsClient
+from clients.errors import IntegrationsError
+from clients.gallery.config import GalleryConfig
+from clients.gallery.views import (
+    FormError,
+    Update,
+    connection_result,
+    enabled_update,
+    import_job,
+    integration_card,
+    settings_update,
+)
+
+logger = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+MAX_BODY_BYTES = 16 * 1024
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        b"frame-ancestors 'none'; form-action 'self'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+# gRPC status -> HTTP status for the browser. The gallery's own token being refused is our fault, not
+# the user's: 502. An unreachable server is 503 so the page can say "try again".
+HTTP_STATUS = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.FAILED_PRECONDITION: 409,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
+# The server names fields by their protobuf path; the page knows its form's names.
+FORM_FIELDS = {
+    "settings.api_token": "api_token",
+    "settings.auth_method": "api_token",
+    "settings.sync_settings.auto_sync": "auto_sync",
+    "settings.sync_settings.sync_interval": "sync_interval_minutes",
+}
+
+
+def error(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, "fields": fields or {}}}, status_code=status)
+
+
+class SecurityMiddleware:
+    """Security headers on every response; state-changing calls only from our own page: JSON content
+    type (a cross-site form cannot send it without a preflight we never grant) and a same-origin
+    ``Origin`` when the browser sends one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if request.method not in SAFE_METHODS:
+            refusal = self._refuse(request)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+    @staticmethod
+    def _refuse(request: Request) -> Response | None:
+        origin = request.headers.get("origin")
+        own = f"{request.url.scheme}://{request.url.netloc}"
+        if (origin is not None and origin != own) or request.headers.get("sec-fetch-site") == "cross-site":
+            return error(403, "cross_origin", "requests from other sites are not accepted")
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return error(415, "unsupported_media_type", "send the body as application/json")
+        return None
+
+
+Handler = Callable[[Request, "Gallery", str, str], Awaitable[Response]]
+
+
+class Gallery:
+    def __init__(self, config: GalleryConfig, client: AsyncIntegrationsClient | None = None) -> None:
+        self.config = config
+        self._client = client
+        self._owns_client = client is None
+        self._health: health_pb2_grpc.HealthStub | None = None
+        self._channel: grpc.aio.Channel | None = None
+
+    @property
+    def client(self) -> AsyncIntegrationsClient:
+        if self._client is None:
+            raise RuntimeError("the gallery has not started")
+        return self._client
+
+    async def start(self) -> None:
+        if self._client is None:
+            self._client = AsyncIntegrationsClient(self.config.server_target, self.config.token, retries=2)
+        self._channel = grpc.aio.insecure_channel(self.config.server_target)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+
+    async def stop(self) -> None:
+        if self._owns_client and self._client is not None:
+            await self._client.close()
+        if self._channel is not None:
+            await self._channel.close(None)
+
+    async def server_serving(self) -> bool:
+        if self._health is None:
+            return False
+        try:
+            answer = await self._health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+        except grpc.aio.AioRpcError:
+            return False
+        return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def scoped(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Checks the project is one this gallery serves and turns client errors into JSON answers."""
+
+    async def endpoint(request: Request) -> Response:
+        gallery: Gallery = request.app.state.gallery
+        org, project = request.path_params["org"], request.path_params["project"]
+        if (org, project) not in gallery.config.projects:
+            return error(404, "not_found", f"this gallery does not serve project {org}/{project}")
+        try:
+            return await handler(request, gallery, org, project)
+        except FormError as exc:
+            return error(400, "invalid_argument", exc.message, {exc.field: exc.message})
+        except IntegrationsError as exc:
+            status = HTTP_STATUS.get(exc.code, 502)
+            if exc.code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+                logger.error("the IntegrationService refused the gallery's token: %s", exc.message)
+                return error(502, "bad_gateway", "the gallery is not allowed to do this; ask an operator")
+            if status >= 500:
+                logger.warning("IntegrationService call failed: %s", exc)
+            fields = {FORM_FIELDS.get(path, path): text for path, text in exc.field_violations.items()}
+            return error(status, exc.code.name.lower(), exc.message, fields)
+
+    return endpoint
+
+
+async def json_body(request: Request) -> Any:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise FormError("body", f"larger than {MAX_BODY_BYTES} bytes")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise FormError("body", "is not valid JSON") from None
+
+
+# ---------------------------------------------------------------- endpoints
+
+
+async def list_cards(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    items = await gallery.client.list_integrations(org, project)
+    return JSONResponse({"integrations": [integration_card(item) for item in items]})
+
+
+async def get_card(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    item = await gallery.client.get_integration(org, project, request.path_params["name"])
+    return JSONResponse(integration_card(item))
+
+
+async def _update(request: Request, gallery: Gallery, org: str, project: str, update: Update) -> Response:
+    name = request.path_params["name"]
+    item = await gallery.client.update_integration(org, project, name, update.integration, update.paths)
+    logger.info("gallery updated %s for %s/%s: %s", name, org, project, ",".join(update.paths))
+    return JSONResponse(integration_card(item))
+
+
+async def set_enabled(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    return await _update(request, gallery, org, project, enabled_update(await json_body(request)))
+
+
+async def save_settings(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    return await _update(request, gallery, org, project, settings_update(await json_body(request)))
+
+
+async def test_connection(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    result = await gallery.client.test_connection(org, project, request.path_params["name"])
+    return JSONResponse(connection_result(result))
+
+
+async def start_import(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    job = await gallery.client.start_import(org, project, request.path_params["name"])
+    logger.info("gallery started import %s of %s for %s/%s", job.id, job.integration, org, project)
+    return JSONResponse(import_job(job), status_code=202)
+
+
+async def latest_import(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    listed = await gallery.client.list_import_jobs(org, project, name=request.path_params["name"], page_size=1)
+    return JSONResponse({"job": import_job(listed.jobs[0]) if listed.jobs else None})
+
+
+async def import_events(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    job_id = request.path_params["job_id"]
+    job = await gallery.client.get_import_job(org, project, job_id)  # 404 before the stream starts
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        last: dict[str, Any] = import_job(job)
+        yield ServerSentEvent(json.dumps(last), event="progress", retry=2000)
+        try:
+            if not last["done"]:
+                async for update in gallery.client.watch_import_job(org, project, job_id):
+                    last = import_job(update)
+                    yield ServerSentEvent(json.dumps(last), event="progress")
+        except IntegrationsError as exc:
+            # The browser's EventSource reconnects by itself and picks the job up again.
+            logger.warning("watching import %s stopped: %s", job_id, exc)
+            yield ServerSentEvent(json.dumps({"message": exc.message}), event="interrupted")
+            return
+        yield ServerSentEvent(json.dumps(last), event="end")
+
+    return EventSourceResponse(events(), ping=15, headers={"cache-control": "no-store"})
+
+
+# ---------------------------------------------------------------- pages and probes
+
+
+async def home(request: Request) -> Response:
+    org, project = request.app.state.gallery.config.projects[0]
+    return RedirectResponse(f"/orgs/{org}/projects/{project}", status_code=307)
+
+
+async def page(request: Request) -> Response:
+    gallery: Gallery = request.app.state.gallery
+    if (request.path_params["org"], request.path_params["project"]) not in gallery.config.projects:
+        return error(404, "not_found", "this gallery does not serve that project")
+    return FileResponse(STATIC / "index.html", headers={"cache-control": "no-store"})
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405 as JSON, like every other answer of this app."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    return error(status, "not_found" if status == 404 else "http_error", str(getattr(exc, "detail", "error")))
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    if await request.app.state.gallery.server_serving():
+        return JSONResponse({"status": "ready"})
+    return JSONResponse({"status": "not ready", "reason": "the IntegrationService is not serving"}, status_code=503)
+
+
+def create_app(config: GalleryConfig, client: AsyncIntegrationsClient | None = None) -> Starlette:
+    gallery = Gallery(config, client)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gallery.start()
+        try:
+            yield
+        finally:
+            await gallery.stop()
+
+    api = "/api/orgs/{org}/projects/{project}"
+    one = api + "/integrations/{name}"
+    app = Starlette(
+        routes=[
+            Route("/", home),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/orgs/{org}/projects/{project}", page),
+            Route(api + "/integrations", scoped(list_cards)),
+            Route(one, scoped(get_card)),
+            Route(one + "/enabled", scoped(set_enabled), methods=["PUT"]),
+            Route(one + "/settings", scoped(save_settings), methods=["PATCH"]),
+            Route(one + "/test", scoped(test_connection), methods=["POST"]),
+            Route(one + "/imports", scoped(start_import), methods=["POST"]),
+            Route(one + "/imports/latest", scoped(latest_import)),
+            Route(api + "/imports/{job_id}/events", scoped(import_events)),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        middleware=[Middleware(SecurityMiddleware)],
+        exception_handlers={HTTPException: http_error},
+        lifespan=lifespan,
+    )
+    app.state.gallery = gallery
+    return app

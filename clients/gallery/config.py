@@ -1,0 +1,66 @@
+"""Gallery configuration from the environment, checked at start-up."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+# The server's own rule for org and project ids; checked here too so a bad setting fails at start-up.
+_SCOPE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class GalleryConfig:
+    server_target: str
+    token: str
+    # The (org, project) pairs this gallery serves; any other is answered with 404.
+    projects: tuple[tuple[str, str], ...]
+
+    def __repr__(self) -> str:
+        return f"GalleryConfig(server_target={self.server_target!r}, projects={self.projects!r}, token=***)"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GalleryConfig:
+        env = os.environ if env is None else env
+        return cls(
+            server_target=env.get("INTEGRATIONS_SERVER", "127.0.0.1:50051"),
+            token=_token(env),
+            projects=parse_projects(env.get("GALLERY_PROJECTS", "")),
+        )
+
+
+def _token(env: Mapping[str, str]) -> str:
+    path = env.get("INTEGRATIONS_TOKEN_FILE")
+    if path:
+        try:
+            token = Path(path).expanduser().read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"INTEGRATIONS_TOKEN_FILE {path!r} cannot be read: {exc.strerror}") from None
+    else:
+        token = env.get("INTEGRATIONS_TOKEN", "")
+    if not token:
+        raise ConfigError("set INTEGRATIONS_TOKEN_FILE (or INTEGRATIONS_TOKEN) to a bearer token with read and write")
+    return token
+
+
+def parse_projects(raw: str) -> tuple[tuple[str, str], ...]:
+    """``GALLERY_PROJECTS="acme/p1,acme/p2"``: the projects whose gallery this app serves."""
+    projects: list[tuple[str, str]] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        org, _, project = item.partition("/")
+        if not (_SCOPE_ID.match(org) and _SCOPE_ID.match(project)):
+            raise ConfigError(f"GALLERY_PROJECTS: {item!r} is not 'org/project'")
+        if (org, project) not in projects:
+            projects.append((org, project))
+    if not projects:
+        raise ConfigError("GALLERY_PROJECTS is not set: a comma-separated list of 'org/project' to serve")
+    return tuple(projects)

@@ -1,0 +1,365 @@
+// The Integration Gallery page. Talks only to this app's JSON API (same origin); builds the DOM with
+// textContent, never innerHTML, so nothing from the server is ever parsed as markup.
+"use strict";
+
+const API = "/api" + window.location.pathname.replace(/\/+$/, "");
+const STATUS_TEXT = {
+  unknown: "Not tested",
+  unspecified: "Not tested",
+  connected: "Connected",
+  auth_failed: "Credentials rejected",
+  error: "Connection error",
+};
+const KINDS = ["space", "folder", "list", "task", "person", "tag"];
+const cards = new Map(); // integration name -> {element, data, watching}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    const error = (body && body.error) || {};
+    super(error.message || `request failed (${status})`);
+    this.status = status;
+    this.fields = error.fields || {};
+  }
+}
+
+async function api(method, path, body) {
+  const options = { method, headers: { accept: "application/json" } };
+  if (body !== undefined) {
+    options.headers["content-type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(API + path, options);
+  } catch (exc) {
+    throw new ApiError(0, { error: { message: "the gallery cannot be reached; check your connection" } });
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+function part(card, selector) {
+  return card.element.querySelector(selector);
+}
+
+const IRREGULAR = { person: "people" };
+
+function plural(count, word) {
+  return `${count.toLocaleString()} ${count === 1 ? word : IRREGULAR[word] || word + "s"}`;
+}
+
+function countsText(counts) {
+  const shown = KINDS.filter((kind) => counts[kind]).map((kind) => plural(counts[kind], kind));
+  return shown.length ? shown.join(", ") : "nothing yet";
+}
+
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString() : "";
+}
+
+function setResult(card, text, ok) {
+  const result = part(card, ".result");
+  result.textContent = text;
+  if (ok === undefined) delete result.dataset.ok;
+  else result.dataset.ok = String(ok);
+}
+
+function setBusy(button, busy) {
+  button.setAttribute("aria-disabled", String(busy));
+  button.dataset.busy = String(busy);
+}
+
+function isBusy(button) {
+  return button.dataset.busy === "true";
+}
+
+// ---------------------------------------------------------------- rendering
+
+function createCard(data) {
+  const element = document.getElementById("card-template").content.firstElementChild.cloneNode(true);
+  element.id = `integration-${data.name}`;
+  element.setAttribute("aria-labelledby", `${element.id}-name`);
+  const card = { element, data, watching: null };
+  const name = part(card, ".name");
+  name.id = `${element.id}-name`;
+  const logo = part(card, ".logo");
+  const fallback = part(card, ".logo-fallback");
+  fallback.textContent = (data.display_name || data.name).charAt(0).toUpperCase();
+  logo.addEventListener("error", () => {
+    logo.hidden = true;
+    fallback.hidden = false;
+  });
+  logo.src = `/static/logos/${encodeURIComponent(data.name)}.svg`;
+  for (const button of element.querySelectorAll("button[data-action]")) {
+    button.addEventListener("click", () => ACTIONS[button.dataset.action](card, button));
+  }
+  cards.set(data.name, card);
+  updateCard(card, data);
+  return card;
+}
+
+function updateCard(card, data) {
+  card.data = data;
+  const label = data.display_name || data.name;
+  part(card, ".name").textContent = label;
+  part(card, ".description").textContent = data.description;
+  const toggle = part(card, '[data-action="toggle"]');
+  toggle.setAttribute("aria-checked", String(data.enabled));
+  toggle.setAttribute("aria-label", `${label} enabled`);
+  part(card, '[data-action="configure"]').setAttribute("aria-label", `Configure ${label}`);
+  part(card, '[data-action="test"]').setAttribute("aria-label", `Test connection to ${label}`);
+  part(card, '[data-action="import"]').setAttribute("aria-label", `Start import from ${label}`);
+
+  const badge = part(card, ".badge");
+  let state = data.configured ? data.connection_status : "not_configured";
+  let text = data.configured ? STATUS_TEXT[state] || state : "Not configured";
+  if (card.watching) [state, text] = ["importing", "Importing"];
+  badge.dataset.state = state;
+  badge.textContent = `${text} · ${data.enabled ? "on" : "off"}`;
+
+  part(card, ".last-import").textContent = data.last_import_time
+    ? `${when(data.last_import_time)}: ${countsText(data.totals)}`
+    : "never";
+  const hooks = data.webhooks;
+  part(card, ".webhooks").textContent = !data.settings.auto_sync
+    ? "off"
+    : hooks.length === 0
+      ? "on, no webhook registered yet"
+      : hooks
+          .map((hook) => `workspace ${hook.workspace_id}: ${hook.status} (${plural(hook.fail_count, "failure")})`)
+          .join("; ");
+}
+
+function notice(text) {
+  const box = document.getElementById("notice");
+  box.textContent = text;
+  box.hidden = !text;
+}
+
+async function refresh(card) {
+  try {
+    updateCard(card, await api("GET", `/integrations/${encodeURIComponent(card.data.name)}`));
+  } catch (exc) {
+    setResult(card, exc.message, false);
+  }
+}
+
+// ---------------------------------------------------------------- actions
+
+async function toggle(card, button) {
+  if (isBusy(button)) return;
+  setBusy(button, true);
+  const wanted = !card.data.enabled;
+  button.setAttribute("aria-checked", String(wanted));
+  try {
+    const data = await api("PUT", `/integrations/${encodeURIComponent(card.data.name)}/enabled`, { enabled: wanted });
+    updateCard(card, data);
+    setResult(card, `${data.display_name} ${data.enabled ? "enabled" : "disabled"}`, true);
+  } catch (exc) {
+    button.setAttribute("aria-checked", String(card.data.enabled));
+    setResult(card, exc.message, false);
+  } finally {
+    setBusy(button, false);
+  }
+}
+
+async function testConnection(card, button) {
+  if (isBusy(button)) return;
+  setBusy(button, true);
+  setResult(card, "Testing the connection…");
+  try {
+    const result = await api("POST", `/integrations/${encodeURIComponent(card.data.name)}/test`, {});
+    const detail = result.ok
+      ? `Connected as ${result.account} · ${plural(result.workspaces.length, "workspace")} · ${result.latency_ms} ms`
+      : result.message;
+    setResult(card, detail, result.ok);
+    await refresh(card);
+  } catch (exc) {
+    setResult(card, exc.message, false);
+  } finally {
+    setBusy(button, false);
+  }
+}
+
+async function startImport(card, button) {
+  if (isBusy(button)) return;
+  setBusy(button, true);
+  try {
+    const job = await api("POST", `/integrations/${encodeURIComponent(card.data.name)}/imports`, {});
+    setResult(card, "Import started");
+    follow(card, job);
+  } catch (exc) {
+    setResult(card, exc.message, false);
+    setBusy(button, false);
+  }
+}
+
+function showProgress(card, job) {
+  const section = part(card, ".import");
+  section.hidden = false;
+  const bar = part(card, ".bar");
+  const expected = card.data.totals.task || 0; // the last import's size, when there was one
+  if (job.done) {
+    bar.max = 1;
+    bar.value = 1;
+  } else if (expected > 0) {
+    bar.max = expected;
+    bar.value = Math.min(job.counters.task || 0, expected);
+  } else {
+    bar.removeAttribute("value"); // indeterminate until the first import tells us the size
+  }
+  const state = job.state.charAt(0).toUpperCase() + job.state.slice(1);
+  const phase = job.done ? "" : ` · ${job.phase || "starting"}`;
+  part(card, ".import-text").textContent =
+    `${state}${phase} · ${countsText(job.counters)} · ${plural(job.api_calls, "API call")}` +
+    (job.error ? ` · ${job.error}` : "");
+  part(card, ".import").dataset.state = job.state;
+}
+
+function follow(card, job) {
+  const button = part(card, '[data-action="import"]');
+  setBusy(button, true);
+  if (card.watching) card.watching.close();
+  showProgress(card, job);
+  const source = new EventSource(`${API}/imports/${encodeURIComponent(job.id)}/events`);
+  card.watching = source;
+  updateCard(card, card.data);
+  source.addEventListener("progress", (event) => showProgress(card, JSON.parse(event.data)));
+  source.addEventListener("end", async (event) => {
+    source.close();
+    card.watching = null;
+    const final = JSON.parse(event.data);
+    showProgress(card, final);
+    setResult(
+      card,
+      final.state === "succeeded" ? `Import succeeded: ${countsText(final.counters)}` : `Import ${final.state}: ${final.error}`,
+      final.state === "succeeded",
+    );
+    setBusy(button, false);
+    await refresh(card);
+  });
+  source.addEventListener("error", () => {
+    if (source.readyState === EventSource.CLOSED && card.watching === source) {
+      card.watching = null;
+      setBusy(button, false);
+      setResult(card, "Lost the import's progress; reload the page to follow it again", false);
+    }
+  });
+}
+
+// ---------------------------------------------------------------- the configuration dialog
+
+const dialog = () => document.getElementById("configure");
+let configuring = null; // {card, opener}
+
+function openConfigure(card, opener) {
+  configuring = { card, opener };
+  const data = card.data;
+  const form = document.getElementById("configure-form");
+  form.reset();
+  clearErrors();
+  document.getElementById("configure-title").textContent = `Configure ${data.display_name || data.name}`;
+  const hint = data.settings.api_token_hint;
+  document.getElementById("api-token-help").textContent = hint
+    ? `A token is stored (${hint}). Leave this empty to keep it.`
+    : "Your personal API token (starts with pk_).";
+  document.getElementById("auto-sync").checked = data.settings.auto_sync;
+  document.getElementById("sync-interval").value = String(data.settings.sync_interval_minutes);
+  dialog().showModal();
+  document.getElementById("api-token").focus();
+}
+
+function clearErrors() {
+  for (const node of dialog().querySelectorAll(".field-error, .form-error")) node.textContent = "";
+  for (const node of dialog().querySelectorAll("[aria-invalid]")) node.removeAttribute("aria-invalid");
+}
+
+async function saveConfigure(event) {
+  event.preventDefault();
+  if (!configuring) return;
+  clearErrors();
+  const { card } = configuring;
+  const intervalText = document.getElementById("sync-interval").value.trim();
+  const body = {
+    auto_sync: document.getElementById("auto-sync").checked,
+    sync_interval_minutes: intervalText === "" ? 0 : Number(intervalText),
+  };
+  const token = document.getElementById("api-token").value;
+  if (token.trim()) body.api_token = token;
+  if (!Number.isInteger(body.sync_interval_minutes)) {
+    showFieldError("sync_interval_minutes", "must be a whole number of minutes");
+    return;
+  }
+  const save = dialog().querySelector('button[type="submit"]');
+  save.disabled = true;
+  try {
+    const data = await api("PATCH", `/integrations/${encodeURIComponent(card.data.name)}/settings`, body);
+    updateCard(card, data);
+    closeConfigure();
+    setResult(card, `Settings saved${body.api_token ? "; the new token was verified" : ""}`, true);
+  } catch (exc) {
+    const shown = Object.entries(exc.fields).filter(([field, message]) => showFieldError(field, message));
+    if (shown.length === 0) document.getElementById("configure-error").textContent = exc.message;
+  } finally {
+    save.disabled = false;
+  }
+}
+
+function showFieldError(field, message) {
+  const target = dialog().querySelector(`.field-error[data-field="${CSS.escape(field)}"]`);
+  if (!target) return false;
+  target.textContent = message;
+  const input = dialog().querySelector(`[name="${CSS.escape(field)}"]`);
+  if (input) {
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+  }
+  return true;
+}
+
+function closeConfigure() {
+  dialog().close();
+}
+
+const ACTIONS = {
+  toggle,
+  configure: openConfigure,
+  test: testConnection,
+  import: startImport,
+};
+
+// ---------------------------------------------------------------- start
+
+async function main() {
+  const [, , org, , project] = window.location.pathname.split("/");
+  document.getElementById("scope").textContent = `Project ${decodeURIComponent(project)} · organisation ${decodeURIComponent(org)}`;
+  document.getElementById("configure-form").addEventListener("submit", saveConfigure);
+  document.getElementById("configure-cancel").addEventListener("click", closeConfigure);
+  dialog().addEventListener("close", () => {
+    document.getElementById("api-token").value = ""; // never keep a typed token around
+    if (configuring) configuring.opener.focus();
+    configuring = null;
+  });
+  let listed;
+  try {
+    listed = await api("GET", "/integrations");
+  } catch (exc) {
+    notice(`The integrations could not be loaded: ${exc.message}`);
+    return;
+  }
+  const grid = document.getElementById("cards");
+  for (const data of listed.integrations) grid.append(createCard(data).element);
+  grid.setAttribute("aria-busy", "false");
+  for (const card of cards.values()) {
+    try {
+      const { job } = await api("GET", `/integrations/${encodeURIComponent(card.data.name)}/imports/latest`);
+      if (job && !job.done) follow(card, job);
+    } catch (exc) {
+      setResult(card, exc.message, false);
+    }
+  }
+  document.body.dataset.ready = "true";
+}
+
+main();

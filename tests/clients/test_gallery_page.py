@@ -1,0 +1,214 @@
+"""The gallery's JSON and event-stream API against the real server and sandbox: what the page can do,
+what it refuses (with a JSON body, changing nothing), and that no secret ever reaches the browser."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from sandbox.clickup.fixtures import TV_TOKEN
+from tests.clients.conftest import RunningGallery
+from tests.conftest import RunningSandbox
+from tests.integration.importing import expected_counts
+
+JSON = {"content-type": "application/json"}
+
+
+@pytest.fixture
+async def http(gallery: RunningGallery) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=gallery.api, timeout=30) as client:
+        yield client
+
+
+async def configure(http: httpx.AsyncClient) -> dict[str, Any]:
+    response = await http.patch("/integrations/clickup/settings", json={"api_token": TV_TOKEN})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def read_events(http: httpx.AsyncClient, job_id: str) -> list[tuple[str, dict[str, Any]]]:
+    events: list[tuple[str, dict[str, Any]]] = []
+    async with http.stream("GET", f"/imports/{job_id}/events") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        name = ""
+        async for line in response.aiter_lines():
+            if line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                events.append((name, json.loads(line.removeprefix("data: "))))
+                if name == "end":
+                    break
+    return events
+
+
+async def test_configure_test_and_import_through_the_page_api(
+    http: httpx.AsyncClient, clickup_sandbox: RunningSandbox
+) -> None:
+    listed = (await http.get("/integrations")).json()["integrations"]
+    assert [(c["name"], c["enabled"], c["configured"]) for c in listed] == [("clickup", False, False)]
+
+    card = await configure(http)
+    assert card["configured"] is True
+    assert card["settings"]["api_token_hint"] == "pk_5****0000"
+    card = (await http.put("/integrations/clickup/enabled", json={"enabled": True})).json()
+    assert card["enabled"] is True
+
+    tested = (await http.post("/integrations/clickup/test", json={})).json()
+    assert (tested["ok"], tested["status"]) == (True, "connected")
+    assert tested["workspaces"]
+
+    started = await http.post("/integrations/clickup/imports", json={})
+    assert started.status_code == 202
+    job = started.json()
+    events = await read_events(http, job["id"])
+    assert events[0][0] == "progress"
+    name, final = events[-1]
+    assert (name, final["state"], final["done"]) == ("end", "succeeded", True)
+    expected = expected_counts(clickup_sandbox.sandbox.world)
+    assert final["counters"]["task"] == expected["Task"]
+
+    latest = (await http.get("/integrations/clickup/imports/latest")).json()["job"]
+    assert (latest["id"], latest["state"]) == (job["id"], "succeeded")
+    card = (await http.get("/integrations/clickup")).json()
+    assert card["last_import_job_id"] == job["id"]
+    assert card["totals"]["task"] == expected["Task"]
+
+
+async def test_no_secret_ever_reaches_the_browser(http: httpx.AsyncClient) -> None:
+    bodies = [(await http.patch("/integrations/clickup/settings", json={"api_token": TV_TOKEN})).text]
+    bodies.append((await http.get("/integrations")).text)
+    bodies.append((await http.get("/integrations/clickup")).text)
+    bodies.append((await http.post("/integrations/clickup/test", json={})).text)
+    assert all(TV_TOKEN not in body and TV_TOKEN[4:-4] not in body for body in bodies)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "headers", "status", "code", "field"),
+    [
+        ("PATCH", "/integrations/clickup/settings", b"{not json", JSON, 400, "invalid_argument", "body"),
+        ("PATCH", "/integrations/clickup/settings", b"[1, 2]", JSON, 400, "invalid_argument", "body"),
+        ("PATCH", "/integrations/clickup/settings", b"{}", JSON, 400, "invalid_argument", "body"),
+        ("PATCH", "/integrations/clickup/settings", b'{"api_key": "x"}', JSON, 400, "invalid_argument", "api_key"),
+        (
+            "PATCH",
+            "/integrations/clickup/settings",
+            b'{"sync_interval_minutes": -5}',
+            JSON,
+            400,
+            "invalid_argument",
+            "sync_interval_minutes",
+        ),
+        (
+            "PATCH",
+            "/integrations/clickup/settings",
+            b'{"sync_interval_minutes": 1.5}',
+            JSON,
+            400,
+            "invalid_argument",
+            "sync_interval_minutes",
+        ),
+        (
+            "PATCH",
+            "/integrations/clickup/settings",
+            b'{"auto_sync": "yes"}',
+            JSON,
+            400,
+            "invalid_argument",
+            "auto_sync",
+        ),
+        # The server's own validation, its field path mapped back to the form's field name.
+        (
+            "PATCH",
+            "/integrations/clickup/settings",
+            b'{"api_token": "nope"}',
+            JSON,
+            400,
+            "invalid_argument",
+            "api_token",
+        ),
+        (
+            "PATCH",
+            "/integrations/clickup/settings",
+            b'{"api_token": "pk_0_WRONGTOKEN1234567"}',
+            JSON,
+            409,
+            "failed_precondition",
+            None,
+        ),
+        ("PUT", "/integrations/clickup/enabled", b'{"enabled": 1}', JSON, 400, "invalid_argument", "enabled"),
+        (
+            "PUT",
+            "/integrations/clickup/enabled",
+            b'{"enabled": true}',
+            {"content-type": "text/plain"},
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            "PUT",
+            "/integrations/clickup/enabled",
+            b'{"enabled": true}',
+            {**JSON, "origin": "https://evil.example"},
+            403,
+            "cross_origin",
+            None,
+        ),
+        (
+            "PUT",
+            "/integrations/clickup/enabled",
+            b'{"enabled": true}',
+            {**JSON, "sec-fetch-site": "cross-site"},
+            403,
+            "cross_origin",
+            None,
+        ),
+        ("PUT", "/integrations/jira/enabled", b'{"enabled": true}', JSON, 404, "not_found", None),
+        ("POST", "/integrations/clickup/test", b"{}", JSON, 409, "failed_precondition", None),
+        ("POST", "/integrations/clickup/imports", b"{}", JSON, 409, "failed_precondition", None),
+        ("GET", "/imports/00000000-0000-4000-8000-000000000000/events", b"", {}, 404, "not_found", None),
+        ("DELETE", "/integrations/clickup/enabled", b"", JSON, 405, "http_error", None),
+    ],
+)
+async def test_bad_requests_get_a_json_error_and_change_nothing(
+    http: httpx.AsyncClient,
+    method: str,
+    path: str,
+    body: bytes,
+    headers: dict[str, str],
+    status: int,
+    code: str,
+    field: str | None,
+) -> None:
+    before = (await http.get("/integrations/clickup")).json()
+    response = await http.request(method, path, content=body, headers=headers)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"]
+    if field is not None:
+        assert field in error["fields"]
+    assert (await http.get("/integrations/clickup")).json() == before
+
+
+async def test_the_gallery_serves_only_its_projects(gallery: RunningGallery) -> None:
+    async with httpx.AsyncClient(base_url=gallery.url, timeout=10) as client:
+        home = await client.get("/")
+        assert (home.status_code, home.headers["location"]) == (307, f"/orgs/{gallery.org}/projects/{gallery.project}")
+        other = await client.get("/api/orgs/someone-else/projects/theirs/integrations")
+        assert (other.status_code, other.json()["error"]["code"]) == (404, "not_found")
+        assert (await client.get("/orgs/someone-else/projects/theirs")).status_code == 404
+        missing = await client.get("/no/such/page")
+        assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+
+        page = await client.get(gallery.page.removeprefix(gallery.url))
+        assert page.status_code == 200
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert (await client.get("/static/gallery.js")).status_code == 200
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        assert (await client.get("/readyz")).json() == {"status": "ready"}
