@@ -1,4 +1,4 @@
-# One image for the Python services (server, sandbox; gateway and gallery later).
+# One image for the Python services: server, webhook gateway, gallery and the ClickUp sandbox.
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
