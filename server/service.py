@@ -38,6 +38,7 @@ StreamHandler = Callable[[Any, Req, Context], AsyncIterator[Resp]]
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+MAX_DELIVERY_BATCH = 500
 WATCH_POLL_SECONDS = 1.0
 
 
@@ -223,6 +224,32 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
             request.integration, request.raw_body, request.signature_verified, received, dict(request.headers)
         )
         return pb.DeliverWebhookEventResponse(event_id=event_id, duplicate=duplicate)
+
+    @rpc(Scope.DELIVER, tenant=False)
+    async def DeliverWebhookEvents(
+        self, request: pb.DeliverWebhookEventsRequest, context: Context
+    ) -> pb.DeliverWebhookEventsResponse:
+        if len(request.events) > MAX_DELIVERY_BATCH:
+            raise InvalidArgument("events", f"at most {MAX_DELIVERY_BATCH} deliveries per call")
+        outcomes = await self.webhooks.deliver_many(
+            [
+                (
+                    event.integration,
+                    event.raw_body,
+                    event.signature_verified,
+                    event.received_time.ToDatetime(UTC) if event.HasField("received_time") else None,
+                    dict(event.headers),
+                )
+                for event in request.events
+            ]
+        )
+        results = [
+            pb.DeliveryResult(code=outcome.code.value[0], message=outcome.message)
+            if isinstance(outcome, ServiceError)
+            else pb.DeliveryResult(event_id=outcome[0], duplicate=outcome[1])
+            for outcome in outcomes
+        ]
+        return pb.DeliverWebhookEventsResponse(results=results)
 
     @rpc(Scope.DELIVER, tenant=False)
     async def GetWebhookSecret(

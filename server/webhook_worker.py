@@ -21,6 +21,7 @@ from server.gallery import Gallery
 from server.metrics import ServerMetrics
 
 logger = logging.getLogger(__name__)
+DEPTH_REFRESH_SECONDS = 10.0
 
 
 class WebhookWorker:
@@ -50,17 +51,23 @@ class WebhookWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._depth_task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
+        self._depth_task = asyncio.get_running_loop().create_task(self._watch_depth())
 
     async def stop(self, grace: float = 10.0) -> None:
         """Finish the event in hand (its lease would otherwise delay it), then stop."""
         if self._task is None:
             return
+        if self._depth_task is not None:
+            self._depth_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._depth_task
         self._stopping = True
         self._wake.set()
         try:
@@ -73,6 +80,9 @@ class WebhookWorker:
 
     async def _run(self) -> None:
         while not self._stopping:
+            # Cleared before the claim, not after: an event stored while the claim runs must wake the
+            # next round, or it would wait out the idle timeout.
+            self._wake.clear()
             try:
                 events = await self._inbox.claim(self.owner, 20, self._lease_seconds)
             except Exception:
@@ -82,12 +92,17 @@ class WebhookWorker:
                 if self._stopping:
                     break  # the rest keep their lease and come back when it runs out
                 await self.apply(event)
-            await self._refresh_depth()
             if not events:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._idle_seconds):  # also picks up retries that came due
                         await self._wake.wait()
+
+    async def _watch_depth(self) -> None:
+        """The inbox-depth gauges, on their own clock: counting a large inbox takes a while, and must
+        not delay the next event."""
+        while True:
+            await self._refresh_depth()
+            await asyncio.sleep(DEPTH_REFRESH_SECONDS)
 
     async def _refresh_depth(self) -> None:
         try:

@@ -16,7 +16,7 @@ from typing import Any
 
 from graph.webhook_inbox import InboxEvent, WebhookInbox, WebhookRegistration, WebhookRegistry
 from server.crypto import DecryptionError, KeyRing, record_aad
-from server.errors import FailedPrecondition, InvalidArgument, NotFound
+from server.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError
 from server.integrations.clickup.webhooks import parse_delivery
 from server.validation import require_name
 
@@ -120,6 +120,20 @@ class WebhookDesk:
         )
         self.on_stored()
         return stored
+
+    async def deliver_many(
+        self, deliveries: list[tuple[str, bytes, bool, datetime | None, dict[str, str]]]
+    ) -> list[tuple[str, bool] | ServiceError]:
+        """Each delivery stored (sharing group commits) or refused on its own. A failure that is not
+        the delivery's fault (the database) fails the whole call, so the caller retries it all;
+        dedupe makes that safe."""
+        outcomes = await asyncio.gather(*(self.deliver(*delivery) for delivery in deliveries), return_exceptions=True)
+        results: list[tuple[str, bool] | ServiceError] = []
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, ServiceError):
+                raise outcome
+            results.append(outcome)
+        return results
 
     async def secret(self, integration: str, webhook_id: str) -> str:
         require_name("integration", integration)

@@ -1,8 +1,13 @@
 """The webhook gateway app. Order of work per delivery:
 
 cap the body -> read raw bytes -> headers -> envelope -> secret -> HMAC over the exact bytes ->
-durable (the server stored it, or our spool did) -> 2xx. Every refusal is a 4xx with a JSON body
-and nothing is forwarded or stored. Spooled deliveries are drained in order by a background task.
+durable in the local spool (group commit) -> 2xx. Every refusal is a 4xx with a JSON body and
+nothing is stored or forwarded. A background drainer hands spooled deliveries to the server in
+order, in batches, and removes each only once the server has stored it (or refused it for good).
+
+Why spool first rather than call the server first: ClickUp's answer then depends only on this
+process and its disk (about a millisecond), never on the server or Neo4j being slow or away, and
+every delivery takes the same path, so order and "nothing lost" hold by construction.
 """
 
 from __future__ import annotations
@@ -23,12 +28,15 @@ from starlette.routing import Route
 
 from webhook_gateway.config import GatewayConfig
 from webhook_gateway.metrics import GatewayMetrics
-from webhook_gateway.server_link import RETRYABLE, ServerLink
+from webhook_gateway.server_link import FINAL, ServerLink
 from webhook_gateway.signature import Rejected, envelope, verify
-from webhook_gateway.spool import Spool
+from webhook_gateway.spool import Delivery, Spool, Spooled, SpoolWriter
 
 logger = logging.getLogger(__name__)
 KEPT_HEADERS = ("content-type", "user-agent", "x-signature")
+FORWARD_BATCH = 256
+FORWARD_BATCH_BYTES = 3 * 1024 * 1024  # under gRPC's 4 MiB message limit
+MAX_BACKOFF_SECONDS = 5.0
 
 
 class Gateway:
@@ -36,6 +44,7 @@ class Gateway:
         self.config = config
         self.metrics = GatewayMetrics()
         self.spool = Spool(config.spool_path)
+        self.writer = SpoolWriter(self.spool)
         self.link: ServerLink | None = None
         self._wake = asyncio.Event()
         self._drainer: asyncio.Task[None] | None = None
@@ -84,7 +93,21 @@ class Gateway:
             return JSONResponse({"error": rejected.message, "reason": rejected.reason}, status_code=rejected.status)
         self.metrics.verified.inc()
         headers = {k: request.headers[k] for k in KEPT_HEADERS if k in request.headers}
-        return await self._make_durable(integration, body, headers, int(time.time() * 1000))
+        started = time.perf_counter()
+        try:
+            spool_id = await self.writer.add(Delivery(integration, body, headers, int(time.time() * 1000)))
+        except Exception:
+            # Not durable, so not acknowledged: ClickUp retries the delivery.
+            logger.exception("the spool could not store a delivery")
+            self.metrics.rejected.labels("spool_unwritable").inc()
+            return JSONResponse(
+                {"error": "cannot store the delivery right now", "reason": "spool_unwritable"}, status_code=503
+            )
+        self.metrics.durable_latency.observe(time.perf_counter() - started)
+        self.metrics.spooled.inc()
+        self.metrics.spool_depth.set(self.spool.depth())
+        self._wake.set()
+        return JSONResponse({"status": "accepted", "spool_id": spool_id})
 
     async def _secret(self, integration: str, webhook_id: str) -> str:
         assert self.link is not None
@@ -97,57 +120,51 @@ class Gateway:
             raise Rejected(401, "unknown_webhook", "unknown webhook_id")
         return secret
 
-    async def _make_durable(self, integration: str, body: bytes, headers: dict[str, str], received_ms: int) -> Response:
-        assert self.link is not None
-        if self.spool.depth() == 0:  # with a backlog, new events queue behind it to keep the order
-            started = time.perf_counter()
-            try:
-                accepted = await self.link.deliver(integration, body, headers, received_ms)
-            except grpc.aio.AioRpcError as error:
-                if error.code() not in RETRYABLE:
-                    self.metrics.rejected.labels("server_refused").inc()
-                    return JSONResponse(
-                        {"error": error.details() or "refused", "reason": "server_refused"}, status_code=400
-                    )
-                logger.warning("server did not take the delivery (%s); spooling it", error.code().name)
-            else:
-                self.server_reachable = True
-                self.metrics.forward_latency.observe(time.perf_counter() - started)
-                return JSONResponse(
-                    {"status": "accepted", "event_id": accepted.event_id, "duplicate": accepted.duplicate}
-                )
-        self.server_reachable = False
-        spooled_id = await asyncio.to_thread(self.spool.add, integration, body, headers, received_ms)
-        self.metrics.spooled.inc()
-        self.metrics.spool_depth.set(self.spool.depth())
-        self._wake.set()
-        return JSONResponse({"status": "spooled", "spool_id": spooled_id}, status_code=202)
-
     async def _drain(self) -> None:
-        """Forward spooled deliveries oldest first, backing off while the server is away."""
-        assert self.link is not None
+        """Forward spooled deliveries oldest first, in batches, backing off while the server is away."""
         delay = 0.2
         while True:
-            batch = self.spool.oldest()
+            self._wake.clear()  # before the read: a delivery spooled meanwhile must not wait for the timeout
+            batch = await asyncio.to_thread(self.spool.oldest, FORWARD_BATCH, FORWARD_BATCH_BYTES)
             if not batch:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(5):
                         await self._wake.wait()
                 continue
-            for item in batch:
-                try:
-                    await self.link.deliver(item.integration, item.body, item.headers, item.received_ms)
-                except grpc.aio.AioRpcError as error:
-                    if error.code() in RETRYABLE:
-                        await asyncio.sleep(delay)
-                        delay = min(delay * 2, 5.0)
-                        break
-                    logger.error("server refused spooled delivery %s for good: %s", item.id, error.details())
-                self.spool.remove(item.id)
-                self.metrics.spool_depth.set(self.spool.depth())
-                self.server_reachable = True
+            if await self._forward(batch):
                 delay = 0.2
+            else:
+                self.server_reachable = False
+                self.metrics.forward_retries.inc()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+
+    async def _forward(self, batch: list[Spooled]) -> bool:
+        """True when the whole batch is settled; otherwise what was settled is removed, the rest waits."""
+        assert self.link is not None
+        started = time.perf_counter()
+        try:
+            results = await self.link.deliver_many([item.delivery for item in batch])
+        except grpc.aio.AioRpcError as error:
+            # Retried whatever the code: a refused token or a bad batch is an operator's problem to fix,
+            # and dropping events would turn it into data loss.
+            logger.warning("the server did not take %d spooled deliveries: %s", len(batch), error.code().name)
+            return False
+        self.metrics.forward_latency.observe(time.perf_counter() - started)
+        self.server_reachable = True
+        settled: list[int] = []
+        for item, result in zip(batch, results, strict=True):
+            if result.code == 0:
+                self.metrics.forwarded.labels("duplicate" if result.duplicate else "stored").inc()
+            elif result.code in FINAL:
+                logger.error("the server refused spooled delivery %s for good: %s", item.id, result.message)
+                self.metrics.forwarded.labels("refused").inc()
+            else:
+                break  # keep the order: this one and those after it are tried again
+            settled.append(item.id)
+        await asyncio.to_thread(self.spool.remove_many, settled)
+        self.metrics.spool_depth.set(self.spool.depth())
+        return len(settled) == len(batch)
 
 
 def create_app(config: GatewayConfig) -> Starlette:

@@ -18,7 +18,7 @@ class GatewayConfig:
     server_token: str
     spool_path: Path
     static_secret: str | None = None
-    forward_timeout_seconds: float = 2.0
+    forward_timeout_seconds: float = 5.0  # the server's deadline for one forwarded batch
     max_body_bytes: int = 1024 * 1024
 
     def __repr__(self) -> str:
@@ -33,13 +33,13 @@ class GatewayConfig:
         token = env.get("GATEWAY_SERVER_TOKEN", "")
         if not token:
             raise ConfigError("GATEWAY_SERVER_TOKEN is not set: a bearer token with the webhooks:deliver scope")
-        raw_timeout = env.get("GATEWAY_FORWARD_TIMEOUT_SECONDS", "2")
+        raw_timeout = env.get("GATEWAY_FORWARD_TIMEOUT_SECONDS", "5")
         try:
             timeout = float(raw_timeout)
         except ValueError:
             raise ConfigError(f"GATEWAY_FORWARD_TIMEOUT_SECONDS must be a number, got {raw_timeout!r}") from None
-        if not 0.1 <= timeout <= 5:
-            raise ConfigError("GATEWAY_FORWARD_TIMEOUT_SECONDS must be between 0.1 and 5 (ClickUp waits 7 s)")
+        if not 0.1 <= timeout <= 60:
+            raise ConfigError("GATEWAY_FORWARD_TIMEOUT_SECONDS must be between 0.1 and 60 (a batch's deadline)")
         return cls(
             server_target=env.get("GATEWAY_SERVER_TARGET", "127.0.0.1:50051"),
             server_token=token,

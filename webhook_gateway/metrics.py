@@ -20,5 +20,20 @@ class GatewayMetrics:
         )
         self.spool_depth = Gauge("gateway_spool_depth", "Deliveries waiting in the spool", registry=self.registry)
         self.forward_latency = Histogram(
-            "gateway_forward_seconds", "Time for the server to accept a delivery", registry=self.registry
+            "gateway_forward_seconds", "Time for the server to accept a batch of deliveries", registry=self.registry
+        )
+        self.forwarded = Counter(
+            "gateway_deliveries_forwarded",
+            "Spooled deliveries the server answered, by result (stored, duplicate, refused)",
+            ["result"],
+            registry=self.registry,
+        )
+        self.forward_retries = Counter(
+            "gateway_forward_retries", "Batches retried because the server could not take them", registry=self.registry
+        )
+        self.durable_latency = Histogram(
+            "gateway_durable_seconds",
+            "Time from a verified delivery to its spool commit (what ClickUp waits for)",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
+            registry=self.registry,
         )

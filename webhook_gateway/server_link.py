@@ -1,16 +1,24 @@
-"""The gateway's calls to the server: hand over a delivery, look up a webhook's secret."""
+"""The gateway's calls to the server: hand over spooled deliveries, look up a webhook's secret."""
 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 import grpc
 from google.protobuf import timestamp_pb2
 
 from integrations.v1 import integration_service_pb2 as pb
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
+from webhook_gateway.spool import Delivery
 
+# A delivery the server refused for good (it will never be stored): dropped, logged, counted.
+FINAL = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT.value[0],
+        grpc.StatusCode.NOT_FOUND.value[0],
+        grpc.StatusCode.FAILED_PRECONDITION.value[0],
+    }
+)
 # The server did not take it now but may later: keep the delivery and try again.
 RETRYABLE = frozenset(
     {
@@ -33,18 +41,27 @@ class ServerLink:
         self._timeout = timeout
         self._secrets: dict[str, tuple[str, float]] = {}
 
-    async def deliver(
-        self, integration: str, body: bytes, headers: dict[str, str], received_ms: int
-    ) -> pb.DeliverWebhookEventResponse:
-        received = timestamp_pb2.Timestamp()
-        received.FromDatetime(datetime.fromtimestamp(received_ms / 1000, UTC))
-        request = pb.DeliverWebhookEventRequest(
-            integration=integration, raw_body=body, signature_verified=True, received_time=received, headers=headers
+    async def deliver_many(self, deliveries: list[Delivery]) -> list[pb.DeliveryResult]:
+        """Hands over a batch in one call; one result per delivery, in order."""
+        events = []
+        for delivery in deliveries:
+            received = timestamp_pb2.Timestamp()
+            received.FromMilliseconds(delivery.received_ms)
+            events.append(
+                pb.DeliverWebhookEventRequest(
+                    integration=delivery.integration,
+                    raw_body=delivery.body,
+                    signature_verified=True,
+                    received_time=received,
+                    headers=delivery.headers,
+                )
+            )
+        response: pb.DeliverWebhookEventsResponse = await self._stub.DeliverWebhookEvents(
+            pb.DeliverWebhookEventsRequest(events=events), metadata=self._metadata, timeout=self._timeout
         )
-        response: pb.DeliverWebhookEventResponse = await self._stub.DeliverWebhookEvent(
-            request, metadata=self._metadata, timeout=self._timeout
-        )
-        return response
+        if len(response.results) != len(deliveries):
+            raise RuntimeError(f"the server answered {len(response.results)} results for {len(deliveries)} deliveries")
+        return list(response.results)
 
     async def secret(self, integration: str, webhook_id: str) -> str | None:
         """The webhook's secret (cached for the TTL the server gives); None if it is not registered."""

@@ -1,25 +1,35 @@
-"""The gateway's durable spool: deliveries the server could not take in time, kept in order.
+"""The gateway's durable spool: every verified delivery is written here before ClickUp gets its 2xx,
+and leaves only once the server has stored it. Order is the spool's id order.
 
-SQLite in WAL mode with ``synchronous=FULL``: once ``add`` returns, the event survives a crash
-or power loss, so answering ClickUp 2xx after it is safe.
+SQLite in WAL mode with ``synchronous=FULL``: once a write returns, the event survives a crash or
+power loss. Concurrent deliveries share one transaction (``SpoolWriter``), so the fsync is paid
+once per batch, not once per delivery.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+MAX_WRITE_BATCH = 512
+
 
 @dataclass(frozen=True)
-class Spooled:
-    id: int
+class Delivery:
     integration: str
     body: bytes
     headers: dict[str, str]
     received_ms: int
+
+
+@dataclass(frozen=True)
+class Spooled:
+    id: int
+    delivery: Delivery
 
 
 class Spool:
@@ -33,29 +43,61 @@ class Spool:
             "CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, integration TEXT NOT NULL, "
             "body BLOB NOT NULL, headers TEXT NOT NULL, received_ms INTEGER NOT NULL)"
         )
+        # Kept in memory: a count(*) per delivery would scan the whole backlog.
+        self._depth = int(self._db.execute("SELECT count(*) FROM spool").fetchone()[0])
 
-    def add(self, integration: str, body: bytes, headers: dict[str, str], received_ms: int) -> int:
+    def add_many(self, deliveries: list[Delivery]) -> list[int]:
+        """One transaction, one fsync; the ids in the order given."""
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO spool (integration, body, headers, received_ms) VALUES (?, ?, ?, ?)",
-                (integration, body, json.dumps(headers), received_ms),
-            )
-            return int(cursor.lastrowid or 0)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                ids = [
+                    int(
+                        self._db.execute(
+                            "INSERT INTO spool (integration, body, headers, received_ms) VALUES (?, ?, ?, ?)",
+                            (d.integration, d.body, json.dumps(d.headers), d.received_ms),
+                        ).lastrowid
+                        or 0
+                    )
+                    for d in deliveries
+                ]
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._depth += len(ids)
+            return ids
 
-    def oldest(self, limit: int = 50) -> list[Spooled]:
+    def oldest(self, limit: int, max_bytes: int) -> list[Spooled]:
+        """The next deliveries to forward, at least one, together at most max_bytes of body."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, integration, body, headers, received_ms FROM spool ORDER BY id LIMIT ?", (limit,)
             ).fetchall()
-        return [Spooled(r[0], r[1], bytes(r[2]), json.loads(r[3]), r[4]) for r in rows]
+        batch: list[Spooled] = []
+        size = 0
+        for row in rows:
+            size += len(row[2])
+            if batch and size > max_bytes:
+                break
+            batch.append(Spooled(row[0], Delivery(row[1], bytes(row[2]), json.loads(row[3]), row[4])))
+        return batch
 
-    def remove(self, spooled_id: int) -> None:
+    def remove_many(self, ids: list[int]) -> None:
+        if not ids:
+            return
         with self._lock:
-            self._db.execute("DELETE FROM spool WHERE id = ?", (spooled_id,))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                removed = self._db.executemany("DELETE FROM spool WHERE id = ?", [(i,) for i in ids]).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._depth -= removed
 
     def depth(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM spool").fetchone()[0])
+        return self._depth
 
     def writable(self) -> bool:
         try:
@@ -67,4 +109,37 @@ class Spool:
         return True
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
+
+
+class SpoolWriter:
+    """Group commit for the request handlers: each caller waits for the commit that holds its
+    delivery. While one batch is being written (in a thread: fsync blocks), new deliveries gather for
+    the next, so under load many share one commit and an idle gateway writes each at once."""
+
+    def __init__(self, spool: Spool) -> None:
+        self._spool = spool
+        self._pending: list[tuple[Delivery, asyncio.Future[int]]] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    async def add(self, delivery: Delivery) -> int:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending.append((delivery, future))
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.get_running_loop().create_task(self._write())
+        return await future
+
+    async def _write(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_WRITE_BATCH], self._pending[MAX_WRITE_BATCH:]
+            try:
+                ids = await asyncio.to_thread(self._spool.add_many, [delivery for delivery, _ in batch])
+            except Exception as exc:  # the disk failed: these deliveries are not durable, say so
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), spool_id in zip(batch, ids, strict=True):
+                if not future.done():
+                    future.set_result(spool_id)

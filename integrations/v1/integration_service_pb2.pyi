@@ -984,6 +984,81 @@ class DeliverWebhookEventResponse(_message.Message):
 Global___DeliverWebhookEventResponse: _TypeAlias = DeliverWebhookEventResponse  # noqa: Y015
 
 @_typing.final
+class DeliverWebhookEventsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeliverWebhookEventRequest]:
+        """At most 500 events; together within the server's 4 MiB message limit."""
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___DeliverWebhookEventRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeliverWebhookEventsRequest: _TypeAlias = DeliverWebhookEventsRequest  # noqa: Y015
+
+@_typing.final
+class DeliverWebhookEventsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeliveryResult]:
+        """One per request event, in the same order."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___DeliveryResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeliverWebhookEventsResponse: _TypeAlias = DeliverWebhookEventsResponse  # noqa: Y015
+
+@_typing.final
+class DeliveryResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    DUPLICATE_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    duplicate: _builtins.bool
+    code: _builtins.int
+    """A google.rpc.Code: 0 when stored (or a duplicate); otherwise why this one event was refused.
+    INVALID_ARGUMENT, NOT_FOUND and FAILED_PRECONDITION are final; anything else may be retried.
+    """
+    message: _builtins.str
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        duplicate: _builtins.bool = ...,
+        code: _builtins.int = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "duplicate", b"duplicate", "event_id", b"event_id", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeliveryResult: _TypeAlias = DeliveryResult  # noqa: Y015
+
+@_typing.final
 class GetWebhookSecretRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -84,6 +84,11 @@ class IntegrationServiceStub:
                 request_serializer=integrations_dot_v1_dot_integration__service__pb2.DeliverWebhookEventRequest.SerializeToString,
                 response_deserializer=integrations_dot_v1_dot_integration__service__pb2.DeliverWebhookEventResponse.FromString,
                 _registered_method=True)
+        self.DeliverWebhookEvents = channel.unary_unary(
+                '/integrations.v1.IntegrationService/DeliverWebhookEvents',
+                request_serializer=integrations_dot_v1_dot_integration__service__pb2.DeliverWebhookEventsRequest.SerializeToString,
+                response_deserializer=integrations_dot_v1_dot_integration__service__pb2.DeliverWebhookEventsResponse.FromString,
+                _registered_method=True)
         self.GetWebhookSecret = channel.unary_unary(
                 '/integrations.v1.IntegrationService/GetWebhookSecret',
                 request_serializer=integrations_dot_v1_dot_integration__service__pb2.GetWebhookSecretRequest.SerializeToString,
@@ -170,6 +175,13 @@ class IntegrationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeliverWebhookEvents(self, request, context):
+        """Many deliveries in one call (the gateway's drainer): each is stored, or refused, on its own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetWebhookSecret(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -240,6 +252,11 @@ def add_IntegrationServiceServicer_to_server(servicer, server):
                     servicer.DeliverWebhookEvent,
                     request_deserializer=integrations_dot_v1_dot_integration__service__pb2.DeliverWebhookEventRequest.FromString,
                     response_serializer=integrations_dot_v1_dot_integration__service__pb2.DeliverWebhookEventResponse.SerializeToString,
+            ),
+            'DeliverWebhookEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeliverWebhookEvents,
+                    request_deserializer=integrations_dot_v1_dot_integration__service__pb2.DeliverWebhookEventsRequest.FromString,
+                    response_serializer=integrations_dot_v1_dot_integration__service__pb2.DeliverWebhookEventsResponse.SerializeToString,
             ),
             'GetWebhookSecret': grpc.unary_unary_rpc_method_handler(
                     servicer.GetWebhookSecret,
@@ -527,6 +544,33 @@ class IntegrationService:
             '/integrations.v1.IntegrationService/DeliverWebhookEvent',
             integrations_dot_v1_dot_integration__service__pb2.DeliverWebhookEventRequest.SerializeToString,
             integrations_dot_v1_dot_integration__service__pb2.DeliverWebhookEventResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeliverWebhookEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/integrations.v1.IntegrationService/DeliverWebhookEvents',
+            integrations_dot_v1_dot_integration__service__pb2.DeliverWebhookEventsRequest.SerializeToString,
+            integrations_dot_v1_dot_integration__service__pb2.DeliverWebhookEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

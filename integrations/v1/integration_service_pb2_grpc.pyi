@@ -50,6 +50,8 @@ class IntegrationServiceStub:
     CancelImportJob: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.CancelImportJobRequest, _integration_service_pb2.ImportJob]
     DeliverWebhookEvent: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.DeliverWebhookEventRequest, _integration_service_pb2.DeliverWebhookEventResponse]
     """Webhook edge: called by the gateway with the `webhooks:deliver` scope."""
+    DeliverWebhookEvents: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.DeliverWebhookEventsRequest, _integration_service_pb2.DeliverWebhookEventsResponse]
+    """Many deliveries in one call (the gateway's drainer): each is stored, or refused, on its own."""
     GetWebhookSecret: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.GetWebhookSecretRequest, _integration_service_pb2.GetWebhookSecretResponse]
     ListWebhookEvents: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.ListWebhookEventsRequest, _integration_service_pb2.ListWebhookEventsResponse]
     ReplayWebhookEvents: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.ReplayWebhookEventsRequest, _integration_service_pb2.ReplayWebhookEventsResponse]
@@ -73,6 +75,8 @@ class IntegrationServiceAsyncStub(IntegrationServiceStub):
     CancelImportJob: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.CancelImportJobRequest, _integration_service_pb2.ImportJob]  # type: ignore[assignment]
     DeliverWebhookEvent: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.DeliverWebhookEventRequest, _integration_service_pb2.DeliverWebhookEventResponse]  # type: ignore[assignment]
     """Webhook edge: called by the gateway with the `webhooks:deliver` scope."""
+    DeliverWebhookEvents: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.DeliverWebhookEventsRequest, _integration_service_pb2.DeliverWebhookEventsResponse]  # type: ignore[assignment]
+    """Many deliveries in one call (the gateway's drainer): each is stored, or refused, on its own."""
     GetWebhookSecret: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.GetWebhookSecretRequest, _integration_service_pb2.GetWebhookSecretResponse]  # type: ignore[assignment]
     ListWebhookEvents: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.ListWebhookEventsRequest, _integration_service_pb2.ListWebhookEventsResponse]  # type: ignore[assignment]
     ReplayWebhookEvents: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.ReplayWebhookEventsRequest, _integration_service_pb2.ReplayWebhookEventsResponse]  # type: ignore[assignment]
@@ -153,6 +157,14 @@ class IntegrationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_integration_service_pb2.DeliverWebhookEventResponse, _abc.Awaitable[_integration_service_pb2.DeliverWebhookEventResponse]]:
         """Webhook edge: called by the gateway with the `webhooks:deliver` scope."""
+
+    @_abc_1.abstractmethod
+    def DeliverWebhookEvents(
+        self,
+        request: _integration_service_pb2.DeliverWebhookEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_service_pb2.DeliverWebhookEventsResponse, _abc.Awaitable[_integration_service_pb2.DeliverWebhookEventsResponse]]:
+        """Many deliveries in one call (the gateway's drainer): each is stored, or refused, on its own."""
 
     @_abc_1.abstractmethod
     def GetWebhookSecret(
