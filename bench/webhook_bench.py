@@ -457,22 +457,49 @@ async def graph_latency(
     await driver.close()
     sync = neo4j.GraphDatabase.driver(env["NEO4J_URI"], auth=(env["NEO4J_USER"], env["NEO4J_PASSWORD"]))
     tasks = [t.id for t in sandbox.world.tasks.values() if t.parent is None][:samples]
-    latencies = []
+    latencies: list[float] = []
+    sent_at: list[float] = []
+    seen_at: list[float] = []
     async with httpx.AsyncClient(base_url=clickup_url, timeout=30) as admin:
         for number, task_id in enumerate(tasks):
             name = f"renamed {number} {uuid.uuid4().hex[:6]}"
             started = time.perf_counter()
+            sent_at.append(time.time())
             await admin.patch(f"/_sandbox/tasks/{task_id}", json={"name": name})
 
             def written(task_id: str = task_id, name: str = name) -> bool:
                 records, _, _ = sync.execute_query(
-                    "MATCH (t:Task {projectId: $p, externalId: $id}) RETURN t.name AS n", p=project, id=task_id
+                    "MATCH (t:Task {projectId: $p, source: 'clickup', externalId: $id}) RETURN t.name AS n",
+                    p=project,
+                    id=task_id,
                 )
                 return bool(records) and records[0]["n"] == name
 
             await asyncio.to_thread(wait_until, written, 30, "the rename in the graph")
             latencies.append(time.perf_counter() - started)
+            seen_at.append(time.time())
+    records, _, _ = sync.execute_query(
+        "MATCH (e:WebhookEvent {projectId: $p}) WHERE e.appliedAt IS NOT NULL "
+        "RETURN e.receivedAt.epochMillis AS r, e.storedAt.epochMillis AS s, e.appliedAt.epochMillis AS a "
+        "ORDER BY e.receivedAt",
+        p=project,
+    )
     sync.close()
+    stages: dict[str, list[float]] = {
+        "mutation -> gateway": [],
+        "gateway -> inbox": [],
+        "inbox -> applied": [],
+        "applied -> seen by poll": [],
+    }
+    for sent, seen, record in zip(sent_at, seen_at, records, strict=False):
+        stages["applied -> seen by poll"].append(seen - record["a"] / 1000)
+        stages["mutation -> gateway"].append(record["r"] / 1000 - sent)
+        stages["gateway -> inbox"].append((record["s"] - record["r"]) / 1000)
+        stages["inbox -> applied"].append((record["a"] - record["s"]) / 1000)
+    for stage, values in stages.items():
+        if values:
+            p50, p95 = percentile(values, 0.5) * 1000, percentile(values, 0.95) * 1000
+            print(f"     {stage:<22} p50 {p50:6.0f} ms  p95 {p95:6.0f} ms")
     return latencies
 
 

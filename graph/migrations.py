@@ -92,6 +92,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "REQUIRE (w.integration, w.webhookId) IS UNIQUE",
         ),
     ),
+    Migration(
+        4,
+        "webhook events by project (listing and replay without scanning the whole inbox)",
+        (
+            "CREATE INDEX webhook_event_project IF NOT EXISTS FOR (e:WebhookEvent) "
+            "ON (e.orgId, e.projectId, e.receivedAt)",
+        ),
+    ),
 )
 
 _BOOTSTRAP = (

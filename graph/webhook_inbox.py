@@ -87,7 +87,7 @@ class WebhookInbox:
         records, _, _ = await self._driver.execute_query(
             """
             MATCH (e:WebhookEvent {orgId: $org, projectId: $project})
-            WHERE $state IS NULL OR e.state = $state
+            WHERE e.receivedAt IS NOT NULL AND ($state IS NULL OR e.state = $state)
             RETURN e ORDER BY e.receivedAt, e.id SKIP $offset LIMIT $limit
             """,
             org=org_id,
@@ -104,10 +104,15 @@ class WebhookInbox:
 
         Holding them until the import ends (and then going through the monotonic guard) is what
         makes import and live sync safe together: no gap, no double apply, nothing older wins.
+        The index hint matters: left to itself the planner scanned every event ever received
+        (the OR on nextAttemptAt), which cost 50-130 ms per claim with 90k events in the inbox.
         """
         records, _, _ = await self._driver.execute_query(
             """
-            MATCH (e:WebhookEvent {state: 'PENDING'})
+            MATCH (e:WebhookEvent)
+            USING INDEX e:WebhookEvent(state, receivedAt)
+            WHERE e.state = 'PENDING' AND e.receivedAt IS NOT NULL
+            WITH e
             WHERE (e.nextAttemptAt IS NULL OR e.nextAttemptAt <= datetime())
               AND (e.leaseUntil IS NULL OR e.leaseUntil < datetime())
               AND NOT EXISTS { MATCH (:ActiveImport {orgId: e.orgId, projectId: e.projectId}) }
@@ -155,9 +160,10 @@ class WebhookInbox:
         records, _, _ = await self._driver.execute_query(
             """
             MATCH (e:WebhookEvent {orgId: $org, projectId: $project})
-            WHERE (size($ids) > 0 AND e.id IN $ids)
-               OR (size($ids) = 0 AND ($start IS NULL OR e.receivedAt >= $start)
-                   AND ($end IS NULL OR e.receivedAt < $end))
+            WHERE e.receivedAt IS NOT NULL
+              AND ((size($ids) > 0 AND e.id IN $ids)
+                   OR (size($ids) = 0 AND ($start IS NULL OR e.receivedAt >= $start)
+                       AND ($end IS NULL OR e.receivedAt < $end)))
             SET e.state = 'PENDING', e.nextAttemptAt = null, e.leaseUntil = null, e.replayedAt = datetime()
             RETURN count(e) AS n
             """,
@@ -171,10 +177,24 @@ class WebhookInbox:
         return int(records[0]["n"])
 
     async def depth_by_state(self) -> dict[str, int]:
+        """Events per state without reading every event: the states that wait are counted through
+        the state index, APPLIED (which only grows) is the label's stored count minus those."""
         records, _, _ = await self._driver.execute_query(
-            "MATCH (e:WebhookEvent) RETURN e.state AS state, count(e) AS n", database_=self._database
+            """
+            CALL {
+              UNWIND ['PENDING', 'HELD', 'FAILED'] AS state
+              CALL (state) {
+                MATCH (e:WebhookEvent) WHERE e.state = state AND e.receivedAt IS NOT NULL RETURN count(e) AS n
+              }
+              RETURN collect([state, n]) AS waiting
+            }
+            CALL { MATCH (e:WebhookEvent) RETURN count(e) AS total }
+            RETURN waiting, total
+            """,
+            database_=self._database,
         )
-        return {str(r["state"]): int(r["n"]) for r in records}
+        waiting = {str(state): int(n) for state, n in records[0]["waiting"]}
+        return {**waiting, "APPLIED": int(records[0]["total"]) - sum(waiting.values())}
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,14 @@ class WebhookDesk:
     async def deliver(
         self, integration: str, raw: bytes, verified: bool, received: datetime | None, headers: dict[str, str]
     ) -> tuple[str, bool]:
+        stored = await self._commits.submit(await self._inbox_row(integration, raw, verified, received, headers))
+        self.on_stored()
+        return stored
+
+    async def _inbox_row(
+        self, integration: str, raw: bytes, verified: bool, received: datetime | None, headers: dict[str, str]
+    ) -> dict[str, Any]:
+        """The checked, parsed and routed delivery, as the inbox stores it."""
         require_name("integration", integration)
         if integration != "clickup":
             raise NotFound(f"{integration!r} does not receive webhooks", reason="NO_WEBHOOKS")
@@ -103,23 +111,19 @@ class WebhookDesk:
         parsed = parse_delivery(raw, int(received_at.timestamp() * 1000))
         route = await self._route(integration, parsed.webhook_id)
         kept_headers = {k.lower(): v[:500] for k, v in list(headers.items())[:50]}
-        stored = await self._commits.submit(
-            dict(
-                integration=integration,
-                webhook_id=parsed.webhook_id,
-                event=parsed.event,
-                object_id=parsed.object_id,
-                dedupe_key=parsed.dedupe_key,
-                body=raw.decode("utf-8", errors="replace"),
-                headers=json.dumps(kept_headers, sort_keys=True),
-                received_at=received_at,
-                org_id=route.org_id if route else None,
-                project_id=route.project_id if route else None,
-                reapply_duplicate=parsed.reapply_duplicate,
-            )
+        return dict(
+            integration=integration,
+            webhook_id=parsed.webhook_id,
+            event=parsed.event,
+            object_id=parsed.object_id,
+            dedupe_key=parsed.dedupe_key,
+            body=raw.decode("utf-8", errors="replace"),
+            headers=json.dumps(kept_headers, sort_keys=True),
+            received_at=received_at,
+            org_id=route.org_id if route else None,
+            project_id=route.project_id if route else None,
+            reapply_duplicate=parsed.reapply_duplicate,
         )
-        self.on_stored()
-        return stored
 
     async def deliver_many(
         self, deliveries: list[tuple[str, bytes, bool, datetime | None, dict[str, str]]]
@@ -127,13 +131,17 @@ class WebhookDesk:
         """Each delivery stored (sharing group commits) or refused on its own. A failure that is not
         the delivery's fault (the database) fails the whole call, so the caller retries it all;
         dedupe makes that safe."""
-        outcomes = await asyncio.gather(*(self.deliver(*delivery) for delivery in deliveries), return_exceptions=True)
-        results: list[tuple[str, bool] | ServiceError] = []
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException) and not isinstance(outcome, ServiceError):
-                raise outcome
-            results.append(outcome)
-        return results
+        rows: list[dict[str, Any] | ServiceError] = []
+        for delivery in deliveries:  # one by one, so the inbox keeps the batch's order
+            try:
+                rows.append(await self._inbox_row(*delivery))
+            except ServiceError as refused:
+                rows.append(refused)
+        kept = [row for row in rows if not isinstance(row, ServiceError)]
+        stored = iter(await asyncio.gather(*(self._commits.submit(row) for row in kept)))
+        if kept:
+            self.on_stored()
+        return [row if isinstance(row, ServiceError) else next(stored) for row in rows]
 
     async def secret(self, integration: str, webhook_id: str) -> str:
         require_name("integration", integration)

@@ -199,20 +199,22 @@ class GraphWriter:
         for label, external_id in changed - fresh:
             ids_by_label[label].append(external_id)
         for label, ids in ids_by_label.items():
-            for edge_type in OWNED_OUT.get(label, ()):
+            # One statement per direction (types as alternatives): a live event writes one task,
+            # and each round trip inside the transaction is latency the event waits for.
+            if OWNED_OUT.get(label):
                 await self._consume(
                     tx,
                     result,
                     f"MATCH (n:{label} {{projectId: $projectId, source: $source}})"
-                    f"-[r:{edge_type}]->() WHERE n.externalId IN $ids DELETE r",
+                    f"-[r:{'|'.join(OWNED_OUT[label])}]->() WHERE n.externalId IN $ids DELETE r",
                     ids=ids,
                     **params,
                 )
-            for edge_type in OWNED_IN.get(label, ()):
+            if OWNED_IN.get(label):
                 await self._consume(
                     tx,
                     result,
-                    f"MATCH ()-[r:{edge_type}]->(n:{label} {{projectId: $projectId, "
+                    f"MATCH ()-[r:{'|'.join(OWNED_IN[label])}]->(n:{label} {{projectId: $projectId, "
                     f"source: $source}}) WHERE n.externalId IN $ids DELETE r",
                     ids=ids,
                     **params,

@@ -57,3 +57,16 @@ async def test_a_batch_is_capped_and_needs_the_deliver_scope(hub: RunningHub, to
     one = pb.DeliverWebhookEventsRequest(events=[delivery(task_event())])
     denied = await failure(hub.stub.DeliverWebhookEvents(one, metadata=bearer(tokens.admin)))
     assert denied.code == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_inbox_depth_by_state_matches_a_full_count(
+    hub: RunningHub, tokens: Tokens, neo4j_driver: neo4j.Driver
+) -> None:
+    """The gauge's cheap count (index + stored label count) agrees with reading every event."""
+    request = pb.DeliverWebhookEventsRequest(events=[delivery(task_event()) for _ in range(3)])
+    await hub.stub.DeliverWebhookEvents(request, metadata=bearer(tokens.gateway))
+    records, _, _ = neo4j_driver.execute_query("MATCH (e:WebhookEvent) RETURN e.state AS s, count(e) AS n")
+    full = {r["s"]: r["n"] for r in records}
+    cheap = await hub.server.webhooks.inbox.depth_by_state()
+    assert full["HELD"] >= 3
+    assert {state: n for state, n in cheap.items() if n} == full
