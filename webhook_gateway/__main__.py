@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 import uvicorn
 
+from webhook_gateway import logs
 from webhook_gateway.app import create_app
 from webhook_gateway.config import ConfigError, GatewayConfig
 
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"webhook-gateway: configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(config.log_format)
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
     return 0
 

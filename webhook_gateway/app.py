@@ -20,8 +20,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import grpc
+from asgi_correlation_id import CorrelationIdMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -90,6 +92,7 @@ class Gateway:
             verify(secret, body, provided)
         except Rejected as rejected:
             self.metrics.rejected.labels(rejected.reason).inc()
+            logger.info("refused a delivery: %s %s (%s)", rejected.status, rejected.reason, rejected.message)
             return JSONResponse({"error": rejected.message, "reason": rejected.reason}, status_code=rejected.status)
         self.metrics.verified.inc()
         headers = {k: request.headers[k] for k in KEPT_HEADERS if k in request.headers}
@@ -209,6 +212,7 @@ def create_app(config: GatewayConfig) -> Starlette:
         ],
         lifespan=lifespan,
         exception_handlers={405: not_allowed, 404: not_found},
+        middleware=[Middleware(CorrelationIdMiddleware)],
     )
     app.state.gateway = gateway
     return app

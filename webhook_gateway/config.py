@@ -20,6 +20,7 @@ class GatewayConfig:
     static_secret: str | None = None
     forward_timeout_seconds: float = 5.0  # the server's deadline for one forwarded batch
     max_body_bytes: int = 1024 * 1024
+    log_format: str = "text"
 
     def __repr__(self) -> str:
         return (
@@ -40,7 +41,11 @@ class GatewayConfig:
             raise ConfigError(f"GATEWAY_FORWARD_TIMEOUT_SECONDS must be a number, got {raw_timeout!r}") from None
         if not 0.1 <= timeout <= 60:
             raise ConfigError("GATEWAY_FORWARD_TIMEOUT_SECONDS must be between 0.1 and 60 (a batch's deadline)")
+        log_format = env.get("LOG_FORMAT", "text")
+        if log_format not in ("text", "json"):
+            raise ConfigError(f"LOG_FORMAT must be 'text' or 'json', got {log_format!r}")
         return cls(
+            log_format=log_format,
             server_target=env.get("GATEWAY_SERVER_TARGET", "127.0.0.1:50051"),
             server_token=token,
             spool_path=Path(env.get("GATEWAY_SPOOL_PATH", "gateway-spool.sqlite3")),

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from asgi_correlation_id import CorrelationIdMiddleware
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
@@ -319,7 +320,7 @@ def create_app(config: GalleryConfig, client: AsyncIntegrationsClient | None = N
             Route(api + "/imports/{job_id}/events", scoped(import_events)),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
-        middleware=[Middleware(SecurityMiddleware)],
+        middleware=[Middleware(CorrelationIdMiddleware), Middleware(SecurityMiddleware)],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )

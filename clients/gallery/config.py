@@ -22,6 +22,7 @@ class GalleryConfig:
     token: str
     # The (org, project) pairs this gallery serves; any other is answered with 404.
     projects: tuple[tuple[str, str], ...]
+    log_format: str = "text"
 
     def __repr__(self) -> str:
         return f"GalleryConfig(server_target={self.server_target!r}, projects={self.projects!r}, token=***)"
@@ -29,7 +30,11 @@ class GalleryConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GalleryConfig:
         env = os.environ if env is None else env
+        log_format = env.get("LOG_FORMAT", "text")
+        if log_format not in ("text", "json"):
+            raise ConfigError(f"LOG_FORMAT must be 'text' or 'json', got {log_format!r}")
         return cls(
+            log_format=log_format,
             server_target=env.get("INTEGRATIONS_SERVER", "127.0.0.1:50051"),
             token=_token(env),
             projects=parse_projects(env.get("GALLERY_PROJECTS", "")),
