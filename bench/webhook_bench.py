@@ -135,6 +135,17 @@ end
 """
 
 
+def ensure_wrk() -> None:
+    """wrk is the load generator for A-C; installed from Debian when missing and we may."""
+    if shutil.which("wrk") or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return
+    print("installing wrk (apt-get) for the load generator")
+    subprocess.run(["apt-get", "update", "-qq"], check=False)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "wrk"], check=False, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    )
+
+
 def wrk_run(
     url: str, seconds: int, connections: int, webhook_id: str, work: Path, rate: int | None = None
 ) -> dict[str, float]:
@@ -246,6 +257,7 @@ async def main() -> None:
     args = parser.parse_args()
     work = ROOT / ".run" / "bench"
     work.mkdir(parents=True, exist_ok=True)
+    ensure_wrk()
     instance = LocalNeo4j("bench", 7699, heap="2g")
     neo = instance.start()
     keys = generate_key_spec("bench")

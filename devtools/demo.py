@@ -81,6 +81,13 @@ def grpcurl_binary(install: bool) -> str | None:
     return str(target / "grpcurl") if result.returncode == 0 else None
 
 
+def spawn(module: str, args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``python -m module args`` from the repository, its output in ``log``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM tears down like Ctrl-C
 
@@ -148,12 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         sandbox_url = f"http://127.0.0.1:{args.sandbox_port}"
         sandbox_log = run_dir / "logs" / "sandbox.log"
         children.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "sandbox.clickup", "--port", str(args.sandbox_port), "--token", SANDBOX_TOKEN],
-                cwd=ROOT,
-                stdout=sandbox_log.open("wb"),
-                stderr=subprocess.STDOUT,
-            )
+            spawn("sandbox.clickup", ["--port", str(args.sandbox_port), "--token", SANDBOX_TOKEN], sandbox_log)
         )
         wait_for("the ClickUp sandbox", lambda: httpx.get(f"{sandbox_url}/_sandbox/state").is_success, 30, sandbox_log)
         state = httpx.get(f"{sandbox_url}/_sandbox/state").json()
@@ -172,15 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             "INTEGRATIONS_GRPC_ADDRESS": target,
             "CLICKUP_API_URL": f"{sandbox_url}/api/v2",
         }
-        children.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "server"],
-                cwd=ROOT,
-                env=env,
-                stdout=server_log.open("wb"),
-                stderr=subprocess.STDOUT,
-            )
-        )
+        children.append(spawn("server", [], server_log, env))
         channel = grpc.insecure_channel(target)
         health = health_pb2_grpc.HealthStub(channel)
         wait_for(
@@ -253,15 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             "GATEWAY_SERVER_TOKEN": gateway_token,
             "GATEWAY_SPOOL_PATH": str(run_dir / "gateway-spool.sqlite3"),
         }
-        children.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "webhook_gateway", "--port", str(args.gateway_port)],
-                cwd=ROOT,
-                env=gateway_env,
-                stdout=gateway_log.open("wb"),
-                stderr=subprocess.STDOUT,
-            )
-        )
+        children.append(spawn("webhook_gateway", ["--port", str(args.gateway_port)], gateway_log, gateway_env))
         wait_for("the webhook gateway", lambda: httpx.get(f"{gateway_url}/readyz").is_success, 30, gateway_log)
         say(f"webhook gateway on {gateway_url}/webhooks/clickup (ready)")
 
@@ -274,15 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             "INTEGRATIONS_TOKEN_FILE": str(run_dir / "admin-token"),
             "GALLERY_PROJECTS": f"{ORG}/{PROJECT}",
         }
-        children.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "clients.gallery", "--port", str(args.gallery_port)],
-                cwd=ROOT,
-                env=gallery_env,
-                stdout=gallery_log.open("wb"),
-                stderr=subprocess.STDOUT,
-            )
-        )
+        children.append(spawn("clients.gallery", ["--port", str(args.gallery_port)], gallery_log, gallery_env))
         wait_for("the Integration Gallery", lambda: httpx.get(f"{gallery_url}/readyz").is_success, 30, gallery_log)
         cards = httpx.get(f"{gallery_url}/api/orgs/{ORG}/projects/{PROJECT}/integrations").json()["integrations"]
         say(f"Integration Gallery: {gallery_url}/ ({len(cards)} integration(s); open it in a browser)")

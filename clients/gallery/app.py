@@ -281,6 +281,11 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error(status, "not_found" if status == 404 else "http_error", str(getattr(exc, "detail", "error")))
 
 
+async def internal_error(request: Request, exc: Exception) -> Response:
+    logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error(500, "internal", "something went wrong in the gallery; it has been logged")
+
+
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -321,7 +326,7 @@ def create_app(config: GalleryConfig, client: AsyncIntegrationsClient | None = N
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[Middleware(CorrelationIdMiddleware), Middleware(SecurityMiddleware)],
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={HTTPException: http_error, Exception: internal_error},
         lifespan=lifespan,
     )
     app.state.gallery = gallery
