@@ -17,7 +17,6 @@ import json
 import os
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TextIO
 
 import grpc
@@ -25,6 +24,7 @@ from google.protobuf import duration_pb2, json_format, timestamp_pb2
 from google.protobuf.message import Message
 
 from clients.client import IntegrationsClient
+from clients.credentials import TokenMissing, bearer_token
 from clients.errors import IntegrationsError
 from integrations.v1 import integration_service_pb2 as pb
 
@@ -242,16 +242,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _token() -> str:
-    path = os.environ.get("INTEGRATIONS_TOKEN_FILE")
-    if path:
-        try:
-            return Path(path).expanduser().read_text().strip()
-        except OSError as exc:
-            raise UsageError(f"INTEGRATIONS_TOKEN_FILE {path!r} cannot be read: {exc.strerror}") from None
-    token = os.environ.get("INTEGRATIONS_TOKEN", "")
-    if not token:
-        raise UsageError("set INTEGRATIONS_TOKEN_FILE (or INTEGRATIONS_TOKEN) to a bearer token")
-    return token
+    try:
+        return bearer_token()
+    except TokenMissing as exc:
+        raise UsageError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, stdin: TextIO | None = None) -> int:

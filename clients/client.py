@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import field_mask_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients.errors import from_rpc_error
 from integrations.v1 import integration_service_pb2 as pb
@@ -199,6 +200,16 @@ class AsyncIntegrationsClient:
 
     async def close(self) -> None:
         await self._channel.close(None)
+
+    async def serving(self, deadline: float = 1.0) -> bool:
+        """The server's standard health check (no token, no retries): for readiness probes."""
+        try:
+            answer = await health_pb2_grpc.HealthStub(self._channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=deadline
+            )
+        except grpc.aio.AioRpcError:
+            return False
+        return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
 
     async def _call(self, method: Callable[..., Awaitable[T]], request: Any) -> T:
         for attempt in range(self._policy.retries + 1):

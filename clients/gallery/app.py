@@ -22,7 +22,6 @@ from typing import Any
 
 import grpc
 from asgi_correlation_id import CorrelationIdMiddleware
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -124,12 +123,9 @@ Handler = Callable[[Request, "Gallery", str, str], Awaitable[Response]]
 
 
 class Gallery:
-    def __init__(self, config: GalleryConfig, client: AsyncIntegrationsClient | None = None) -> None:
+    def __init__(self, config: GalleryConfig) -> None:
         self.config = config
-        self._client = client
-        self._owns_client = client is None
-        self._health: health_pb2_grpc.HealthStub | None = None
-        self._channel: grpc.aio.Channel | None = None
+        self._client: AsyncIntegrationsClient | None = None
 
     @property
     def client(self) -> AsyncIntegrationsClient:
@@ -138,25 +134,12 @@ class Gallery:
         return self._client
 
     async def start(self) -> None:
-        if self._client is None:
-            self._client = AsyncIntegrationsClient(self.config.server_target, self.config.token, retries=2)
-        self._channel = grpc.aio.insecure_channel(self.config.server_target)
-        self._health = health_pb2_grpc.HealthStub(self._channel)
+        # Made here, not in __init__: a grpc.aio channel belongs to the loop that serves the app.
+        self._client = AsyncIntegrationsClient(self.config.server_target, self.config.token, retries=2)
 
     async def stop(self) -> None:
-        if self._owns_client and self._client is not None:
+        if self._client is not None:
             await self._client.close()
-        if self._channel is not None:
-            await self._channel.close(None)
-
-    async def server_serving(self) -> bool:
-        if self._health is None:
-            return False
-        try:
-            answer = await self._health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-        except grpc.aio.AioRpcError:
-            return False
-        return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
 
 
 def scoped(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -291,13 +274,13 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    if await request.app.state.gallery.server_serving():
+    if await request.app.state.gallery.client.serving():
         return JSONResponse({"status": "ready"})
     return JSONResponse({"status": "not ready", "reason": "the IntegrationService is not serving"}, status_code=503)
 
 
-def create_app(config: GalleryConfig, client: AsyncIntegrationsClient | None = None) -> Starlette:
-    gallery = Gallery(config, client)
+def create_app(config: GalleryConfig) -> Starlette:
+    gallery = Gallery(config)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -6,7 +6,8 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+
+from clients.credentials import TokenMissing, bearer_token
 
 # The server's own rule for org and project ids; checked here too so a bad setting fails at start-up.
 _SCOPE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
@@ -42,17 +43,10 @@ class GalleryConfig:
 
 
 def _token(env: Mapping[str, str]) -> str:
-    path = env.get("INTEGRATIONS_TOKEN_FILE")
-    if path:
-        try:
-            token = Path(path).expanduser().read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"INTEGRATIONS_TOKEN_FILE {path!r} cannot be read: {exc.strerror}") from None
-    else:
-        token = env.get("INTEGRATIONS_TOKEN", "")
-    if not token:
-        raise ConfigError("set INTEGRATIONS_TOKEN_FILE (or INTEGRATIONS_TOKEN) to a bearer token with read and write")
-    return token
+    try:
+        return bearer_token(env)
+    except TokenMissing as exc:
+        raise ConfigError(f"{exc} (it needs integrations:read and integrations:write)") from None
 
 
 def parse_projects(raw: str) -> tuple[tuple[str, str], ...]:

@@ -91,20 +91,23 @@ def tombstones(driver: neo4j.Driver, project_id: str) -> Counter[str]:
     return Counter({r["kind"]: r["c"] for r in records})
 
 
-async def enable(hub: RunningHub, token: str, admin: str, tenant: tuple[str, str]) -> None:
-    await hub.stub.UpdateIntegration(
-        pb.UpdateIntegrationRequest(
-            org_id=tenant[0],
-            project_id=tenant[1],
-            integration=pb.Integration(
-                name="clickup",
-                enabled=True,
-                settings=pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=token),
-            ),
-            update_mask=field_mask_pb2.FieldMask(paths=["settings", "enabled"]),
-        ),
-        metadata=bearer(admin),
+def enable_request(
+    tenant: tuple[str, str], token: str, *, include_comments: bool = False, auto_sync: bool = False
+) -> pb.UpdateIntegrationRequest:
+    """ClickUp enabled for the tenant with a personal token (the whole settings replaced)."""
+    settings = pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=token)
+    settings.data_mapping.include_comments = include_comments
+    settings.sync_settings.auto_sync = auto_sync
+    return pb.UpdateIntegrationRequest(
+        org_id=tenant[0],
+        project_id=tenant[1],
+        integration=pb.Integration(name="clickup", enabled=True, settings=settings),
+        update_mask=field_mask_pb2.FieldMask(paths=["settings", "enabled"]),
     )
+
+
+async def enable(hub: RunningHub, token: str, admin: str, tenant: tuple[str, str]) -> None:
+    await hub.stub.UpdateIntegration(enable_request(tenant, token), metadata=bearer(admin))
 
 
 WATCH_LIMIT_SECONDS = 120

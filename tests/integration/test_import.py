@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import neo4j
 import pytest
-from google.protobuf import field_mask_pb2
 
 from devtools.neo4j_local import Connection
 from graph.clickup import mapping
@@ -26,6 +25,7 @@ from sandbox.clickup.state import Fault, Sandbox
 from tests.conftest import RunningHub, Tokens, bearer, server_env, start_hub
 from tests.integration.importing import (
     enable,
+    enable_request,
     expected_counts,
     export,
     graph_counts,
@@ -366,16 +366,8 @@ async def test_a_page_that_keeps_failing_fails_clearly_and_the_next_start_resume
 async def test_comments_are_imported_with_every_page_when_enabled(
     import_hub: RunningHub, fresh: ImportSandbox, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
 ) -> None:
-    settings = pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=fresh.token)
-    settings.data_mapping.include_comments = True
     await import_hub.stub.UpdateIntegration(
-        pb.UpdateIntegrationRequest(
-            org_id=tenant[0],
-            project_id=tenant[1],
-            integration=pb.Integration(name="clickup", enabled=True, settings=settings),
-            update_mask=field_mask_pb2.FieldMask(paths=["settings", "enabled"]),
-        ),
-        metadata=bearer(tokens.admin),
+        enable_request(tenant, fresh.token, include_comments=True), metadata=bearer(tokens.admin)
     )
     final = (await run_import(import_hub, tokens.admin, tenant))[-1]
     assert final.state == pb.IMPORT_JOB_STATE_SUCCEEDED, final.error

@@ -12,7 +12,6 @@ from pathlib import Path
 import grpc
 import neo4j
 import pytest
-from google.protobuf import field_mask_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from devtools.neo4j_local import Connection
@@ -22,7 +21,7 @@ from sandbox.clickup.app import create_app
 from sandbox.clickup.generator import GeneratorConfig, generate
 from sandbox.clickup.state import Fault, Sandbox
 from tests.conftest import Tokens, bearer, server_env
-from tests.integration.importing import export
+from tests.integration.importing import enable_request, export
 from tests.support import UvicornThread, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,19 +73,9 @@ def test_sigkill_mid_import_resumes_to_the_same_graph(
     env |= {"INTEGRATIONS_GRPC_ADDRESS": f"127.0.0.1:{port}", "IMPORT_LEASE_SECONDS": "2"}
     killed, clean = ("resume-org", "proj-killed"), ("resume-org", "proj-clean")
     auth = bearer(tokens.admin)
-    settings = pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=TOKEN)
 
     def enable(stub: pb_grpc.IntegrationServiceStub, tenant: tuple[str, str]) -> None:
-        stub.UpdateIntegration(
-            pb.UpdateIntegrationRequest(
-                org_id=tenant[0],
-                project_id=tenant[1],
-                integration=pb.Integration(name="clickup", enabled=True, settings=settings),
-                update_mask=field_mask_pb2.FieldMask(paths=["settings", "enabled"]),
-            ),
-            metadata=auth,
-            timeout=30,
-        )
+        stub.UpdateIntegration(enable_request(tenant, TOKEN), metadata=auth, timeout=30)
 
     def job(stub: pb_grpc.IntegrationServiceStub, tenant: tuple[str, str], job_id: str) -> pb.ImportJob:
         result: pb.ImportJob = stub.GetImportJob(

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import neo4j
-from google.protobuf import field_mask_pb2
 
 from devtools.neo4j_local import Connection
 from graph.connection import GraphConfig, open_driver
@@ -20,7 +19,7 @@ from sandbox.clickup.state import Sandbox
 from server.crypto import KeyRing
 from server.webhooks import WebhookDesk
 from tests.conftest import Tokens, bearer, server_env
-from tests.integration.importing import export
+from tests.integration.importing import enable_request, export
 from tests.integration.test_import_resume import ServerProcess
 from tests.integration.test_live_sync import clean, mutate, settled
 from tests.support import UvicornThread, free_port, wait_until
@@ -32,17 +31,7 @@ TOKEN = "pk_5550001_CRASHSANDBOX0000000000000000000"
 
 def import_and_wait(server: ServerProcess, tenant: tuple[str, str], admin: str) -> None:
     auth = bearer(admin)
-    settings = pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=TOKEN)
-    server.stub.UpdateIntegration(
-        pb.UpdateIntegrationRequest(
-            org_id=tenant[0],
-            project_id=tenant[1],
-            integration=pb.Integration(name="clickup", enabled=True, settings=settings),
-            update_mask=field_mask_pb2.FieldMask(paths=["settings", "enabled"]),
-        ),
-        metadata=auth,
-        timeout=30,
-    )
+    server.stub.UpdateIntegration(enable_request(tenant, TOKEN), metadata=auth, timeout=30)
     job = server.stub.StartImport(
         pb.StartImportRequest(org_id=tenant[0], project_id=tenant[1], name="clickup"), metadata=auth, timeout=30
     )

@@ -11,7 +11,6 @@ import grpc
 import httpx
 import neo4j
 import pytest
-from google.protobuf import field_mask_pb2
 
 from devtools.neo4j_local import Connection
 from integrations.v1 import integration_service_pb2 as pb
@@ -19,7 +18,7 @@ from sandbox.clickup.app import create_app
 from sandbox.clickup.generator import GeneratorConfig, generate
 from sandbox.clickup.state import Sandbox
 from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer, server_env, start_hub
-from tests.integration.importing import enable, export, run_import
+from tests.integration.importing import enable, enable_request, export, run_import
 from tests.integration.live_helpers import task_name
 from tests.integration.rpc import failure
 from tests.integration.test_live_sync import Stack, clean
@@ -31,14 +30,7 @@ TOKEN = "pk_5550001_LIFECYCLESANDBOX000000000000000"
 
 
 def auto_sync(tenant: tuple[str, str], on: bool, token: str = TOKEN) -> pb.UpdateIntegrationRequest:
-    settings = pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=token)
-    settings.sync_settings.auto_sync = on
-    return pb.UpdateIntegrationRequest(
-        org_id=tenant[0],
-        project_id=tenant[1],
-        integration=pb.Integration(name="clickup", enabled=True, settings=settings),
-        update_mask=field_mask_pb2.FieldMask(paths=["settings", "enabled"]),
-    )
+    return enable_request(tenant, token, auto_sync=on)
 
 
 @pytest.fixture
