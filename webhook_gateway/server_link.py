@@ -19,18 +19,6 @@ FINAL = frozenset(
         grpc.StatusCode.FAILED_PRECONDITION.value[0],
     }
 )
-# The server did not take it now but may later: keep the delivery and try again.
-RETRYABLE = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-        grpc.StatusCode.ABORTED,
-        grpc.StatusCode.INTERNAL,
-        grpc.StatusCode.UNKNOWN,
-        grpc.StatusCode.CANCELLED,
-    }
-)
 
 
 class ServerLink:
