@@ -63,6 +63,12 @@ class Connection:
         return f"Connection(uri={self.uri!r}, user={self.user!r}, password='***')"
 
 
+def new_password() -> str:
+    """Random, and never mistaken for an option by neo4j-admin: hex digits after a fixed letter
+    (token_urlsafe could start with "-", which the admin tool then read as an unknown option)."""
+    return "p" + secrets.token_hex(16)
+
+
 def cache_root() -> Path:
     default = Path.home() / ".cache" / "integration-hub"
     return Path(os.environ.get("INTEGRATION_HUB_CACHE", default)).expanduser()
@@ -143,7 +149,7 @@ class LocalNeo4j:
         path = self.home / "password"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(18))
+            path.write_text(new_password())
             path.chmod(0o600)
         return path.read_text().strip()
 
@@ -243,7 +249,8 @@ class LocalNeo4j:
     def _set_initial_password(self, lib: Path, conf: Path, password: str) -> None:
         env = {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(conf)}
         result = subprocess.run(
-            ["java", "-cp", f"{lib}/*", "org.neo4j.cli.AdminTool", "dbms", "set-initial-password", password],
+            # "--" ends the options: whatever the password holds, it is read as the <password> value.
+            ["java", "-cp", f"{lib}/*", "org.neo4j.cli.AdminTool", "dbms", "set-initial-password", "--", password],
             env=env,
             capture_output=True,
             text=True,
