@@ -107,6 +107,10 @@ class _WebhookEventStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Web
     WEBHOOK_EVENT_STATE_HELD: _WebhookEventState.ValueType  # 2
     WEBHOOK_EVENT_STATE_APPLIED: _WebhookEventState.ValueType  # 3
     WEBHOOK_EVENT_STATE_FAILED: _WebhookEventState.ValueType  # 4
+    WEBHOOK_EVENT_STATE_DEAD_LETTERED: _WebhookEventState.ValueType  # 5
+    """Verified and routed, but its envelope cannot be read or stored as it is: kept, never applied
+    until replayed (a replay parses the stored raw body again).
+    """
 
 class WebhookEventState(_WebhookEventState, metaclass=_WebhookEventStateEnumTypeWrapper): ...
 
@@ -115,6 +119,10 @@ WEBHOOK_EVENT_STATE_PENDING: WebhookEventState.ValueType  # 1
 WEBHOOK_EVENT_STATE_HELD: WebhookEventState.ValueType  # 2
 WEBHOOK_EVENT_STATE_APPLIED: WebhookEventState.ValueType  # 3
 WEBHOOK_EVENT_STATE_FAILED: WebhookEventState.ValueType  # 4
+WEBHOOK_EVENT_STATE_DEAD_LETTERED: WebhookEventState.ValueType  # 5
+"""Verified and routed, but its envelope cannot be read or stored as it is: kept, never applied
+until replayed (a replay parses the stored raw body again).
+"""
 Global___WebhookEventState: _TypeAlias = WebhookEventState  # noqa: Y015
 
 @_typing.final
@@ -1035,6 +1043,8 @@ class DeliveryResult(_message.Message):
     DUPLICATE_FIELD_NUMBER: _builtins.int
     CODE_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    DEAD_LETTERED_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     duplicate: _builtins.bool
     code: _builtins.int
@@ -1042,6 +1052,13 @@ class DeliveryResult(_message.Message):
     INVALID_ARGUMENT, NOT_FOUND and FAILED_PRECONDITION are final; anything else may be retried.
     """
     message: _builtins.str
+    reason: _builtins.str
+    """The google.rpc.ErrorInfo reason of a refusal (e.g. UNKNOWN_WEBHOOK), empty when stored."""
+    dead_lettered: _builtins.bool
+    """Stored, but set aside in the DEAD_LETTERED state: the delivery is verified and routed yet cannot
+    be applied as it is (its text cannot be stored verbatim, or its envelope cannot be read). It is
+    listed by ListWebhookEvents and can be replayed once the cause is fixed; it holds back nothing.
+    """
     def __init__(
         self,
         *,
@@ -1049,10 +1066,12 @@ class DeliveryResult(_message.Message):
         duplicate: _builtins.bool = ...,
         code: _builtins.int = ...,
         message: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        dead_lettered: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "duplicate", b"duplicate", "event_id", b"event_id", "message", b"message"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "dead_lettered", b"dead_lettered", "duplicate", b"duplicate", "event_id", b"event_id", "message", b"message", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
