@@ -52,3 +52,12 @@ def to_datetime(value: Any) -> datetime | None:
     native = value.to_native() if hasattr(value, "to_native") else value
     assert isinstance(native, datetime)
     return native
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a failure is the database's passing state (unreachable, leader change, deadlock) rather
+    than something about the data: the first is retried as a whole, the second isolated."""
+    return isinstance(
+        error,
+        neo4j.exceptions.ServiceUnavailable | neo4j.exceptions.SessionExpired | neo4j.exceptions.TransientError,
+    )

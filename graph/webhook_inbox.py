@@ -49,6 +49,20 @@ def _event(node: Any) -> InboxEvent:
     )
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    id: str
+    body: str
+    received_ms: int
+
+
+# Which events a replay means: the ids given, or else those received in [start, end).
+_SELECTED = """e.receivedAt IS NOT NULL
+              AND ((size($ids) > 0 AND e.id IN $ids)
+                   OR (size($ids) = 0 AND ($start IS NULL OR e.receivedAt >= $start)
+                       AND ($end IS NULL OR e.receivedAt < $end)))"""
+
+
 class WebhookInbox:
     def __init__(self, driver: neo4j.AsyncDriver, database: str) -> None:
         self._driver = driver
@@ -58,8 +72,9 @@ class WebhookInbox:
         """Store deliveries in one transaction (group commit); per row (event id, duplicate).
 
         Rows carry integration, webhook_id, event, object_id, dedupe_key, body, headers,
-        received_at, org_id, project_id and reapply_duplicate. Routed events start PENDING, others
-        HELD. Two rows with one key in a batch store one event: the second is its duplicate.
+        received_at, org_id, project_id, reapply_duplicate, state (PENDING, or DEAD_LETTERED for one
+        that cannot be applied as it is) and last_error. Two rows with one key in a batch store one
+        event: the second is its duplicate.
         """
         params = [{**row, "new_id": uuid.uuid4().hex} for row in rows]
         records, _, _ = await self._driver.execute_query(
@@ -68,9 +83,9 @@ class WebhookInbox:
             MERGE (e:WebhookEvent {dedupeKey: row.dedupe_key})
             ON CREATE SET e.id = row.new_id, e.integration = row.integration, e.webhookId = row.webhook_id,
                           e.event = row.event, e.objectId = row.object_id, e.body = row.body, e.headers = row.headers,
-                          e.receivedAt = row.received_at, e.storedAt = datetime(), e.attempts = 0, e.lastError = '',
-                          e.orgId = row.org_id, e.projectId = row.project_id,
-                          e.state = CASE WHEN row.org_id IS NULL THEN 'HELD' ELSE 'PENDING' END
+                          e.receivedAt = row.received_at, e.storedAt = datetime(), e.attempts = 0,
+                          e.lastError = coalesce(row.last_error, ''), e.orgId = row.org_id,
+                          e.projectId = row.project_id, e.state = coalesce(row.state, 'PENDING')
             ON MATCH SET e.deliveries = coalesce(e.deliveries, 1) + 1,
                          e.state = CASE WHEN coalesce(row.reapply_duplicate, false) AND e.state = 'APPLIED'
                                         THEN 'PENDING' ELSE e.state END
@@ -156,14 +171,12 @@ class WebhookInbox:
     async def replay(
         self, org_id: str, project_id: str, event_ids: list[str], start: datetime | None, end: datetime | None
     ) -> int:
-        """Queue events again (FAILED ones above all); a re-fetch makes re-applying harmless."""
+        """Queue events again (FAILED ones above all); a re-fetch makes re-applying harmless. Dead
+        letters are not touched here: they are read again first (``dead_letters``, ``revive``)."""
         records, _, _ = await self._driver.execute_query(
-            """
-            MATCH (e:WebhookEvent {orgId: $org, projectId: $project})
-            WHERE e.receivedAt IS NOT NULL
-              AND ((size($ids) > 0 AND e.id IN $ids)
-                   OR (size($ids) = 0 AND ($start IS NULL OR e.receivedAt >= $start)
-                       AND ($end IS NULL OR e.receivedAt < $end)))
+            f"""
+            MATCH (e:WebhookEvent {{orgId: $org, projectId: $project}})
+            WHERE {_SELECTED} AND e.state <> 'DEAD_LETTERED'
             SET e.state = 'PENDING', e.nextAttemptAt = null, e.leaseUntil = null, e.replayedAt = datetime()
             RETURN count(e) AS n
             """,
@@ -176,13 +189,56 @@ class WebhookInbox:
         )
         return int(records[0]["n"])
 
+    async def dead_letters(
+        self, org_id: str, project_id: str, event_ids: list[str], start: datetime | None, end: datetime | None
+    ) -> list[DeadLetter]:
+        """The dead letters a replay selects, with the body to read again."""
+        records, _, _ = await self._driver.execute_query(
+            f"""
+            MATCH (e:WebhookEvent {{orgId: $org, projectId: $project}})
+            WHERE {_SELECTED} AND e.state = 'DEAD_LETTERED'
+            RETURN e.id AS id, e.body AS body, e.receivedAt.epochMillis AS received
+            ORDER BY e.receivedAt, e.id
+            """,
+            org=org_id,
+            project=project_id,
+            ids=event_ids,
+            start=start,
+            end=end,
+            database_=self._database,
+        )
+        return [DeadLetter(str(r["id"]), str(r["body"] or ""), int(r["received"] or 0)) for r in records]
+
+    async def revive(self, event_id: str, event: str, object_id: str) -> None:
+        """A dead letter that now reads cleanly: queued with what it says."""
+        await self._driver.execute_query(
+            """
+            MATCH (e:WebhookEvent {id: $id, state: 'DEAD_LETTERED'})
+            SET e.state = 'PENDING', e.event = $event, e.objectId = $object, e.lastError = '',
+                e.nextAttemptAt = null, e.leaseUntil = null, e.replayedAt = datetime()
+            """,
+            id=event_id,
+            event=event,
+            object=object_id,
+            database_=self._database,
+        )
+
+    async def keep_dead(self, event_id: str, error: str) -> None:
+        await self._driver.execute_query(
+            "MATCH (e:WebhookEvent {id: $id, state: 'DEAD_LETTERED'}) "
+            "SET e.lastError = $error, e.replayedAt = datetime()",
+            id=event_id,
+            error=error[:2000],
+            database_=self._database,
+        )
+
     async def depth_by_state(self) -> dict[str, int]:
         """Events per state without reading every event: the states that wait are counted through
         the state index, APPLIED (which only grows) is the label's stored count minus those."""
         records, _, _ = await self._driver.execute_query(
             """
             CALL {
-              UNWIND ['PENDING', 'HELD', 'FAILED'] AS state
+              UNWIND ['PENDING', 'HELD', 'FAILED', 'DEAD_LETTERED'] AS state
               CALL (state) {
                 MATCH (e:WebhookEvent) WHERE e.state = state AND e.receivedAt IS NOT NULL RETURN count(e) AS n
               }

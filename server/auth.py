@@ -35,6 +35,13 @@ class Grant:
     org_id: str | None = None
     project_id: str | None = None
 
+    def covers(self, org_id: str, project_id: str) -> bool:
+        """Whether this token's pin (if any) includes the project: checked on every RPC that touches
+        a tenant's data, including those whose request names no tenant (webhook delivery)."""
+        return (self.org_id is None or self.org_id == org_id) and (
+            self.project_id is None or self.project_id == project_id
+        )
+
     def require(self, scope: Scope, org_id: str | None = None, project_id: str | None = None) -> None:
         if scope not in self.scopes:
             raise PermissionDenied(f"token {self.name!r} lacks the {scope.value!r} scope", reason="MISSING_SCOPE")

@@ -19,6 +19,7 @@ from graph.webhook_inbox import InboxEvent, WebhookInbox, WebhookRegistry
 from server.errors import ServiceError
 from server.gallery import Gallery
 from server.metrics import ServerMetrics
+from server.webhooks import safe_text
 
 logger = logging.getLogger(__name__)
 DEPTH_REFRESH_SECONDS = 10.0
@@ -91,7 +92,10 @@ class WebhookWorker:
             for event in events:
                 if self._stopping:
                     break  # the rest keep their lease and come back when it runs out
-                await self.apply(event)
+                try:
+                    await self.apply(event)
+                except Exception:  # one event's trouble must not stop the worker: its lease brings it back
+                    logger.exception("webhook event %s could not be settled", event.id)
             if not events:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._idle_seconds):  # also picks up retries that came due
@@ -110,7 +114,7 @@ class WebhookWorker:
         except Exception:  # metrics must never stop the worker
             logger.exception("reading the inbox depth failed")
             return
-        for state in ("PENDING", "HELD", "APPLIED", "FAILED"):
+        for state in ("PENDING", "HELD", "APPLIED", "FAILED", "DEAD_LETTERED"):
             self._metrics.inbox.labels(state).set(depth.get(state, 0))
 
     async def apply(self, event: InboxEvent) -> None:
@@ -128,7 +132,7 @@ class WebhookWorker:
                 view.settings, writer, event.event, event.object_id, registration.workspace_id, f"webhook:{event.id}"
             )
         except Exception as exc:
-            message = exc.message if isinstance(exc, ServiceError) else f"{type(exc).__name__}: {exc}"
+            message = safe_text(exc.message if isinstance(exc, ServiceError) else f"{type(exc).__name__}: {exc}", 2000)
             state = await self._inbox.failed_attempt(event.id, message, self._max_attempts)
             logger.warning(
                 "webhook event %s (%s %s) failed, now %s: %s", event.id, event.event, event.object_id, state, message

@@ -2,27 +2,51 @@
 
 Only deliveries the gateway verified are accepted. Each is stored in the Neo4j inbox under its
 dedupe key before the gateway gets its acknowledgement; a redelivery is acknowledged as a
-duplicate and stored nothing new.
+duplicate and stored nothing new. Each delivery of a batch is answered on its own:
+
+- refused (nothing stored) when it cannot be routed: no readable ``webhook_id``, a webhook this
+  server does not know, or one the caller's token may not deliver to;
+- stored DEAD_LETTERED when it is routed but cannot be applied as it is (a broken envelope, text
+  no store can hold, or a row the database refused): visible in the event list, replayable, and
+  never holding back the deliveries behind it;
+- stored PENDING otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from graph.connection import is_transient
 from graph.webhook_inbox import InboxEvent, WebhookInbox, WebhookRegistration, WebhookRegistry
+from server.auth import Grant
 from server.crypto import DecryptionError, KeyRing, record_aad
-from server.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError
-from server.integrations.clickup.webhooks import parse_delivery
+from server.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ServiceError
+from server.integrations.clickup.webhooks import parse_delivery, storable
 from server.validation import require_name
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 ROUTE_TTL_SECONDS = 30.0
 MAX_BATCH = 256
+SECRET_TTL_SECONDS = 300
+MAX_WEBHOOK_ID_CHARS = 200
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Stored:
+    event_id: str
+    duplicate: bool
+    dead_lettered: bool = False
 
 
 class GroupCommit:
@@ -31,14 +55,23 @@ class GroupCommit:
     Each caller waits for the commit of the transaction that holds its row. While one batch is
     being written, new rows gather for the next, so under load many deliveries share one commit
     and when idle a delivery is written alone, at once.
+
+    One bad row must not fail its neighbours: when a batch fails for a reason that is not the
+    database's passing state, its rows are written one by one, and a row that still fails alone is
+    handed to ``fallback`` (which makes it a dead letter) and written once more.
     """
 
-    def __init__(self, write: Callable[[list[dict[str, Any]]], Awaitable[list[tuple[str, bool]]]]) -> None:
+    def __init__(
+        self,
+        write: Callable[[list[Row]], Awaitable[list[tuple[str, bool]]]],
+        fallback: Callable[[Row, Exception], Row],
+    ) -> None:
         self._write = write
-        self._waiting: list[tuple[dict[str, Any], asyncio.Future[tuple[str, bool]]]] = []
+        self._fallback = fallback
+        self._waiting: list[tuple[Row, asyncio.Future[tuple[str, bool]]]] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def submit(self, row: dict[str, Any]) -> tuple[str, bool]:
+    async def submit(self, row: Row) -> tuple[str, bool]:
         future: asyncio.Future[tuple[str, bool]] = asyncio.get_running_loop().create_future()
         self._waiting.append((row, future))
         if self._task is None or self._task.done():
@@ -50,21 +83,63 @@ class GroupCommit:
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
             try:
                 results = await self._write([row for row, _ in batch])
-            except Exception as exc:  # every caller of this batch gets the error (their gateway retries)
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+            except Exception as exc:
+                if is_transient(exc) or len(batch) == 1:
+                    await self._settle_alone(batch, exc)
+                else:
+                    await self._isolate(batch)
                 continue
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
 
+    async def _isolate(self, batch: list[tuple[Row, asyncio.Future[tuple[str, bool]]]]) -> None:
+        for row, future in batch:
+            try:
+                result = (await self._write([row]))[0]
+            except Exception as exc:
+                await self._settle_alone([(row, future)], exc)
+                continue
+            if not future.done():
+                future.set_result(result)
 
-SECRET_TTL_SECONDS = 300
+    async def _settle_alone(self, batch: list[tuple[Row, asyncio.Future[tuple[str, bool]]]], error: Exception) -> None:
+        """A transient failure goes back to every caller (their gateway retries); a row the database
+        refuses for its content is stored once more as a dead letter."""
+        for row, future in batch:
+            if future.done():
+                continue
+            if is_transient(error) or row.get("state") == "DEAD_LETTERED":
+                future.set_exception(error)
+                continue
+            try:
+                future.set_result((await self._write([self._fallback(row, error)]))[0])
+            except Exception as again:
+                future.set_exception(again)
 
 
 def secret_aad(integration: str, webhook_id: str) -> bytes:
     return record_aad("webhook-secret", integration, webhook_id)
+
+
+def safe_text(text: str, limit: int = 500) -> str:
+    """Text that any store and log line can hold: no lone surrogates, no line breaks, bounded."""
+    return storable(text[:limit]).replace("\r", "\\r").replace("\n", "\\n")
+
+
+def dead_letter(row: Row, error: Exception) -> Row:
+    """The row the database refused, made plain: ASCII-safe fields, kept aside with the reason."""
+    return {
+        **row,
+        "event": safe_text(str(row.get("event", ""))),
+        "object_id": safe_text(str(row.get("object_id", ""))),
+        "body": str(row.get("body", "")).encode("utf-8", "backslashreplace").decode("ascii", "replace"),
+        "headers": "{}",
+        "dedupe_key": f"{row.get('dedupe_key', '')}|dead-letter",
+        "state": "DEAD_LETTERED",
+        "last_error": f"the database refused to store it ({type(error).__name__})",
+        "reapply_duplicate": False,
+    }
 
 
 class WebhookDesk:
@@ -73,7 +148,7 @@ class WebhookDesk:
         self.registry = registry
         self._keyring = keyring
         self.on_stored: Callable[[], None] = lambda: None  # wakes the worker
-        self._commits = GroupCommit(inbox.store_many)
+        self._commits = GroupCommit(inbox.store_many, dead_letter)
         self._routes: dict[tuple[str, str], tuple[WebhookRegistration | None, float]] = {}
 
     async def _route(self, integration: str, webhook_id: str) -> WebhookRegistration | None:
@@ -86,15 +161,28 @@ class WebhookDesk:
         return route
 
     async def deliver(
-        self, integration: str, raw: bytes, verified: bool, received: datetime | None, headers: dict[str, str]
-    ) -> tuple[str, bool]:
-        stored = await self._commits.submit(await self._inbox_row(integration, raw, verified, received, headers))
+        self,
+        integration: str,
+        raw: bytes,
+        verified: bool,
+        received: datetime | None,
+        headers: dict[str, str],
+        caller: Grant,
+    ) -> Stored:
+        row = await self._inbox_row(integration, raw, verified, received, headers, caller)
+        event_id, duplicate = await self._commits.submit(row)
         self.on_stored()
-        return stored
+        return Stored(event_id, duplicate, row["state"] == "DEAD_LETTERED")
 
     async def _inbox_row(
-        self, integration: str, raw: bytes, verified: bool, received: datetime | None, headers: dict[str, str]
-    ) -> dict[str, Any]:
+        self,
+        integration: str,
+        raw: bytes,
+        verified: bool,
+        received: datetime | None,
+        headers: dict[str, str],
+        caller: Grant,
+    ) -> Row:
         """The checked, parsed and routed delivery, as the inbox stores it."""
         require_name("integration", integration)
         if integration != "clickup":
@@ -110,7 +198,21 @@ class WebhookDesk:
         received_at = received or datetime.now(UTC)
         parsed = parse_delivery(raw, int(received_at.timestamp() * 1000))
         route = await self._route(integration, parsed.webhook_id)
-        kept_headers = {k.lower(): v[:500] for k, v in list(headers.items())[:50]}
+        if route is None:
+            # Stored, it would belong to no project: nobody could list, apply or expire it.
+            raise NotFound(f"no {integration} webhook {parsed.webhook_id!r} is registered", reason="UNKNOWN_WEBHOOK")
+        if not caller.covers(route.org_id, route.project_id):
+            raise PermissionDenied(
+                f"token {caller.name!r} may not deliver to this webhook's project", reason="WRONG_TENANT"
+            )
+        kept_headers = {safe_text(k.lower(), 100): safe_text(v) for k, v in list(headers.items())[:50]}
+        if parsed.problem:
+            logger.warning(
+                "webhook delivery for %s/%s set aside as a dead letter: %s",
+                route.org_id,
+                route.project_id,
+                parsed.problem_message,
+            )
         return dict(
             integration=integration,
             webhook_id=parsed.webhook_id,
@@ -120,36 +222,53 @@ class WebhookDesk:
             body=raw.decode("utf-8", errors="replace"),
             headers=json.dumps(kept_headers, sort_keys=True),
             received_at=received_at,
-            org_id=route.org_id if route else None,
-            project_id=route.project_id if route else None,
+            org_id=route.org_id,
+            project_id=route.project_id,
             reapply_duplicate=parsed.reapply_duplicate,
+            state="DEAD_LETTERED" if parsed.problem else "PENDING",
+            last_error=parsed.problem_message,
         )
 
     async def deliver_many(
-        self, deliveries: list[tuple[str, bytes, bool, datetime | None, dict[str, str]]]
-    ) -> list[tuple[str, bool] | ServiceError]:
-        """Each delivery stored (sharing group commits) or refused on its own. A failure that is not
-        the delivery's fault (the database) fails the whole call, so the caller retries it all;
-        dedupe makes that safe."""
-        rows: list[dict[str, Any] | ServiceError] = []
+        self, deliveries: list[tuple[str, bytes, bool, datetime | None, dict[str, str]]], caller: Grant
+    ) -> list[Stored | ServiceError]:
+        """Each delivery stored (sharing group commits) or refused on its own. Only a failure of the
+        database itself (unreachable, leader change) fails the whole call, so the caller retries it
+        all; dedupe makes that safe."""
+        rows: list[Row | ServiceError] = []
         for delivery in deliveries:  # one by one, so the inbox keeps the batch's order
             try:
-                rows.append(await self._inbox_row(*delivery))
+                rows.append(await self._inbox_row(*delivery, caller))
             except ServiceError as refused:
                 rows.append(refused)
         kept = [row for row in rows if not isinstance(row, ServiceError)]
-        stored = iter(await asyncio.gather(*(self._commits.submit(row) for row in kept)))
+        outcomes = iter(await asyncio.gather(*(self._commits.submit(row) for row in kept), return_exceptions=True))
         if kept:
             self.on_stored()
-        return [row if isinstance(row, ServiceError) else next(stored) for row in rows]
+        answers: list[Stored | ServiceError] = []
+        for row in rows:
+            if isinstance(row, ServiceError):
+                answers.append(row)
+                continue
+            outcome = next(outcomes)
+            if isinstance(outcome, BaseException):
+                if is_transient(outcome) or not isinstance(outcome, Exception):
+                    raise outcome
+                logger.error("a webhook delivery could not be stored even as a dead letter", exc_info=outcome)
+                answers.append(ServiceError("the delivery could not be stored; see server logs", reason="NOT_STORED"))
+                continue
+            answers.append(Stored(outcome[0], outcome[1], row["state"] == "DEAD_LETTERED"))
+        return answers
 
-    async def secret(self, integration: str, webhook_id: str) -> str:
+    async def secret(self, integration: str, webhook_id: str, caller: Grant) -> str:
         require_name("integration", integration)
-        if not webhook_id or len(webhook_id) > 200:
-            raise InvalidArgument("webhook_id", "must be 1-200 characters")
+        if not webhook_id or len(webhook_id) > MAX_WEBHOOK_ID_CHARS or storable(webhook_id) != webhook_id:
+            raise InvalidArgument("webhook_id", f"must be 1-{MAX_WEBHOOK_ID_CHARS} characters of text")
         registration = await self.registry.get(integration, webhook_id)
         if registration is None:
             raise NotFound(f"no {integration} webhook {webhook_id!r} is registered", reason="UNKNOWN_WEBHOOK")
+        if not caller.covers(registration.org_id, registration.project_id):
+            raise PermissionDenied(f"token {caller.name!r} may not read this webhook's secret", reason="WRONG_TENANT")
         try:
             return self._keyring.open(registration.secret_ciphertext, secret_aad(integration, webhook_id)).decode()
         except DecryptionError:
@@ -172,3 +291,25 @@ class WebhookDesk:
         self, org_id: str, project_id: str, state: str | None, offset: int, limit: int
     ) -> list[InboxEvent]:
         return await self.inbox.list_events(org_id, project_id, state, offset, limit)
+
+    async def replay(
+        self, org_id: str, project_id: str, event_ids: list[str], start: datetime | None, end: datetime | None
+    ) -> int:
+        """Queue events again. A dead letter is read afresh from its stored body first (the reader may
+        have been fixed since): one that now reads cleanly is queued, one that still does not stays
+        aside with the new reason."""
+        replayed = await self.inbox.replay(org_id, project_id, event_ids, start, end)  # first: it skips dead letters
+        revived = 0
+        for dead in await self.inbox.dead_letters(org_id, project_id, event_ids, start, end):
+            try:
+                parsed = parse_delivery(dead.body.encode("utf-8"), int(dead.received_ms))
+            except ServiceError as still:
+                await self.inbox.keep_dead(dead.id, safe_text(still.message))
+                continue
+            if parsed.problem:
+                await self.inbox.keep_dead(dead.id, safe_text(parsed.problem_message))
+                continue
+            await self.inbox.revive(dead.id, parsed.event, parsed.object_id)
+            revived += 1
+        self.on_stored()
+        return replayed + revived

@@ -68,6 +68,8 @@ BAD_IDS = [
     ("has space", "INVALID_ARGUMENT"),
     ("x" * 129, "INVALID_ARGUMENT"),
     ("-leading", "INVALID_ARGUMENT"),
+    ("acme\n", "INVALID_ARGUMENT"),  # "$" matches before a final newline: ids are full matches
+    ("acme\nforged log line", "INVALID_ARGUMENT"),
 ]
 
 

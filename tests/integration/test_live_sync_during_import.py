@@ -11,6 +11,7 @@ from integrations.v1 import integration_service_pb2 as pb
 from sandbox.clickup.app import create_app
 from sandbox.clickup.generator import GeneratorConfig, generate
 from sandbox.clickup.state import Fault, Sandbox
+from server.auth import Grant, Scope
 from tests.conftest import Tokens, bearer, server_env, start_hub
 from tests.integration.importing import enable
 from tests.integration.live_helpers import task_name
@@ -22,6 +23,9 @@ TOKEN = "pk_5550001_DURINGIMPORT000000000000000000"
 def event_state(driver: neo4j.Driver, event_id: str) -> str:
     records, _, _ = driver.execute_query("MATCH (e:WebhookEvent {id: $id}) RETURN e.state AS s", id=event_id)
     return str(records[0]["s"])
+
+
+ADMIN = Grant("test", frozenset({Scope.DELIVER}))
 
 
 async def test_events_during_an_import_are_held_then_applied(
@@ -53,8 +57,9 @@ async def test_events_during_an_import_are_held_then_applied(
                 b'{"event":"taskUpdated","history_items":[{"id":"h-during-1"}],"task_id":"%s",'
                 b'"webhook_id":"hook-during"}' % task.id.encode()
             )
-            event_id, duplicate = await hub.server.webhooks.deliver("clickup", body, True, None, {})
-            assert not duplicate
+            stored = await hub.server.webhooks.deliver("clickup", body, True, None, {}, ADMIN)
+            assert not stored.duplicate
+            event_id = stored.event_id
             running_checks = 0
             final = job
             async for update in hub.stub.WatchImportJob(

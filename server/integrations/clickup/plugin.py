@@ -33,9 +33,10 @@ from server.integrations.clickup.importer import ClickUpImport, ImportFailed
 from server.integrations.clickup.live_sync import apply_event
 from server.integrations.clickup.rate_limit import LimiterPool
 
-_PERSONAL_TOKEN = re.compile(r"^pk_[A-Za-z0-9_]{8,256}$")
-_OAUTH_TOKEN = re.compile(r"^[\x21-\x7e]{8,512}$")
-_WORKSPACE_ID = re.compile(r"^[0-9]{1,20}$")
+# Used with fullmatch: "$" would let a final "\n" through (into an HTTP header or a graph key).
+_PERSONAL_TOKEN = re.compile(r"pk_[A-Za-z0-9_]{8,256}")
+_OAUTH_TOKEN = re.compile(r"[\x21-\x7e]{8,512}")
+_WORKSPACE_ID = re.compile(r"[0-9]{1,20}")
 MAX_WORKSPACES = 100
 MIN_SYNC_INTERVAL_S = 60
 MAX_SYNC_INTERVAL_S = 7 * 24 * 3600
@@ -131,17 +132,17 @@ class ClickUpIntegration(Integration):
         if method not in self.auth_methods:
             raise InvalidArgument("settings.auth_method", "must be AUTH_METHOD_API_TOKEN or AUTH_METHOD_OAUTH")
         token = settings.api_token
-        if method == pb.AUTH_METHOD_API_TOKEN and not _PERSONAL_TOKEN.match(token):
+        if method == pb.AUTH_METHOD_API_TOKEN and not _PERSONAL_TOKEN.fullmatch(token):
             raise InvalidArgument(
                 "settings.api_token", "must be a ClickUp personal token: 'pk_' then 8-256 letters, digits or '_'"
             )
-        if method == pb.AUTH_METHOD_OAUTH and not _OAUTH_TOKEN.match(token):
+        if method == pb.AUTH_METHOD_OAUTH and not _OAUTH_TOKEN.fullmatch(token):
             raise InvalidArgument("settings.api_token", "must be 8-512 printable characters without spaces")
         ids = settings.data_mapping.workspace_ids
         if len(ids) > MAX_WORKSPACES:
             raise InvalidArgument("settings.data_mapping.workspace_ids", f"at most {MAX_WORKSPACES} workspaces")
         for index, workspace_id in enumerate(ids):
-            if not _WORKSPACE_ID.match(workspace_id):
+            if not _WORKSPACE_ID.fullmatch(workspace_id):
                 raise InvalidArgument(
                     f"settings.data_mapping.workspace_ids[{index}]", "must be a ClickUp workspace id (digits)"
                 )

@@ -5,18 +5,29 @@ key is ``webhook_id + event + history item ids`` (history ids are unique per cha
 that carry only an id (``taskDeleted``, ``listCreated``, ...) use ``event + object id`` within a
 ten-minute window. An id-only *update* (``spaceUpdated``) cannot be told from a retry of an earlier
 one, so such a duplicate is applied again rather than risk losing a change.
+
+The envelope rules are the gateway's (``webhook_gateway/envelope.py``; a test runs one table through
+both). A body without a readable ``webhook_id`` cannot be routed and is refused. A routed body that
+breaks any other rule, or whose text cannot be stored as it is (a lone surrogate from a JSON
+``\\ud800`` escape), is not refused but parsed into a delivery with a ``problem``: the inbox sets it
+aside as DEAD_LETTERED, visible and replayable, so it never blocks the deliveries behind it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from server.errors import InvalidArgument
 
 ID_ONLY_WINDOW_MS = 10 * 60 * 1000
+MAX_DEPTH = 64
+MAX_EVENT_CHARS = 200
 _OBJECT_KEYS = ("task_id", "list_id", "folder_id", "space_id", "goal_id", "key_result_id")
+_WEBHOOK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -28,33 +39,114 @@ class ParsedDelivery:
     # Two different id-only updates of one object have identical bodies: a "duplicate" of an applied one
     # may be a new change, so it is applied again (a re-fetch, harmless if nothing changed).
     reapply_duplicate: bool = False
+    # Why this routed delivery cannot be applied as it is (an ErrorInfo-style reason and a sentence);
+    # empty for a good one. Its event and object id are then shown with unstorable text replaced.
+    problem: str = ""
+    problem_message: str = ""
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, str | int) and str(value).strip():
-        return str(value).strip()[:200]
-    return None
+class _Problem(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def storable(text: str) -> str:
+    """The text with lone surrogates (which no UTF-8 store can hold) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return text
+
+
+def _is_storable(text: str) -> bool:
+    return storable(text) is text
+
+
+def depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """Nesting depth of parsed JSON, walked without recursion and stopping past ``limit``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if deepest > limit:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _object_id(body: dict[str, Any]) -> str:
+    for key in _OBJECT_KEYS:
+        value = body.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise _Problem("BAD_OBJECT_ID", f"'{key}' must be a string or an integer")
+        text = str(value).strip()[:200]
+        if text:
+            return text
+    return ""
+
+
+def _history_ids(body: dict[str, Any]) -> list[str]:
+    items = body.get("history_items")
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise _Problem("BAD_HISTORY", "'history_items' must be a list")
+    ids = set()
+    for item in items:
+        value = item.get("id") if isinstance(item, dict) else None
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+            ids.add(str(value).strip()[:200])
+    return sorted(ids)
 
 
 def parse_delivery(raw: bytes, received_ms: int) -> ParsedDelivery:
+    """The delivery's routing and dedupe facts; raises InvalidArgument when it cannot even be routed."""
     try:
         body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidArgument("raw_body", "is not JSON", reason="NOT_JSON") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        raise InvalidArgument("raw_body", "is not JSON (or nests too deep to read)", reason="NOT_JSON") from None
     if not isinstance(body, dict):
         raise InvalidArgument("raw_body", "must be a JSON object", reason="NOT_AN_OBJECT")
-    event, webhook_id = _text(body.get("event")), _text(body.get("webhook_id"))
-    if event is None:
-        raise InvalidArgument("raw_body.event", "is missing", reason="MISSING_EVENT")
-    if webhook_id is None:
+    webhook_id = body.get("webhook_id")
+    if webhook_id is None or webhook_id == "":
         raise InvalidArgument("raw_body.webhook_id", "is missing", reason="MISSING_WEBHOOK_ID")
-    object_id = next((v for v in (_text(body.get(k)) for k in _OBJECT_KEYS) if v), "")
-    items = body.get("history_items")
-    if items is not None and not isinstance(items, list):
-        raise InvalidArgument("raw_body.history_items", "must be a list", reason="BAD_HISTORY")
-    history = sorted({h for h in (_text(i.get("id")) for i in items or [] if isinstance(i, dict)) if h})
+    if not isinstance(webhook_id, str) or not _WEBHOOK_ID.fullmatch(webhook_id):
+        raise InvalidArgument(
+            "raw_body.webhook_id", "must be 1-128 letters, digits, '.', '_', ':' or '-'", reason="BAD_WEBHOOK_ID"
+        )
+    event = body.get("event")
+    shown_event = storable(event[:MAX_EVENT_CHARS]) if isinstance(event, str) else ""
+    try:
+        if depth(body) > MAX_DEPTH:
+            raise _Problem("TOO_DEEP", f"the body nests deeper than {MAX_DEPTH} levels")
+        if not isinstance(event, str) or not event.strip():
+            raise _Problem("MISSING_EVENT", "'event' must be a non-empty string")
+        if len(event) > MAX_EVENT_CHARS:
+            raise _Problem("BAD_EVENT", f"'event' is longer than {MAX_EVENT_CHARS} characters")
+        object_id = _object_id(body)
+        history = _history_ids(body)
+        if not all(_is_storable(text) for text in (event, object_id, *history)):
+            raise _Problem("UNSTORABLE_TEXT", "the envelope holds text that cannot be stored (a lone surrogate)")
+    except _Problem as problem:
+        # One key per distinct body: a redelivery of the same bad body is a duplicate, not a second row.
+        digest = hashlib.sha256(raw).hexdigest()
+        return ParsedDelivery(
+            webhook_id,
+            shown_event,
+            "",
+            f"clickup|{webhook_id}|dead-letter|{digest}",
+            problem=problem.reason,
+            problem_message=problem.message,
+        )
+    event = event.strip()
     if history:
         key = f"clickup|{webhook_id}|{event}|{','.join(history)}"
     else:
