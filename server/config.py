@@ -87,7 +87,10 @@ class ServerConfig:
         try:
             keyring = KeyRing.from_spec(keys)
         except KeyConfigError as exc:
-            raise ConfigError(f"INTEGRATION_ENCRYPTION_KEYS is invalid: {exc}") from None
+            raise ConfigError(
+                f"INTEGRATION_ENCRYPTION_KEYS is invalid: {exc}. Each entry is '<key id>:<URL-safe base64 of 32 "
+                "bytes>', exactly as `python -m server new-key` prints it"
+            ) from None
 
         token_file, token_json = env.get("INTEGRATIONS_AUTH_TOKENS_FILE"), env.get("INTEGRATIONS_AUTH_TOKENS")
         if token_file:

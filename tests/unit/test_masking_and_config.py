@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import base64
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +14,7 @@ from server.config import ConfigError, ServerConfig
 from server.crypto import generate_key_spec
 from server.secrets_mask import is_mask_of, mask_secret
 
+ROOT = Path(__file__).resolve().parents[2]
 TOKENS = json.dumps({"tokens": [{"sha256": hash_token("t"), "scopes": ["integrations:read"]}]})
 
 
@@ -60,3 +66,50 @@ def test_valid_environment_gives_typed_config_with_defaults() -> None:
 def test_bad_environment_names_the_variable(overrides: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ServerConfig.from_env(base_env(**overrides))
+
+
+GOOD_KEY = generate_key_spec("k1")
+BAD_KEYS = [
+    ("'!!' inside", GOOD_KEY[:20] + "!!" + GOOD_KEY[22:], "entry 1 (key id 'k1') is not URL-safe base64"),
+    ("space inside", GOOD_KEY[:20] + " " + GOOD_KEY[21:], "entry 1 contains whitespace"),
+    ("trailing newline", GOOD_KEY + "\n", "entry 1 contains whitespace"),
+    (
+        "wrong length",
+        "k1:" + base64.urlsafe_b64encode(bytes(16)).decode(),
+        "entry 1 (key id 'k1') must decode to 32 bytes",
+    ),
+    ("empty id", ":" + GOOD_KEY[3:], "entry 1 must look like '<key id>:"),
+    ("duplicate id", f"{GOOD_KEY},{generate_key_spec('k1')}", "entry 2 (key id 'k1'): key id 'k1' is listed twice"),
+]
+
+
+@pytest.mark.parametrize(("spec", "message"), [row[1:] for row in BAD_KEYS], ids=[row[0] for row in BAD_KEYS])
+def test_a_malformed_encryption_key_names_the_variable_and_the_entry(spec: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        ServerConfig.from_env(base_env(INTEGRATION_ENCRYPTION_KEYS=spec))
+    text = str(info.value)
+    assert text.startswith("INTEGRATION_ENCRYPTION_KEYS is invalid: ")
+    assert message in text
+    assert "python -m server new-key" in text
+    assert GOOD_KEY[3:20] not in text, "key material is never echoed"
+
+
+def test_the_server_process_refuses_to_start_with_a_malformed_key() -> None:
+    """Start-up stops at the configuration, before any connection: exit status 2, one clear line."""
+    spec = GOOD_KEY[:20] + "!!" + GOOD_KEY[22:]
+    env = {**base_env(INTEGRATION_ENCRYPTION_KEYS=spec), "PATH": os.environ.get("PATH", "")}
+    result = subprocess.run(
+        [sys.executable, "-m", "server"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "integrations-server: configuration error: INTEGRATION_ENCRYPTION_KEYS is invalid: entry 1 (key id 'k1')"
+    )
+    assert "Traceback" not in result.stderr
+    assert GOOD_KEY[3:20] not in result.stderr + result.stdout
