@@ -232,7 +232,7 @@ def parser() -> argparse.ArgumentParser:
     jobs = commands.add_parser("jobs", help="import jobs")
     jobs.add_argument("--name")
     events = commands.add_parser("events", help="webhook events")
-    events.add_argument("--state", choices=["pending", "held", "applied", "failed"])
+    events.add_argument("--state", choices=["pending", "held", "applied", "failed", "dead_lettered"])
     events.add_argument("--limit", type=int, default=20)
     replay = commands.add_parser("replay", help="queue webhook events again")
     replay.add_argument("--event", action="append", help="an event id (repeatable)")

@@ -14,6 +14,7 @@ from typing import Any
 import neo4j
 
 from graph.connection import to_datetime
+from graph.projects import CLAIM, ProjectOfAnotherOrg
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,8 @@ class IntegrationStore:
         return [_record(r["i"]) for r in records]
 
     async def save(self, record: IntegrationRecord) -> IntegrationRecord:
-        """Write ``record`` if the stored version still equals ``record.version``."""
+        """Write ``record`` if the stored version still equals ``record.version`` and its project is
+        this org's (claimed in the same transaction when nobody has claimed it yet)."""
         now = datetime.now(UTC)
         props = {
             "enabled": record.enabled,
@@ -110,13 +112,19 @@ class IntegrationStore:
             "lastRequestId": record.last_request_id,
         }
         records, _, _ = await self._driver.execute_query(
-            """
-            MERGE (i:Integration {orgId: $org, projectId: $project, name: $name})
-            ON CREATE SET i.version = 0, i.createdAt = $now
-            WITH i
-            WHERE i.version = $expected
-            SET i += $props, i.version = i.version + 1, i.updatedAt = $now
-            RETURN i
+            CLAIM
+            + """
+            WITH owner, owner.orgId = $org AS owned
+            OPTIONAL CALL (owned) {
+                WITH owned WHERE owned
+                MERGE (i:Integration {orgId: $org, projectId: $project, name: $name})
+                ON CREATE SET i.version = 0, i.createdAt = $now
+                WITH i
+                WHERE i.version = $expected
+                SET i += $props, i.version = i.version + 1, i.updatedAt = $now
+                RETURN i
+            }
+            RETURN owned, i
             """,
             org=record.key.org_id,
             project=record.key.project_id,
@@ -126,7 +134,9 @@ class IntegrationStore:
             now=now,
             database_=self._database,
         )
-        if not records:
+        if not records[0]["owned"]:
+            raise ProjectOfAnotherOrg(record.key.project_id)
+        if records[0]["i"] is None:
             raise ConcurrentUpdateError(f"integration {record.key.name} changed concurrently")
         return _record(records[0]["i"])
 

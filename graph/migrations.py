@@ -100,6 +100,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ON (e.orgId, e.projectId, e.receivedAt)",
         ),
     ),
+    Migration(
+        5,
+        "a project id belongs to one org",
+        ("CREATE CONSTRAINT project_owner_key IF NOT EXISTS FOR (o:ProjectOwner) REQUIRE o.projectId IS UNIQUE",),
+    ),
+    Migration(
+        6,
+        "import request ids and per-workspace watermarks",
+        (
+            "CREATE CONSTRAINT import_request_key IF NOT EXISTS FOR (r:ImportRequest) "
+            "REQUIRE (r.orgId, r.projectId, r.requestId) IS UNIQUE",
+            "CREATE CONSTRAINT sync_watermark_key IF NOT EXISTS FOR (w:SyncWatermark) "
+            "REQUIRE (w.orgId, w.projectId, w.integration, w.workspaceId) IS UNIQUE",
+        ),
+    ),
 )
 
 _BOOTSTRAP = (

@@ -27,6 +27,7 @@ from server.integrations.clickup.rate_limit import LimiterPool
 from server.integrations.registry import IntegrationRegistry, default_registry
 from server.live_sync import LiveSync
 from server.metrics import MetricsInterceptor, ServerMetrics
+from server.page_tokens import PageTokens
 from server.service import IntegrationService
 from server.webhook_worker import WebhookWorker
 from server.webhooks import WebhookDesk
@@ -103,7 +104,9 @@ class HubServer:
             cfg.webhook_public_url,
             cfg.live_sync_check_seconds,
         )
-        service = IntegrationService(gallery, cfg.tokens, self._imports, webhooks, self.live_sync)
+        service = IntegrationService(
+            gallery, cfg.tokens, self._imports, webhooks, self.live_sync, PageTokens(cfg.keyring)
+        )
         pb_grpc.add_IntegrationServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(

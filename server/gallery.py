@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from google.protobuf import field_mask_pb2
 
 from graph.integration_store import ConcurrentUpdateError, IntegrationKey, IntegrationRecord, IntegrationStore
+from graph.projects import ProjectOfAnotherOrg
 from integrations.v1 import integration_service_pb2 as pb
 from server.crypto import DecryptionError, KeyRing, record_aad
-from server.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
+from server.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from server.integrations.base import ConnectionCheck, Integration
 from server.integrations.registry import IntegrationRegistry
 from server.secrets_mask import is_mask_of
@@ -167,6 +168,11 @@ class Gallery:
                 saved = await self._store.save(new)
             except ConcurrentUpdateError:
                 continue
+            except ProjectOfAnotherOrg:
+                raise AlreadyExists(
+                    f"project id {project_id!r} is already used by another org; project ids are unique across orgs",
+                    reason="PROJECT_OF_ANOTHER_ORG",
+                ) from None
             logger.info(
                 "integration %s updated for %s/%s (paths: %s)", key.name, org_id, project_id, ",".join(sorted(paths))
             )

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from datetime import UTC
 from typing import Any, NoReturn, TypeVar
 
@@ -19,13 +18,14 @@ from graph.import_jobs import ImportJobRecord
 from integrations.v1 import integration_service_pb2 as pb
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
 from server import convert
-from server.auth import Scope, TokenRegistry
+from server.auth import Grant, Scope, TokenRegistry
 from server.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, internal_status, to_grpc_status
 from server.gallery import Gallery, IntegrationView
 from server.imports import ImportRunner
 from server.live_sync import LiveSync
+from server.page_tokens import PageTokens
 from server.validation import optional_request_id, require_id, require_name
-from server.webhooks import SECRET_TTL_SECONDS, WebhookDesk
+from server.webhooks import SECRET_TTL_SECONDS, Stored, WebhookDesk
 
 logger = logging.getLogger(__name__)
 
@@ -42,20 +42,9 @@ MAX_DELIVERY_BATCH = 500
 WATCH_POLL_SECONDS = 1.0
 
 
-def encode_page_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
-
-
-def decode_page_token(token: str) -> int:
-    if not token:
-        return 0
-    try:
-        kind, _, value = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
-        if kind == "o" and value.isdigit():
-            return int(value)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise InvalidArgument("page_token", "is not a token this server issued")
+# The grant of the call being handled, for handlers whose request names no tenant (webhook delivery):
+# they check the pin against the project each delivery is routed to.
+_caller: ContextVar[Grant] = ContextVar("caller")
 
 
 def _guard(service: IntegrationService, request: Any, context: Context, scope: Scope, tenant: bool) -> None:
@@ -66,6 +55,14 @@ def _guard(service: IntegrationService, request: Any, context: Context, scope: S
         org_id = require_id("org_id", request.org_id)
         project_id = require_id("project_id", request.project_id)
     grant.require(scope, org_id, project_id)
+    _caller.set(grant)
+
+
+def page_size(requested: int) -> int:
+    """AIP-158: 0 means the default, above the maximum means the maximum; only a negative size is an error."""
+    if requested < 0:
+        raise InvalidArgument("page_size", "must not be negative")
+    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
 async def _abort(context: Context, name: str, error: Exception) -> NoReturn:
@@ -115,13 +112,20 @@ def stream_rpc(scope: Scope) -> Callable[[StreamHandler[Req, Resp]], StreamHandl
 
 class IntegrationService(pb_grpc.IntegrationServiceServicer):
     def __init__(
-        self, gallery: Gallery, tokens: TokenRegistry, imports: ImportRunner, webhooks: WebhookDesk, live_sync: LiveSync
+        self,
+        gallery: Gallery,
+        tokens: TokenRegistry,
+        imports: ImportRunner,
+        webhooks: WebhookDesk,
+        live_sync: LiveSync,
+        pages: PageTokens,
     ) -> None:
         self.gallery = gallery
         self.tokens = tokens
         self.imports = imports
         self.webhooks = webhooks
         self.live_sync = live_sync
+        self.pages = pages
 
     async def _view(self, view: IntegrationView) -> pb.Integration:
         key = view.key
@@ -170,8 +174,8 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
 
     @rpc(Scope.WRITE)
     async def StartImport(self, request: pb.StartImportRequest, context: Context) -> pb.ImportJob:
-        optional_request_id("request_id", request.request_id)
-        job = await self.imports.start(request.org_id, request.project_id, request.name)
+        request_id = optional_request_id("request_id", request.request_id)
+        job = await self.imports.start(request.org_id, request.project_id, request.name, request_id)
         return convert.import_job(job)
 
     @rpc(Scope.READ)
@@ -180,13 +184,12 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
 
     @rpc(Scope.READ)
     async def ListImportJobs(self, request: pb.ListImportJobsRequest, context: Context) -> pb.ListImportJobsResponse:
-        if request.page_size < 0 or request.page_size > MAX_PAGE_SIZE:
-            raise InvalidArgument("page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
-        size = request.page_size or DEFAULT_PAGE_SIZE
-        offset = decode_page_token(request.page_token)
+        size = page_size(request.page_size)
         name = require_name("name", request.name) if request.name else None
+        query = ("ListImportJobs", request.org_id, request.project_id, name or "")
+        offset = self.pages.read(request.page_token, *query)
         jobs = await self.imports.jobs.list_jobs(request.org_id, request.project_id, name, offset, size + 1)
-        token = encode_page_token(offset + size) if len(jobs) > size else ""
+        token = self.pages.issue(offset + size, *query) if len(jobs) > size else ""
         return pb.ListImportJobsResponse(jobs=[convert.import_job(j) for j in jobs[:size]], next_page_token=token)
 
     @stream_rpc(Scope.READ)
@@ -220,10 +223,15 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
         self, request: pb.DeliverWebhookEventRequest, context: Context
     ) -> pb.DeliverWebhookEventResponse:
         received = request.received_time.ToDatetime(UTC) if request.HasField("received_time") else None
-        event_id, duplicate = await self.webhooks.deliver(
-            request.integration, request.raw_body, request.signature_verified, received, dict(request.headers)
+        stored = await self.webhooks.deliver(
+            request.integration,
+            request.raw_body,
+            request.signature_verified,
+            received,
+            dict(request.headers),
+            _caller.get(),
         )
-        return pb.DeliverWebhookEventResponse(event_id=event_id, duplicate=duplicate)
+        return pb.DeliverWebhookEventResponse(event_id=stored.event_id, duplicate=stored.duplicate)
 
     @rpc(Scope.DELIVER, tenant=False)
     async def DeliverWebhookEvents(
@@ -241,36 +249,32 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
                     dict(event.headers),
                 )
                 for event in request.events
-            ]
+            ],
+            _caller.get(),
         )
-        results = [
-            pb.DeliveryResult(code=outcome.code.value[0], message=outcome.message)
-            if isinstance(outcome, ServiceError)
-            else pb.DeliveryResult(event_id=outcome[0], duplicate=outcome[1])
-            for outcome in outcomes
-        ]
-        return pb.DeliverWebhookEventsResponse(results=results)
+        return pb.DeliverWebhookEventsResponse(results=[_delivery_result(outcome) for outcome in outcomes])
 
     @rpc(Scope.DELIVER, tenant=False)
     async def GetWebhookSecret(
         self, request: pb.GetWebhookSecretRequest, context: Context
     ) -> pb.GetWebhookSecretResponse:
-        secret = await self.webhooks.secret(request.integration, request.webhook_id)
+        secret = await self.webhooks.secret(request.integration, request.webhook_id, _caller.get())
         return pb.GetWebhookSecretResponse(secret=secret, ttl=duration_pb2.Duration(seconds=SECRET_TTL_SECONDS))
 
     @rpc(Scope.READ)
     async def ListWebhookEvents(
         self, request: pb.ListWebhookEventsRequest, context: Context
     ) -> pb.ListWebhookEventsResponse:
-        if request.page_size < 0 or request.page_size > MAX_PAGE_SIZE:
-            raise InvalidArgument("page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
-        size = request.page_size or DEFAULT_PAGE_SIZE
-        offset = decode_page_token(request.page_token)
+        size = page_size(request.page_size)
         state = None
         if request.state != pb.WEBHOOK_EVENT_STATE_UNSPECIFIED:
+            if request.state not in pb.WebhookEventState.values():
+                raise InvalidArgument("state", f"unknown state {request.state}")
             state = pb.WebhookEventState.Name(request.state).removeprefix("WEBHOOK_EVENT_STATE_")
+        query = ("ListWebhookEvents", request.org_id, request.project_id, state or "")
+        offset = self.pages.read(request.page_token, *query)
         events = await self.webhooks.events(request.org_id, request.project_id, state, offset, size + 1)
-        token = encode_page_token(offset + size) if len(events) > size else ""
+        token = self.pages.issue(offset + size, *query) if len(events) > size else ""
         return pb.ListWebhookEventsResponse(
             events=[convert.webhook_event(e) for e in events[:size]], next_page_token=token
         )
@@ -290,6 +294,13 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
             raise InvalidArgument("start_time", "give event_ids or at least a start_time")
         if start is not None and end is not None and end <= start:
             raise InvalidArgument("end_time", "must be after start_time")
-        replayed = await self.webhooks.inbox.replay(request.org_id, request.project_id, ids, start, end)
-        self.webhooks.on_stored()
+        replayed = await self.webhooks.replay(request.org_id, request.project_id, ids, start, end)
         return pb.ReplayWebhookEventsResponse(replayed=replayed)
+
+
+def _delivery_result(outcome: Stored | ServiceError) -> pb.DeliveryResult:
+    if isinstance(outcome, ServiceError):
+        return pb.DeliveryResult(code=outcome.code.value[0], message=outcome.message, reason=outcome.reason)
+    return pb.DeliveryResult(
+        event_id=outcome.event_id, duplicate=outcome.duplicate, dead_lettered=outcome.dead_lettered
+    )

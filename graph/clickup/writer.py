@@ -22,6 +22,7 @@ import neo4j
 from graph.clickup.mapping import EXTRA_LABELS, LABELS, SOURCE, EdgeRow, NodeRow, Rows
 from graph.clickup.sweep import sweep as sweep_unseen
 from graph.clickup.sweep import totals as count_nodes
+from graph.projects import OWNER, check_owner
 
 OWNED_OUT: dict[str, tuple[str, ...]] = {
     "Task": ("SUBTASK_OF", "CREATED_BY", "ASSIGNED_TO", "TAGGED", "DEPENDS_ON", "LINKED_TO"),
@@ -167,6 +168,8 @@ class GraphWriter:
             result = WriteResult()
             lock = await tx.run("MERGE (l:ProjectWriteLock {projectId: $projectId}) REMOVE l.lockedBy", params)
             await lock.consume()
+            claim = await (await tx.run(OWNER, params)).single()
+            check_owner(claim["owner"] if claim else None, self._org_id, self._project_id)
             changed: set[tuple[str, str]] = set()
             fresh: set[tuple[str, str]] = set()  # changed because new (or a stub): no old edges to drop
             for label in LABELS:
@@ -256,6 +259,8 @@ class GraphWriter:
         await self._driver.execute_query(
             "MERGE (l:ProjectWriteLock {projectId: $projectId})", projectId=self._project_id, database_=self._database
         )
+        claim, _, _ = await self._driver.execute_query(OWNER, projectId=self._project_id, database_=self._database)
+        check_owner(claim[0]["owner"] if claim else None, self._org_id, self._project_id)
         records, _, _ = await self._driver.execute_query(
             query, projectId=self._project_id, source=SOURCE, id=external_id, run=run_id, database_=self._database
         )

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import uuid
 
 import pytest
 
 from clients.cli import main
+from integrations.v1 import integration_service_pb2 as pb
 from sandbox.clickup.fixtures import TV_TOKEN
 from tests.conftest import RunningHub, Tokens
 from tests.support import free_port
@@ -89,3 +91,25 @@ async def test_auth_configuration_and_availability_errors(
     monkeypatch.setenv("INTEGRATIONS_TOKEN", "anything")
     assert (await run(["--server", f"127.0.0.1:{free_port()}", "--org", "o", "--project", "p", "list"]))[0] == 5
     assert (await run(["--server", "127.0.0.1:1", "list"]))[0] == 2
+
+
+async def test_events_lists_dead_letters(
+    cli_env: list[str], hub: RunningHub, tokens: Tokens, tenant: tuple[str, str]
+) -> None:
+    """A delivery set aside as a dead letter is visible from the command line (issue 9, item 1)."""
+    hook = f"w-{uuid.uuid4().hex[:12]}"
+    await hub.server.webhooks.register("clickup", hook, tenant[0], tenant[1], "90120000", "secret")
+    poison = b'{"event":"taskUpdated\\ud800","task_id":"86b","webhook_id":"%s"}' % hook.encode()
+    await hub.stub.DeliverWebhookEvents(
+        pb.DeliverWebhookEventsRequest(
+            events=[pb.DeliverWebhookEventRequest(integration="clickup", raw_body=poison, signature_verified=True)]
+        ),
+        metadata=(("authorization", f"Bearer {tokens.gateway}"),),
+    )
+    code, listed = await run([*cli_env, "--json", "events", "--state", "dead_lettered"])
+    assert code == 0
+    (event,) = json.loads(listed)
+    assert event["state"] == "WEBHOOK_EVENT_STATE_DEAD_LETTERED"
+    assert event["event"] == "taskUpdated\ufffd"
+    code, text = await run([*cli_env, "events", "--state", "dead_lettered"])
+    assert "DEAD_LETTERED" in text
