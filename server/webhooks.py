@@ -24,11 +24,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from graph.connection import is_transient
+from graph.text import storable
 from graph.webhook_inbox import InboxEvent, WebhookInbox, WebhookRegistration, WebhookRegistry
 from server.auth import Grant
 from server.crypto import DecryptionError, KeyRing, record_aad
 from server.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ServiceError
-from server.integrations.clickup.webhooks import parse_delivery, storable
+from server.integrations.clickup.webhooks import parse_delivery
 from server.validation import require_name
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from graph.clickup.mapping import EXTRA_LABELS, LABELS, SOURCE, EdgeRow, NodeRow
 from graph.clickup.sweep import sweep as sweep_unseen
 from graph.clickup.sweep import totals as count_nodes
 from graph.projects import OWNER, check_owner
+from graph.text import storable, storable_value
 
 OWNED_OUT: dict[str, tuple[str, ...]] = {
     "Task": ("SUBTASK_OF", "CREATED_BY", "ASSIGNED_TO", "TAGGED", "DEPENDS_ON", "LINKED_TO"),
@@ -128,6 +129,7 @@ class GraphWriter:
         self._project_id = project_id
 
     async def write(self, rows: Rows, run_id: str) -> WriteResult:
+        rows = _storable(rows)
         nodes: dict[tuple[str, str], NodeRow] = {}
         for node in rows.nodes:  # the last full record of a node wins over thin references
             key = (node.label, node.external_id)
@@ -276,3 +278,26 @@ class GraphWriter:
     async def _consume(tx: neo4j.AsyncManagedTransaction, result: WriteResult, query: str, **params: Any) -> None:
         cursor = await tx.run(query, params)
         result.add((await cursor.consume()).counters)
+
+
+def _storable(rows: Rows) -> Rows:
+    """Rows whose text Neo4j can store: a lone surrogate in one name must not fail the whole page."""
+    nodes = [
+        replace(
+            node,
+            external_id=storable(node.external_id),
+            workspace_id=None if node.workspace_id is None else storable(node.workspace_id),
+            props=storable_value(node.props),
+        )
+        for node in rows.nodes
+    ]
+    edges = [
+        replace(
+            edge,
+            from_id=storable(edge.from_id),
+            to_id=storable(edge.to_id),
+            props=tuple((storable(k), storable_value(v)) for k, v in edge.props),
+        )
+        for edge in rows.edges
+    ]
+    return Rows(nodes, edges, rows.issues)

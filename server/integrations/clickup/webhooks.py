@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from graph.text import storable
 from server.errors import InvalidArgument
 
 ID_ONLY_WINDOW_MS = 10 * 60 * 1000
@@ -50,15 +51,6 @@ class _Problem(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
-
-
-def storable(text: str) -> str:
-    """The text with lone surrogates (which no UTF-8 store can hold) replaced by U+FFFD."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
-    return text
 
 
 def _is_storable(text: str) -> bool:
