@@ -30,11 +30,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from clients.client import AsyncIntegrationsClient
 from clients.errors import IntegrationsError
 from clients.gallery.config import GalleryConfig
+from clients.gallery.guards import BodyLimit, HostAllowList, OwnPageWrites, SecurityHeaders
+from clients.gallery.responses import error
 from clients.gallery.views import (
     FormError,
     Update,
@@ -47,17 +49,6 @@ from clients.gallery.views import (
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-MAX_BODY_BYTES = 16 * 1024
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-SECURITY_HEADERS = [
-    (
-        b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-        b"frame-ancestors 'none'; form-action 'self'",
-    ),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-]
 # gRPC status -> HTTP status for the browser. The gallery's own token being refused is our fault, not
 # the user's: 502. An unreachable server is 503 so the page can say "try again".
 HTTP_STATUS = {
@@ -76,47 +67,6 @@ FORM_FIELDS = {
     "settings.sync_settings.auto_sync": "auto_sync",
     "settings.sync_settings.sync_interval": "sync_interval_minutes",
 }
-
-
-def error(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "fields": fields or {}}}, status_code=status)
-
-
-class SecurityMiddleware:
-    """Security headers on every response; state-changing calls only from our own page: JSON content
-    type (a cross-site form cannot send it without a preflight we never grant) and a same-origin
-    ``Origin`` when the browser sends one."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope)
-        if request.method not in SAFE_METHODS:
-            refusal = self._refuse(request)
-            if refusal is not None:
-                await refusal(scope, receive, send)
-                return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
-    @staticmethod
-    def _refuse(request: Request) -> Response | None:
-        origin = request.headers.get("origin")
-        own = f"{request.url.scheme}://{request.url.netloc}"
-        if (origin is not None and origin != own) or request.headers.get("sec-fetch-site") == "cross-site":
-            return error(403, "cross_origin", "requests from other sites are not accepted")
-        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-            return error(415, "unsupported_media_type", "send the body as application/json")
-        return None
 
 
 Handler = Callable[[Request, "Gallery", str, str], Awaitable[Response]]
@@ -168,13 +118,21 @@ def scoped(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def json_body(request: Request) -> Any:
+    """The body as JSON. BodyLimit has already capped its size; JSON that nests deeper than the parser
+    can follow, or text no Unicode encoding can carry (a lone surrogate), is refused here: neither
+    could be answered, sent on to the server or stored."""
     raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise FormError("body", f"larger than {MAX_BODY_BYTES} bytes")
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except ValueError:
         raise FormError("body", "is not valid JSON") from None
+    except RecursionError:
+        raise FormError("body", "is nested too deeply") from None
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise FormError("body", "contains text that is not valid Unicode (a lone surrogate)") from None
+    return value
 
 
 # ---------------------------------------------------------------- endpoints
@@ -279,6 +237,14 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "not ready", "reason": "the IntegrationService is not serving"}, status_code=503)
 
 
+class GalleryApp(Starlette):
+    """Starlette with SecurityHeaders outside even its ServerErrorMiddleware: every answer, the 500s
+    and every guard's refusal included, carries the headers."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_app(config: GalleryConfig) -> Starlette:
     gallery = Gallery(config)
 
@@ -292,7 +258,7 @@ def create_app(config: GalleryConfig) -> Starlette:
 
     api = "/api/orgs/{org}/projects/{project}"
     one = api + "/integrations/{name}"
-    app = Starlette(
+    app = GalleryApp(
         routes=[
             Route("/", home),
             Route("/healthz", healthz),
@@ -308,7 +274,12 @@ def create_app(config: GalleryConfig) -> Starlette:
             Route(api + "/imports/{job_id}/events", scoped(import_events)),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
-        middleware=[Middleware(CorrelationIdMiddleware), Middleware(SecurityMiddleware)],
+        middleware=[
+            Middleware(CorrelationIdMiddleware),
+            Middleware(HostAllowList, allowed_hosts=config.allowed_hosts),
+            Middleware(OwnPageWrites, public_origin=config.public_origin),
+            Middleware(BodyLimit),
+        ],
         exception_handlers={HTTPException: http_error, Exception: internal_error},
         lifespan=lifespan,
     )

@@ -15,12 +15,16 @@ from tests.clients.conftest import RunningGallery
 from tests.conftest import RunningSandbox
 from tests.integration.importing import expected_counts
 
-JSON = {"content-type": "application/json"}
+JSON: dict[str, str | None] = {"content-type": "application/json"}
+ENABLED = "/integrations/clickup/enabled"
+SETTINGS = "/integrations/clickup/settings"
+ON = b'{"enabled": true}'
 
 
 @pytest.fixture
 async def http(gallery: RunningGallery) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=gallery.api, timeout=30) as client:
+    # The Origin a browser sends with every fetch from the page that is not GET or HEAD.
+    async with httpx.AsyncClient(base_url=gallery.api, timeout=30, headers={"origin": gallery.url}) as client:
         yield client
 
 
@@ -34,6 +38,7 @@ async def read_events(http: httpx.AsyncClient, job_id: str) -> list[tuple[str, d
     events: list[tuple[str, dict[str, Any]]] = []
     async with http.stream("GET", f"/imports/{job_id}/events") as response:
         assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["x-content-type-options"] == "nosniff"
         name = ""
         async for line in response.aiter_lines():
             if line.startswith("event: "):
@@ -158,15 +163,18 @@ async def test_no_secret_ever_reaches_the_browser(http: httpx.AsyncClient) -> No
             "cross_origin",
             None,
         ),
-        (
-            "PUT",
-            "/integrations/clickup/enabled",
-            b'{"enabled": true}',
-            {**JSON, "sec-fetch-site": "cross-site"},
-            403,
-            "cross_origin",
-            None,
-        ),
+        ("PUT", ENABLED, ON, {**JSON, "origin": "null"}, 403, "cross_origin", None),
+        ("PUT", ENABLED, ON, {**JSON, "origin": "http://127.0.0.1:1"}, 403, "cross_origin", None),
+        # No Origin: only Sec-Fetch-Site "same-origin" vouches for the caller; nothing at all is refused.
+        ("PUT", ENABLED, ON, {**JSON, "origin": None}, 403, "origin_required", None),
+        ("PUT", ENABLED, ON, {**JSON, "origin": None, "sec-fetch-site": "cross-site"}, 403, "origin_required", None),
+        ("PUT", ENABLED, ON, {**JSON, "origin": None, "sec-fetch-site": "same-site"}, 403, "origin_required", None),
+        ("PUT", ENABLED, ON, {**JSON, "origin": None, "sec-fetch-site": "none"}, 403, "origin_required", None),
+        # The body: capped (413 without reading on), and JSON that could be neither answered nor stored.
+        ("PUT", ENABLED, b" " * (16 * 1024 + 1), JSON, 413, "payload_too_large", None),
+        ("PATCH", SETTINGS, b"[" * 10_000, JSON, 400, "invalid_argument", "body"),
+        ("PATCH", SETTINGS, b'{"api_token": "pk_1_\\ud800"}', JSON, 400, "invalid_argument", "body"),
+        ("PATCH", SETTINGS, b'{"\\ud800": 1}', JSON, 400, "invalid_argument", "body"),
         ("PUT", "/integrations/jira/enabled", b'{"enabled": true}', JSON, 404, "not_found", None),
         ("POST", "/integrations/clickup/test", b"{}", JSON, 409, "failed_precondition", None),
         ("POST", "/integrations/clickup/imports", b"{}", JSON, 409, "failed_precondition", None),
@@ -179,13 +187,19 @@ async def test_bad_requests_get_a_json_error_and_change_nothing(
     method: str,
     path: str,
     body: bytes,
-    headers: dict[str, str],
+    headers: dict[str, str | None],
     status: int,
     code: str,
     field: str | None,
 ) -> None:
     before = (await http.get("/integrations/clickup")).json()
-    response = await http.request(method, path, content=body, headers=headers)
+    request = http.build_request(method, path, content=body)
+    for name, value in headers.items():  # None: the header is not sent at all
+        if value is None:
+            del request.headers[name]
+        else:
+            request.headers[name] = value
+    response = await http.send(request)
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert error["code"] == code
