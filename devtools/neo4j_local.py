@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -67,6 +68,12 @@ def new_password() -> str:
     """Random, and never mistaken for an option by neo4j-admin: hex digits after a fixed letter
     (token_urlsafe could start with "-", which the admin tool then read as an unknown option)."""
     return "p" + secrets.token_hex(16)
+
+
+def set_initial_password_command(lib: Path, password: str) -> list[str]:
+    """``neo4j-admin dbms set-initial-password``. It has no ``--password=`` form, so "--" ends the
+    options: whatever the password holds (a file written by hand may start with "-"), it is the value."""
+    return ["java", "-cp", f"{lib}/*", "org.neo4j.cli.AdminTool", "dbms", "set-initial-password", "--", password]
 
 
 def cache_root() -> Path:
@@ -249,8 +256,7 @@ class LocalNeo4j:
     def _set_initial_password(self, lib: Path, conf: Path, password: str) -> None:
         env = {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(conf)}
         result = subprocess.run(
-            # "--" ends the options: whatever the password holds, it is read as the <password> value.
-            ["java", "-cp", f"{lib}/*", "org.neo4j.cli.AdminTool", "dbms", "set-initial-password", "--", password],
+            set_initial_password_command(lib, password),
             env=env,
             capture_output=True,
             text=True,
@@ -309,7 +315,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if running else 3
         else:
             conn = instance.connection()
-            print(f"NEO4J_URI={conn.uri}\nNEO4J_USER={conn.user}\nNEO4J_PASSWORD={conn.password}")
+            # Shell-quoted: the README evals these lines (a password file written by hand may hold anything).
+            for name, value in (("NEO4J_URI", conn.uri), ("NEO4J_USER", conn.user), ("NEO4J_PASSWORD", conn.password)):
+                print(f"{name}={shlex.quote(value)}")
     except Neo4jLocalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, then runs Neo4j, the ClickUp sandbox and the gRPC server,
-# configures and tests ClickUp against the sandbox, and prints how to call the service.
+# The main job: installs what it needs (Java 17 and Maven for Neo4j, the runtime dependencies in .venv;
+# nothing that only the tests use), then runs Neo4j, the ClickUp sandbox, the gRPC server, the webhook
+# gateway and the gallery, configures, tests and imports ClickUp, and prints how to call the service.
+# `scripts/up.sh --print-plan` only prints what would be installed and why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --print-plan ]; then
+  exec scripts/bootstrap.sh --print-plan
+fi
 scripts/bootstrap.sh
 exec .venv/bin/python -m devtools.demo "$@"
