@@ -220,7 +220,9 @@ async def test_after_rotating_and_dropping_the_old_key_signed_deliveries_still_v
                 separators=(",", ":"),
             ).encode()
             signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-            config = GatewayConfig(only_new.target, tokens.gateway, tmp_path / "spool.db")
+            config = GatewayConfig(
+                server_target=only_new.target, server_token=tokens.gateway, spool_path=tmp_path / "s.db"
+            )
             with UvicornThread(create_gateway(config)) as gateway:
                 async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as client:
                     headers = {"Content-Type": "application/json"}
