@@ -139,36 +139,3 @@ class IntegrationStore:
         if records[0]["i"] is None:
             raise ConcurrentUpdateError(f"integration {record.key.name} changed concurrently")
         return _record(records[0]["i"])
-
-    async def records_not_under_key(self, key_id: str, limit: int) -> list[IntegrationRecord]:
-        """Rows whose settings are encrypted under another key (for rotation)."""
-        records, _, _ = await self._driver.execute_query(
-            """
-            MATCH (i:Integration)
-            WHERE i.settingsCiphertext IS NOT NULL AND i.settingsKeyId <> $kid
-            RETURN i LIMIT $limit
-            """,
-            kid=key_id,
-            limit=limit,
-            database_=self._database,
-        )
-        return [_record(r["i"]) for r in records]
-
-    async def replace_ciphertext(self, record: IntegrationRecord, ciphertext: str, key_id: str) -> bool:
-        """Swap the ciphertext only if it is still the one we re-encrypted (no lost update)."""
-        records, _, _ = await self._driver.execute_query(
-            """
-            MATCH (i:Integration {orgId: $org, projectId: $project, name: $name})
-            WHERE i.settingsCiphertext = $old
-            SET i.settingsCiphertext = $new, i.settingsKeyId = $kid, i.version = i.version + 1
-            RETURN i.version AS version
-            """,
-            org=record.key.org_id,
-            project=record.key.project_id,
-            name=record.key.name,
-            old=record.settings_ciphertext,
-            new=ciphertext,
-            kid=key_id,
-            database_=self._database,
-        )
-        return bool(records)

@@ -14,7 +14,7 @@ from server.crypto import KeyConfigError, generate_key_spec
 
 
 def _batch_size(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 10000:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 10000:
         raise argparse.ArgumentTypeError("must be a whole number from 1 to 10000")
     return int(text)
 

@@ -24,7 +24,8 @@ def _switch(env: Mapping[str, str], name: str, default: str = "on") -> bool:
 
 def _address(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name, "").strip()
-    if value and not value.rpartition(":")[2].isdigit():
+    port = value.rpartition(":")[2]
+    if value and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
         raise ConfigError(f"{name} must be host:port, got {value!r}")
     return value or None
 

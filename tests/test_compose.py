@@ -1,5 +1,5 @@
 """docker-compose.yml checked against the code, and by `docker compose config` itself (the CLI
-plugin needs no engine; scripts/bootstrap.sh builds it where the docker CLI lacks it)."""
+plugin needs no engine; scripts/bootstrap.sh --for-tests builds it where the docker CLI lacks it)."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def docker_compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProce
 
 def test_docker_compose_config_accepts_the_file() -> None:
     version = docker_compose("version", env={})
-    assert version.returncode == 0, "docker CLI without the compose plugin: run scripts/bootstrap.sh"
+    assert version.returncode == 0, "docker CLI without the compose plugin: run scripts/bootstrap.sh --for-tests"
     result = docker_compose("--profile", "sandbox", "config", "--services", env=REQUIRED)
     assert result.returncode == 0, result.stderr
     assert set(result.stdout.split()) == {"neo4j", "server", "webhook-gateway", "gallery", "clickup-sandbox"}

@@ -33,7 +33,9 @@ CHROMIUM_FLAGS = [
 def chromium_path() -> str:
     found = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not found:
-        pytest.fail("Chromium not found: run scripts/bootstrap.sh (installs Debian's chromium) or set CHROMIUM_PATH")
+        pytest.fail(
+            "Chromium not found: run scripts/bootstrap.sh --for-tests (installs Debian's chromium) or set CHROMIUM_PATH"
+        )
     return found
 
 
