@@ -5,10 +5,16 @@ check-then-insert. A job is owned through a lease that its runner renews; a job 
 ran out (its server died) is claimed by the next runner and resumed from its checkpoint. The
 ids each committed page saw are kept as ``(:ImportPage)`` rows so a resumed run still knows,
 at the end, what exists and what must be swept.
+
+A ``request_id`` (AIP-155) is bound to the job it was answered with by an ``(:ImportRequest)`` row
+under a uniqueness constraint, so a retried start returns that job even after it ended. Watermarks
+are one ``(:SyncWatermark)`` row per workspace, only ever moved forward (a per-workspace maximum
+taken in Cypher), so neither a resumed import nor a gap repair can move one back or drop it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -37,6 +43,7 @@ class ImportJobRecord:
     error: str = ""
     checkpoint: dict[str, Any] = field(default_factory=dict)
     cancel_requested: bool = False
+    request_id: str = ""
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -61,6 +68,7 @@ def _job(node: Any) -> ImportJobRecord:
         error=node.get("error", ""),
         checkpoint=json.loads(node.get("checkpoint") or "{}"),
         cancel_requested=bool(node.get("cancelRequested")),
+        request_id=node.get("requestId") or "",
         created_at=to_datetime(node.get("createdAt")),
         started_at=to_datetime(node.get("startedAt")),
         finished_at=to_datetime(node.get("finishedAt")),
@@ -81,6 +89,19 @@ class LeaseLost(RuntimeError):
     """Another runner owns the job now (ours expired): stop working on it."""
 
 
+class RequestIdReused(ValueError):
+    """A ``request_id`` already answered a start of another integration's import."""
+
+    def __init__(self, request_id: str, integration: str) -> None:
+        super().__init__(
+            f"{request_id!r} was already used to start an import of {integration!r}; send a new request_id"
+        )
+        self.integration = integration
+
+
+_CREATE_ATTEMPTS = 5
+
+
 class ImportJobStore:
     def __init__(self, driver: neo4j.AsyncDriver, database: str, lease_seconds: float = 30.0) -> None:
         self._driver = driver
@@ -91,40 +112,101 @@ class ImportJobStore:
         records, _, _ = await self._driver.execute_query(query, params, database_=self._database)
         return records
 
-    async def create(self, org_id: str, project_id: str, integration: str) -> tuple[ImportJobRecord, bool]:
-        """A new QUEUED job, or the active one (created=False). Inherits a failed job's checkpoint."""
+    async def create(
+        self, org_id: str, project_id: str, integration: str, request_id: str = ""
+    ) -> tuple[ImportJobRecord, bool]:
+        """A new QUEUED job, or the active one (created=False). Inherits a failed job's checkpoint.
+
+        With a ``request_id`` the answer is bound to it: the same id returns the same job for good
+        (even once it ended), and ``RequestIdReused`` if the id started another integration's import.
+        """
+        for _ in range(_CREATE_ATTEMPTS):
+            if request_id:
+                earlier = await self.for_request(org_id, project_id, integration, request_id)
+                if earlier is not None:
+                    return earlier, False
+            try:
+                return await self._create(org_id, project_id, integration, request_id), True
+            except neo4j.exceptions.ConstraintError:
+                pass  # an import is active, or a concurrent start with this request_id won
+            active = await self.active(org_id, project_id, integration)
+            if active is None:
+                continue  # it finished between our attempt and this read (or the request row is new)
+            if not request_id:
+                return active, False
+            bound = await self._bind_request(org_id, project_id, integration, request_id, active.id)
+            if bound is not None:
+                return bound, False
+        raise RuntimeError(f"could not start or find an import of {integration} for {org_id}/{project_id}")
+
+    async def _create(self, org_id: str, project_id: str, integration: str, request_id: str) -> ImportJobRecord:
         job_id = uuid.uuid4().hex
-        try:
-            records = await self._query(
+        records = await self._query(
+            """
+            CREATE (a:ActiveImport {orgId: $org, projectId: $project, integration: $name, jobId: $id})
+            CREATE (j:ImportJob {id: $id, orgId: $org, projectId: $project, integration: $name,
+                                 state: 'QUEUED', createdAt: datetime(), counters: '{}', checkpoint: '{}',
+                                 apiCalls: 0, rateLimitWaits: 0, pages: 0, phase: 'queued', error: '',
+                                 requestId: $request})
+            FOREACH (_ IN CASE WHEN $request = '' THEN [] ELSE [1] END |
+                CREATE (:ImportRequest {orgId: $org, projectId: $project, requestId: $request,
+                                        integration: $name, jobId: $id, createdAt: datetime()}))
+            WITH j
+            OPTIONAL MATCH (f:ImportJob {orgId: $org, projectId: $project, integration: $name, state: 'FAILED'})
+            WHERE f.checkpoint <> '{}' AND f.resumedBy IS NULL
+            WITH j, f ORDER BY f.createdAt DESC LIMIT 1
+            FOREACH (_ IN CASE WHEN f IS NULL THEN [] ELSE [1] END |
+                SET j.checkpoint = f.checkpoint, j.resumedFrom = f.id, f.resumedBy = j.id,
+                    j.chainStartedAt = coalesce(f.chainStartedAt, f.startedAt))
+            WITH j, f
+            CALL (f, j) {
+                WITH f, j WHERE f IS NOT NULL
+                MATCH (p:ImportPage {jobId: f.id}) SET p.jobId = j.id
+            }
+            RETURN j
+            """,
+            org=org_id,
+            project=project_id,
+            name=integration,
+            id=job_id,
+            request=request_id,
+        )
+        return _job(records[0]["j"])
+
+    async def for_request(
+        self, org_id: str, project_id: str, integration: str, request_id: str
+    ) -> ImportJobRecord | None:
+        """The job a ``request_id`` was answered with, if any; ``RequestIdReused`` for another integration."""
+        records = await self._query(
+            "MATCH (r:ImportRequest {orgId: $org, projectId: $project, requestId: $request}) "
+            "OPTIONAL MATCH (j:ImportJob {id: r.jobId}) RETURN r.integration AS integration, j",
+            org=org_id,
+            project=project_id,
+            request=request_id,
+        )
+        if not records:
+            return None
+        if records[0]["integration"] != integration:
+            raise RequestIdReused(request_id, str(records[0]["integration"]))
+        return _job(records[0]["j"]) if records[0]["j"] is not None else None
+
+    async def _bind_request(
+        self, org_id: str, project_id: str, integration: str, request_id: str, job_id: str
+    ) -> ImportJobRecord | None:
+        """Answer ``request_id`` with the active job; a concurrent binding of the same id wins."""
+        with contextlib.suppress(neo4j.exceptions.ConstraintError):  # two MERGEs raced: the winner's row is read
+            await self._query(
                 """
-                CREATE (a:ActiveImport {orgId: $org, projectId: $project, integration: $name, jobId: $id})
-                CREATE (j:ImportJob {id: $id, orgId: $org, projectId: $project, integration: $name,
-                                     state: 'QUEUED', createdAt: datetime(), counters: '{}', checkpoint: '{}',
-                                     apiCalls: 0, rateLimitWaits: 0, pages: 0, phase: 'queued', error: ''})
-                WITH j
-                OPTIONAL MATCH (f:ImportJob {orgId: $org, projectId: $project, integration: $name, state: 'FAILED'})
-                WHERE f.checkpoint <> '{}' AND f.resumedBy IS NULL
-                WITH j, f ORDER BY f.createdAt DESC LIMIT 1
-                FOREACH (_ IN CASE WHEN f IS NULL THEN [] ELSE [1] END |
-                    SET j.checkpoint = f.checkpoint, j.resumedFrom = f.id, f.resumedBy = j.id)
-                WITH j, f
-                CALL (f, j) {
-                    WITH f, j WHERE f IS NOT NULL
-                    MATCH (p:ImportPage {jobId: f.id}) SET p.jobId = j.id
-                }
-                RETURN j
+                MERGE (r:ImportRequest {orgId: $org, projectId: $project, requestId: $request})
+                ON CREATE SET r.integration = $name, r.jobId = $job, r.createdAt = datetime()
                 """,
                 org=org_id,
                 project=project_id,
+                request=request_id,
                 name=integration,
-                id=job_id,
+                job=job_id,
             )
-            return _job(records[0]["j"]), True
-        except neo4j.exceptions.ConstraintError:
-            active = await self.active(org_id, project_id, integration)
-            if active is None:  # finished between our attempt and this read: try once more
-                return await self.create(org_id, project_id, integration)
-            return active, False
+        return await self.for_request(org_id, project_id, integration, request_id)
 
     async def active(self, org_id: str, project_id: str, integration: str) -> ImportJobRecord | None:
         records = await self._query(
@@ -165,6 +247,7 @@ class ImportJobStore:
               AND (j.leaseOwner IS NULL OR j.leaseOwner = $owner OR j.leaseExpiresAt < datetime())
             SET j.leaseOwner = $owner, j.leaseExpiresAt = datetime() + duration({milliseconds: $lease}),
                 j.state = 'RUNNING', j.startedAt = coalesce(j.startedAt, datetime()), j.phase = 'starting',
+                j.chainStartedAt = coalesce(j.chainStartedAt, j.startedAt, datetime()),
                 j.attempts = coalesce(j.attempts, 0) + 1
             RETURN j
             """,
@@ -273,38 +356,57 @@ class ImportJobStore:
         project_id: str,
         integration: str,
         job_id: str,
+        workspace_ids: list[str],
         watermarks: dict[str, datetime],
         totals: dict[str, int],
     ) -> None:
+        """A full import succeeded: record it, and move each workspace's watermark up to what it saw.
+
+        ``lastImportStartedAt`` is when the first job of a resume chain started: every change after
+        it may be missing from pages read earlier, so it is where a workspace without a watermark
+        is repaired from.
+        """
+        legacy = await self._legacy_watermarks(org_id, project_id, integration)
         await self._query(
             """
             MERGE (s:SyncState {orgId: $org, projectId: $project, integration: $name})
+            WITH s
+            OPTIONAL MATCH (j:ImportJob {id: $job})
             SET s.lastFullImportAt = datetime(), s.lastImportJobId = $job, s.lastError = '',
-                s.watermarks = $watermarks, s.totals = $totals
+                s.lastImportStartedAt = coalesce(j.chainStartedAt, j.startedAt, datetime()),
+                s.importedWorkspaces = $workspaces, s.totals = $totals
+            REMOVE s.watermarks
+            WITH s
+            CALL (s) {
+                UNWIND $marks AS mark
+                MERGE (w:SyncWatermark {orgId: s.orgId, projectId: s.projectId, integration: s.integration,
+                                        workspaceId: mark.workspace})
+                SET w.at = CASE WHEN w.at IS NULL OR mark.at > w.at THEN mark.at ELSE w.at END
+            }
             """,
             org=org_id,
             project=project_id,
             name=integration,
             job=job_id,
-            watermarks=json.dumps({k: v.isoformat() for k, v in watermarks.items()}, sort_keys=True),
+            workspaces=list(workspace_ids),
             totals=json.dumps(totals, sort_keys=True),
+            marks=_marks(_newest(legacy, watermarks)),
         )
 
     async def advance_watermark(
         self, org_id: str, project_id: str, integration: str, workspace_id: str, mark: datetime
     ) -> None:
         """Move a workspace's watermark forward (never back) after a gap repair."""
-        state = await self.sync_state(org_id, project_id, integration)
-        marks = dict(state["watermarks"]) if state else {}
-        if workspace_id in marks and marks[workspace_id] >= mark:
-            return
-        marks[workspace_id] = mark
         await self._query(
-            "MERGE (s:SyncState {orgId: $org, projectId: $project, integration: $name}) SET s.watermarks = $marks",
+            """
+            MERGE (w:SyncWatermark {orgId: $org, projectId: $project, integration: $name, workspaceId: $workspace})
+            SET w.at = CASE WHEN w.at IS NULL OR $at > w.at THEN $at ELSE w.at END
+            """,
             org=org_id,
             project=project_id,
             name=integration,
-            marks=json.dumps({k: v.isoformat() for k, v in marks.items()}, sort_keys=True),
+            workspace=workspace_id,
+            at=mark,
         )
 
     async def record_sync_error(self, org_id: str, project_id: str, integration: str, error: str) -> None:
@@ -316,20 +418,51 @@ class ImportJobStore:
             error=error[:2000],
         )
 
-    async def sync_state(self, org_id: str, project_id: str, integration: str) -> dict[str, Any] | None:
+    async def _legacy_watermarks(self, org_id: str, project_id: str, integration: str) -> dict[str, datetime]:
+        """Watermarks kept as one JSON property before they had rows of their own (folded in on save)."""
         records = await self._query(
-            "MATCH (s:SyncState {orgId: $org, projectId: $project, integration: $name}) RETURN s",
+            "MATCH (s:SyncState {orgId: $org, projectId: $project, integration: $name}) RETURN s.watermarks AS w",
             org=org_id,
             project=project_id,
             name=integration,
         )
-        if not records:
+        raw = records[0]["w"] if records else None
+        return {k: datetime.fromisoformat(v) for k, v in json.loads(raw).items()} if raw else {}
+
+    async def sync_state(self, org_id: str, project_id: str, integration: str) -> dict[str, Any] | None:
+        records = await self._query(
+            """
+            OPTIONAL MATCH (s:SyncState {orgId: $org, projectId: $project, integration: $name})
+            OPTIONAL MATCH (w:SyncWatermark {orgId: $org, projectId: $project, integration: $name})
+            RETURN s, collect([w.workspaceId, w.at]) AS marks
+            """,
+            org=org_id,
+            project=project_id,
+            name=integration,
+        )
+        node, rows = records[0]["s"], records[0]["marks"]
+        marks = {str(ws): at for ws, at in ((r[0], to_datetime(r[1])) for r in rows) if at is not None}
+        if node is None and not marks:
             return None
-        node = records[0]["s"]
+        legacy = json.loads(node.get("watermarks") or "{}") if node is not None else {}
+        marks = _newest({k: datetime.fromisoformat(v) for k, v in legacy.items()}, marks)
+        node = node or {}
+        imported = node.get("importedWorkspaces")
         return {
             "last_full_import_at": to_datetime(node.get("lastFullImportAt")),
+            "last_import_started_at": to_datetime(node.get("lastImportStartedAt")),
             "last_import_job_id": node.get("lastImportJobId", ""),
-            "watermarks": {k: datetime.fromisoformat(v) for k, v in json.loads(node.get("watermarks") or "{}").items()},
+            "imported_workspaces": None if imported is None else [str(w) for w in imported],
+            "watermarks": marks,
             "totals": json.loads(node.get("totals") or "{}"),
             "last_error": node.get("lastError", ""),
         }
+
+
+def _newest(old: dict[str, datetime], new: dict[str, datetime]) -> dict[str, datetime]:
+    """Per workspace, the later of two watermark maps."""
+    return {ws: max(d for d in (old.get(ws), new.get(ws)) if d is not None) for ws in old.keys() | new.keys()}
+
+
+def _marks(watermarks: dict[str, datetime]) -> list[dict[str, Any]]:
+    return [{"workspace": ws, "at": at} for ws, at in sorted(watermarks.items())]

@@ -16,12 +16,13 @@ import uuid
 import neo4j
 
 from graph.clickup.writer import GraphWriter
-from graph.import_jobs import ImportJobRecord, ImportJobStore, LeaseLost, Progress
-from server.errors import FailedPrecondition, ServiceError
+from graph.import_jobs import ImportJobRecord, ImportJobStore, LeaseLost, Progress, RequestIdReused
+from server.errors import FailedPrecondition, InvalidArgument, ServiceError
 from server.gallery import Gallery
 from server.integrations.base import ImportCancelled, ImportContext, ImportFailure
 from server.metrics import ServerMetrics
 from server.metrics import job_id as job_id_var
+from server.validation import require_name
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,13 @@ class ImportRunner:
 
     # ------------------------------------------------------------ API used by the handlers
 
-    async def start(self, org_id: str, project_id: str, name: str) -> ImportJobRecord:
+    async def start(self, org_id: str, project_id: str, name: str, request_id: str = "") -> ImportJobRecord:
+        """Queue an import, or return the active one; a repeated ``request_id`` returns its first answer."""
+        require_name("name", name)
+        if request_id:
+            earlier = await self._for_request(org_id, project_id, name, request_id)
+            if earlier is not None:
+                return earlier  # AIP-155: the retry gets the first answer, whatever has happened since
         view = await self._gallery.get(org_id, project_id, name)
         if not view.plugin.supports_import:
             raise FailedPrecondition(f"{view.plugin.display_name} does not import data", reason="NOT_SUPPORTED")
@@ -56,11 +63,20 @@ class ImportRunner:
             raise FailedPrecondition(
                 f"enable and configure {view.plugin.display_name} before importing", reason="NOT_ENABLED"
             )
-        job, created = await self.jobs.create(org_id, project_id, name)
+        try:
+            job, created = await self.jobs.create(org_id, project_id, name, request_id)
+        except RequestIdReused as exc:
+            raise InvalidArgument("request_id", str(exc), reason="REQUEST_ID_REUSED") from None
         if created:
             logger.info("import %s queued for %s/%s/%s", job.id, org_id, project_id, name)
             self._launch(job.id)
         return job
+
+    async def _for_request(self, org_id: str, project_id: str, name: str, request_id: str) -> ImportJobRecord | None:
+        try:
+            return await self.jobs.for_request(org_id, project_id, name, request_id)
+        except RequestIdReused as exc:
+            raise InvalidArgument("request_id", str(exc), reason="REQUEST_ID_REUSED") from None
 
     async def changed(self, job_id: str) -> None:
         """Returns when a job this process runs changes; callers bound the wait (other replicas' jobs)."""
@@ -167,7 +183,13 @@ class ImportRunner:
             logger.warning("import %s failed: %s", job.id, message)
             return
         await self.jobs.save_sync_state(
-            job.org_id, job.project_id, job.integration, job.id, outcome.watermarks, outcome.totals
+            job.org_id,
+            job.project_id,
+            job.integration,
+            job.id,
+            outcome.workspace_ids,
+            outcome.watermarks,
+            outcome.totals,
         )
         await self.jobs.finish(job.id, self.owner, "SUCCEEDED")
         logger.info("import %s succeeded: %s; swept %s", job.id, outcome.totals, outcome.removed)

@@ -5,23 +5,35 @@ what it dropped. So the supervisor polls each webhook's health, re-activates a s
 and repairs the gap by re-reading every task updated since the workspace's watermark (minus an
 overlap: ClickUp's ``date_updated_gt`` inclusivity is disputed) through the same writer. The
 same repair also runs on the integration's ``sync_interval``.
+
+Each project gets its own webhook endpoint: the gateway's public URL with a ``route`` query
+parameter derived from (org, project, integration). ClickUp allows one webhook per user,
+workspace and endpoint, so two projects fed by one ClickUp account would otherwise collide
+(400 WEBHOOK_003); with an endpoint each, every ClickUp webhook still feeds exactly one project
+(the registration's ``(integration, webhookId)`` key stays one-to-one), and the gateway, which
+routes by the body's ``webhook_id`` and ignores the query, stays integration-agnostic.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import neo4j
+from google.protobuf import field_mask_pb2
 
 from graph.clickup.writer import GraphWriter
 from graph.import_jobs import ImportJobStore
+from graph.integration_store import IntegrationKey
 from graph.webhook_inbox import WebhookRegistration
-from server.errors import FailedPrecondition
+from integrations.v1 import integration_service_pb2 as pb
+from server.errors import FailedPrecondition, ServiceError
 from server.gallery import Gallery, IntegrationView
 from server.webhooks import WebhookDesk
 
@@ -29,6 +41,23 @@ logger = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=5)
 DEFAULT_INTERVAL_SECONDS = 15 * 60
+ROUTE_PARAM = "route"
+
+
+def project_endpoint(public_url: str, key: IntegrationKey) -> str:
+    """The project's own webhook endpoint: the public URL plus a stable, opaque ``route`` parameter."""
+    route = hashlib.sha256("\x00".join((key.org_id, key.project_id, key.name)).encode()).hexdigest()[:32]
+    parts = urlsplit(public_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != ROUTE_PARAM]
+    return urlunsplit(parts._replace(query=urlencode([*query, (ROUTE_PARAM, route)])))
+
+
+def wants_live_sync(view: IntegrationView) -> bool:
+    return bool(view.record and view.record.enabled and view.settings and view.settings.sync_settings.auto_sync)
+
+
+def _describe(error: BaseException) -> str:
+    return error.message if isinstance(error, ServiceError) else f"{type(error).__name__}: {error}"
 
 
 class LiveSync:
@@ -53,31 +82,110 @@ class LiveSync:
         self._task: asyncio.Task[None] | None = None
 
     async def reconcile(self, view: IntegrationView) -> None:
-        """After an update: webhooks exist exactly while the integration is enabled with auto-sync."""
+        """After an update: webhooks exist exactly while the integration is enabled with auto-sync.
+
+        Called once the update is saved. If the webhooks cannot be set up, auto-sync is saved back
+        to off (and the reason recorded in the sync state) before the error is raised, so no saved
+        state ever claims a live sync that does not exist.
+        """
         if not view.plugin.supports_live_sync:
             return
         key = view.key
         existing = await self._desk.registry.for_project(key.org_id, key.project_id, key.name)
-        wanted = bool(view.record and view.record.enabled and view.settings and view.settings.sync_settings.auto_sync)
-        if wanted and not existing:
-            if not self._public_url:
-                raise FailedPrecondition(
-                    "auto_sync needs WEBHOOK_PUBLIC_URL (the gateway's public address) on the "
-                    "server; the settings were saved without live sync",
-                    reason="NO_PUBLIC_URL",
-                )
-            assert view.settings is not None
-            for hook in await view.plugin.register_webhooks(view.settings, self._public_url):
+        if wants_live_sync(view):
+            try:
+                await self._register(view, existing)
+            except Exception as exc:
+                await self._turn_off(view, exc)
+        elif existing:
+            await self._unregister(view, existing)
+
+    async def _register(self, view: IntegrationView, existing: list[dict[str, Any]]) -> None:
+        key, settings = view.key, view.settings
+        assert settings is not None
+        have = {str(hook["workspace"]): str(hook["id"]) for hook in existing}
+        selected = list(settings.data_mapping.workspace_ids)
+        missing = [w for w in selected if w not in have]
+        stale = [hook for hook in existing if selected and hook["workspace"] not in selected]
+        if have and not missing:
+            await self._unregister(view, stale)
+            return
+        if not self._public_url:
+            raise FailedPrecondition(
+                "auto_sync needs WEBHOOK_PUBLIC_URL (the gateway's public address) on the server",
+                reason="NO_PUBLIC_URL",
+            )
+        wanted = pb.IntegrationSettings()
+        wanted.CopyFrom(settings)
+        if have:
+            wanted.data_mapping.workspace_ids[:] = missing
+        hooks = await view.plugin.register_webhooks(wanted, project_endpoint(self._public_url, key))
+        fresh = [hook for hook in hooks if hook["id"] not in have.values()]
+        try:
+            for hook in fresh:
+                owner = await self._desk.registry.get(key.name, hook["id"])
+                if owner is not None and (owner.org_id, owner.project_id) != (key.org_id, key.project_id):
+                    raise FailedPrecondition(
+                        f"webhook {hook['id']} already feeds another project", reason="WEBHOOK_OF_ANOTHER_PROJECT"
+                    )
                 await self._desk.register(
                     key.name, hook["id"], key.org_id, key.project_id, hook["workspace_id"], hook["secret"]
                 )
                 logger.info("registered %s webhook %s for workspace %s", key.name, hook["id"], hook["workspace_id"])
-        elif not wanted and existing:
-            for hook in existing:
+        except BaseException:
+            for hook in fresh:  # nothing half-done: neither in the third party nor in our registry
+                with contextlib.suppress(Exception):
+                    await view.plugin.delete_webhook(settings, hook["id"])
+                with contextlib.suppress(Exception):
+                    await self._desk.unregister(key.name, hook["id"])
+            raise
+        await self._unregister(view, stale)
+
+    async def _turn_off(self, view: IntegrationView, error: Exception) -> None:
+        """Save auto_sync=false again, record why, and raise a clear FAILED_PRECONDITION."""
+        key = view.key
+        problem = _describe(error)
+        if not isinstance(error, ServiceError):
+            logger.warning(
+                "live sync of %s for %s/%s could not be set up: %s", key.name, key.org_id, key.project_id, problem
+            )
+        off = pb.Integration(
+            name=key.name, settings=pb.IntegrationSettings(sync_settings=pb.SyncSettings(auto_sync=False))
+        )
+        try:
+            await self._gallery.update(
+                key.org_id,
+                key.project_id,
+                off,
+                field_mask_pb2.FieldMask(paths=["settings.sync_settings.auto_sync"]),
+                "",
+            )
+        except Exception:
+            logger.exception("could not save auto_sync=false for %s/%s/%s", key.org_id, key.project_id, key.name)
+        await self._jobs.record_sync_error(
+            key.org_id, key.project_id, key.name, f"live sync is off: it could not be set up ({problem})"
+        )
+        reason = error.reason if isinstance(error, FailedPrecondition) else "LIVE_SYNC_FAILED"
+        raise FailedPrecondition(
+            f"auto_sync was saved as off: live sync could not be set up ({problem}); the other changes were saved",
+            reason=reason,
+        ) from None
+
+    async def _unregister(self, view: IntegrationView, hooks: list[dict[str, Any]]) -> None:
+        """Delete webhooks in the third party and forget them; one that cannot be deleted stays
+        registered (and visible in GetIntegration), with the reason in the sync state."""
+        key = view.key
+        for hook in hooks:
+            try:
                 if view.settings is not None:
                     await view.plugin.delete_webhook(view.settings, hook["id"])
-                await self._desk.unregister(key.name, hook["id"])
-                logger.info("deleted %s webhook %s", key.name, hook["id"])
+            except Exception as exc:
+                problem = f"webhook {hook['id']} could not be deleted: {_describe(exc)}"
+                logger.warning("%s/%s %s: %s", key.org_id, key.project_id, key.name, problem)
+                await self._jobs.record_sync_error(key.org_id, key.project_id, key.name, problem)
+                continue
+            await self._desk.unregister(key.name, hook["id"])
+            logger.info("deleted %s webhook %s", key.name, hook["id"])
 
     async def health(self, org_id: str, project_id: str, name: str) -> list[dict[str, Any]]:
         return await self._desk.registry.for_project(org_id, project_id, name)
@@ -112,26 +220,39 @@ class LiveSync:
             await self.repair(reg, view)
 
     async def repair(self, reg: WebhookRegistration, view: IntegrationView) -> int:
-        """Re-read what changed since the watermark (minus the overlap); returns the tasks re-read."""
+        """Re-read what changed since the watermark (minus the overlap); returns the tasks re-read.
+
+        A workspace without a watermark (an import that saw none of its tasks, or one from before
+        watermarks survived a resume) starts from the last import's start; one that no import
+        covered is reported (a WARNING and the sync state's last error): it needs a full import.
+        """
         if await self._jobs.active(reg.org_id, reg.project_id, reg.integration) is not None:
             return 0  # a full import is running: it covers the gap
-        state = await self._jobs.sync_state(reg.org_id, reg.project_id, reg.integration)
-        mark = (state or {}).get("watermarks", {}).get(reg.workspace_id)
-        if mark is None or view.settings is None:
-            return 0  # never imported: an import, not a repair, is what this project needs
+        if view.settings is None:
+            return 0
+        state = await self._jobs.sync_state(reg.org_id, reg.project_id, reg.integration) or {}
+        mark: datetime | None = state.get("watermarks", {}).get(reg.workspace_id)
+        if mark is None:
+            imported = state.get("imported_workspaces")
+            started = state.get("last_import_started_at") or state.get("last_full_import_at")
+            if started is None or (imported is not None and reg.workspace_id not in imported):
+                problem = (
+                    f"gap repair of workspace {reg.workspace_id} skipped: no import has covered it yet; "
+                    "start a full import"
+                )
+                logger.warning("%s/%s %s: %s", reg.org_id, reg.project_id, reg.integration, problem)
+                await self._jobs.record_sync_error(reg.org_id, reg.project_id, reg.integration, problem)
+                self._last_repair[reg.webhook_id] = time.monotonic()  # said once per interval, not per check
+                return 0
+            logger.info("workspace %s has no watermark: repairing from the last import's start", reg.workspace_id)
+            mark = started
         since = int((mark - OVERLAP).timestamp() * 1000)
         writer = GraphWriter(self._driver, self._database, reg.org_id, reg.project_id)
         count, newest = await view.plugin.repair_gap(
             view.settings, writer, reg.workspace_id, since, f"gap-repair:{reg.webhook_id}"
         )
-        if newest is not None:
-            await self._jobs.advance_watermark(
-                reg.org_id,
-                reg.project_id,
-                reg.integration,
-                reg.workspace_id,
-                datetime.fromtimestamp(newest / 1000, UTC),
-            )
+        reached = datetime.fromtimestamp(newest / 1000, UTC) if newest is not None else mark
+        await self._jobs.advance_watermark(reg.org_id, reg.project_id, reg.integration, reg.workspace_id, reached)
         self._last_repair[reg.webhook_id] = time.monotonic()
         logger.info("gap repair of workspace %s re-read %d task(s)", reg.workspace_id, count)
         return count

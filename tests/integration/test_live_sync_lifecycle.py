@@ -13,10 +13,12 @@ import neo4j
 import pytest
 
 from devtools.neo4j_local import Connection
+from graph.integration_store import IntegrationKey
 from integrations.v1 import integration_service_pb2 as pb
 from sandbox.clickup.app import create_app
 from sandbox.clickup.generator import GeneratorConfig, generate
 from sandbox.clickup.state import Sandbox
+from server.live_sync import project_endpoint
 from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer, server_env, start_hub
 from tests.integration.importing import enable, enable_request, export, run_import
 from tests.integration.live_helpers import task_name
@@ -67,7 +69,9 @@ async def test_suspended_webhook_is_revived_and_the_gap_repaired(
     enabled = await stack.hub.stub.UpdateIntegration(auto_sync(tenant, True), metadata=bearer(tokens.admin))
     assert [(w.workspace_id, w.status) for w in enabled.webhooks] == [(next(iter(world.teams)), "active")]
     hook = stack.sandbox.hub.webhooks[enabled.webhooks[0].id]
-    assert hook.endpoint == f"{stack.gateway_url}/webhooks/clickup"
+    assert hook.endpoint == project_endpoint(
+        f"{stack.gateway_url}/webhooks/clickup", IntegrationKey(*tenant, "clickup")
+    )
 
     tasks = sorted((t for t in world.tasks.values() if t.parent is None), key=lambda t: t.id)
     async with httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as admin:
@@ -115,3 +119,9 @@ async def test_auto_sync_without_a_public_url_is_refused_clearly(
     refused = await failure(hub.stub.UpdateIntegration(request, metadata=bearer(tokens.admin)))
     assert refused.code == grpc.StatusCode.FAILED_PRECONDITION
     assert refused.reason == "NO_PUBLIC_URL"
+    stored = await hub.stub.GetIntegration(
+        pb.GetIntegrationRequest(org_id=tenant[0], project_id=tenant[1], name="clickup"), metadata=bearer(tokens.admin)
+    )
+    assert stored.enabled, "the rest of the update was saved"
+    assert not stored.settings.sync_settings.auto_sync, "but not a live sync that cannot exist"
+    assert "WEBHOOK_PUBLIC_URL" in stored.sync_state.last_error

@@ -146,12 +146,12 @@ class ClickUpClient:
                     self.stats.rate_limited += 1
                     rate_limited += 1
                     if rate_limited > self._max_rate_limit_retries:
-                        raise self._error(response, path)
+                        raise self._error(response, method, path)
                     continue  # acquire() now waits for the reset
                 self._limiter.observe(response.headers)
                 if response.is_success:
-                    return self._json(response, path)
-                error = self._error(response, path)
+                    return self._json(response, method, path)
+                error = self._error(response, method, path)
                 if not isinstance(error, ClickUpServerError):
                     raise error
             if method != "GET":
@@ -163,14 +163,14 @@ class ClickUpClient:
             await self._backoff(failures - 1)
 
     @staticmethod
-    def _json(response: httpx.Response, path: str) -> Any:
+    def _json(response: httpx.Response, method: str, path: str) -> Any:
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ClickUpResponseError(f"ClickUp answered GET {path} with a body that is not JSON") from None
+            raise ClickUpResponseError(f"ClickUp answered {method} {path} with a body that is not JSON") from None
 
     @staticmethod
-    def _error(response: httpx.Response, path: str) -> ClickUpHTTPError:
+    def _error(response: httpx.Response, method: str, path: str) -> ClickUpHTTPError:
         ecode, err = "", ""
         try:
             body = response.json()
@@ -179,7 +179,7 @@ class ClickUpClient:
         if isinstance(body, dict):
             ecode = str(body.get("ECODE") or "")[:64]
             err = str(body.get("err") or body.get("error") or "")[:300]
-        error = http_error(response.status_code, ecode, err, path)
+        error = http_error(response.status_code, ecode, err, method, path)
         if isinstance(error, ClickUpRateLimited):
             error.err = error.err or "Rate limit reached"
         return error

@@ -9,15 +9,18 @@
         │                          is not authorised, or the id does not exist (ClickUp says
         │                          401 OAUTH_023 for unknown ids) - not a bad token
         ├── ClickUpNotFound        404
+        ├── ClickUpWebhookExists   400 WEBHOOK_003 / "Webhook configuration already exists": this
+        │                          user already has a webhook for that endpoint in the workspace
         ├── ClickUpRateLimited     429, after waiting and retrying
         └── ClickUpServerError     5xx, after retries
 
-Messages never contain the token.
+Messages name the real method and path (``POST /team/1/webhook``) and never contain the token.
 """
 
 from __future__ import annotations
 
 _TOKEN_CODES = {"OAUTH_017", "OAUTH_019", "OAUTH_021", "OAUTH_025", "OAUTH_077"}
+_WEBHOOK_EXISTS_CODE = "WEBHOOK_003"
 
 
 class ClickUpError(Exception):
@@ -33,12 +36,13 @@ class ClickUpResponseError(ClickUpError):
 
 
 class ClickUpHTTPError(ClickUpError):
-    def __init__(self, status: int, ecode: str, err: str, path: str) -> None:
+    def __init__(self, status: int, ecode: str, err: str, method: str, path: str) -> None:
         self.status = status
         self.ecode = ecode
         self.err = err
         self.path = path
-        super().__init__(f"ClickUp answered {status} {ecode or '-'} ({err or 'no message'}) for GET {path}")
+        self.method = method
+        super().__init__(f"ClickUp answered {status} {ecode or '-'} ({err or 'no message'}) for {method} {path}")
 
 
 class ClickUpAuthError(ClickUpHTTPError):
@@ -53,6 +57,10 @@ class ClickUpNotFound(ClickUpHTTPError):
     pass
 
 
+class ClickUpWebhookExists(ClickUpHTTPError):
+    """Creating a webhook was refused because the same user already has one for that endpoint."""
+
+
 class ClickUpRateLimited(ClickUpHTTPError):
     pass
 
@@ -61,15 +69,23 @@ class ClickUpServerError(ClickUpHTTPError):
     pass
 
 
-def http_error(status: int, ecode: str, err: str, path: str) -> ClickUpHTTPError:
+def _webhook_exists(ecode: str, err: str) -> bool:
+    # ClickUp's documented text is "Webhook configuration already exists"; the code is WEBHOOK_003.
+    text = err.lower()
+    return ecode == _WEBHOOK_EXISTS_CODE or ("webhook" in text and "already exists" in text)
+
+
+def http_error(status: int, ecode: str, err: str, method: str, path: str) -> ClickUpHTTPError:
+    """The typed error for a non-2xx answer to ``method path``."""
+    kind: type[ClickUpHTTPError] = ClickUpHTTPError
     if status == 401:
-        if ecode in _TOKEN_CODES or not ecode:
-            return ClickUpAuthError(status, ecode, err, path)
-        return ClickUpNotAuthorized(status, ecode, err, path)
-    if status == 404:
-        return ClickUpNotFound(status, ecode, err, path)
-    if status == 429:
-        return ClickUpRateLimited(status, ecode, err, path)
-    if status >= 500:
-        return ClickUpServerError(status, ecode, err, path)
-    return ClickUpHTTPError(status, ecode, err, path)
+        kind = ClickUpAuthError if ecode in _TOKEN_CODES or not ecode else ClickUpNotAuthorized
+    elif status == 404:
+        kind = ClickUpNotFound
+    elif status == 429:
+        kind = ClickUpRateLimited
+    elif status >= 500:
+        kind = ClickUpServerError
+    elif status == 400 and _webhook_exists(ecode, err):
+        kind = ClickUpWebhookExists
+    return kind(status, ecode, err, method, path)

@@ -11,8 +11,10 @@ Fetch plan (every call is needed; nothing is fetched twice):
 
 Workspace-wide task paging beats per-list paging: it needs ceil(tasks/100) calls instead of at
 least one per list (21 lists of the default sandbox workspace, most with under 100 tasks).
-Each page is written, then checkpointed with the ids it saw; a resumed run starts at the next page.
-A task seen twice (servers whose archived=true also returns live tasks) is written once.
+Each page is written, then checkpointed with the ids it saw and the watermarks reached so far (the
+newest ``date_updated`` per workspace); a resumed run starts at the next page with those watermarks,
+since the tasks of earlier pages are not read again. A task seen twice (servers whose archived=true
+also returns live tasks) is written once.
 With ``include_comments`` each task also costs ceil((comments + 1) / 25) calls to
 ``GET /task/{id}/comment``, written in the same commit as the task's page.
 """
@@ -34,6 +36,9 @@ PAGE_SIZE = 100
 COMMENT_PAGE_SIZE = 25
 
 
+WATERMARKS = "watermarks"  # checkpoint key: {workspace id: ISO time}
+
+
 class ImportFailed(RuntimeError):
     """The import cannot go on (e.g. a selected workspace is not visible); the job fails with this."""
 
@@ -43,6 +48,18 @@ def _items(body: Any, key: str, path: str) -> list[dict[str, Any]]:
     if not isinstance(items, list):
         raise ClickUpResponseError(f"ClickUp's answer to GET {path} has no '{key}' list")
     return [item for item in items if isinstance(item, dict)]
+
+
+def _read_watermarks(checkpoint: dict[str, Any]) -> dict[str, datetime]:
+    """The watermarks a checkpoint carries (none in checkpoints written before they did)."""
+    raw = checkpoint.get(WATERMARKS)
+    marks: dict[str, datetime] = {}
+    for workspace_id, value in (raw if isinstance(raw, dict) else {}).items():
+        try:
+            marks[str(workspace_id)] = datetime.fromisoformat(str(value))
+        except ValueError:
+            continue  # unreadable: the workspace keeps whatever is stored
+    return marks
 
 
 async def fetch_comments(client: ClickUpClient, task_id: str, team_id: str) -> Rows:
@@ -73,12 +90,13 @@ class ClickUpImport:
         self._pages = context.job.pages
         self._calls_before = client.stats.api_calls
         self._waits_before = client.limiter.stats.waits
-        self._watermarks: dict[str, datetime] = {}
+        self._watermarks = _read_watermarks(context.job.checkpoint)
 
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return await self._client.get(path, params)
 
     def _progress(self, phase: str, checkpoint: dict[str, Any]) -> Progress:
+        checkpoint = {**checkpoint, WATERMARKS: {ws: mark.isoformat() for ws, mark in self._watermarks.items()}}
         return Progress(
             counters={**self._counters, **{label.lower(): len(ids) for label, ids in self._seen.items()}},
             api_calls=self._ctx.job.api_calls + self._client.stats.api_calls - self._calls_before,

@@ -8,13 +8,20 @@ means the object is gone: it is deleted like a ``*Deleted`` event, with its subt
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from graph.clickup import mapping
 from graph.clickup.mapping import Rows
 from graph.clickup.writer import GraphWriter
 from server.integrations.clickup.client import ClickUpClient
-from server.integrations.clickup.errors import ClickUpNotAuthorized, ClickUpNotFound, ClickUpResponseError
+from server.integrations.clickup.errors import (
+    ClickUpError,
+    ClickUpNotAuthorized,
+    ClickUpNotFound,
+    ClickUpResponseError,
+    ClickUpWebhookExists,
+)
 from server.integrations.clickup.importer import fetch_comments
 
 KINDS = {"task": "Task", "list": "List", "folder": "Folder", "space": "Space"}
@@ -88,19 +95,75 @@ WEBHOOK_EVENTS = "*"
 
 
 async def register_webhooks(client: ClickUpClient, workspace_ids: list[str], endpoint: str) -> list[dict[str, str]]:
-    """One webhook per workspace, all events, pointing at the gateway; returns id, workspace, secret."""
+    """One webhook per workspace, all events, pointing at ``endpoint``; returns id, workspace, secret.
+
+    ClickUp keeps one webhook per (user, workspace, endpoint) and refuses a second with 400
+    WEBHOOK_003 "Webhook configuration already exists": that one is adopted (found by its
+    endpoint, which is this project's own), as left by an earlier attempt. If a workspace fails,
+    the webhooks this call created are deleted again: nothing stays behind unregistered.
+    """
     teams = await client.get_teams()
     chosen = [t.id for t in teams if not workspace_ids or t.id in workspace_ids]
-    created = []
-    for team_id in chosen:
-        body = await client.request(
-            "POST", f"/team/{team_id}/webhook", body={"endpoint": endpoint, "events": WEBHOOK_EVENTS}
+    hooks: list[dict[str, str]] = []
+    created: list[str] = []
+    try:
+        for team_id in chosen:
+            try:
+                hook = _registration(await _create(client, team_id, endpoint), team_id)
+                created.append(hook["id"])
+            except ClickUpWebhookExists:
+                hook, replaced = await _adopt(client, team_id, endpoint)
+                if replaced:
+                    created.append(hook["id"])
+            hooks.append(hook)
+    except BaseException:
+        for webhook_id in created:
+            with contextlib.suppress(ClickUpError):
+                await delete_webhook(client, webhook_id)
+        raise
+    return hooks
+
+
+async def _create(client: ClickUpClient, team_id: str, endpoint: str) -> Any:
+    body = await client.request(
+        "POST", f"/team/{team_id}/webhook", body={"endpoint": endpoint, "events": WEBHOOK_EVENTS}
+    )
+    return body.get("webhook") if isinstance(body, dict) else None
+
+
+def _registration(hook: Any, team_id: str) -> dict[str, str]:
+    if not isinstance(hook, dict) or not hook.get("id") or not hook.get("secret"):
+        raise ClickUpResponseError(f"ClickUp's answer about the webhook of workspace {team_id} is incomplete")
+    return {"id": str(hook["id"]), "workspace_id": team_id, "secret": str(hook["secret"])}
+
+
+async def _adopt(client: ClickUpClient, team_id: str, endpoint: str) -> tuple[dict[str, str], bool]:
+    """The workspace's existing webhook for ``endpoint``, sending every event again; (hook, replaced)."""
+    body = await client.get(f"/team/{team_id}/webhook")
+    found = [
+        hook
+        for hook in (body.get("webhooks") if isinstance(body, dict) else None) or []
+        if isinstance(hook, dict) and hook.get("endpoint") == endpoint and hook.get("id")
+    ]
+    if not found:
+        raise ClickUpResponseError(
+            f"ClickUp refused a second webhook for this endpoint in workspace {team_id} but lists none for this "
+            "token; delete the old webhook in ClickUp and retry"
         )
-        hook = body.get("webhook") if isinstance(body, dict) else None
-        if not isinstance(hook, dict) or not hook.get("id") or not hook.get("secret"):
-            raise ClickUpResponseError(f"ClickUp's answer to creating a webhook for workspace {team_id} is incomplete")
-        created.append({"id": str(hook["id"]), "workspace_id": team_id, "secret": str(hook["secret"])})
-    return created
+    hook: dict[str, Any] = found[0]
+    webhook_id = str(hook["id"])
+    health = hook.get("health") if isinstance(hook.get("health"), dict) else {}
+    if hook.get("events") not in ("*", ["*"]) or (health or {}).get("status") != "active":
+        answer = await client.request(
+            "PUT", f"/webhook/{webhook_id}", body={"events": WEBHOOK_EVENTS, "status": "active"}
+        )
+        if isinstance(answer, dict) and isinstance(answer.get("webhook"), dict):
+            hook = {**hook, **answer["webhook"]}
+    if hook.get("secret"):
+        return _registration(hook, team_id), False
+    # Listed without its secret, it could never be verified: replace it by one whose secret we get.
+    await delete_webhook(client, webhook_id)
+    return _registration(await _create(client, team_id, endpoint), team_id), True
 
 
 async def webhook_status(client: ClickUpClient, workspace_id: str, webhook_id: str) -> tuple[str, int] | None:
