@@ -1,9 +1,11 @@
 """The webhook gateway app. Order of work per delivery:
 
-cap the body -> read raw bytes -> headers -> envelope -> secret -> HMAC over the exact bytes ->
-durable in the local spool (group commit) -> 2xx. Every refusal is a 4xx with a JSON body and
-nothing is stored or forwarded. A background drainer hands spooled deliveries to the server in
-order, in batches, and removes each only once the server has stored it (or refused it for good).
+cap the body -> read raw bytes (the HTTP layer's read deadline covers this) -> X-Signature present
+and well-formed -> bounded-depth parse -> webhook_id -> secret (cached, negative-cached) -> HMAC over
+the exact bytes -> the remaining envelope rules -> durable in the local spool (group commit) -> 2xx.
+Every refusal is a 4xx with a JSON body and nothing is stored or forwarded; only the gateway's own
+trouble (no secret lookup possible, spool unwritable) is a 503, which ClickUp retries. A background
+drainer hands spooled deliveries to the server (``drainer.py``).
 
 Why spool first rather than call the server first: ClickUp's answer then depends only on this
 process and its disk (about a millisecond), never on the server or Neo4j being slow or away, and
@@ -15,30 +17,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import grpc
 from asgi_correlation_id import CorrelationIdMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from webhook_gateway import envelope
 from webhook_gateway.config import GatewayConfig
+from webhook_gateway.drainer import Drainer
+from webhook_gateway.envelope import Rejected
+from webhook_gateway.http_limits import READ_TIMED_OUT, REFUSAL_HOOK
+from webhook_gateway.last_resort import LastResortMiddleware
 from webhook_gateway.metrics import GatewayMetrics
-from webhook_gateway.server_link import FINAL, ServerLink
-from webhook_gateway.signature import Rejected, envelope, verify
-from webhook_gateway.spool import Delivery, Spool, Spooled, SpoolWriter
+from webhook_gateway.secret_lookup import SecretLookup
+from webhook_gateway.server_link import ServerLink
+from webhook_gateway.signature import parse_signature, verify
+from webhook_gateway.spool import Delivery, Spool, SpoolWriter
 
 logger = logging.getLogger(__name__)
 KEPT_HEADERS = ("content-type", "user-agent", "x-signature")
-FORWARD_BATCH = 256
-FORWARD_BATCH_BYTES = 3 * 1024 * 1024  # under gRPC's 4 MiB message limit
-MAX_BACKOFF_SECONDS = 5.0
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
+
+
+class _Disconnected(Exception):
+    """The sender went away (or was cut off by the read deadline) before its body arrived."""
 
 
 class Gateway:
@@ -48,33 +58,49 @@ class Gateway:
         self.spool = Spool(config.spool_path)
         self.writer = SpoolWriter(self.spool)
         self.link: ServerLink | None = None
+        self.secrets: SecretLookup | None = None
+        self.drainer: Drainer | None = None
         self._wake = asyncio.Event()
-        self._drainer: asyncio.Task[None] | None = None
-        self.server_reachable = False
+        self._draining: asyncio.Task[None] | None = None
+
+    @property
+    def server_reachable(self) -> bool:
+        return self.drainer is not None and self.drainer.server_reachable
 
     async def start(self) -> None:
         self.link = ServerLink(self.config.server_target, self.config.server_token, self.config.forward_timeout_seconds)
-        self._drainer = asyncio.get_running_loop().create_task(self._drain())
+        self.secrets = SecretLookup(self.link, self.metrics)
+        self.drainer = Drainer(self.spool, self.link, self.metrics, self._wake)
+        self._draining = asyncio.get_running_loop().create_task(self.drainer.run())
         self.metrics.spool_depth.set(self.spool.depth())
+        self.metrics.dead_depth.set(self.spool.dead_count())
 
     async def stop(self) -> None:
-        if self._drainer is not None:
-            self._drainer.cancel()
+        if self._draining is not None:
+            self._draining.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._drainer
+                await self._draining
         if self.link is not None:
             await self.link.close()
         self.spool.close()
 
+    def count_refusal(self, reason: str) -> None:
+        """Refusals made below the app (by the HTTP limits) land in the same counter."""
+        self.metrics.rejected.labels(reason).inc()
+
     async def _read(self, request: Request) -> bytes:
+        cap = self.config.max_body_bytes
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.config.max_body_bytes:
-            raise Rejected(413, "too_large", f"body is larger than {self.config.max_body_bytes} bytes")
+        if declared is not None and _CONTENT_LENGTH.fullmatch(declared) and int(declared) > cap:
+            raise Rejected(413, "too_large", f"body is larger than {cap} bytes")
         body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > self.config.max_body_bytes:
-                raise Rejected(413, "too_large", f"body is larger than {self.config.max_body_bytes} bytes")
+        try:
+            async for chunk in request.stream():
+                body.extend(chunk)
+                if len(body) > cap:
+                    raise Rejected(413, "too_large", f"body is larger than {cap} bytes")
+        except ClientDisconnect:
+            raise _Disconnected(len(body)) from None
         return bytes(body)
 
     async def receive(self, request: Request, integration: str = "clickup") -> Response:
@@ -84,16 +110,29 @@ class Gateway:
             if media_type != "application/json":
                 raise Rejected(415, "content_type", "Content-Type must be application/json")
             body = await self._read(request)
-            provided = request.headers.get("x-signature", "").strip()
-            if not provided:
-                raise Rejected(401, "missing_signature", "X-Signature header is required")
-            found = envelope(body)
-            secret = self.config.static_secret or await self._secret(integration, found.webhook_id)
-            verify(secret, body, provided)
+            signature = parse_signature(request.headers.get("x-signature"))
+            data = envelope.load_object(body, self.config.max_body_bytes)
+            webhook_id = envelope.webhook_id_of(data)
+            assert self.secrets is not None
+            # A static secret replaces the per-webhook one for verification only: the webhook must
+            # still be registered, so nothing is kept that no project would ever see.
+            secret = await self.secrets.secret(integration, webhook_id)
+            verify(self.config.static_secret or secret, body, signature)
+            envelope.check_fields(data, webhook_id)
         except Rejected as rejected:
             self.metrics.rejected.labels(rejected.reason).inc()
             logger.info("refused a delivery: %s %s (%s)", rejected.status, rejected.reason, rejected.message)
+            # No "Connection: close" on a 413: the sender would see a reset instead of the answer while
+            # it still writes. uvicorn discards the rest of the body, within the read deadline.
             return JSONResponse({"error": rejected.message, "reason": rejected.reason}, status_code=rejected.status)
+        except _Disconnected as gone:
+            if not request.scope.get(READ_TIMED_OUT):  # the HTTP layer has logged and counted that one
+                self.metrics.rejected.labels("client_disconnected").inc()
+                logger.info("the sender disconnected before its body arrived (%s bytes read)", gone.args[0])
+            return Response(status_code=499)  # never sent: there is no one to send it to
+        return await self._keep(request, integration, body)
+
+    async def _keep(self, request: Request, integration: str, body: bytes) -> Response:
         self.metrics.verified.inc()
         headers = {k: request.headers[k] for k in KEPT_HEADERS if k in request.headers}
         started = time.perf_counter()
@@ -112,71 +151,14 @@ class Gateway:
         self._wake.set()
         return JSONResponse({"status": "accepted", "spool_id": spool_id})
 
-    async def _secret(self, integration: str, webhook_id: str) -> str:
-        assert self.link is not None
-        try:
-            secret = await self.link.secret(integration, webhook_id)
-        except grpc.aio.AioRpcError:
-            # Without the secret nothing can be verified, so nothing is kept: ClickUp will retry.
-            raise Rejected(503, "secret_unavailable", "cannot look up the webhook's secret right now") from None
-        if secret is None:
-            raise Rejected(401, "unknown_webhook", "unknown webhook_id")
-        return secret
-
-    async def _drain(self) -> None:
-        """Forward spooled deliveries oldest first, in batches, backing off while the server is away."""
-        delay = 0.2
-        while True:
-            self._wake.clear()  # before the read: a delivery spooled meanwhile must not wait for the timeout
-            batch = await asyncio.to_thread(self.spool.oldest, FORWARD_BATCH, FORWARD_BATCH_BYTES)
-            if not batch:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(5):
-                        await self._wake.wait()
-                continue
-            if await self._forward(batch):
-                delay = 0.2
-            else:
-                self.server_reachable = False
-                self.metrics.forward_retries.inc()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
-
-    async def _forward(self, batch: list[Spooled]) -> bool:
-        """True when the whole batch is settled; otherwise what was settled is removed, the rest waits."""
-        assert self.link is not None
-        started = time.perf_counter()
-        try:
-            results = await self.link.deliver_many([item.delivery for item in batch])
-        except grpc.aio.AioRpcError as error:
-            # Retried whatever the code: a refused token or a bad batch is an operator's problem to fix,
-            # and dropping events would turn it into data loss.
-            logger.warning("the server did not take %d spooled deliveries: %s", len(batch), error.code().name)
-            return False
-        self.metrics.forward_latency.observe(time.perf_counter() - started)
-        self.server_reachable = True
-        settled: list[int] = []
-        for item, result in zip(batch, results, strict=True):
-            if result.code == 0:
-                self.metrics.forwarded.labels("duplicate" if result.duplicate else "stored").inc()
-            elif result.code in FINAL:
-                logger.error("the server refused spooled delivery %s for good: %s", item.id, result.message)
-                self.metrics.forwarded.labels("refused").inc()
-            else:
-                break  # keep the order: this one and those after it are tried again
-            settled.append(item.id)
-        await asyncio.to_thread(self.spool.remove_many, settled)
-        self.metrics.spool_depth.set(self.spool.depth())
-        return len(settled) == len(batch)
-
 
 def create_app(config: GatewayConfig) -> Starlette:
     gateway = Gateway(config)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
         await gateway.start()
-        yield
+        yield {REFUSAL_HOOK: gateway.count_refusal}
         await gateway.stop()
 
     async def clickup(request: Request) -> Response:
@@ -191,6 +173,7 @@ def create_app(config: GatewayConfig) -> Starlette:
             "spool_writable": writable,
             "server_reachable": gateway.server_reachable,
             "spool_depth": gateway.spool.depth(),
+            "dead_letters": gateway.spool.dead_count(),
         }
         return JSONResponse(body, status_code=200 if writable else 503)
 
@@ -212,7 +195,7 @@ def create_app(config: GatewayConfig) -> Starlette:
         ],
         lifespan=lifespan,
         exception_handlers={405: not_allowed, 404: not_found},
-        middleware=[Middleware(CorrelationIdMiddleware)],
+        middleware=[Middleware(CorrelationIdMiddleware), Middleware(LastResortMiddleware)],
     )
     app.state.gateway = gateway
     return app

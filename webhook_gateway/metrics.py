@@ -24,12 +24,29 @@ class GatewayMetrics:
         )
         self.forwarded = Counter(
             "gateway_deliveries_forwarded",
-            "Spooled deliveries the server answered, by result (stored, duplicate, refused)",
+            "Spooled deliveries the server answered, by result (stored, duplicate, dead_lettered: stored but set "
+            "aside by the server, refused: refused for good)",
             ["result"],
             registry=self.registry,
         )
         self.forward_retries = Counter(
             "gateway_forward_retries", "Batches retried because the server could not take them", registry=self.registry
+        )
+        self.dead_lettered = Counter(
+            "gateway_deliveries_dead_lettered",
+            "Spooled deliveries the server kept failing on, moved to the spool's dead table",
+            registry=self.registry,
+        )
+        self.dead_depth = Gauge(
+            "gateway_dead_letter_depth",
+            "Deliveries in the spool's dead table (webhook-gateway requeue-dead sends them again)",
+            registry=self.registry,
+        )
+        self.secret_lookups = Counter(
+            "gateway_secret_lookups",
+            "GetWebhookSecret calls, by result (found, unknown, invalid, unavailable)",
+            ["result"],
+            registry=self.registry,
         )
         self.durable_latency = Histogram(
             "gateway_durable_seconds",

@@ -1,24 +1,34 @@
-"""The gateway's calls to the server: hand over spooled deliveries, look up a webhook's secret."""
+"""The gateway's calls to the server: hand over spooled deliveries, look up a webhook's secret.
+
+Only the wire lives here; what an answer means (cache it, refuse, retry, set aside) is decided by
+``secret_lookup`` and ``drainer``.
+"""
 
 from __future__ import annotations
 
-import time
+from typing import Any
 
 import grpc
 from google.protobuf import timestamp_pb2
+from google.rpc import error_details_pb2, status_pb2
 
 from integrations.v1 import integration_service_pb2 as pb
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
 from webhook_gateway.spool import Delivery
 
-# A delivery the server refused for good (it will never be stored): dropped, logged, counted.
-FINAL = frozenset(
-    {
-        grpc.StatusCode.INVALID_ARGUMENT.value[0],
-        grpc.StatusCode.NOT_FOUND.value[0],
-        grpc.StatusCode.FAILED_PRECONDITION.value[0],
-    }
-)
+
+def error_reason(error: grpc.aio.AioRpcError) -> str:
+    """The ``google.rpc.ErrorInfo`` reason the server attached to a failed call, or ""."""
+    metadata: Any = error.trailing_metadata() or ()
+    for key, value in metadata:
+        if key != "grpc-status-details-bin" or not isinstance(value, bytes):
+            continue
+        for detail in status_pb2.Status.FromString(value).details:
+            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                detail.Unpack(info)
+                return str(info.reason)
+    return ""
 
 
 class ServerLink:
@@ -27,7 +37,6 @@ class ServerLink:
         self._stub: pb_grpc.IntegrationServiceAsyncStub = pb_grpc.IntegrationServiceStub(self._channel)
         self._metadata = (("authorization", f"Bearer {token}"),)
         self._timeout = timeout
-        self._secrets: dict[str, tuple[str, float]] = {}
 
     async def deliver_many(self, deliveries: list[Delivery]) -> list[pb.DeliveryResult]:
         """Hands over a batch in one call; one result per delivery, in order."""
@@ -51,24 +60,14 @@ class ServerLink:
             raise RuntimeError(f"the server answered {len(response.results)} results for {len(deliveries)} deliveries")
         return list(response.results)
 
-    async def secret(self, integration: str, webhook_id: str) -> str | None:
-        """The webhook's secret (cached for the TTL the server gives); None if it is not registered."""
-        cached = self._secrets.get(webhook_id)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-        try:
-            response = await self._stub.GetWebhookSecret(
-                pb.GetWebhookSecretRequest(integration=integration, webhook_id=webhook_id),
-                metadata=self._metadata,
-                timeout=self._timeout,
-            )
-        except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.NOT_FOUND:
-                self._secrets.pop(webhook_id, None)
-                return None
-            raise
-        self._secrets[webhook_id] = (response.secret, time.monotonic() + max(1, response.ttl.seconds))
-        return str(response.secret)
+    async def secret(self, integration: str, webhook_id: str) -> tuple[str, float]:
+        """The webhook's signing secret and how long it may be cached; raises the call's error."""
+        response: pb.GetWebhookSecretResponse = await self._stub.GetWebhookSecret(
+            pb.GetWebhookSecretRequest(integration=integration, webhook_id=webhook_id),
+            metadata=self._metadata,
+            timeout=self._timeout,
+        )
+        return str(response.secret), float(max(1, response.ttl.seconds))
 
     async def close(self) -> None:
         await self._channel.close(None)

@@ -8,44 +8,31 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-from dataclasses import dataclass
-from typing import Any
+import re
 
+from webhook_gateway.envelope import Rejected
 
-class Rejected(Exception):
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Envelope:
-    webhook_id: str
-    event: str
+_HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def expected_signature(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def parse_signature(header: str | None) -> str:
+    """The ``X-Signature`` value, refused before any lookup when absent or not 64 hex digits.
+
+    Checked up front so that an unsigned or garbled delivery costs no RPC, and so that the
+    constant-time compare only ever sees ASCII (``compare_digest`` raises on other text).
+    """
+    provided = (header or "").strip()
+    if not provided:
+        raise Rejected(401, "missing_signature", "X-Signature header is required")
+    if not _HEX_SHA256.fullmatch(provided):
+        raise Rejected(401, "bad_signature", "X-Signature must be 64 hexadecimal digits")
+    return provided.lower()
+
+
 def verify(secret: str, body: bytes, provided: str) -> None:
-    if not hmac.compare_digest(expected_signature(secret, body), provided.strip().lower()):
+    if not hmac.compare_digest(expected_signature(secret, body), parse_signature(provided)):
         raise Rejected(401, "bad_signature", "X-Signature does not match the body")
-
-
-def envelope(body: bytes) -> Envelope:
-    try:
-        data: Any = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise Rejected(400, "not_json", "body is not JSON") from None
-    if not isinstance(data, dict):
-        raise Rejected(400, "not_an_object", "body must be a JSON object")
-    event, webhook_id = data.get("event"), data.get("webhook_id")
-    if not isinstance(event, str) or not event:
-        raise Rejected(400, "missing_event", "body has no 'event'")
-    if not isinstance(webhook_id, str) or not webhook_id:
-        raise Rejected(400, "missing_webhook_id", "body has no 'webhook_id'")
-    return Envelope(webhook_id, event)

@@ -4,6 +4,10 @@ and leaves only once the server has stored it. Order is the spool's id order.
 SQLite in WAL mode with ``synchronous=FULL``: once a write returns, the event survives a crash or
 power loss. Concurrent deliveries share one transaction (``SpoolWriter``), so the fsync is paid
 once per batch, not once per delivery.
+
+A delivery the server keeps failing on is moved to the ``dead`` table (with its last error and
+attempt count) so it never holds back those behind it; ``requeue_dead`` puts it back at the end
+of the queue once the cause is fixed (``webhook-gateway requeue-dead``, safe while serving).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import json
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +37,17 @@ class Spooled:
     delivery: Delivery
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    integration: str
+    body_bytes: int
+    received_ms: int
+    dead_ms: int
+    attempts: int
+    error: str
+
+
 class Spool:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,6 +58,11 @@ class Spool:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, integration TEXT NOT NULL, "
             "body BLOB NOT NULL, headers TEXT NOT NULL, received_ms INTEGER NOT NULL)"
+        )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS dead (id INTEGER PRIMARY KEY AUTOINCREMENT, integration TEXT NOT NULL, "
+            "body BLOB NOT NULL, headers TEXT NOT NULL, received_ms INTEGER NOT NULL, dead_ms INTEGER NOT NULL, "
+            "attempts INTEGER NOT NULL, error TEXT NOT NULL)"
         )
         # Kept in memory: a count(*) per delivery would scan the whole backlog.
         self._depth = int(self._db.execute("SELECT count(*) FROM spool").fetchone()[0])
@@ -74,6 +95,8 @@ class Spool:
             rows = self._db.execute(
                 "SELECT id, integration, body, headers, received_ms FROM spool ORDER BY id LIMIT ?", (limit,)
             ).fetchall()
+            if len(rows) < limit:  # the whole spool was read: the exact depth (requeue-dead may have added)
+                self._depth = len(rows)
         batch: list[Spooled] = []
         size = 0
         for row in rows:
@@ -98,6 +121,59 @@ class Spool:
 
     def depth(self) -> int:
         return self._depth
+
+    def dead_letter(self, spool_id: int, error: str, attempts: int) -> bool:
+        """Moves one delivery to the dead table; False if it was no longer spooled."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                moved = self._db.execute(
+                    "INSERT INTO dead (integration, body, headers, received_ms, dead_ms, attempts, error) "
+                    "SELECT integration, body, headers, received_ms, ?, ?, ? FROM spool WHERE id = ?",
+                    (int(time.time() * 1000), attempts, error[:2000], spool_id),
+                ).rowcount
+                self._db.execute("DELETE FROM spool WHERE id = ?", (spool_id,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._depth -= moved
+            return moved == 1
+
+    def dead_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM dead").fetchone()[0])
+
+    def dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, integration, length(body), received_ms, dead_ms, attempts, error FROM dead "
+                "ORDER BY id LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [DeadLetter(*row) for row in rows]
+
+    def requeue_dead(self, ids: list[int] | None = None) -> int:
+        """Puts dead deliveries (all, or those ids) back at the end of the queue; how many moved."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if ids is None:
+                    ids = [int(row[0]) for row in self._db.execute("SELECT id FROM dead ORDER BY id")]
+                moved = 0
+                for dead_id in ids:
+                    moved += self._db.execute(
+                        "INSERT INTO spool (integration, body, headers, received_ms) "
+                        "SELECT integration, body, headers, received_ms FROM dead WHERE id = ?",
+                        (dead_id,),
+                    ).rowcount
+                    self._db.execute("DELETE FROM dead WHERE id = ?", (dead_id,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._depth += moved
+            return moved
 
     def writable(self) -> bool:
         try:

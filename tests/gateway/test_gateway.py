@@ -1,10 +1,8 @@
-"""The webhook gateway (uvicorn on loopback) in front of the real server and Neo4j."""
+"""The webhook gateway (uvicorn on loopback, served as in production) in front of the real server and Neo4j."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -17,14 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from devtools.neo4j_local import Connection
 from tests.conftest import RunningHub, Tokens, server_env, start_hub
+from tests.gateway.support import GatewayServer, sign
 from tests.sandbox import vectors as tv
-from tests.support import UvicornThread, free_port, wait_until
-from webhook_gateway.app import create_app
+from tests.support import free_port, wait_until
 from webhook_gateway.config import GatewayConfig
-
-
-def sign(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def inbox_size(driver: neo4j.Driver) -> int:
@@ -72,7 +66,7 @@ async def gateway(
 ) -> AsyncIterator[httpx.AsyncClient]:
     # Async on purpose: the in-process gRPC server runs on the test loop, which must keep running.
     config = GatewayConfig(server_target=hub.target, server_token=tokens.gateway, spool_path=tmp_path / "spool.db")
-    with UvicornThread(create_app(config)) as server:
+    with GatewayServer(config) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
             yield client
 
@@ -80,12 +74,12 @@ async def gateway(
 async def post(
     client: httpx.AsyncClient,
     body: bytes,
-    signature: str | None,
+    signature: str | bytes | None,
     content_type: str = "application/json",
 ) -> httpx.Response:
-    headers = {"Content-Type": content_type}
+    headers: dict[bytes, bytes] = {b"Content-Type": content_type.encode()}
     if signature is not None:
-        headers["X-Signature"] = signature
+        headers[b"X-Signature"] = signature if isinstance(signature, bytes) else signature.encode()
     return await client.post("/webhooks/clickup", content=body, headers=headers)
 
 
@@ -128,9 +122,26 @@ def unique_body(**extra: object) -> bytes:
     ).encode()
 
 
+def signed(body: bytes) -> tuple[bytes, str, str]:
+    return body, sign(tv.TV_SECRET, body), "application/json"
+
+
+def registered_body(**fields: object) -> bytes:
+    """A body of the registered webhook with exactly these fields besides webhook_id."""
+    return json.dumps({"webhook_id": tv.TV_WEBHOOK_ID, **fields}, separators=(",", ":")).encode()
+
+
+DEEP = b'{"webhook_id":"' + tv.TV_WEBHOOK_ID.encode() + b'","event":"taskUpdated","x":' + b"[" * 100_000
+DEEP += b"]" * 100_000 + b"}"
+
+# One row per bad delivery: what the sender gets, and that nothing is kept. The envelope rules
+# themselves are tabled in test_envelope.py; these rows show each refusal over real HTTP, in order.
 BAD = [
     ("missing signature", lambda: (unique_body(), None, "application/json"), 401, "missing_signature"),
     ("empty signature", lambda: (unique_body(), "", "application/json"), 401, "missing_signature"),
+    ("signature not hex", lambda: (unique_body(), "z" * 64, "application/json"), 401, "bad_signature"),
+    ("signature too short", lambda: (unique_body(), "ab" * 16, "application/json"), 401, "bad_signature"),
+    ("signature not ASCII", lambda: (unique_body(), b"\xe9" * 64, "application/json"), 401, "bad_signature"),
     ("wrong signature", lambda: (unique_body(), "0" * 64, "application/json"), 401, "bad_signature"),
     (
         "signature of another body",
@@ -150,13 +161,33 @@ BAD = [
         400,
         "not_json",
     ),
+    ("not UTF-8", lambda: signed(b'{"event":"\xff","webhook_id":"w"}'), 400, "not_json"),
+    ("a 5000-digit number", lambda: signed(b'{"n":' + b"1" * 5000 + b"}"), 400, "not_json"),
     ("JSON array", lambda: (b"[1,2]", sign(tv.TV_SECRET, b"[1,2]"), "application/json"), 400, "not_an_object"),
+    ("100k levels, unsigned", lambda: (DEEP, "0" * 64, "application/json"), 400, "too_deep"),
+    ("100k levels, signed", lambda: signed(DEEP), 400, "too_deep"),
+    ("65 levels", lambda: signed(b'{"x":' + b"[" * 64 + b"]" * 64 + b"}"), 400, "too_deep"),
+    ("no webhook_id", lambda: signed(b'{"event":"taskCreated"}'), 400, "missing_webhook_id"),
+    ("webhook_id a lone surrogate", lambda: signed(b'{"event":"e","webhook_id":"\\ud800"}'), 400, "bad_webhook_id"),
     (
-        "missing event",
-        lambda: (b'{"webhook_id":"w"}', sign(tv.TV_SECRET, b'{"webhook_id":"w"}'), "application/json"),
+        "webhook_id with a trailing newline",
+        lambda: signed(json.dumps({"event": "e", "webhook_id": tv.TV_WEBHOOK_ID + "\n"}).encode()),
         400,
-        "missing_event",
+        "bad_webhook_id",
     ),
+    (
+        "webhook_id of 10,000 characters",
+        lambda: signed(registered_body(webhook_id="a" * 10_000)),
+        400,
+        "bad_webhook_id",
+    ),
+    ("webhook_id a number", lambda: signed(b'{"event":"e","webhook_id":5}'), 400, "bad_webhook_id"),
+    ("missing event", lambda: signed(registered_body(task_id="1")), 400, "missing_event"),
+    ("blank event", lambda: signed(registered_body(event="  ")), 400, "missing_event"),
+    ("event of 201 characters", lambda: signed(registered_body(event="e" * 201)), 400, "bad_event"),
+    ("history_items an object", lambda: signed(registered_body(event="e", history_items={})), 400, "bad_history"),
+    ("task_id an object", lambda: signed(registered_body(event="e", task_id={"a": 1})), 400, "bad_object_id"),
+    ("list_id a boolean", lambda: signed(registered_body(event="e", list_id=True)), 400, "bad_object_id"),
     ("2 MiB body", lambda: (b"{" + b" " * (2 * 1024 * 1024) + b"}", "0" * 64, "application/json"), 413, "too_large"),
     ("wrong content type", lambda: (unique_body(), "0" * 64, "text/plain"), 415, "content_type"),
 ]
@@ -226,8 +257,12 @@ async def test_server_down_spools_durably_and_drains_in_order(
     tmp_path: Path,
     neo4j_driver: neo4j.Driver,
 ) -> None:
+    """Static-secret mode here: the webhook is still looked up (and cached), so once it is known the
+    gateway keeps accepting its deliveries while the server is away."""
     env, running = restartable_hub
     secret = "single-tenant-secret"
+    webhook_id = f"static-{uuid.uuid4().hex}"
+    await running[0].server.webhooks.register("clickup", webhook_id, "gw-org", "gw-project", "90120000", "unused")
     config = GatewayConfig(
         server_target=env["INTEGRATIONS_GRPC_ADDRESS"],
         server_token=tokens.gateway,
@@ -235,24 +270,26 @@ async def test_server_down_spools_durably_and_drains_in_order(
         static_secret=secret,
         forward_timeout_seconds=0.5,
     )
-    await running[0].channel.close(None)
-    await running[0].server.stop(grace=0)
-    running.clear()
-    bodies = [unique_body(seq=i) for i in range(5)]
-    app = create_app(config)
-    gateway = app.state.gateway
-    with UvicornThread(app) as server:
+    bodies = [unique_body(seq=i, webhook_id=webhook_id) for i in range(5)]
+    with GatewayServer(config) as server:
+        gateway = server.gateway
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
-            for body in bodies:
-                response = await client.post(
-                    "/webhooks/clickup",
-                    content=body,
-                    headers={"Content-Type": "application/json", "X-Signature": sign(secret, body)},
-                )
-                assert response.status_code == 200
+            first = await post(client, bodies[0], sign(secret, bodies[0]))
+            assert first.status_code == 200, first.text
+            await drained(client)
+            await running[0].channel.close(None)
+            await running[0].server.stop(grace=0)
+            running.clear()
+            for body in bodies[1:]:
+                response = await post(client, body, sign(secret, body))
+                assert response.status_code == 200, response.text
                 assert response.json()["status"] == "accepted"
-            ready = (await client.get("/readyz")).json()
-            assert (ready["spool_depth"], ready["server_reachable"]) == (5, False)
+
+            def waiting() -> bool:
+                ready = httpx.get(f"{server.url}/readyz").json()
+                return bool(ready["spool_depth"] == 4 and not ready["server_reachable"])
+
+            await asyncio.to_thread(wait_until, waiting, 30, "four deliveries spooled with the server away")
             running.append(await start_hub(env))
             await asyncio.to_thread(wait_until, lambda: gateway.spool.depth() == 0, 30, "the spool to drain")
     records, _, _ = neo4j_driver.execute_query(
@@ -260,3 +297,33 @@ async def test_server_down_spools_durably_and_drains_in_order(
         bodies=[b.decode() for b in bodies],
     )
     assert [r["body"].encode() for r in records] == bodies, "every spooled event arrived once, in order"
+
+
+@pytest.fixture
+async def static_gateway(
+    hub: RunningHub, tokens: Tokens, tmp_path: Path, registered: None
+) -> AsyncIterator[httpx.AsyncClient]:
+    config = GatewayConfig(
+        server_target=hub.target, server_token=tokens.gateway, spool_path=tmp_path / "s.db", static_secret="static"
+    )
+    with GatewayServer(config) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            yield client
+
+
+async def test_static_secret_mode_refuses_webhooks_the_server_does_not_know(
+    static_gateway: httpx.AsyncClient, neo4j_driver: neo4j.Driver
+) -> None:
+    """Item 5: the static secret verifies, but only registered webhooks are kept (with their project)."""
+    stranger = unique_body(webhook_id=f"unregistered-{uuid.uuid4().hex}")
+    refused = await post(static_gateway, stranger, sign("static", stranger))
+    assert (refused.status_code, refused.json()["reason"]) == (401, "unknown_webhook")
+    known = unique_body()
+    accepted = await post(static_gateway, known, sign("static", known))
+    assert accepted.status_code == 200, accepted.text
+    await drained(static_gateway)
+    assert stored_copies(neo4j_driver, stranger) == 0
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (e:WebhookEvent {body: $b}) RETURN e.orgId AS org, e.projectId AS project", b=known.decode()
+    )
+    assert [(r["org"], r["project"]) for r in records] == [("gw-org", "gw-project")]
