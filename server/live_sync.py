@@ -204,6 +204,8 @@ class LiveSync:
         status = await view.plugin.webhook_status(view.settings, reg.workspace_id, reg.webhook_id)
         if status is None:
             await self._desk.registry.record_health(reg.integration, reg.webhook_id, "missing", 0)
+            if wants_live_sync(view):
+                await self._replace(reg, view)
             return
         state, fails = status
         await self._desk.registry.record_health(reg.integration, reg.webhook_id, state, fails)
@@ -218,6 +220,32 @@ class LiveSync:
             await self.repair(reg, view)
         elif due:
             await self.repair(reg, view)
+
+    async def _replace(self, reg: WebhookRegistration, view: IntegrationView) -> None:
+        """A webhook deleted in the third party (by hand, or with its user): make a new one, then
+        repair the gap, so auto-sync never claims a live sync that no longer exists."""
+        assert view.settings is not None
+        if not self._public_url:
+            return
+        logger.warning("webhook %s of workspace %s is gone: registering a new one", reg.webhook_id, reg.workspace_id)
+        wanted = pb.IntegrationSettings()
+        wanted.CopyFrom(view.settings)
+        wanted.data_mapping.workspace_ids[:] = [reg.workspace_id]
+        hooks = await view.plugin.register_webhooks(wanted, project_endpoint(self._public_url, view.key))
+        if not hooks:
+            problem = f"webhook {reg.webhook_id} is gone and workspace {reg.workspace_id} is no longer visible"
+            await self._jobs.record_sync_error(reg.org_id, reg.project_id, reg.integration, problem)
+            return
+        for hook in hooks:
+            await self._desk.register(
+                reg.integration, hook["id"], reg.org_id, reg.project_id, hook["workspace_id"], hook["secret"]
+            )
+        if reg.webhook_id not in {hook["id"] for hook in hooks}:  # adopted again if ClickUp still had it
+            await self._desk.unregister(reg.integration, reg.webhook_id)
+        for hook in hooks:
+            replacement = await self._desk.registry.get(reg.integration, hook["id"])
+            if replacement is not None:
+                await self.repair(replacement, view)
 
     async def repair(self, reg: WebhookRegistration, view: IntegrationView) -> int:
         """Re-read what changed since the watermark (minus the overlap); returns the tasks re-read.

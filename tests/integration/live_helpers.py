@@ -32,6 +32,7 @@ class LiveStack:
     sandbox_url: str
     hub: RunningHub
     gateway_url: str
+    token: str  # the sandbox user's ClickUp token
 
     @property
     def public_url(self) -> str:
@@ -61,7 +62,7 @@ async def live_stack(
         )
         try:
             with UvicornThread(create_gateway(gateway), gateway_port) as edge:
-                yield LiveStack(sandbox, clickup.url, hub, edge.url)
+                yield LiveStack(sandbox, clickup.url, hub, edge.url, token)
         finally:
             await hub.channel.close(None)
             await hub.server.stop(grace=1)

@@ -8,6 +8,7 @@ adopted; and a set-up that fails leaves auto-sync off, nothing registered and no
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -29,17 +30,25 @@ from tests.integration.live_helpers import LiveStack, live_stack, task_name
 from tests.integration.rpc import failure
 from tests.support import wait_until
 
-TOKEN = "pk_5550001_PROJECTSSANDBOX0000000000000000"
 StackFactory = Callable[[GeneratorConfig], AbstractAsyncContextManager[LiveStack]]
 
 
 @pytest.fixture
-def stacks(neo4j_connection: Connection, tokens: Tokens, encryption_keys: str, tmp_path: Path) -> StackFactory:
-    return lambda config: live_stack(config, TOKEN, neo4j_connection, tokens, encryption_keys, tmp_path)
+def token() -> str:
+    """A ClickUp token of this test alone: the supervisor, which looks at every registration in the
+    shared database, then cannot reach the webhooks of earlier tests in this test's sandbox."""
+    return f"pk_5550001_{uuid.uuid4().hex}"
 
 
-def auto_sync(tenant: tuple[str, str], on: bool) -> pb.UpdateIntegrationRequest:
-    return enable_request(tenant, TOKEN, auto_sync=on)
+@pytest.fixture
+def stacks(
+    neo4j_connection: Connection, tokens: Tokens, encryption_keys: str, tmp_path: Path, token: str
+) -> StackFactory:
+    return lambda config: live_stack(config, token, neo4j_connection, tokens, encryption_keys, tmp_path)
+
+
+def auto_sync(stack: LiveStack, tenant: tuple[str, str], on: bool) -> pb.UpdateIntegrationRequest:
+    return enable_request(tenant, stack.token, auto_sync=on)
 
 
 async def integration(stack: LiveStack, admin: str, tenant: tuple[str, str]) -> pb.Integration:
@@ -67,10 +76,10 @@ async def test_two_projects_of_one_clickup_account_each_get_live_sync(
         team_id = next(iter(stack.sandbox.world.teams))
         views = {}
         for project in (first, second):
-            await stack.hub.stub.UpdateIntegration(auto_sync(project, False), metadata=bearer(tokens.admin))
+            await stack.hub.stub.UpdateIntegration(auto_sync(stack, project, False), metadata=bearer(tokens.admin))
             assert (await run_import(stack.hub, tokens.admin, project))[-1].state == pb.IMPORT_JOB_STATE_SUCCEEDED
             views[project] = await stack.hub.stub.UpdateIntegration(
-                auto_sync(project, True), metadata=bearer(tokens.admin)
+                auto_sync(stack, project, True), metadata=bearer(tokens.admin)
             )
         assert [(w.workspace_id, w.status) for w in views[first].webhooks] == [(team_id, "active")]
         assert [(w.workspace_id, w.status) for w in views[second].webhooks] == [(team_id, "active")]
@@ -88,7 +97,7 @@ async def test_two_projects_of_one_clickup_account_each_get_live_sync(
         for project in (first, second):  # each webhook, through the real gateway, feeds its own project
             await asyncio.to_thread(wait_until, renamed(neo4j_driver, project, task.id), 30, f"the change in {project}")
 
-        off = await stack.hub.stub.UpdateIntegration(auto_sync(first, False), metadata=bearer(tokens.admin))
+        off = await stack.hub.stub.UpdateIntegration(auto_sync(stack, first, False), metadata=bearer(tokens.admin))
         assert list(off.webhooks) == []
         assert set(stack.sandbox.hub.webhooks) == {second_id}, "turning one project off leaves the other's webhook"
 
@@ -103,13 +112,13 @@ async def test_a_webhook_left_for_the_projects_endpoint_is_adopted(
             left = (  # as after a crash between ClickUp's answer and our registration
                 await client.post(
                     f"/api/v2/team/{team_id}/webhook",
-                    headers={"Authorization": TOKEN},
+                    headers={"Authorization": stack.token},
                     json={"endpoint": endpoint, "events": ["taskCreated"]},
                 )
             ).json()["webhook"]
         stack.sandbox.hub.webhooks[left["id"]].status = "suspended"
 
-        enabled = await stack.hub.stub.UpdateIntegration(auto_sync(tenant, True), metadata=bearer(tokens.admin))
+        enabled = await stack.hub.stub.UpdateIntegration(auto_sync(stack, tenant, True), metadata=bearer(tokens.admin))
 
         assert [w.id for w in enabled.webhooks] == [left["id"]], "the existing webhook is adopted, not duplicated"
         assert list(stack.sandbox.hub.webhooks) == [left["id"]]
@@ -130,7 +139,7 @@ async def test_a_failed_set_up_leaves_auto_sync_off_and_nothing_behind(
         stack.sandbox.faults.append(Fault(path=rf"/team/{second_team}/webhook$", status=500))
 
         refused = await failure(
-            stack.hub.stub.UpdateIntegration(auto_sync(tenant, True), metadata=bearer(tokens.admin))
+            stack.hub.stub.UpdateIntegration(auto_sync(stack, tenant, True), metadata=bearer(tokens.admin))
         )
 
         assert refused.code == grpc.StatusCode.FAILED_PRECONDITION
@@ -144,6 +153,29 @@ async def test_a_failed_set_up_leaves_auto_sync_off_and_nothing_behind(
         assert "live sync" in stored.sync_state.last_error
         assert stack.sandbox.hub.webhooks == {}, f"the webhook made for workspace {first_team} was deleted again"
 
-        retried = await stack.hub.stub.UpdateIntegration(auto_sync(tenant, True), metadata=bearer(tokens.admin))
+        retried = await stack.hub.stub.UpdateIntegration(auto_sync(stack, tenant, True), metadata=bearer(tokens.admin))
         assert sorted(w.workspace_id for w in retried.webhooks) == [first_team, second_team]
         assert retried.settings.sync_settings.auto_sync
+
+
+async def test_a_webhook_deleted_in_clickup_is_replaced_and_the_gap_repaired(
+    stacks: StackFactory, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+) -> None:
+    async with stacks(SMALL) as stack:
+        await stack.hub.stub.UpdateIntegration(auto_sync(stack, tenant, False), metadata=bearer(tokens.admin))
+        assert (await run_import(stack.hub, tokens.admin, tenant))[-1].state == pb.IMPORT_JOB_STATE_SUCCEEDED
+        enabled = await stack.hub.stub.UpdateIntegration(auto_sync(stack, tenant, True), metadata=bearer(tokens.admin))
+        gone = enabled.webhooks[0].id
+        del stack.sandbox.hub.webhooks[gone]  # deleted in ClickUp: nothing is delivered any more
+        task = min((t for t in stack.sandbox.world.tasks.values() if t.parent is None), key=lambda t: t.id)
+        async with httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as admin:
+            assert (await admin.patch(f"/_sandbox/tasks/{task.id}", json={"name": "Seen by both"})).status_code < 300
+        live = stack.hub.server.live_sync
+        assert live is not None
+
+        await live.check_once()
+
+        now = await integration(stack, tokens.admin, tenant)
+        assert [(w.status, w.id != gone) for w in now.webhooks] == [("active", True)]
+        assert list(stack.sandbox.hub.webhooks) == [now.webhooks[0].id], "a new webhook replaced the deleted one"
+        assert renamed(neo4j_driver, tenant, task.id)(), "and the gap it left was repaired"

@@ -4,6 +4,7 @@ start, and a workspace no import has covered is reported (a WARNING and the sync
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -20,14 +21,22 @@ from tests.conftest import Tokens, bearer
 from tests.integration.importing import enable_request, run_import
 from tests.integration.live_helpers import LiveStack, live_stack, task_name
 
-TOKEN = "pk_5550001_WATERMARKSANDBOX000000000000000"
 StackFactory = Callable[[GeneratorConfig], AbstractAsyncContextManager[LiveStack]]
 EMPTY = GeneratorConfig(seed=41, spaces=1, folders_per_space=1, lists_per_folder=1, tasks_per_list=0)
 
 
 @pytest.fixture
-def stacks(neo4j_connection: Connection, tokens: Tokens, encryption_keys: str, tmp_path: Path) -> StackFactory:
-    return lambda config: live_stack(config, TOKEN, neo4j_connection, tokens, encryption_keys, tmp_path)
+def token() -> str:
+    """A ClickUp token of this test alone: the supervisor, which looks at every registration in the
+    shared database, then cannot reach the webhooks of earlier tests in this test's sandbox."""
+    return f"pk_5550001_{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def stacks(
+    neo4j_connection: Connection, tokens: Tokens, encryption_keys: str, tmp_path: Path, token: str
+) -> StackFactory:
+    return lambda config: live_stack(config, token, neo4j_connection, tokens, encryption_keys, tmp_path)
 
 
 async def state(stack: LiveStack, admin: str, tenant: tuple[str, str]) -> pb.Integration:
@@ -47,12 +56,12 @@ async def test_a_workspace_imported_without_tasks_is_repaired_from_the_import_st
     stacks: StackFactory, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
 ) -> None:
     async with stacks(EMPTY) as stack:
-        await stack.hub.stub.UpdateIntegration(enable_request(tenant, TOKEN), metadata=bearer(tokens.admin))
+        await stack.hub.stub.UpdateIntegration(enable_request(tenant, stack.token), metadata=bearer(tokens.admin))
         assert (await run_import(stack.hub, tokens.admin, tenant))[-1].state == pb.IMPORT_JOB_STATE_SUCCEEDED
         team_id = next(iter(stack.sandbox.world.teams))
         assert dict((await state(stack, tokens.admin, tenant)).sync_state.workspace_watermarks) == {}
         enabled = await stack.hub.stub.UpdateIntegration(
-            enable_request(tenant, TOKEN, auto_sync=True), metadata=bearer(tokens.admin)
+            enable_request(tenant, stack.token, auto_sync=True), metadata=bearer(tokens.admin)
         )
         hook = stack.sandbox.hub.webhooks[enabled.webhooks[0].id]
         hook.status = "suspended"  # ClickUp sends nothing more: only a gap repair can see what follows
@@ -73,7 +82,7 @@ async def test_a_workspace_no_import_covered_is_reported_not_skipped(
 ) -> None:
     async with stacks(EMPTY) as stack:
         await stack.hub.stub.UpdateIntegration(
-            enable_request(tenant, TOKEN, auto_sync=True), metadata=bearer(tokens.admin)
+            enable_request(tenant, stack.token, auto_sync=True), metadata=bearer(tokens.admin)
         )
         team_id = next(iter(stack.sandbox.world.teams))
 

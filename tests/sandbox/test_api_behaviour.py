@@ -235,3 +235,25 @@ def test_oauth_token_exchange_accepts_query_or_json(api: httpx.Client, world: Wo
         assert set(by_json.json()) == {"access_token"}
         wrong = plain.post("/api/v2/oauth/token", json={"client_id": "x", "client_secret": "y", "code": code2})
         assert wrong.json()["ECODE"] == "OAUTH_010"
+
+
+def test_webhooks_are_one_per_user_workspace_and_endpoint(api: httpx.Client, world: World) -> None:
+    """As ClickUp: a second webhook for the same endpoint is refused ("Webhook configuration already
+    exists", WEBHOOK_003), another endpoint (a query is enough) is not; listed with their secrets."""
+    team_id = next(iter(world.teams))
+    endpoint = "https://hooks.example.com/webhooks/clickup"
+    first = api.post(f"/team/{team_id}/webhook", json={"endpoint": endpoint, "events": "*"})
+    assert first.status_code == 200
+    again = api.post(f"/team/{team_id}/webhook", json={"endpoint": endpoint, "events": ["taskCreated"]})
+    assert (again.status_code, again.json()) == (
+        400,
+        {"err": "Webhook configuration already exists", "ECODE": "WEBHOOK_003"},
+    )
+    other = api.post(f"/team/{team_id}/webhook", json={"endpoint": f"{endpoint}?route=b", "events": "*"})
+    assert other.status_code == 200
+    listed = {h["id"]: h for h in api.get(f"/team/{team_id}/webhook").json()["webhooks"]}
+    assert {h["endpoint"] for h in listed.values()} == {endpoint, f"{endpoint}?route=b"}
+    assert listed[first.json()["id"]]["secret"] == first.json()["webhook"]["secret"]
+    for hook in (first.json(), other.json()):
+        assert api.delete(f"/webhook/{hook['id']}").json() == {}
+    assert api.post(f"/team/{team_id}/webhook", json={"endpoint": endpoint, "events": "*"}).status_code == 200
