@@ -101,7 +101,11 @@ class Drainer:
                     async with asyncio.timeout(IDLE_WAIT_SECONDS):
                         await self._wake.wait()
                 continue
-            step = await self.forward(batch)
+            try:
+                step = await self.forward(batch)
+            except Exception:  # a bug or a failing disk: keep draining, say so, never die silently
+                logger.exception("the drainer failed on a batch of %d spooled deliveries", len(batch))
+                step = Step.WAIT
             if step is Step.WAIT:
                 self._metrics.forward_retries.inc()
                 await asyncio.sleep(delay)
