@@ -203,3 +203,23 @@ async def test_a_sender_that_hangs_up_mid_body_is_one_info_line(
     ]
     assert all(r.exc_info is None for r in caplog.records)
     assert (await asyncio.to_thread(ready, server.url))["spool_depth"] == 0
+
+
+async def test_a_non_ascii_path_is_a_json_400(server: GatewayServer) -> None:
+    status, body, _ = await exchange(server.url, b"GET /\xff HTTP/1.1\r\nHost: gw\r\n\r\n")
+    assert (status, body["reason"]) == (400, "bad_http")
+
+
+async def test_an_unexpected_error_is_a_json_500_and_one_error_line(
+    server: GatewayServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(server.gateway, "receive", broken)
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        response = await client.post("/webhooks/clickup", content=b"{}")
+    assert (response.status_code, response.json()["reason"]) == (500, "internal")
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert errors[0].exc_info is not None
