@@ -73,16 +73,16 @@ def depth(value: Any, limit: int = MAX_DEPTH) -> int:
 
 
 def _object_id(body: dict[str, Any]) -> str:
+    """The first id present; every id field must have a usable type, not only the first one."""
+    found = ""
     for key in _OBJECT_KEYS:
         value = body.get(key)
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise _Problem("BAD_OBJECT_ID", f"'{key}' must be a string or an integer")
-        text = str(value).strip()[:200]
-        if text:
-            return text
-    return ""
+        found = found or str(value).strip()[:200]
+    return found
 
 
 def _history_ids(body: dict[str, Any]) -> list[str]:
@@ -102,8 +102,10 @@ def _history_ids(body: dict[str, Any]) -> list[str]:
 def parse_delivery(raw: bytes, received_ms: int) -> ParsedDelivery:
     """The delivery's routing and dedupe facts; raises InvalidArgument when it cannot even be routed."""
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        # UTF-8 only, as the gateway reads it (json.loads on bytes would also accept UTF-16 and 32);
+        # ValueError also covers a number too long to convert.
+        body = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
         raise InvalidArgument("raw_body", "is not JSON (or nests too deep to read)", reason="NOT_JSON") from None
     if not isinstance(body, dict):
         raise InvalidArgument("raw_body", "must be a JSON object", reason="NOT_AN_OBJECT")
