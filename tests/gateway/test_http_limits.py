@@ -85,7 +85,9 @@ async def streamed_until_answered(url: str, first: bytes, chunk: bytes, limit: i
                 await writer.drain()
             except ConnectionError:
                 break
-            await asyncio.sleep(0)
+            # Give the gateway its turn before the next chunk (the answer ends the wait at once), so
+            # what was sent measures what the gateway read, not how far ahead the sender ran.
+            await asyncio.wait({answer}, timeout=0.05)
         async with asyncio.timeout(10):
             raw = await answer
     finally:
