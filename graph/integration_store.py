@@ -98,6 +98,16 @@ class IntegrationStore:
         )
         return [_record(r["i"]) for r in records]
 
+    async def enabled_keys(self) -> list[IntegrationKey]:
+        """Every enabled integration of every project (the live-sync supervisor's reconcile pass)."""
+        records, _, _ = await self._driver.execute_query(
+            "MATCH (i:Integration) WHERE i.enabled RETURN i.orgId AS org, i.projectId AS project, i.name AS name "
+            "ORDER BY org, project, name",
+            database_=self._database,
+            routing_=neo4j.RoutingControl.READ,
+        )
+        return [IntegrationKey(r["org"], r["project"], r["name"]) for r in records]
+
     async def save(self, record: IntegrationRecord) -> IntegrationRecord:
         """Write ``record`` if the stored version still equals ``record.version`` and its project is
         this org's (claimed in the same transaction when nobody has claimed it yet)."""

@@ -68,6 +68,7 @@ class HubServer:
             )
         )
         gallery = Gallery(registry, IntegrationStore(self._driver, cfg.neo4j_database), cfg.keyring)
+        self.gallery = gallery
         jobs = ImportJobStore(self._driver, cfg.neo4j_database, lease_seconds=cfg.import_lease_seconds)
         self._imports = ImportRunner(self._driver, cfg.neo4j_database, jobs, gallery, metrics=self.metrics)
         if cfg.metrics_address:

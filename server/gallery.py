@@ -105,6 +105,10 @@ class Gallery:
             views.append(IntegrationView(plugin, IntegrationKey(org_id, project_id, plugin.name), record, settings))
         return views
 
+    async def enabled(self) -> tuple[IntegrationKey, ...]:
+        """Every enabled integration, across projects."""
+        return tuple(await self._store.enabled_keys())
+
     async def get(self, org_id: str, project_id: str, name: str) -> IntegrationView:
         plugin = self._plugin(name)
         key = IntegrationKey(org_id, project_id, name)

@@ -191,11 +191,32 @@ class LiveSync:
         return await self._desk.registry.for_project(org_id, project_id, name)
 
     async def check_once(self) -> None:
+        await self.reconcile_all()
         for registration in await self._desk.registry.all_registrations():
             try:
                 await self._check(registration)
             except Exception:
                 logger.exception("live-sync check of webhook %s failed", registration.webhook_id)
+
+    async def reconcile_all(self) -> None:
+        """Bring every integration to its saved state: a server that died between saving an update
+        and registering its webhooks (or deleting them) left the two apart; this pass heals that
+        within one check interval. A failure turns auto-sync off with the reason, as on update."""
+        keys: set[IntegrationKey] = set(await self._gallery.enabled())
+        keys.update(
+            IntegrationKey(r.org_id, r.project_id, r.integration) for r in await self._desk.registry.all_registrations()
+        )
+        for key in sorted(keys, key=lambda k: (k.org_id, k.project_id, k.name)):
+            try:
+                await self.reconcile(await self._gallery.get(key.org_id, key.project_id, key.name))
+            except Exception as exc:
+                logger.warning(
+                    "live sync of %s for %s/%s is not as saved: %s",
+                    key.name,
+                    key.org_id,
+                    key.project_id,
+                    _describe(exc),
+                )
 
     async def _check(self, reg: WebhookRegistration) -> None:
         view = await self._gallery.get(reg.org_id, reg.project_id, reg.integration)

@@ -125,3 +125,28 @@ async def test_auto_sync_without_a_public_url_is_refused_clearly(
     assert stored.enabled, "the rest of the update was saved"
     assert not stored.settings.sync_settings.auto_sync, "but not a live sync that cannot exist"
     assert "WEBHOOK_PUBLIC_URL" in stored.sync_state.last_error
+
+
+async def test_the_supervisor_heals_a_saved_state_its_webhooks_do_not_match(
+    stack: Stack, tokens: Tokens, tenant: tuple[str, str]
+) -> None:
+    """A server that dies between saving an update and (un)registering its webhooks leaves the two
+    apart (issue 9, item 16: never a saved state that claims a live sync that does not exist). The
+    supervisor's reconcile pass brings them together again."""
+    hub = stack.hub.server
+    assert hub.live_sync is not None
+    team_id = next(iter(stack.sandbox.world.teams))
+    saved_on = auto_sync(tenant, True)
+    # What UpdateIntegration saves before it reconciles: saved, then "crashed" (no reconcile).
+    await hub.gallery.update(tenant[0], tenant[1], saved_on.integration, saved_on.update_mask, "")
+    assert await hub.live_sync.health(tenant[0], tenant[1], "clickup") == []
+    await hub.live_sync.reconcile_all()
+    (hook,) = await hub.live_sync.health(tenant[0], tenant[1], "clickup")
+    assert hook["workspace"] == team_id
+    assert hook["id"] in stack.sandbox.hub.webhooks
+
+    saved_off = auto_sync(tenant, False)
+    await hub.gallery.update(tenant[0], tenant[1], saved_off.integration, saved_off.update_mask, "")
+    await hub.live_sync.reconcile_all()
+    assert await hub.live_sync.health(tenant[0], tenant[1], "clickup") == []
+    assert hook["id"] not in stack.sandbox.hub.webhooks, "deleted in ClickUp too"
