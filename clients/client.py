@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -125,10 +126,9 @@ class IntegrationsClient:
             self._stub.TestConnection, pb.TestConnectionRequest(org_id=org_id, project_id=project_id, name=name)
         )
 
-    def start_import(self, org_id: str, project_id: str, name: str) -> pb.ImportJob:
-        return self._call(
-            self._stub.StartImport, pb.StartImportRequest(org_id=org_id, project_id=project_id, name=name)
-        )
+    def start_import(self, org_id: str, project_id: str, name: str, request_id: str = "") -> pb.ImportJob:
+        """``request_id`` (a new one by default) makes the retries on UNAVAILABLE return one job."""
+        return self._call(self._stub.StartImport, _start_request(org_id, project_id, name, request_id))
 
     def get_import_job(self, org_id: str, project_id: str, job_id: str) -> pb.ImportJob:
         return self._call(
@@ -249,10 +249,9 @@ class AsyncIntegrationsClient:
             self._stub.TestConnection, pb.TestConnectionRequest(org_id=org_id, project_id=project_id, name=name)
         )
 
-    async def start_import(self, org_id: str, project_id: str, name: str) -> pb.ImportJob:
-        return await self._call(
-            self._stub.StartImport, pb.StartImportRequest(org_id=org_id, project_id=project_id, name=name)
-        )
+    async def start_import(self, org_id: str, project_id: str, name: str, request_id: str = "") -> pb.ImportJob:
+        """``request_id`` (a new one by default) makes the retries on UNAVAILABLE return one job."""
+        return await self._call(self._stub.StartImport, _start_request(org_id, project_id, name, request_id))
 
     async def get_import_job(self, org_id: str, project_id: str, job_id: str) -> pb.ImportJob:
         return await self._call(
@@ -278,3 +277,9 @@ class AsyncIntegrationsClient:
                 yield update
         except grpc.aio.AioRpcError as error:
             raise from_rpc_error(error) from None
+
+
+def _start_request(org_id: str, project_id: str, name: str, request_id: str) -> pb.StartImportRequest:
+    return pb.StartImportRequest(
+        org_id=org_id, project_id=project_id, name=name, request_id=request_id or uuid.uuid4().hex
+    )

@@ -34,6 +34,8 @@ async def test_sync_client_returns_typed_values_and_raises_typed_errors(
             )
             assert updated.settings.api_token == "pk_5****0000"
             assert client.test_connection(*tenant, "clickup").ok
+            started = client.start_import(*tenant, "clickup", request_id="client-start-1")
+            assert client.start_import(*tenant, "clickup", request_id="client-start-1").id == started.id
             with pytest.raises(NotFoundError) as missing:
                 client.get_integration(*tenant, "jira")
             assert missing.value.reason == "UNKNOWN_INTEGRATION"
