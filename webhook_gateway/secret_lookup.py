@@ -82,7 +82,10 @@ class SecretLookup:
             self._flights[key] = flight
             flight.add_done_callback(lambda done: self._landed(key, done))
         # Shielded: a sender that hangs up must not cancel the lookup others are waiting for.
-        return await asyncio.shield(flight)
+        try:
+            return await asyncio.shield(flight)
+        except Rejected as refusal:  # a copy each: waiters must not share one exception's traceback
+            raise Rejected(refusal.status, refusal.reason, refusal.message) from None
 
     def _landed(self, key: Key, flight: asyncio.Future[str]) -> None:
         self._flights.pop(key, None)
