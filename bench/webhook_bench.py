@@ -38,7 +38,7 @@ import neo4j
 from google.protobuf import field_mask_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from devtools.neo4j_local import LocalNeo4j
+from devtools.neo4j_local import Connection, LocalNeo4j
 from graph.connection import GraphConfig, open_driver
 from graph.migrations import migrate
 from graph.webhook_inbox import WebhookInbox, WebhookRegistry
@@ -290,8 +290,14 @@ async def main() -> None:
             "INTEGRATIONS_GRPC_ADDRESS": f"127.0.0.1:{grpc_port}",
             "CLICKUP_API_URL": f"{clickup.url}/api/v2",
             "IMPORT_LEASE_SECONDS": "5",
+            # Parts A-C measure the edge and the inbox alone: nothing applies their events.
+            "WEBHOOK_WORKER": "off",
         }
         server = start_server(server_env, grpc_port, work / "server.log")
+        # The server refuses deliveries of webhooks it does not know, so the edge's webhook is registered
+        # (to a project of its own; part D clears its events before the worker starts).
+        edge_hook = f"bench-{uuid.uuid4().hex[:8]}"
+        await register_webhook(neo, keys, edge_hook, ("bench", "edge"), "0")
         gateway_env = {
             **os.environ,
             "GATEWAY_SERVER_TARGET": f"127.0.0.1:{grpc_port}",
@@ -309,10 +315,9 @@ async def main() -> None:
         url = f"http://127.0.0.1:{gateway_port}"
         wait_until(lambda: _ready(url), 30, "the gateway")
         try:
-            unrouted = f"bench-{uuid.uuid4().hex[:8]}"  # stored (HELD), never applied: measures the edge alone
             if "A" in args.parts and shutil.which("wrk"):
                 began = time.perf_counter()
-                figures = wrk_run(url, 10, args.concurrency, unrouted, work)
+                figures = wrk_run(url, 10, args.concurrency, edge_hook, work)
                 wait_until(lambda: _depth(url) == 0, 300, "the spool to drain")
                 into_inbox = time.perf_counter() - began
                 print(f"A. Server up: wrk, 10 s, {args.concurrency} connections, unique signed deliveries")
@@ -327,7 +332,7 @@ async def main() -> None:
                     f"{figures['requests'] / into_inbox:,.0f}",
                     f"{figures['requests']:,.0f} deliveries; spool empty {into_inbox - figures['seconds']:.1f} s later",
                 )
-                floor = http_floor(args.concurrency, unrouted, work)
+                floor = http_floor(args.concurrency, edge_hook, work)
                 row(
                     "baseline: empty Starlette endpoint, same uvicorn",
                     f"{floor['requests'] / floor['seconds']:,.0f}",
@@ -336,7 +341,7 @@ async def main() -> None:
             elif "A" in args.parts:
                 print("A. skipped: wrk is not installed (apt-get install wrk); see A' below")
             if "A" in args.parts:
-                seconds, latencies, statuses = await burst(url, args.deliveries, args.concurrency, unrouted)
+                seconds, latencies, statuses = await burst(url, args.deliveries, args.concurrency, edge_hook)
                 print(f"A'. The same with the Python load generator (httpx, shares the cores): {args.deliveries:,}")
                 row(
                     "verified durable deliveries/s", f"{args.deliveries / seconds:,.0f}", f"statuses {sorted(statuses)}"
@@ -348,7 +353,7 @@ async def main() -> None:
                 wait_until(lambda: _depth(url) == 0, 300, "the spool to drain")
             if "B" in args.parts:
                 if shutil.which("wrk"):
-                    figures = wrk_run(url, 10, 10, unrouted, work, rate=500)
+                    figures = wrk_run(url, 10, 10, edge_hook, work, rate=500)
                     print("B. About 500 deliveries/s for 10 s (wrk, 10 connections, paced)")
                     row("achieved rate", f"{figures['requests'] / figures['seconds']:,.0f}/s")
                     row(
@@ -357,7 +362,7 @@ async def main() -> None:
                         f"non-2xx {figures['non2xx']:.0f}; target p99 < 20 ms",
                     )
                 else:
-                    paced_latencies, paced_statuses = await paced(url, 500, 5, unrouted)
+                    paced_latencies, paced_statuses = await paced(url, 500, 5, edge_hook)
                     print("B. 500 deliveries/s for 5 s (httpx generator)")
                     row(
                         "latency p50 / p99",
@@ -371,7 +376,7 @@ async def main() -> None:
                 server.send_signal(signal.SIGKILL)
                 server.wait(30)
                 if shutil.which("wrk"):
-                    figures = wrk_run(url, 5, args.concurrency, unrouted, work)
+                    figures = wrk_run(url, 5, args.concurrency, edge_hook, work)
                     count = figures["requests"]
                     print("C. Server down: wrk, 5 s (the edge does not notice)")
                     row(
@@ -379,7 +384,7 @@ async def main() -> None:
                     )
                     row("latency p50 / p99", f"{figures['p50_ms']:.1f} / {figures['p99_ms']:.1f} ms")
                 else:
-                    seconds, latencies, statuses = await burst(url, args.deliveries, args.concurrency, unrouted)
+                    seconds, latencies, statuses = await burst(url, args.deliveries, args.concurrency, edge_hook)
                     count = args.deliveries
                     print("C. Server down (httpx generator)")
                     row("durable deliveries/s", f"{count / seconds:,.0f}", f"statuses {sorted(statuses)}")
@@ -397,6 +402,10 @@ async def main() -> None:
                 )
 
             if "D" in args.parts:
+                server.send_signal(signal.SIGTERM)
+                server.wait(30)
+                clear_project(neo, "edge")
+                server = start_server({**server_env, "WEBHOOK_WORKER": "on"}, grpc_port, work / "server-d.log")
                 latencies = await graph_latency(
                     server_env, grpc_port, clickup.url, url, sandbox, neo, keys, args.latency_samples
                 )
@@ -425,13 +434,34 @@ def _depth(url: str) -> int:
     return int(httpx.get(f"{url}/readyz").json()["spool_depth"])
 
 
+async def register_webhook(neo: Connection, keys: str, webhook_id: str, tenant: tuple[str, str], team: str) -> None:
+    """A webhook the server knows, under the gateway's static secret."""
+    driver = await open_driver(GraphConfig(neo.uri, neo.user, neo.password))
+    try:
+        await migrate(driver, "neo4j")
+        desk = WebhookDesk(WebhookInbox(driver, "neo4j"), WebhookRegistry(driver, "neo4j"), KeyRing.from_spec(keys))
+        await desk.register("clickup", webhook_id, tenant[0], tenant[1], team, STATIC_SECRET)
+    finally:
+        await driver.close()
+
+
+def clear_project(neo: Connection, project: str) -> None:
+    """Drop a project's inbox events, in batches (CALL IN TRANSACTIONS needs an auto-commit session)."""
+    auth = (neo.user, neo.password)
+    with neo4j.GraphDatabase.driver(neo.uri, auth=auth) as driver, driver.session(database="neo4j") as session:
+        session.run(
+            "MATCH (e:WebhookEvent {projectId: $p}) CALL (e) { DETACH DELETE e } IN TRANSACTIONS OF 10000 ROWS",
+            p=project,
+        ).consume()
+
+
 async def graph_latency(
     env: dict[str, str],
     grpc_port: int,
     clickup_url: str,
     gateway_url: str,
     sandbox: Sandbox,
-    neo: object,
+    neo: Connection,
     keys: str,
     samples: int,
 ) -> list[float]:
@@ -462,11 +492,7 @@ async def graph_latency(
     team_id = next(iter(sandbox.world.teams))
     hook = sandbox.hub.create(min(sandbox.world.users), int(team_id), f"{gateway_url}/webhooks/clickup", ["*"])
     hook.secret = STATIC_SECRET  # the gateway runs with this static secret
-    driver = await open_driver(GraphConfig(env["NEO4J_URI"], env["NEO4J_USER"], env["NEO4J_PASSWORD"]))
-    await migrate(driver, "neo4j")
-    desk = WebhookDesk(WebhookInbox(driver, "neo4j"), WebhookRegistry(driver, "neo4j"), KeyRing.from_spec(keys))
-    await desk.register("clickup", hook.id, org, project, team_id, STATIC_SECRET)
-    await driver.close()
+    await register_webhook(neo, keys, hook.id, (org, project), team_id)
     sync = neo4j.GraphDatabase.driver(env["NEO4J_URI"], auth=(env["NEO4J_USER"], env["NEO4J_PASSWORD"]))
     tasks = [t.id for t in sandbox.world.tasks.values() if t.parent is None][:samples]
     latencies: list[float] = []

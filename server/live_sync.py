@@ -309,8 +309,13 @@ class LiveSync:
     def start(self) -> None:
         async def loop() -> None:
             while True:
-                await self.check_once()
+                # Sleep first: replicas that start together do not all check at once, and the
+                # start-up path stays free of third-party calls.
                 await asyncio.sleep(self._check_seconds)
+                try:
+                    await self.check_once()
+                except Exception:  # Neo4j away, say: the next round tries again
+                    logger.exception("the live-sync check failed")
 
         self._task = asyncio.get_running_loop().create_task(loop())
 

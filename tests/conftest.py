@@ -155,6 +155,9 @@ def server_env(connection: Connection, tokens: Tokens, api_url: str, keys: str) 
         # Test servers share one database but talk to different sandboxes: only a test that needs
         # events applied turns its server's worker on.
         "WEBHOOK_WORKER": "off",
+        # The live-sync supervisor reconciles every integration in the (shared) database: a test that
+        # wants it calls check_once itself, so no test's server changes another test's webhooks.
+        "LIVE_SYNC_CHECK_SECONDS": "3600",
     }
 
 
