@@ -402,6 +402,8 @@ async def main() -> None:
                 )
 
             if "D" in args.parts:
+                # Every edge delivery into the inbox first, then cleared: none may reach the worker.
+                wait_until(lambda: _depth(url) == 0, 300, "the spool to drain")
                 server.send_signal(signal.SIGTERM)
                 server.wait(30)
                 clear_project(neo, "edge")

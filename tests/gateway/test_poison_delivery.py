@@ -10,7 +10,6 @@ import hmac
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -20,49 +19,24 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from devtools.neo4j_local import Connection
 from integrations.v1 import integration_service_pb2 as pb
-from sandbox.clickup.app import create_app
-from sandbox.clickup.generator import GeneratorConfig, generate
-from sandbox.clickup.state import Sandbox
-from tests.conftest import RunningHub, Tokens, bearer, server_env, start_hub
+from sandbox.clickup.generator import GeneratorConfig
+from tests.conftest import Tokens, bearer
 from tests.integration.importing import enable
-from tests.support import UvicornThread, free_port, wait_until
-from webhook_gateway.app import create_app as create_gateway
-from webhook_gateway.config import GatewayConfig
+from tests.integration.live_helpers import LiveStack, live_stack
+from tests.support import free_port, wait_until
 
 TOKEN = "pk_5550001_POISONSANDBOX0000000000000000000"
 SECRET = "POISON0TEST0SECRET0000000000000000000000000000000000000000000000"
 
 
-@dataclass
-class Stack:
-    sandbox: Sandbox
-    hub: RunningHub
-    gateway_url: str
-    metrics_url: str
-
-
 @pytest.fixture
 async def stack(
     neo4j_connection: Connection, tokens: Tokens, encryption_keys: str, tmp_path: Path
-) -> AsyncIterator[Stack]:
-    world = generate(GeneratorConfig(seed=23, spaces=1, tasks_per_list=10, subtask_ratio=0.0))
-    world.tokens[TOKEN] = min(world.users)
-    sandbox = Sandbox(world)
-    sandbox.limiter.limit = None
-    metrics = f"127.0.0.1:{free_port()}"
-    with UvicornThread(create_app(sandbox)) as clickup:
-        env = server_env(neo4j_connection, tokens, f"{clickup.url}/api/v2", encryption_keys) | {
-            "WEBHOOK_WORKER": "on",
-            "METRICS_ADDRESS": metrics,
-        }
-        hub = await start_hub(env)
-        config = GatewayConfig(server_target=hub.target, server_token=tokens.gateway, spool_path=tmp_path / "s.db")
-        try:
-            with UvicornThread(create_gateway(config)) as gateway:
-                yield Stack(sandbox, hub, gateway.url, f"http://{metrics}/metrics")
-        finally:
-            await hub.channel.close(None)
-            await hub.server.stop(grace=1)
+) -> AsyncIterator[LiveStack]:
+    config = GeneratorConfig(seed=23, spaces=1, tasks_per_list=10, subtask_ratio=0.0)
+    metrics = {"METRICS_ADDRESS": f"127.0.0.1:{free_port()}"}
+    async with live_stack(config, TOKEN, neo4j_connection, tokens, encryption_keys, tmp_path, metrics) as running:
+        yield running
 
 
 def signed(body: bytes) -> dict[str, str]:
@@ -90,7 +64,7 @@ def sample(url: str, name: str, **labels: str) -> float:
 
 
 async def test_a_poison_delivery_is_dead_lettered_and_the_100_behind_it_are_applied(
-    stack: Stack, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+    stack: LiveStack, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
 ) -> None:
     await enable(stack.hub, TOKEN, tokens.admin, tenant)
     team_id = next(iter(stack.sandbox.world.teams))
@@ -132,7 +106,14 @@ async def test_a_poison_delivery_is_dead_lettered_and_the_100_behind_it_are_appl
     assert "lone surrogate" in listed.events[0].last_error
     await asyncio.to_thread(
         wait_until,
-        lambda: sample(stack.metrics_url, "integrations_webhook_inbox", state="DEAD_LETTERED") >= 1,
+        lambda: (
+            sample(
+                f"http://{stack.hub.server.config.metrics_address}/metrics",
+                "integrations_webhook_inbox",
+                state="DEAD_LETTERED",
+            )
+            >= 1
+        ),
         30,
         "the server's inbox gauge to count the dead letter",
     )

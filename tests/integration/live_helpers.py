@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,9 @@ def task_name(driver: neo4j.Driver, tenant: tuple[str, str], task_id: str) -> st
     return records[0]["name"] if records else None
 
 
+StackFactory = Callable[[GeneratorConfig], AbstractAsyncContextManager["LiveStack"]]
+
+
 @dataclass
 class LiveStack:
     sandbox: Sandbox
@@ -41,10 +44,17 @@ class LiveStack:
 
 @asynccontextmanager
 async def live_stack(
-    config: GeneratorConfig, token: str, connection: Connection, tokens: Tokens, keys: str, spool_dir: Path
+    config: GeneratorConfig,
+    token: str,
+    connection: Connection,
+    tokens: Tokens,
+    keys: str,
+    spool_dir: Path,
+    settings: Mapping[str, str] | None = None,
 ) -> AsyncIterator[LiveStack]:
     """A sandbox of the given shape (``token`` for its first user), a server with the applying worker
-    and a public webhook URL (the supervisor left to the test), and the real gateway in front."""
+    and a public webhook URL (the supervisor left to the test; ``settings`` override the server's
+    environment), and the real gateway in front."""
     world = generate(config)
     world.tokens[token] = min(world.users)
     sandbox = Sandbox(world)
@@ -55,6 +65,7 @@ async def live_stack(
             "WEBHOOK_WORKER": "on",
             "LIVE_SYNC_CHECK_SECONDS": "3600",
             "WEBHOOK_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}/webhooks/clickup",
+            **(settings or {}),
         }
         hub = await start_hub(env)
         gateway = GatewayConfig(

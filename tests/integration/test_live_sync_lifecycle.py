@@ -15,18 +15,14 @@ import pytest
 from devtools.neo4j_local import Connection
 from graph.integration_store import IntegrationKey
 from integrations.v1 import integration_service_pb2 as pb
-from sandbox.clickup.app import create_app
-from sandbox.clickup.generator import GeneratorConfig, generate
-from sandbox.clickup.state import Sandbox
+from sandbox.clickup.generator import GeneratorConfig
 from server.live_sync import project_endpoint
-from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer, server_env, start_hub
+from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer
 from tests.integration.importing import enable, enable_request, export, run_import
-from tests.integration.live_helpers import task_name
+from tests.integration.live_helpers import LiveStack, live_stack, task_name
 from tests.integration.rpc import failure
-from tests.integration.test_live_sync import Stack, clean
-from tests.support import UvicornThread, free_port, wait_until
-from webhook_gateway.app import create_app as create_gateway
-from webhook_gateway.config import GatewayConfig
+from tests.integration.test_live_sync import clean
+from tests.support import wait_until
 
 TOKEN = "pk_5550001_LIFECYCLESANDBOX000000000000000"
 
@@ -38,30 +34,14 @@ def auto_sync(tenant: tuple[str, str], on: bool, token: str = TOKEN) -> pb.Updat
 @pytest.fixture
 async def stack(
     neo4j_connection: Connection, tokens: Tokens, encryption_keys: str, tmp_path: Path
-) -> AsyncIterator[Stack]:
-    world = generate(GeneratorConfig(seed=29, spaces=1, tasks_per_list=6))
-    world.tokens[TOKEN] = min(world.users)
-    sandbox = Sandbox(world)
-    sandbox.limiter.limit = None
-    gateway_port = free_port()
-    with UvicornThread(create_app(sandbox)) as clickup:
-        env = server_env(neo4j_connection, tokens, f"{clickup.url}/api/v2", encryption_keys) | {
-            "WEBHOOK_WORKER": "on",
-            "LIVE_SYNC_CHECK_SECONDS": "3600",
-            "WEBHOOK_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}/webhooks/clickup",
-        }
-        hub = await start_hub(env)
-        config = GatewayConfig(server_target=hub.target, server_token=tokens.gateway, spool_path=tmp_path / "s.db")
-        try:
-            with UvicornThread(create_gateway(config), gateway_port) as gateway:
-                yield Stack(sandbox, clickup.url, hub, gateway.url)
-        finally:
-            await hub.channel.close(None)
-            await hub.server.stop(grace=1)
+) -> AsyncIterator[LiveStack]:
+    config = GeneratorConfig(seed=29, spaces=1, tasks_per_list=6)
+    async with live_stack(config, TOKEN, neo4j_connection, tokens, encryption_keys, tmp_path) as running:
+        yield running
 
 
 async def test_suspended_webhook_is_revived_and_the_gap_repaired(
-    stack: Stack, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+    stack: LiveStack, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
 ) -> None:
     world = stack.sandbox.world
     await enable(stack.hub, TOKEN, tokens.admin, tenant)
@@ -128,7 +108,7 @@ async def test_auto_sync_without_a_public_url_is_refused_clearly(
 
 
 async def test_the_supervisor_heals_a_saved_state_its_webhooks_do_not_match(
-    stack: Stack, tokens: Tokens, tenant: tuple[str, str]
+    stack: LiveStack, tokens: Tokens, tenant: tuple[str, str]
 ) -> None:
     """A server that dies between saving an update and (un)registering its webhooks leaves the two
     apart (issue 9, item 16: never a saved state that claims a live sync that does not exist). The

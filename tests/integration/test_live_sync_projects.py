@@ -8,17 +8,12 @@ adopted; and a set-up that fails leaves auto-sync off, nothing registered and no
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
-from pathlib import Path
 
 import grpc
 import httpx
 import neo4j
-import pytest
 
-from devtools.neo4j_local import Connection
 from graph.integration_store import IntegrationKey
 from integrations.v1 import integration_service_pb2 as pb
 from sandbox.clickup.generator import GeneratorConfig
@@ -26,25 +21,9 @@ from sandbox.clickup.state import Fault
 from server.live_sync import project_endpoint
 from tests.conftest import Tokens, bearer
 from tests.integration.importing import enable_request, run_import
-from tests.integration.live_helpers import LiveStack, live_stack, task_name
+from tests.integration.live_helpers import LiveStack, StackFactory, task_name
 from tests.integration.rpc import failure
 from tests.support import wait_until
-
-StackFactory = Callable[[GeneratorConfig], AbstractAsyncContextManager[LiveStack]]
-
-
-@pytest.fixture
-def token() -> str:
-    """A ClickUp token of this test alone: the supervisor, which looks at every registration in the
-    shared database, then cannot reach the webhooks of earlier tests in this test's sandbox."""
-    return f"pk_5550001_{uuid.uuid4().hex}"
-
-
-@pytest.fixture
-def stacks(
-    neo4j_connection: Connection, tokens: Tokens, encryption_keys: str, tmp_path: Path, token: str
-) -> StackFactory:
-    return lambda config: live_stack(config, token, neo4j_connection, tokens, encryption_keys, tmp_path)
 
 
 def auto_sync(stack: LiveStack, tenant: tuple[str, str], on: bool) -> pb.UpdateIntegrationRequest:

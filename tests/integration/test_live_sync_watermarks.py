@@ -4,39 +4,19 @@ start, and a workspace no import has covered is reported (a WARNING and the sync
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
-from pathlib import Path
 
 import httpx
 import neo4j
 import pytest
 
-from devtools.neo4j_local import Connection
 from integrations.v1 import integration_service_pb2 as pb
 from sandbox.clickup.generator import GeneratorConfig
 from server.live_sync import LiveSync
 from tests.conftest import Tokens, bearer
 from tests.integration.importing import enable_request, run_import
-from tests.integration.live_helpers import LiveStack, live_stack, task_name
+from tests.integration.live_helpers import LiveStack, StackFactory, task_name
 
-StackFactory = Callable[[GeneratorConfig], AbstractAsyncContextManager[LiveStack]]
 EMPTY = GeneratorConfig(seed=41, spaces=1, folders_per_space=1, lists_per_folder=1, tasks_per_list=0)
-
-
-@pytest.fixture
-def token() -> str:
-    """A ClickUp token of this test alone: the supervisor, which looks at every registration in the
-    shared database, then cannot reach the webhooks of earlier tests in this test's sandbox."""
-    return f"pk_5550001_{uuid.uuid4().hex}"
-
-
-@pytest.fixture
-def stacks(
-    neo4j_connection: Connection, tokens: Tokens, encryption_keys: str, tmp_path: Path, token: str
-) -> StackFactory:
-    return lambda config: live_stack(config, token, neo4j_connection, tokens, encryption_keys, tmp_path)
 
 
 async def state(stack: LiveStack, admin: str, tenant: tuple[str, str]) -> pb.Integration:
