@@ -33,12 +33,27 @@ def test_an_id_only_update_is_reapplied_when_it_looks_duplicate() -> None:
     [
         (b"nope", "raw_body"),
         (b"[]", "raw_body"),
-        (b'{"webhook_id":"w"}', "raw_body.event"),
         (b'{"event":"taskCreated"}', "raw_body.webhook_id"),
-        (b'{"event":"taskCreated","webhook_id":"w","history_items":{}}', "raw_body.history_items"),
+        (b'{"event":"taskCreated","webhook_id":"w\\n"}', "raw_body.webhook_id"),
     ],
 )
-def test_bad_bodies_name_the_field(body: bytes, field: str) -> None:
+def test_bodies_that_cannot_be_routed_are_refused_naming_the_field(body: bytes, field: str) -> None:
     with pytest.raises(InvalidArgument) as info:
         parse_delivery(body, NOW)
     assert info.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b'{"webhook_id":"w"}', "MISSING_EVENT"),
+        (b'{"event":"taskCreated","webhook_id":"w","history_items":{}}', "BAD_HISTORY"),
+        (b'{"event":"taskCreated\\ud800","webhook_id":"w"}', "UNSTORABLE_TEXT"),
+    ],
+)
+def test_routed_bodies_that_cannot_be_applied_are_kept_as_dead_letters(body: bytes, problem: str) -> None:
+    """Refusing them would drop a verified delivery the gateway already acknowledged (issue 9, item 1)."""
+    parsed = parse_delivery(body, NOW)
+    assert (parsed.webhook_id, parsed.problem) == ("w", problem)
+    assert parsed.problem_message
+    assert parsed.dedupe_key == parse_delivery(body, NOW + 3 * ID_ONLY_WINDOW_MS).dedupe_key, "one key per body"
