@@ -292,6 +292,9 @@ async def main() -> None:
             "IMPORT_LEASE_SECONDS": "5",
             # Parts A-C measure the edge and the inbox alone: nothing applies their events.
             "WEBHOOK_WORKER": "off",
+            # Part D registers its webhook directly (no auto-sync): the supervisor's reconcile pass
+            # would delete it, so it stays out of the measured minutes.
+            "LIVE_SYNC_CHECK_SECONDS": "3600",
         }
         server = start_server(server_env, grpc_port, work / "server.log")
         # The server refuses deliveries of webhooks it does not know, so the edge's webhook is registered

@@ -85,6 +85,20 @@ class Progress:
     checkpoint: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class SyncState:
+    """What the imports of one integration left behind: when, how much, and how far each
+    workspace's changes have been read (the watermarks gap repair starts from)."""
+
+    last_full_import_at: datetime | None
+    last_import_started_at: datetime | None
+    last_import_job_id: str
+    imported_workspaces: tuple[str, ...] | None  # None: recorded before imports said which
+    watermarks: dict[str, datetime]
+    totals: dict[str, int]
+    last_error: str
+
+
 class LeaseLost(RuntimeError):
     """Another runner owns the job now (ours expired): stop working on it."""
 
@@ -429,7 +443,7 @@ class ImportJobStore:
         raw = records[0]["w"] if records else None
         return {k: datetime.fromisoformat(v) for k, v in json.loads(raw).items()} if raw else {}
 
-    async def sync_state(self, org_id: str, project_id: str, integration: str) -> dict[str, Any] | None:
+    async def sync_state(self, org_id: str, project_id: str, integration: str) -> SyncState | None:
         records = await self._query(
             """
             OPTIONAL MATCH (s:SyncState {orgId: $org, projectId: $project, integration: $name})
@@ -448,15 +462,15 @@ class ImportJobStore:
         marks = _newest({k: datetime.fromisoformat(v) for k, v in legacy.items()}, marks)
         node = node or {}
         imported = node.get("importedWorkspaces")
-        return {
-            "last_full_import_at": to_datetime(node.get("lastFullImportAt")),
-            "last_import_started_at": to_datetime(node.get("lastImportStartedAt")),
-            "last_import_job_id": node.get("lastImportJobId", ""),
-            "imported_workspaces": None if imported is None else [str(w) for w in imported],
-            "watermarks": marks,
-            "totals": json.loads(node.get("totals") or "{}"),
-            "last_error": node.get("lastError", ""),
-        }
+        return SyncState(
+            last_full_import_at=to_datetime(node.get("lastFullImportAt")),
+            last_import_started_at=to_datetime(node.get("lastImportStartedAt")),
+            last_import_job_id=node.get("lastImportJobId", ""),
+            imported_workspaces=None if imported is None else tuple(str(w) for w in imported),
+            watermarks=marks,
+            totals=json.loads(node.get("totals") or "{}"),
+            last_error=node.get("lastError", ""),
+        )
 
 
 def _newest(old: dict[str, datetime], new: dict[str, datetime]) -> dict[str, datetime]:

@@ -263,6 +263,17 @@ class WebhookRegistration:
     secret_ciphertext: str
 
 
+@dataclass(frozen=True)
+class WebhookHealth:
+    """A registered webhook of a project as last checked: the third party's status and fail count."""
+
+    webhook_id: str
+    workspace_id: str
+    status: str
+    fail_count: int
+    checked_at: datetime | None
+
+
 class WebhookRegistry:
     """Which project a third-party webhook belongs to, and its signing secret (sealed)."""
 
@@ -286,12 +297,12 @@ class WebhookRegistry:
             database_=self._database,
         )
 
-    async def for_project(self, org_id: str, project_id: str, integration: str) -> list[dict[str, Any]]:
+    async def for_project(self, org_id: str, project_id: str, integration: str) -> list[WebhookHealth]:
         records, _, _ = await self._driver.execute_query(
             """
             MATCH (w:WebhookRegistration {integration: $integration, orgId: $org, projectId: $project})
             RETURN w.webhookId AS id, w.workspaceId AS workspace, coalesce(w.status, 'active') AS status,
-                   coalesce(w.failCount, 0) AS failCount, w.checkedAt AS checkedAt
+                   coalesce(w.failCount, 0) AS fails, w.checkedAt AS checked
             ORDER BY w.workspaceId
             """,
             integration=integration,
@@ -299,7 +310,12 @@ class WebhookRegistry:
             project=project_id,
             database_=self._database,
         )
-        return [{**dict(r), "checkedAt": to_datetime(r["checkedAt"])} for r in records]
+        return [
+            WebhookHealth(
+                str(r["id"]), str(r["workspace"]), str(r["status"]), int(r["fails"]), to_datetime(r["checked"])
+            )
+            for r in records
+        ]
 
     async def all_registrations(self) -> list[WebhookRegistration]:
         records, _, _ = await self._driver.execute_query(

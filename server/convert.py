@@ -7,8 +7,8 @@ from typing import Any
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from graph.import_jobs import ImportJobRecord
-from graph.webhook_inbox import InboxEvent
+from graph.import_jobs import ImportJobRecord, SyncState
+from graph.webhook_inbox import InboxEvent, WebhookHealth
 from integrations.v1 import integration_service_pb2 as pb
 from server.gallery import IntegrationView
 from server.integrations.base import ConnectionCheck
@@ -37,12 +37,12 @@ def _set_times(message: Any, times: dict[str, datetime | None]) -> None:
             getattr(message, field).CopyFrom(ts)
 
 
-def sync_state(state: dict[str, Any]) -> pb.SyncState:
+def sync_state(state: SyncState) -> pb.SyncState:
     message = pb.SyncState(
-        last_import_job_id=state["last_import_job_id"], last_error=state["last_error"], totals=state["totals"]
+        last_import_job_id=state.last_import_job_id, last_error=state.last_error, totals=state.totals
     )
-    _set_times(message, {"last_full_import_time": state["last_full_import_at"]})
-    for workspace_id, mark in state["watermarks"].items():
+    _set_times(message, {"last_full_import_time": state.last_full_import_at})
+    for workspace_id, mark in state.watermarks.items():
         ts = timestamp(mark)
         if ts is not None:
             message.workspace_watermarks[workspace_id].CopyFrom(ts)
@@ -50,7 +50,7 @@ def sync_state(state: dict[str, Any]) -> pb.SyncState:
 
 
 def integration(
-    view: IntegrationView, sync: dict[str, Any] | None = None, webhooks: list[dict[str, Any]] | None = None
+    view: IntegrationView, sync: SyncState | None = None, webhooks: list[WebhookHealth] | None = None
 ) -> pb.Integration:
     plugin, record = view.plugin, view.record
     message = pb.Integration(
@@ -73,9 +73,9 @@ def integration(
         message.sync_state.CopyFrom(sync_state(sync))
     for hook in webhooks or []:
         health = message.webhooks.add(
-            id=hook["id"], workspace_id=hook["workspace"], status=hook["status"], fail_count=hook["failCount"]
+            id=hook.webhook_id, workspace_id=hook.workspace_id, status=hook.status, fail_count=hook.fail_count
         )
-        _set_times(health, {"checked_time": hook["checkedAt"]})
+        _set_times(health, {"checked_time": hook.checked_at})
     if record is not None:
         _set_times(
             message,

@@ -16,7 +16,7 @@ import uuid
 import neo4j
 
 from graph.clickup.writer import GraphWriter
-from graph.import_jobs import ImportJobRecord, ImportJobStore, LeaseLost, Progress, RequestIdReused
+from graph.import_jobs import ImportJobRecord, ImportJobStore, LeaseLost, Progress, RequestIdReused, SyncState
 from server.errors import FailedPrecondition, InvalidArgument, ServiceError
 from server.gallery import Gallery
 from server.integrations.base import ImportCancelled, ImportContext, ImportFailure
@@ -77,6 +77,21 @@ class ImportRunner:
             return await self.jobs.for_request(org_id, project_id, name, request_id)
         except RequestIdReused as exc:
             raise InvalidArgument("request_id", str(exc), reason="REQUEST_ID_REUSED") from None
+
+    async def job(self, job_id: str) -> ImportJobRecord | None:
+        return await self.jobs.get(job_id)
+
+    async def jobs_of(
+        self, org_id: str, project_id: str, name: str | None, offset: int, limit: int
+    ) -> list[ImportJobRecord]:
+        return await self.jobs.list_jobs(org_id, project_id, name, offset, limit)
+
+    async def cancel(self, job_id: str) -> ImportJobRecord | None:
+        """Asks the job to stop at its next checkpoint; the job as it is then."""
+        return await self.jobs.request_cancel(job_id)
+
+    async def sync_state(self, org_id: str, project_id: str, name: str) -> SyncState | None:
+        return await self.jobs.sync_state(org_id, project_id, name)
 
     async def changed(self, job_id: str) -> None:
         """Returns when a job this process runs changes; callers bound the wait (other replicas' jobs)."""

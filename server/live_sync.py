@@ -22,7 +22,6 @@ import hashlib
 import logging
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import neo4j
@@ -31,7 +30,7 @@ from google.protobuf import field_mask_pb2
 from graph.clickup.writer import GraphWriter
 from graph.import_jobs import ImportJobStore
 from graph.integration_store import IntegrationKey
-from graph.webhook_inbox import WebhookRegistration
+from graph.webhook_inbox import WebhookHealth, WebhookRegistration
 from integrations.v1 import integration_service_pb2 as pb
 from server.errors import FailedPrecondition, ServiceError
 from server.gallery import Gallery, IntegrationView
@@ -100,13 +99,13 @@ class LiveSync:
         elif existing:
             await self._unregister(view, existing)
 
-    async def _register(self, view: IntegrationView, existing: list[dict[str, Any]]) -> None:
+    async def _register(self, view: IntegrationView, existing: list[WebhookHealth]) -> None:
         key, settings = view.key, view.settings
         assert settings is not None
-        have = {str(hook["workspace"]): str(hook["id"]) for hook in existing}
+        have = {hook.workspace_id: hook.webhook_id for hook in existing}
         selected = list(settings.data_mapping.workspace_ids)
         missing = [w for w in selected if w not in have]
-        stale = [hook for hook in existing if selected and hook["workspace"] not in selected]
+        stale = [hook for hook in existing if selected and hook.workspace_id not in selected]
         if have and not missing:
             await self._unregister(view, stale)
             return
@@ -171,23 +170,23 @@ class LiveSync:
             reason=reason,
         ) from None
 
-    async def _unregister(self, view: IntegrationView, hooks: list[dict[str, Any]]) -> None:
+    async def _unregister(self, view: IntegrationView, hooks: list[WebhookHealth]) -> None:
         """Delete webhooks in the third party and forget them; one that cannot be deleted stays
         registered (and visible in GetIntegration), with the reason in the sync state."""
         key = view.key
         for hook in hooks:
             try:
                 if view.settings is not None:
-                    await view.plugin.delete_webhook(view.settings, hook["id"])
+                    await view.plugin.delete_webhook(view.settings, hook.webhook_id)
             except Exception as exc:
-                problem = f"webhook {hook['id']} could not be deleted: {_describe(exc)}"
+                problem = f"webhook {hook.webhook_id} could not be deleted: {_describe(exc)}"
                 logger.warning("%s/%s %s: %s", key.org_id, key.project_id, key.name, problem)
                 await self._jobs.record_sync_error(key.org_id, key.project_id, key.name, problem)
                 continue
-            await self._desk.unregister(key.name, hook["id"])
-            logger.info("deleted %s webhook %s", key.name, hook["id"])
+            await self._desk.unregister(key.name, hook.webhook_id)
+            logger.info("deleted %s webhook %s", key.name, hook.webhook_id)
 
-    async def health(self, org_id: str, project_id: str, name: str) -> list[dict[str, Any]]:
+    async def health(self, org_id: str, project_id: str, name: str) -> list[WebhookHealth]:
         return await self._desk.registry.for_project(org_id, project_id, name)
 
     async def check_once(self) -> None:
@@ -279,11 +278,11 @@ class LiveSync:
             return 0  # a full import is running: it covers the gap
         if view.settings is None:
             return 0
-        state = await self._jobs.sync_state(reg.org_id, reg.project_id, reg.integration) or {}
-        mark: datetime | None = state.get("watermarks", {}).get(reg.workspace_id)
+        state = await self._jobs.sync_state(reg.org_id, reg.project_id, reg.integration)
+        mark = state.watermarks.get(reg.workspace_id) if state is not None else None
         if mark is None:
-            imported = state.get("imported_workspaces")
-            started = state.get("last_import_started_at") or state.get("last_full_import_at")
+            imported = state.imported_workspaces if state is not None else None
+            started = state.last_import_started_at or state.last_full_import_at if state is not None else None
             if started is None or (imported is not None and reg.workspace_id not in imported):
                 problem = (
                     f"gap repair of workspace {reg.workspace_id} skipped: no import has covered it yet; "

@@ -14,7 +14,7 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 from google.protobuf import duration_pb2
 
-from graph.import_jobs import ImportJobRecord
+from graph.import_jobs import ImportJobRecord, SyncState
 from integrations.v1 import integration_service_pb2 as pb
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
 from server import convert
@@ -135,8 +135,8 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
             await self.live_sync.health(key.org_id, key.project_id, key.name),
         )
 
-    async def _sync(self, org_id: str, project_id: str, name: str) -> dict[str, Any] | None:
-        return await self.imports.jobs.sync_state(org_id, project_id, name)
+    async def _sync(self, org_id: str, project_id: str, name: str) -> SyncState | None:
+        return await self.imports.sync_state(org_id, project_id, name)
 
     @rpc(Scope.READ)
     async def ListIntegrations(
@@ -167,7 +167,7 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
 
     async def _job(self, request: Any) -> ImportJobRecord:
         job_id = require_id("job_id", request.job_id)
-        job = await self.imports.jobs.get(job_id)
+        job = await self.imports.job(job_id)
         if job is None or (job.org_id, job.project_id) != (request.org_id, request.project_id):
             raise NotFound(f"no import job {job_id!r} in this project", reason="UNKNOWN_JOB")
         return job
@@ -188,7 +188,7 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
         name = require_name("name", request.name) if request.name else None
         query = ("ListImportJobs", request.org_id, request.project_id, name or "")
         offset = self.pages.read(request.page_token, *query)
-        jobs = await self.imports.jobs.list_jobs(request.org_id, request.project_id, name, offset, size + 1)
+        jobs = await self.imports.jobs_of(request.org_id, request.project_id, name, offset, size + 1)
         token = self.pages.issue(offset + size, *query) if len(jobs) > size else ""
         return pb.ListImportJobsResponse(jobs=[convert.import_job(j) for j in jobs[:size]], next_page_token=token)
 
@@ -213,7 +213,7 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
         job = await self._job(request)
         if job.terminal:
             raise FailedPrecondition(f"import job {job.id} already ended ({job.state})", reason="JOB_ENDED")
-        cancelled = await self.imports.jobs.request_cancel(job.id)
+        cancelled = await self.imports.cancel(job.id)
         return convert.import_job(cancelled or job)
 
     # ------------------------------------------------------------ webhooks

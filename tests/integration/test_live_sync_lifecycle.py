@@ -122,11 +122,11 @@ async def test_the_supervisor_heals_a_saved_state_its_webhooks_do_not_match(
     assert await hub.live_sync.health(tenant[0], tenant[1], "clickup") == []
     await hub.live_sync.reconcile_all()
     (hook,) = await hub.live_sync.health(tenant[0], tenant[1], "clickup")
-    assert hook["workspace"] == team_id
-    assert hook["id"] in stack.sandbox.hub.webhooks
+    assert hook.workspace_id == team_id
+    assert hook.webhook_id in stack.sandbox.hub.webhooks
 
     saved_off = auto_sync(tenant, False)
     await hub.gallery.update(tenant[0], tenant[1], saved_off.integration, saved_off.update_mask, "")
     await hub.live_sync.reconcile_all()
     assert await hub.live_sync.health(tenant[0], tenant[1], "clickup") == []
-    assert hook["id"] not in stack.sandbox.hub.webhooks, "deleted in ClickUp too"
+    assert hook.webhook_id not in stack.sandbox.hub.webhooks, "deleted in ClickUp too"
