@@ -25,7 +25,7 @@ from server.imports import ImportRunner
 from server.live_sync import LiveSync
 from server.page_tokens import PageTokens
 from server.validation import optional_request_id, require_id, require_name
-from server.webhooks import SECRET_TTL_SECONDS, Stored, WebhookDesk
+from server.webhooks import SECRET_TTL_SECONDS, Incoming, Stored, WebhookDesk
 
 logger = logging.getLogger(__name__)
 
@@ -222,15 +222,7 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
     async def DeliverWebhookEvent(
         self, request: pb.DeliverWebhookEventRequest, context: Context
     ) -> pb.DeliverWebhookEventResponse:
-        received = request.received_time.ToDatetime(UTC) if request.HasField("received_time") else None
-        stored = await self.webhooks.deliver(
-            request.integration,
-            request.raw_body,
-            request.signature_verified,
-            received,
-            dict(request.headers),
-            _caller.get(),
-        )
+        stored = await self.webhooks.deliver(_incoming(request), _caller.get())
         return pb.DeliverWebhookEventResponse(event_id=stored.event_id, duplicate=stored.duplicate)
 
     @rpc(Scope.DELIVER, tenant=False)
@@ -239,19 +231,7 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
     ) -> pb.DeliverWebhookEventsResponse:
         if len(request.events) > MAX_DELIVERY_BATCH:
             raise InvalidArgument("events", f"at most {MAX_DELIVERY_BATCH} deliveries per call")
-        outcomes = await self.webhooks.deliver_many(
-            [
-                (
-                    event.integration,
-                    event.raw_body,
-                    event.signature_verified,
-                    event.received_time.ToDatetime(UTC) if event.HasField("received_time") else None,
-                    dict(event.headers),
-                )
-                for event in request.events
-            ],
-            _caller.get(),
-        )
+        outcomes = await self.webhooks.deliver_many([_incoming(event) for event in request.events], _caller.get())
         return pb.DeliverWebhookEventsResponse(results=[_delivery_result(outcome) for outcome in outcomes])
 
     @rpc(Scope.DELIVER, tenant=False)
@@ -296,6 +276,11 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
             raise InvalidArgument("end_time", "must be after start_time")
         replayed = await self.webhooks.replay(request.org_id, request.project_id, ids, start, end)
         return pb.ReplayWebhookEventsResponse(replayed=replayed)
+
+
+def _incoming(request: pb.DeliverWebhookEventRequest) -> Incoming:
+    received = request.received_time.ToDatetime(UTC) if request.HasField("received_time") else None
+    return Incoming(request.integration, request.raw_body, request.signature_verified, received, dict(request.headers))
 
 
 def _delivery_result(outcome: Stored | ServiceError) -> pb.DeliveryResult:

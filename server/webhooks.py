@@ -44,6 +44,17 @@ Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Incoming:
+    """One delivery as the gateway hands it over: the exact bytes and what the gateway knows of them."""
+
+    integration: str
+    raw_body: bytes
+    verified: bool
+    received: datetime | None
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Stored:
     event_id: str
     duplicate: bool
@@ -161,34 +172,19 @@ class WebhookDesk:
         self._routes[(integration, webhook_id)] = (route, time.monotonic() + ROUTE_TTL_SECONDS)
         return route
 
-    async def deliver(
-        self,
-        integration: str,
-        raw: bytes,
-        verified: bool,
-        received: datetime | None,
-        headers: dict[str, str],
-        caller: Grant,
-    ) -> Stored:
-        row = await self._inbox_row(integration, raw, verified, received, headers, caller)
+    async def deliver(self, incoming: Incoming, caller: Grant) -> Stored:
+        row = await self._inbox_row(incoming, caller)
         event_id, duplicate = await self._commits.submit(row)
         self.on_stored()
         return Stored(event_id, duplicate, row["state"] == "DEAD_LETTERED")
 
-    async def _inbox_row(
-        self,
-        integration: str,
-        raw: bytes,
-        verified: bool,
-        received: datetime | None,
-        headers: dict[str, str],
-        caller: Grant,
-    ) -> Row:
+    async def _inbox_row(self, incoming: Incoming, caller: Grant) -> Row:
         """The checked, parsed and routed delivery, as the inbox stores it."""
+        integration, raw, headers = incoming.integration, incoming.raw_body, incoming.headers
         require_name("integration", integration)
         if integration != "clickup":
             raise NotFound(f"{integration!r} does not receive webhooks", reason="NO_WEBHOOKS")
-        if not verified:
+        if not incoming.verified:
             raise FailedPrecondition(
                 "only deliveries whose signature the gateway verified are accepted", reason="UNVERIFIED"
             )
@@ -196,7 +192,7 @@ class WebhookDesk:
             raise InvalidArgument("raw_body", "must not be empty", reason="EMPTY_FIELD")
         if len(raw) > MAX_BODY_BYTES:
             raise InvalidArgument("raw_body", f"is larger than {MAX_BODY_BYTES} bytes", reason="TOO_LARGE")
-        received_at = received or datetime.now(UTC)
+        received_at = incoming.received or datetime.now(UTC)
         parsed = parse_delivery(raw, int(received_at.timestamp() * 1000))
         route = await self._route(integration, parsed.webhook_id)
         if route is None:
@@ -230,16 +226,14 @@ class WebhookDesk:
             last_error=parsed.problem_message,
         )
 
-    async def deliver_many(
-        self, deliveries: list[tuple[str, bytes, bool, datetime | None, dict[str, str]]], caller: Grant
-    ) -> list[Stored | ServiceError]:
+    async def deliver_many(self, deliveries: list[Incoming], caller: Grant) -> list[Stored | ServiceError]:
         """Each delivery stored (sharing group commits) or refused on its own. Only a failure of the
         database itself (unreachable, leader change) fails the whole call, so the caller retries it
         all; dedupe makes that safe."""
         rows: list[Row | ServiceError] = []
         for delivery in deliveries:  # one by one, so the inbox keeps the batch's order
             try:
-                rows.append(await self._inbox_row(*delivery, caller))
+                rows.append(await self._inbox_row(delivery, caller))
             except ServiceError as refused:
                 rows.append(refused)
         kept = [row for row in rows if not isinstance(row, ServiceError)]

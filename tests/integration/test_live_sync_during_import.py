@@ -12,6 +12,7 @@ from sandbox.clickup.app import create_app
 from sandbox.clickup.generator import GeneratorConfig, generate
 from sandbox.clickup.state import Fault, Sandbox
 from server.auth import Grant, Scope
+from server.webhooks import Incoming
 from tests.conftest import Tokens, bearer, server_env, start_hub
 from tests.integration.importing import enable
 from tests.integration.live_helpers import task_name
@@ -57,7 +58,7 @@ async def test_events_during_an_import_are_held_then_applied(
                 b'{"event":"taskUpdated","history_items":[{"id":"h-during-1"}],"task_id":"%s",'
                 b'"webhook_id":"hook-during"}' % task.id.encode()
             )
-            stored = await hub.server.webhooks.deliver("clickup", body, True, None, {}, ADMIN)
+            stored = await hub.server.webhooks.deliver(Incoming("clickup", body, True, None, {}), ADMIN)
             assert not stored.duplicate
             event_id = stored.event_id
             running_checks = 0
