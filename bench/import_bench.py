@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 from devtools.neo4j_local import LocalNeo4j
-from graph.clickup import mapping
-from graph.clickup.writer import GraphWriter
 from graph.connection import GraphConfig, open_driver
 from graph.migrations import migrate
+from graph.rows import Rows
+from graph.writer import GraphWriter
 from integrations.v1 import integration_service_pb2 as pb
 from sandbox.clickup import render
 from sandbox.clickup.app import create_app
@@ -44,6 +44,8 @@ from sandbox.clickup.model import World
 from sandbox.clickup.state import Sandbox
 from server.auth import hash_token
 from server.crypto import generate_key_spec
+from server.integrations.clickup import transform
+from server.integrations.clickup.schema import SCHEMA as CLICKUP_SCHEMA
 from tests.conftest import start_hub
 from tests.integration.importing import enable
 from tests.support import UvicornThread
@@ -75,18 +77,18 @@ def lower_bound(world: World) -> int:
     return 1 + 2 * len(world.teams) + 4 * len(world.spaces) + len(world.folders) + live // 100 + 1 + archived // 100 + 1
 
 
-def rows_of(world: World) -> list[mapping.Rows]:
+def rows_of(world: World) -> list[Rows]:
     team = next(iter(world.teams))
     waiters: dict[str, list[str]] = {}
     for task in world.tasks.values():
         for other in task.depends_on:
             waiters.setdefault(other, []).append(task.id)
-    batches, current = [], mapping.Rows()
+    batches, current = [], Rows()
     for task in world.tasks.values():
-        current.extend(mapping.task(render.task(world, task, waiters=waiters), team))
+        current.extend(transform.task(render.task(world, task, waiters=waiters), team))
         if sum(1 for n in current.nodes if n.label == "Task") >= 5000:
             batches.append(current)
-            current = mapping.Rows()
+            current = Rows()
     batches.append(current)
     return batches
 
@@ -190,7 +192,7 @@ async def main() -> None:
     await migrate(driver, "neo4j")
     batches = rows_of(world)
     tasks = sum(1 for b in batches for n in b.nodes if n.label == "Task")
-    writer = GraphWriter(driver, "neo4j", "bench", f"writer-{uuid.uuid4().hex[:8]}")
+    writer = GraphWriter(driver, "neo4j", "bench", f"writer-{uuid.uuid4().hex[:8]}", CLICKUP_SCHEMA)
     started = time.perf_counter()
     relationships = 0
     for batch in batches:
@@ -200,10 +202,10 @@ async def main() -> None:
     # Baseline (a): the same rows, one transaction per task (nodes and their edges).
     sample = [t for t in world.tasks.values()][: args.baseline_sample]
     team = next(iter(world.teams))
-    per_row = GraphWriter(driver, "neo4j", "bench", f"per-row-{uuid.uuid4().hex[:8]}")
+    per_row = GraphWriter(driver, "neo4j", "bench", f"per-row-{uuid.uuid4().hex[:8]}", CLICKUP_SCHEMA)
     started = time.perf_counter()
     for task in sample:
-        await per_row.write(mapping.task(render.task(world, task), team), "bench")
+        await per_row.write(transform.task(render.task(world, task), team), "bench")
     per_row_rate = len(sample) / (time.perf_counter() - started)
 
     # Baseline (b): the floor, a bare UNWIND CREATE of the same task properties, no relationships.

@@ -52,7 +52,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         2,
-        "clickup graph and import jobs",
+        "source graph keys (projectId, source, externalId), tombstones and import jobs",
         (
             "CREATE CONSTRAINT workspace_key IF NOT EXISTS FOR (n:Workspace) "
             "REQUIRE (n.projectId, n.source, n.externalId) IS UNIQUE",

@@ -15,8 +15,8 @@ import uuid
 
 import neo4j
 
-from graph.clickup.writer import GraphWriter
 from graph.import_jobs import ImportJobRecord, ImportJobStore, LeaseLost, Progress, RequestIdReused, SyncState
+from graph.writer import GraphWriter
 from server.errors import FailedPrecondition, InvalidArgument, ServiceError
 from server.gallery import Gallery
 from server.integrations.base import ImportCancelled, ImportContext, ImportFailure
@@ -167,7 +167,7 @@ class ImportRunner:
             view = await self._gallery.get(job.org_id, job.project_id, job.integration)
             if view.settings is None:
                 raise FailedPrecondition("the integration has no settings any more", reason="NOT_CONFIGURED")
-            writer = GraphWriter(self._driver, self._database, job.org_id, job.project_id)
+            writer = GraphWriter(self._driver, self._database, job.org_id, job.project_id, view.plugin.graph_schema)
 
             async def report(progress: Progress, page_seen: dict[str, list[str]] | None) -> None:
                 cancel = await self.jobs.save_progress(job.id, self.owner, progress, page_seen)

@@ -27,10 +27,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import neo4j
 from google.protobuf import field_mask_pb2
 
-from graph.clickup.writer import GraphWriter
 from graph.import_jobs import ImportJobStore
 from graph.integration_store import IntegrationKey
 from graph.webhook_inbox import WebhookHealth, WebhookRegistration
+from graph.writer import GraphWriter
 from integrations.v1 import integration_service_pb2 as pb
 from server.errors import FailedPrecondition, ServiceError
 from server.gallery import Gallery, IntegrationView
@@ -295,7 +295,7 @@ class LiveSync:
             logger.info("workspace %s has no watermark: repairing from the last import's start", reg.workspace_id)
             mark = started
         since = int((mark - OVERLAP).timestamp() * 1000)
-        writer = GraphWriter(self._driver, self._database, reg.org_id, reg.project_id)
+        writer = GraphWriter(self._driver, self._database, reg.org_id, reg.project_id, view.plugin.graph_schema)
         count, newest = await view.plugin.repair_gap(
             view.settings, writer, reg.workspace_id, since, f"gap-repair:{reg.webhook_id}"
         )

@@ -14,8 +14,8 @@ import uuid
 
 import neo4j
 
-from graph.clickup.writer import GraphWriter
 from graph.webhook_inbox import InboxEvent, WebhookInbox, WebhookRegistry
+from graph.writer import GraphWriter
 from server.errors import ServiceError
 from server.gallery import Gallery
 from server.metrics import ServerMetrics
@@ -127,7 +127,7 @@ class WebhookWorker:
             view = await self._gallery.get(event.org_id, event.project_id, event.integration)
             if view.settings is None or view.record is None or not view.record.enabled:
                 raise LookupError(f"{event.integration} is not enabled for {event.org_id}/{event.project_id}")
-            writer = GraphWriter(self._driver, self._database, event.org_id, event.project_id)
+            writer = GraphWriter(self._driver, self._database, event.org_id, event.project_id, view.plugin.graph_schema)
             outcome = await view.plugin.apply_webhook(
                 view.settings, writer, event.event, event.object_id, registration.workspace_id, f"webhook:{event.id}"
             )

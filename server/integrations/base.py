@@ -13,8 +13,9 @@ from datetime import datetime
 from enum import Enum
 from typing import ClassVar, Protocol
 
-from graph.clickup.writer import GraphWriter
 from graph.import_jobs import ImportJobRecord, Progress
+from graph.schema import GraphSchema
+from graph.writer import GraphWriter
 from integrations.v1 import integration_service_pb2 as pb
 
 
@@ -98,6 +99,8 @@ class Integration(abc.ABC):
     description: ClassVar[str]
     logo_url: ClassVar[str]
     auth_methods: ClassVar[tuple[int, ...]] = (pb.AUTH_METHOD_API_TOKEN,)
+    # What the plugin writes to the graph; every plugin that imports or applies webhooks declares one.
+    graph_schema: ClassVar[GraphSchema]
 
     @abc.abstractmethod
     def validate_settings(self, settings: pb.IntegrationSettings) -> None:

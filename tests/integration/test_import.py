@@ -13,15 +13,17 @@ import neo4j
 import pytest
 
 from devtools.neo4j_local import Connection
-from graph.clickup import mapping
-from graph.clickup.writer import GraphWriter
 from graph.connection import GraphConfig, open_driver
+from graph.rows import Rows
+from graph.writer import GraphWriter
 from integrations.v1 import integration_service_pb2 as pb
 from sandbox.clickup import render
 from sandbox.clickup.app import create_app
 from sandbox.clickup.generator import GeneratorConfig, generate
 from sandbox.clickup.model import World
 from sandbox.clickup.state import Fault, Sandbox
+from server.integrations.clickup import transform
+from server.integrations.clickup.schema import SCHEMA as CLICKUP_SCHEMA
 from tests.conftest import RunningHub, Tokens, bearer, server_env, start_hub
 from tests.integration.importing import (
     enable,
@@ -234,10 +236,10 @@ async def test_an_older_update_never_overwrites_a_newer_one(
     neo4j_connection: Connection, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
 ) -> None:
     driver = await open_driver(GraphConfig(neo4j_connection.uri, neo4j_connection.user, neo4j_connection.password))
-    writer = GraphWriter(driver, "neo4j", tenant[0], tenant[1])
+    writer = GraphWriter(driver, "neo4j", tenant[0], tenant[1], CLICKUP_SCHEMA)
 
-    def version(name: str, updated_ms: int) -> mapping.Rows:
-        return mapping.task(
+    def version(name: str, updated_ms: int) -> Rows:
+        return transform.task(
             {
                 "id": "86mono",
                 "name": name,
@@ -388,12 +390,12 @@ async def test_concurrent_writers_of_one_project_take_turns_without_deadlock(
 ) -> None:
     world = generate(GeneratorConfig(seed=21, spaces=1, tasks_per_list=10))
     team = next(iter(world.teams))
-    batches = [mapping.Rows() for _ in range(4)]
+    batches = [Rows() for _ in range(4)]
     for index, task in enumerate(world.tasks.values()):  # overlapping: shared people, tags and parents
-        batches[index % 4].extend(mapping.task(render.task(world, task), team))
+        batches[index % 4].extend(transform.task(render.task(world, task), team))
     driver = await open_driver(GraphConfig(neo4j_connection.uri, neo4j_connection.user, neo4j_connection.password))
     try:
-        writers = [GraphWriter(driver, "neo4j", tenant[0], tenant[1]) for _ in batches]
+        writers = [GraphWriter(driver, "neo4j", tenant[0], tenant[1], CLICKUP_SCHEMA) for _ in batches]
         await asyncio.gather(*(w.write(b, f"run-{i}") for i, (w, b) in enumerate(zip(writers, batches, strict=True))))
     finally:
         await driver.close()
@@ -407,10 +409,10 @@ async def test_a_tombstone_stops_late_updates_but_not_a_newer_restore(
     neo4j_connection: Connection, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
 ) -> None:
     driver = await open_driver(GraphConfig(neo4j_connection.uri, neo4j_connection.user, neo4j_connection.password))
-    writer = GraphWriter(driver, "neo4j", tenant[0], tenant[1])
+    writer = GraphWriter(driver, "neo4j", tenant[0], tenant[1], CLICKUP_SCHEMA)
 
-    def record(updated_ms: int) -> mapping.Rows:
-        return mapping.task(
+    def record(updated_ms: int) -> Rows:
+        return transform.task(
             {
                 "id": "86gone",
                 "name": "x",

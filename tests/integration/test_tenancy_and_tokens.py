@@ -13,11 +13,12 @@ import neo4j
 import pytest
 
 from devtools.neo4j_local import Connection
-from graph.clickup.mapping import NodeRow, Rows
-from graph.clickup.writer import GraphWriter
 from graph.connection import GraphConfig, open_driver
 from graph.projects import ProjectOfAnotherOrg
+from graph.rows import NodeRow, Rows
+from graph.writer import GraphWriter
 from integrations.v1 import integration_service_pb2 as pb
+from server.integrations.clickup.schema import SCHEMA as CLICKUP_SCHEMA
 from tests.conftest import RunningHub, Tokens, bearer
 from tests.integration.rpc import failure
 from tests.integration.test_gallery import settings, update
@@ -98,8 +99,8 @@ async def test_the_graph_writer_refuses_another_orgs_project(
         rows = Rows()
         rows.nodes.append(NodeRow("Workspace", "ws-1", "ws-1", {"name": "W"}, None))
         with pytest.raises(ProjectOfAnotherOrg):
-            await GraphWriter(driver, "neo4j", org_a + "-b", project).write(rows, "run-1")
-        written = await GraphWriter(driver, "neo4j", org_a, project).write(rows, "run-1")
+            await GraphWriter(driver, "neo4j", org_a + "-b", project, CLICKUP_SCHEMA).write(rows, "run-1")
+        written = await GraphWriter(driver, "neo4j", org_a, project, CLICKUP_SCHEMA).write(rows, "run-1")
         assert written.changed == {"Workspace": 1}
     finally:
         await driver.close()

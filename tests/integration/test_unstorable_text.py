@@ -6,10 +6,11 @@ from __future__ import annotations
 import neo4j
 
 from devtools.neo4j_local import Connection
-from graph.clickup.mapping import EdgeRow, NodeRow, Rows
-from graph.clickup.writer import GraphWriter
 from graph.connection import GraphConfig, open_driver
+from graph.rows import EdgeRow, NodeRow, Rows
 from graph.text import storable, storable_value
+from graph.writer import GraphWriter
+from server.integrations.clickup.schema import SCHEMA as CLICKUP_SCHEMA
 
 
 def test_storable_replaces_only_lone_surrogates() -> None:
@@ -27,7 +28,7 @@ async def test_a_page_with_a_lone_surrogate_is_written_with_the_rest(
     rows.edges.append(EdgeRow("CONTAINS", "Workspace", "ws-1", "Space", "sp\ud800", owner_is_from=False))
     driver = await open_driver(GraphConfig(neo4j_connection.uri, neo4j_connection.user, neo4j_connection.password))
     try:
-        written = await GraphWriter(driver, "neo4j", *tenant).write(rows, "run-1")
+        written = await GraphWriter(driver, "neo4j", *tenant, CLICKUP_SCHEMA).write(rows, "run-1")
     finally:
         await driver.close()
     assert written.changed == {"Workspace": 1, "Space": 1}

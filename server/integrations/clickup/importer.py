@@ -25,12 +25,13 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from graph.clickup import mapping
-from graph.clickup.mapping import Rows
 from graph.import_jobs import Progress
+from graph.rows import Rows
 from server.integrations.base import ImportContext, ImportOutcome
+from server.integrations.clickup import transform
 from server.integrations.clickup.client import ClickUpClient
 from server.integrations.clickup.errors import ClickUpResponseError
+from server.integrations.clickup.schema import SCHEMA
 
 PAGE_SIZE = 100
 COMMENT_PAGE_SIZE = 25
@@ -70,7 +71,7 @@ async def fetch_comments(client: ClickUpClient, task_id: str, team_id: str) -> R
     while True:
         comments = _items(await client.get(path, params), "comments", path)
         for item in comments:
-            rows.extend(mapping.comment(item, task_id, team_id))
+            rows.extend(transform.comment(item, task_id, team_id))
         if len(comments) < COMMENT_PAGE_SIZE:
             return rows
         oldest = comments[-1]
@@ -85,7 +86,7 @@ class ClickUpImport:
         self._client = client
         self._ctx = context
         self._seen: dict[str, set[str]] = {label: set(ids) for label, ids in context.seen.items()}
-        kinds = {label.lower() for label in mapping.LABELS}
+        kinds = {label.lower() for label in SCHEMA.labels}
         self._counters: Counter[str] = Counter({k: v for k, v in context.job.counters.items() if k not in kinds})
         self._pages = context.job.pages
         self._calls_before = client.stats.api_calls
@@ -152,29 +153,29 @@ class ClickUpImport:
 
     async def _hierarchy(self, team: dict[str, Any], index: int) -> None:
         team_id = str(team["id"])
-        rows = mapping.workspace(team)
+        rows = transform.workspace(team)
         for archived in (False, True):
             path = f"/team/{team_id}/space"
             for space in _items(await self._get(path, {"archived": archived}), "spaces", path):
                 space_id = str(space.get("id"))
-                rows.extend(mapping.space(space, team_id))
+                rows.extend(transform.space(space, team_id))
                 for folder_archived in (False, True):
                     folder_path = f"/space/{space_id}/folder"
                     body = await self._get(folder_path, {"archived": folder_archived})
                     for folder in _items(body, "folders", folder_path):
                         folder_id = str(folder.get("id"))
-                        rows.extend(mapping.folder(folder, team_id, space_id))
+                        rows.extend(transform.folder(folder, team_id, space_id))
                         for item in folder.get("lists") or []:
                             if isinstance(item, dict):
-                                rows.extend(mapping.task_list(item, team_id, space_id, folder_id))
+                                rows.extend(transform.task_list(item, team_id, space_id, folder_id))
                         archived_lists = f"/folder/{folder_id}/list"
                         for item in _items(
                             await self._get(archived_lists, {"archived": True}), "lists", archived_lists
                         ):
-                            rows.extend(mapping.task_list(item, team_id, space_id, folder_id))
+                            rows.extend(transform.task_list(item, team_id, space_id, folder_id))
                     list_path = f"/space/{space_id}/list"
                     for item in _items(await self._get(list_path, {"archived": folder_archived}), "lists", list_path):
-                        rows.extend(mapping.task_list(item, team_id, space_id, None))
+                        rows.extend(transform.task_list(item, team_id, space_id, None))
         await self._commit(
             rows, f"hierarchy of workspace {team_id}", {"team": index, "stage": "tasks", "archived": False, "page": 0}
         )
@@ -205,7 +206,7 @@ class ClickUpImport:
                     if task_id in self._seen.get("Task", set()):
                         self._counters["duplicates_skipped"] += 1
                         continue
-                    task_rows = mapping.task(item, team_id)
+                    task_rows = transform.task(item, team_id)
                     rows.extend(task_rows)
                     for node in task_rows.nodes:
                         if node.label == "Task" and node.source_updated_at is not None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from graph.clickup import mapping
-from graph.clickup.mapping import Rows
-from graph.clickup.writer import GraphWriter
+from graph.rows import Rows
+from graph.writer import GraphWriter
+from server.integrations.clickup import transform
 from server.integrations.clickup.client import ClickUpClient
 from server.integrations.clickup.errors import (
     ClickUpError,
@@ -66,25 +66,25 @@ async def apply_event(
         body = {}
     rows = Rows()
     if label == "Task":
-        rows.extend(mapping.task(body, workspace_id))
+        rows.extend(transform.task(body, workspace_id))
         for sub in body.get("subtasks") or []:
             if isinstance(sub, dict):
-                rows.extend(mapping.task(sub, workspace_id))
+                rows.extend(transform.task(sub, workspace_id))
         if include_comments:
             rows.extend(await fetch_comments(client, object_id, workspace_id))
     elif label == "List":
         folder = body.get("folder") if isinstance(body.get("folder"), dict) else {}
         space = body.get("space") if isinstance(body.get("space"), dict) else {}
         folder_id = None if folder.get("hidden") else str(folder.get("id") or "") or None
-        rows.extend(mapping.task_list(body, workspace_id, str(space.get("id") or ""), folder_id))
+        rows.extend(transform.task_list(body, workspace_id, str(space.get("id") or ""), folder_id))
     elif label == "Folder":
         space = body.get("space") if isinstance(body.get("space"), dict) else {}
-        rows.extend(mapping.folder(body, workspace_id, str(space.get("id") or "")))
+        rows.extend(transform.folder(body, workspace_id, str(space.get("id") or "")))
         for item in body.get("lists") or []:
             if isinstance(item, dict):
-                rows.extend(mapping.task_list(item, workspace_id, str(space.get("id") or ""), str(body.get("id"))))
+                rows.extend(transform.task_list(item, workspace_id, str(space.get("id") or ""), str(body.get("id"))))
     else:
-        rows.extend(mapping.space(body, workspace_id))
+        rows.extend(transform.space(body, workspace_id))
     await writer.write(rows, run_id)
     return "written"
 
@@ -210,7 +210,7 @@ async def repair_gap(
             tasks = [t for t in (body.get("tasks") if isinstance(body, dict) else None) or [] if isinstance(t, dict)]
             rows = Rows()
             for item in tasks:
-                rows.extend(mapping.task(item, workspace_id))
+                rows.extend(transform.task(item, workspace_id))
                 updated = item.get("date_updated")
                 if isinstance(updated, str | int) and str(updated).isdigit():
                     newest = max(newest or 0, int(updated))

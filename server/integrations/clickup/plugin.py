@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from graph.clickup.writer import GraphWriter
+from graph.writer import GraphWriter
 from integrations.v1 import integration_service_pb2 as pb
 from server.errors import InvalidArgument
 from server.integrations.base import (
@@ -32,6 +32,7 @@ from server.integrations.clickup.errors import (
 from server.integrations.clickup.importer import ClickUpImport, ImportFailed
 from server.integrations.clickup.live_sync import apply_event
 from server.integrations.clickup.rate_limit import LimiterPool
+from server.integrations.clickup.schema import SCHEMA
 
 # Used with fullmatch: "$" would let a final "\n" through (into an HTTP header or a graph key).
 _PERSONAL_TOKEN = re.compile(r"pk_[A-Za-z0-9_]{8,256}")
@@ -57,6 +58,7 @@ class ClickUpIntegration(Integration):
     description = "Workspaces, spaces, folders, lists, tasks, people and tags from ClickUp."
     logo_url = "https://app-cdn.clickup.com/assets/images/brand/clickup-symbol_color.svg"
     auth_methods = (pb.AUTH_METHOD_API_TOKEN, pb.AUTH_METHOD_OAUTH)
+    graph_schema = SCHEMA
 
     def __init__(self, settings: ClickUpSettings) -> None:
         self._settings = settings

@@ -1,11 +1,12 @@
-"""The one writer for ClickUp data: the full import and (later) webhook events both use it.
+"""The one graph writer for every source: full imports and webhook events both use it.
 
-Each ``write`` is one transaction: nodes first (one ``UNWIND … MERGE`` per label), then the
-relationships of the nodes that changed. A node changes only when its content hash (its
-properties plus the relationships it owns) differs *and* its ``sourceUpdatedAt`` is not older
-than the stored one, so replaying old data or re-importing an unchanged workspace writes
+Each ``write`` is one transaction: nodes first (one ``UNWIND … MERGE`` per kind, in the schema's
+order), then the relationships of the nodes that changed. A node changes only when its content
+hash (its properties plus the relationships it owns) differs *and* its ``sourceUpdatedAt`` is not
+older than the stored one, so replaying old data or re-importing an unchanged source writes
 nothing. Every transaction first locks the project's ``(:ProjectWriteLock)``: writers of one
-project take turns instead of deadlocking on shared nodes.
+project take turns instead of deadlocking on shared nodes. What a source writes (kinds, extra
+labels, owned relationships, sweep and delete rules) is its ``GraphSchema``; nothing here names one.
 """
 
 from __future__ import annotations
@@ -19,23 +20,11 @@ from typing import Any
 
 import neo4j
 
-from graph.clickup.mapping import EXTRA_LABELS, LABELS, SOURCE, EdgeRow, NodeRow, Rows
-from graph.clickup.sweep import sweep as sweep_unseen
-from graph.clickup.sweep import totals as count_nodes
+from graph import cleanup
 from graph.projects import OWNER, check_owner
+from graph.rows import EdgeRow, NodeRow, Rows
+from graph.schema import GraphSchema
 from graph.text import storable, storable_value
-
-OWNED_OUT: dict[str, tuple[str, ...]] = {
-    "Task": ("SUBTASK_OF", "CREATED_BY", "ASSIGNED_TO", "TAGGED", "DEPENDS_ON", "LINKED_TO"),
-    "Comment": ("ON", "AUTHORED_BY"),
-}
-OWNED_IN: dict[str, tuple[str, ...]] = {
-    "Workspace": ("MEMBER_OF",),
-    "Space": ("CONTAINS",),
-    "Folder": ("CONTAINS",),
-    "List": ("CONTAINS",),
-    "Task": ("CONTAINS", "INCLUDES"),
-}
 
 
 @dataclass
@@ -64,57 +53,62 @@ class WriteResult:
         self.properties_set += other.properties_set
 
 
-def _key(label: str) -> str:
-    return f"{label} {{projectId: $projectId, source: $source, externalId: row.id}}"
+class _Statements:
+    """The Cypher of one schema, built once per writer (labels and types are schema identifiers)."""
 
+    def __init__(self, schema: GraphSchema) -> None:
+        self._extra = {kind.label: "".join(f":{x}" for x in kind.extra_labels) for kind in schema.kinds}
 
-def _not_tombstoned(label: str, id_expr: str, updated_expr: str = "null") -> str:
-    return (
-        f"NOT EXISTS {{ MATCH (tb:Tombstone {{projectId: $projectId, source: $source, kind: '{label}', "
-        f"externalId: {id_expr}}}) WHERE {updated_expr} IS NULL OR tb.deletedAt >= {updated_expr} }}"
-    )
+    @staticmethod
+    def key(label: str) -> str:
+        return f"{label} {{projectId: $projectId, source: $source, externalId: row.id}}"
 
+    @staticmethod
+    def not_tombstoned(label: str, id_expr: str, updated_expr: str = "null") -> str:
+        return (
+            f"NOT EXISTS {{ MATCH (tb:Tombstone {{projectId: $projectId, source: $source, kind: '{label}', "
+            f"externalId: {id_expr}}}) WHERE {updated_expr} IS NULL OR tb.deletedAt >= {updated_expr} }}"
+        )
 
-def _upsert(label: str, *, reference: bool = False) -> str:
-    extra = f" ON CREATE SET n:{EXTRA_LABELS[label]}" if label in EXTRA_LABELS else ""
-    if reference:  # thin references fill a new (or stub) node, never overwrite a full record
+    def upsert(self, label: str, *, reference: bool = False) -> str:
+        extra = f" ON CREATE SET n{self._extra[label]}" if self._extra[label] else ""
+        if reference:  # thin references fill a new (or stub) node, never overwrite a full record
+            return f"""
+            UNWIND $rows AS row
+            WITH row WHERE {self.not_tombstoned(label, "row.id")}
+            MERGE (n:{self.key(label)}){extra}
+            WITH n, row WHERE n.contentHash IS NULL
+            WITH n, row, n.contentHash IS NULL AS fresh
+            SET n = row.props
+            RETURN row.id AS id, fresh
+        """
         return f"""
-        UNWIND $rows AS row
-        WITH row WHERE {_not_tombstoned(label, "row.id")}
-        MERGE (n:{_key(label)}){extra}
-        WITH n, row WHERE n.contentHash IS NULL
-        WITH n, row, n.contentHash IS NULL AS fresh
-        SET n = row.props
-        RETURN row.id AS id, fresh
-    """
-    return f"""
-        UNWIND $rows AS row
-        WITH row WHERE {_not_tombstoned(label, "row.id", "row.updated")}
-        MERGE (n:{_key(label)}){extra}
-        WITH n, row
-        WHERE n.contentHash IS NULL OR (n.contentHash <> row.props.contentHash AND (n.sourceUpdatedAt IS NULL
-              OR (row.updated IS NOT NULL AND row.updated >= n.sourceUpdatedAt)))
-        WITH n, row, n.contentHash IS NULL AS fresh
-        SET n = row.props
-        RETURN row.id AS id, fresh
-    """
+            UNWIND $rows AS row
+            WITH row WHERE {self.not_tombstoned(label, "row.id", "row.updated")}
+            MERGE (n:{self.key(label)}){extra}
+            WITH n, row
+            WHERE n.contentHash IS NULL OR (n.contentHash <> row.props.contentHash AND (n.sourceUpdatedAt IS NULL
+                  OR (row.updated IS NOT NULL AND row.updated >= n.sourceUpdatedAt)))
+            WITH n, row, n.contentHash IS NULL AS fresh
+            SET n = row.props
+            RETURN row.id AS id, fresh
+        """
 
-
-def _edge(edge_type: str, from_label: str, to_label: str, owner_is_from: bool) -> str:
-    other_label = to_label if owner_is_from else from_label
-    owner = "a" if owner_is_from else "b"
-    other = "b" if owner_is_from else "a"
-    extra = f", {other}:{EXTRA_LABELS[other_label]}" if other_label in EXTRA_LABELS else ""
-    owner_label = from_label if owner_is_from else to_label
-    return f"""
-        UNWIND $rows AS row
-        MATCH ({owner}:{owner_label} {{projectId: $projectId, source: $source, externalId: row.owner}})
-        WITH {owner}, row WHERE {_not_tombstoned(other_label, "row.other")}
-        MERGE ({other}:{other_label} {{projectId: $projectId, source: $source, externalId: row.other}})
-        ON CREATE SET {other}.orgId = $orgId, {other}.workspaceId = row.workspaceId, {other}.stub = true{extra}
-        MERGE (a)-[r:{edge_type}]->(b)
-        SET r += row.props
-    """
+    def edge(self, edge_type: str, from_label: str, to_label: str, owner_is_from: bool) -> str:
+        other_label = to_label if owner_is_from else from_label
+        owner = "a" if owner_is_from else "b"
+        other = "b" if owner_is_from else "a"
+        extra = f", {other}{self._extra[other_label]}" if self._extra.get(other_label) else ""
+        owner_label = from_label if owner_is_from else to_label
+        return f"""
+            UNWIND $rows AS row
+            MATCH ({owner}:{owner_label} {{projectId: $projectId, source: $source, externalId: row.owner}})
+            WITH {owner}, row WHERE {self.not_tombstoned(other_label, "row.other")}
+            MERGE ({other}:{other_label} {{projectId: $projectId, source: $source, externalId: row.other}})
+            ON CREATE SET {other}.orgId = $orgId, {other}.workspaceId = row.workspaceId, {other}.stub = true{extra}
+            MERGE (a)-[r:{edge_type}]->(b)
+            SET r += row.props
+        """
 
 
 def _owner(edge: EdgeRow) -> tuple[str, str]:
@@ -122,14 +116,26 @@ def _owner(edge: EdgeRow) -> tuple[str, str]:
 
 
 class GraphWriter:
-    def __init__(self, driver: neo4j.AsyncDriver, database: str, org_id: str, project_id: str) -> None:
+    def __init__(
+        self, driver: neo4j.AsyncDriver, database: str, org_id: str, project_id: str, schema: GraphSchema
+    ) -> None:
         self._driver = driver
         self._database = database
         self._org_id = org_id
         self._project_id = project_id
+        self._schema = schema
+        self._cypher = _Statements(schema)
+
+    @property
+    def schema(self) -> GraphSchema:
+        return self._schema
 
     async def write(self, rows: Rows, run_id: str) -> WriteResult:
         rows = _storable(rows)
+        undeclared = {n.label for n in rows.nodes} - set(self._schema.labels)
+        undeclared |= {label for e in rows.edges for label in (e.from_label, e.to_label)} - set(self._schema.labels)
+        if undeclared:
+            raise ValueError(f"{self._schema.source} rows use undeclared kinds: {sorted(undeclared)}")
         nodes: dict[tuple[str, str], NodeRow] = {}
         for node in rows.nodes:  # the last full record of a node wins over thin references
             key = (node.label, node.external_id)
@@ -152,7 +158,7 @@ class GraphWriter:
             **node.props,
             "projectId": self._project_id,
             "orgId": self._org_id,
-            "source": SOURCE,
+            "source": self._schema.source,
             "externalId": node.external_id,
             "workspaceId": node.workspace_id,
             "contentHash": content_hash,
@@ -164,7 +170,7 @@ class GraphWriter:
     async def _run(
         self, by_label: dict[tuple[str, bool], list[dict[str, Any]]], owned: dict[tuple[str, str], list[EdgeRow]]
     ) -> WriteResult:
-        params: dict[str, Any] = {"projectId": self._project_id, "orgId": self._org_id, "source": SOURCE}
+        params: dict[str, Any] = {"projectId": self._project_id, "orgId": self._org_id, "source": self._schema.source}
 
         async def work(tx: neo4j.AsyncManagedTransaction) -> WriteResult:
             result = WriteResult()
@@ -174,12 +180,12 @@ class GraphWriter:
             check_owner(claim["owner"] if claim else None, self._org_id, self._project_id)
             changed: set[tuple[str, str]] = set()
             fresh: set[tuple[str, str]] = set()  # changed because new (or a stub): no old edges to drop
-            for label in LABELS:
+            for label in self._schema.labels:
                 for reference in (False, True):
                     batch = by_label.get((label, reference))
                     if not batch:
                         continue
-                    cursor = await tx.run(_upsert(label, reference=reference), {**params, "rows": batch})
+                    cursor = await tx.run(self._cypher.upsert(label, reference=reference), {**params, "rows": batch})
                     records = [record async for record in cursor]
                     result.add((await cursor.consume()).counters)
                     result.changed[label] = result.changed.get(label, 0) + len(records)
@@ -204,22 +210,23 @@ class GraphWriter:
         for label, external_id in changed - fresh:
             ids_by_label[label].append(external_id)
         for label, ids in ids_by_label.items():
-            # One statement per direction (types as alternatives): a live event writes one task,
+            kind = self._schema.kind(label)
+            # One statement per direction (types as alternatives): a live event writes one node,
             # and each round trip inside the transaction is latency the event waits for.
-            if OWNED_OUT.get(label):
+            if kind.owns_out:
                 await self._consume(
                     tx,
                     result,
                     f"MATCH (n:{label} {{projectId: $projectId, source: $source}})"
-                    f"-[r:{'|'.join(OWNED_OUT[label])}]->() WHERE n.externalId IN $ids DELETE r",
+                    f"-[r:{'|'.join(kind.owns_out)}]->() WHERE n.externalId IN $ids DELETE r",
                     ids=ids,
                     **params,
                 )
-            if OWNED_IN.get(label):
+            if kind.owns_in:
                 await self._consume(
                     tx,
                     result,
-                    f"MATCH ()-[r:{'|'.join(OWNED_IN[label])}]->(n:{label} {{projectId: $projectId, "
+                    f"MATCH ()-[r:{'|'.join(kind.owns_in)}]->(n:{label} {{projectId: $projectId, "
                     f"source: $source}}) WHERE n.externalId IN $ids DELETE r",
                     ids=ids,
                     **params,
@@ -232,47 +239,20 @@ class GraphWriter:
                     {"owner": owner[1], "other": other, "props": dict(edge.props), "workspaceId": None}
                 )
         for (edge_type, from_label, to_label, owner_is_from), rows in groups.items():
-            await self._consume(tx, result, _edge(edge_type, from_label, to_label, owner_is_from), rows=rows, **params)
+            query = self._cypher.edge(edge_type, from_label, to_label, owner_is_from)
+            await self._consume(tx, result, query, rows=rows, **params)
 
     async def delete(self, label: str, external_id: str, run_id: str) -> int:
-        """Remove an object and everything ClickUp deletes with it, leaving tombstones.
-
-        A space takes its folders, lists and tasks; a list its home tasks; a task its subtasks.
-        """
-        if label not in ("Space", "Folder", "List", "Task"):
-            raise ValueError(f"cannot delete a {label}")
-        query = f"""
-            MATCH (lock:ProjectWriteLock {{projectId: $projectId}}) REMOVE lock.lockedBy
-            WITH lock
-            MATCH (n:{label} {{projectId: $projectId, source: $source, externalId: $id}})
-            CALL (n) {{
-                MATCH (n)-[:CONTAINS*0..3]->(x) WHERE x:Space OR x:Folder OR x:List OR x:Task RETURN x
-                UNION
-                MATCH (n)-[:CONTAINS*0..3]->(:Task)<-[:SUBTASK_OF*1..]-(x:Task) RETURN x
-            }}
-            WITH DISTINCT x
-            WITH x, [l IN labels(x) WHERE l IN ['Space', 'Folder', 'List', 'Task']][0] AS kind
-            MERGE (t:Tombstone {{projectId: $projectId, source: $source, kind: kind, externalId: x.externalId}})
-            SET t.deletedAt = datetime(), t.orgId = x.orgId, t.workspaceId = x.workspaceId, t.name = x.name,
-                t.syncRunId = $run
-            DETACH DELETE x
-            RETURN count(*) AS removed
-        """
-        await self._driver.execute_query(
-            "MERGE (l:ProjectWriteLock {projectId: $projectId})", projectId=self._project_id, database_=self._database
+        """Remove a node and what the schema's cascades take with it, leaving tombstones."""
+        return await cleanup.delete(
+            self._driver, self._database, self._schema, self._org_id, self._project_id, label, external_id, run_id
         )
-        claim, _, _ = await self._driver.execute_query(OWNER, projectId=self._project_id, database_=self._database)
-        check_owner(claim[0]["owner"] if claim else None, self._org_id, self._project_id)
-        records, _, _ = await self._driver.execute_query(
-            query, projectId=self._project_id, source=SOURCE, id=external_id, run=run_id, database_=self._database
-        )
-        return int(records[0]["removed"]) if records else 0
 
     async def sweep(self, workspace_ids: list[str], seen: dict[str, set[str]]) -> dict[str, int]:
-        return await sweep_unseen(self._driver, self._database, self._project_id, workspace_ids, seen)
+        return await cleanup.sweep(self._driver, self._database, self._schema, self._project_id, workspace_ids, seen)
 
     async def totals(self) -> dict[str, int]:
-        return await count_nodes(self._driver, self._database, self._project_id)
+        return await cleanup.totals(self._driver, self._database, self._schema, self._project_id)
 
     @staticmethod
     async def _consume(tx: neo4j.AsyncManagedTransaction, result: WriteResult, query: str, **params: Any) -> None:

@@ -1,33 +1,23 @@
-"""ClickUp objects → graph rows. Pure functions: no I/O, so every rule here is unit-testable.
+"""ClickUp JSON → graph rows (the transform of get → transform → load → cleanup). Pure functions.
 
-The graph model (a contract; see the README):
-
-    (:Workspace:Organization)-[:CONTAINS]->(:Space:Project)-[:CONTAINS]->(:Folder:Collection)
-        -[:CONTAINS]->(:List:Collection)-[:CONTAINS]->(:Task)      (home list; subtasks too)
-    (:Space)-[:CONTAINS]->(:List)   folderless lists        (:List)-[:INCLUDES]->(:Task)   other lists
-    (:Task)-[:SUBTASK_OF|DEPENDS_ON|LINKED_TO]->(:Task)     (:Task)-[:ASSIGNED_TO|CREATED_BY]->(:Person)
-    (:Task)-[:TAGGED]->(:Tag)       (:Person)-[:MEMBER_OF {role}]->(:Workspace)
-
-Custom field values become typed properties ``cf_<field name in snake case>`` (drop-downs and
-labels as option names, numbers as floats, dates as DATETIME, checkboxes as booleans), and the raw
-array stays in ``customFieldsJson``. Keys ClickUp adds that we do not know are kept in
-``extraJson`` and counted, never fatal. Each row says which relationships its node *owns*, so a
-changed node can have exactly those rebuilt.
+No I/O, so every rule here is unit-testable; the kinds and relationships these rows use are
+declared in ``schema.py``. Custom field values become typed properties ``cf_<field name in snake
+case>`` (drop-downs and labels as option names, numbers as floats, dates as DATETIME, checkboxes as
+booleans), and the raw array stays in ``customFieldsJson``. Keys ClickUp adds that we do not know
+are kept in ``extraJson`` and counted, never fatal. Each row says which relationships its node
+*owns*, so a changed node can have exactly those rebuilt.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-SOURCE = "clickup"
-LABELS = ("Workspace", "Person", "Space", "Folder", "List", "Tag", "Task", "Comment")
-EXTRA_LABELS = {"Workspace": "Organization", "Space": "Project", "Folder": "Collection", "List": "Collection"}
+from graph.rows import EdgeRow, NodeRow, Rows
+
 KNOWN_TASK_KEYS = frozenset(
     {
         "id",
@@ -74,47 +64,6 @@ KNOWN_TASK_KEYS = frozenset(
         "subtasks",
     }
 )
-
-
-@dataclass(frozen=True)
-class NodeRow:
-    label: str
-    external_id: str
-    workspace_id: str | None
-    props: dict[str, Any]
-    source_updated_at: datetime | None = None
-    # A thin reference (a task's assignee or creator): may create the node, never overwrite it.
-    reference: bool = False
-
-    @property
-    def content_hash(self) -> str:
-        payload = json.dumps([self.label, self.workspace_id, self.props], sort_keys=True, default=str)
-        return hashlib.sha256(payload.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class EdgeRow:
-    """``owner`` is the end whose record decides the edge: it is rebuilt when that node changes."""
-
-    type: str
-    from_label: str
-    from_id: str
-    to_label: str
-    to_id: str
-    owner_is_from: bool = True
-    props: tuple[tuple[str, Any], ...] = ()
-
-
-@dataclass
-class Rows:
-    nodes: list[NodeRow] = field(default_factory=list)
-    edges: list[EdgeRow] = field(default_factory=list)
-    issues: Counter[str] = field(default_factory=Counter)
-
-    def extend(self, other: Rows) -> None:
-        self.nodes.extend(other.nodes)
-        self.edges.extend(other.edges)
-        self.issues.update(other.issues)
 
 
 # ---------------------------------------------------------------- value parsing

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from graph.clickup import mapping
+from server.integrations.clickup import transform
 from tests.sandbox import vectors as tv
 
 
 def test_tv3_task_maps_to_typed_properties_and_owned_edges() -> None:
-    rows = mapping.task(tv.TV3["tasks"][0], "90120000")
+    rows = transform.task(tv.TV3["tasks"][0], "90120000")
     task = next(n for n in rows.nodes if n.label == "Task")
     assert task.external_id == "86abc1xyz"
     assert task.props["status"] == "in progress"
@@ -25,7 +25,7 @@ def test_tv3_task_maps_to_typed_properties_and_owned_edges() -> None:
         ("ASSIGNED_TO", "5550001"),
         ("TAGGED", "90100000:backend"),
     }
-    subtask = mapping.task(tv.TV3["tasks"][1], "90120000")
+    subtask = transform.task(tv.TV3["tasks"][1], "90120000")
     props = next(n for n in subtask.nodes if n.label == "Task").props
     assert (props["checklistTotal"], props["checklistResolved"], props["checklistItems"]) == (1, 1, ["open/closed"])
     assert ("SUBTASK_OF", "Task", "86abc1xyz") in {(e.type, e.to_label, e.to_id) for e in subtask.edges}
@@ -33,7 +33,7 @@ def test_tv3_task_maps_to_typed_properties_and_owned_edges() -> None:
 
 def test_unknown_keys_are_kept_and_counted_never_fatal() -> None:
     record = {**tv.TV3["tasks"][0], "sprint_points_v2": {"x": 1}, "ai_summary": "new"}
-    rows = mapping.task(record, "90120000")
+    rows = transform.task(record, "90120000")
     task = next(n for n in rows.nodes if n.label == "Task")
     assert task.props["extraJson"] == '{"ai_summary": "new", "sprint_points_v2": {"x": 1}}'
     assert rows.issues["unknown_fields"] == 2
@@ -48,7 +48,7 @@ def test_damaged_values_are_dropped_and_counted() -> None:
         "creator": None,
         "date_updated": None,
     }
-    rows = mapping.task(record, "90120000")
+    rows = transform.task(record, "90120000")
     task = next(n for n in rows.nodes if n.label == "Task")
     assert task.props["dueAt"] is None
     assert task.props["points"] is None
@@ -60,12 +60,12 @@ def test_damaged_values_are_dropped_and_counted() -> None:
 
 def test_numbers_as_strings_and_strings_as_numbers_are_accepted() -> None:
     record = {**tv.TV3["tasks"][0], "date_created": 1717990000000, "time_estimate": "5400000.5"}
-    task = next(n for n in mapping.task(record, "90120000").nodes if n.label == "Task")
+    task = next(n for n in transform.task(record, "90120000").nodes if n.label == "Task")
     assert task.props["createdAt"] == datetime.fromtimestamp(1717990000, UTC)
     assert task.props["timeEstimateMs"] == 5400000.5
 
 
 def test_a_record_without_an_id_is_skipped_and_counted() -> None:
-    rows = mapping.task({"name": "no id"}, "90120000")
+    rows = transform.task({"name": "no id"}, "90120000")
     assert rows.nodes == []
     assert rows.issues["skipped_records"] == 1

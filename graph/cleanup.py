@@ -1,0 +1,140 @@
+"""Removing what a source no longer has, driven by its ``GraphSchema``; every removal leaves tombstones.
+
+- ``sweep``: after a *complete* run, nodes of the swept kinds in the imported scopes (``workspaceId``)
+  that the run did not see no longer exist at the source. They become ``(:Tombstone)`` rows and
+  leave the live graph (``DETACH DELETE``), in batches and scoped to the project. Kinds that are not
+  swept (people, who can belong to several scopes) keep their node; the writer rebuilds their edges.
+- ``delete``: one node deleted at the source, with what the schema's cascades reach from it.
+- ``totals``: nodes per kind, for the import's result.
+
+A tombstone (unique on ``projectId, source, kind, externalId``) stops late updates: the writer
+skips rows older than it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import neo4j
+
+from graph.projects import OWNER, check_owner
+from graph.schema import Direction, GraphSchema, Step
+
+BATCH = 5_000
+
+
+async def sweep(
+    driver: neo4j.AsyncDriver,
+    database: str,
+    schema: GraphSchema,
+    project_id: str,
+    workspace_ids: Iterable[str],
+    seen: dict[str, set[str]],
+) -> dict[str, int]:
+    removed: dict[str, int] = {}
+    workspaces = sorted(workspace_ids)
+    for label in schema.swept:
+        records, _, _ = await driver.execute_query(
+            f"MATCH (n:{label} {{projectId: $project, source: $source}}) WHERE n.workspaceId IN $workspaces "
+            "RETURN n.externalId AS id",
+            project=project_id,
+            source=schema.source,
+            workspaces=workspaces,
+            database_=database,
+        )
+        gone = sorted({r["id"] for r in records} - seen.get(label, set()))
+        for start in range(0, len(gone), BATCH):
+            await driver.execute_query(
+                f"""
+                UNWIND $ids AS id
+                MATCH (n:{label} {{projectId: $project, source: $source, externalId: id}})
+                MERGE (t:Tombstone {{projectId: $project, source: $source, kind: '{label}', externalId: id}})
+                SET t.deletedAt = datetime(), t.orgId = n.orgId, t.workspaceId = n.workspaceId, t.name = n.name
+                DETACH DELETE n
+                """,
+                ids=gone[start : start + BATCH],
+                project=project_id,
+                source=schema.source,
+                database_=database,
+            )
+        removed[label] = len(gone)
+    return removed
+
+
+def _path(steps: tuple[Step, ...]) -> str:
+    """``(n)-[:CONTAINS*0..3]->(:Task)<-[:SUBTASK_OF*1..]-(x:Task)`` from the schema's steps."""
+    text = "(n)"
+    for index, step in enumerate(steps):
+        hops = "" if (step.min_hops, step.max_hops) == (1, 1) else f"*{step.min_hops}..{step.max_hops or ''}"
+        rel = f"[:{step.type}{hops}]"
+        arrow = f"-{rel}->" if step.direction is Direction.OUT else f"<-{rel}-"
+        name = "x" if index == len(steps) - 1 else ""
+        text += f"{arrow}({name}{':' + step.label if step.label else ''})"
+    return text
+
+
+def delete_query(schema: GraphSchema, label: str) -> str:
+    kinds = " OR ".join(f"x:{kind}" for kind in schema.deletable)
+    branches = ["RETURN n AS x"] + [f"MATCH {_path(path)} WHERE {kinds} RETURN x" for path in schema.cascades]
+    body = "\n                UNION\n                ".join(branches)
+    return f"""
+        MATCH (lock:ProjectWriteLock {{projectId: $projectId}}) REMOVE lock.lockedBy
+        WITH lock
+        MATCH (n:{label} {{projectId: $projectId, source: $source, externalId: $id}})
+        CALL (n) {{
+            {body}
+        }}
+        WITH DISTINCT x
+        WITH x, [l IN labels(x) WHERE l IN $kinds][0] AS kind
+        MERGE (t:Tombstone {{projectId: $projectId, source: $source, kind: kind, externalId: x.externalId}})
+        SET t.deletedAt = datetime(), t.orgId = x.orgId, t.workspaceId = x.workspaceId, t.name = x.name,
+            t.syncRunId = $run
+        DETACH DELETE x
+        RETURN count(*) AS removed
+    """
+
+
+async def delete(
+    driver: neo4j.AsyncDriver,
+    database: str,
+    schema: GraphSchema,
+    org_id: str,
+    project_id: str,
+    label: str,
+    external_id: str,
+    run_id: str,
+) -> int:
+    """Remove a node and what the schema's cascades reach from it, leaving tombstones; returns the count."""
+    if label not in schema.deletable:
+        raise ValueError(f"cannot delete a {label}")
+    await driver.execute_query(
+        "MERGE (l:ProjectWriteLock {projectId: $projectId})", projectId=project_id, database_=database
+    )
+    claim, _, _ = await driver.execute_query(OWNER, projectId=project_id, database_=database)
+    check_owner(claim[0]["owner"] if claim else None, org_id, project_id)
+    records, _, _ = await driver.execute_query(
+        delete_query(schema, label),
+        projectId=project_id,
+        source=schema.source,
+        id=external_id,
+        run=run_id,
+        kinds=list(schema.deletable),
+        database_=database,
+    )
+    return int(records[0]["removed"]) if records else 0
+
+
+async def totals(driver: neo4j.AsyncDriver, database: str, schema: GraphSchema, project_id: str) -> dict[str, int]:
+    """Nodes per kind (lower-case keys), one query for all kinds."""
+    branches = "\n            UNION ALL\n            ".join(
+        f"MATCH (n:{label} {{projectId: $project, source: $source}}) RETURN '{label}' AS kind, count(n) AS c"
+        for label in schema.labels
+    )
+    records, _, _ = await driver.execute_query(
+        f"CALL () {{\n            {branches}\n        }} RETURN kind, c",
+        project=project_id,
+        source=schema.source,
+        database_=database,
+    )
+    found = {r["kind"]: int(r["c"]) for r in records}
+    return {label.lower(): found.get(label, 0) for label in schema.labels}

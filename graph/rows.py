@@ -1,0 +1,57 @@
+"""The rows a source's transform hands to the writer: nodes and the relationships they own.
+
+Rows are source-neutral data; a source's transform (API JSON -> rows) lives with its plugin, so
+the writer never sees API JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    """One node. ``workspace_id`` is the top container it belongs to: the scope a sweep covers."""
+
+    label: str
+    external_id: str
+    workspace_id: str | None
+    props: dict[str, Any]
+    source_updated_at: datetime | None = None
+    # A thin reference (a task's assignee, say): may create the node, never overwrite it.
+    reference: bool = False
+
+    @property
+    def content_hash(self) -> str:
+        payload = json.dumps([self.label, self.workspace_id, self.props], sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class EdgeRow:
+    """``owner`` is the end whose record decides the edge: it is rebuilt when that node changes."""
+
+    type: str
+    from_label: str
+    from_id: str
+    to_label: str
+    to_id: str
+    owner_is_from: bool = True
+    props: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass
+class Rows:
+    nodes: list[NodeRow] = field(default_factory=list)
+    edges: list[EdgeRow] = field(default_factory=list)
+    issues: Counter[str] = field(default_factory=Counter)
+
+    def extend(self, other: Rows) -> None:
+        self.nodes.extend(other.nodes)
+        self.edges.extend(other.edges)
+        self.issues.update(other.issues)

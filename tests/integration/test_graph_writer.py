@@ -1,0 +1,151 @@
+"""The generic writer, sweep, delete and totals on a made-up source: nothing in graph/ is ClickUp's.
+
+A "toy" source declares boards that hold cards that hold items, cards assigned to members; the
+same guarantees the ClickUp import relies on must hold for it, on the real Neo4j.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import neo4j
+import pytest
+
+from devtools.neo4j_local import Connection
+from graph.connection import GraphConfig, open_driver
+from graph.rows import EdgeRow, NodeRow, Rows
+from graph.schema import GraphSchema, NodeKind, Step
+from graph.writer import GraphWriter
+
+TOY = GraphSchema(
+    source="toy",
+    kinds=(
+        NodeKind("ToyBoard", ("ToyContainer",), deletable=True),
+        NodeKind("ToyMember"),
+        NodeKind("ToyCard", owns_in=("HOLDS",), owns_out=("ASSIGNED",), deletable=True),
+        NodeKind("ToyItem", owns_in=("HOLDS",), deletable=True),
+    ),
+    swept=("ToyItem", "ToyCard", "ToyBoard"),
+    cascades=((Step("HOLDS", min_hops=0, max_hops=2),),),
+)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def board(board_id: str) -> Rows:
+    return Rows([NodeRow("ToyBoard", board_id, "w1", {"name": board_id})])
+
+
+def card(card_id: str, board_id: str, updated: datetime, name: str = "card", member: str | None = None) -> Rows:
+    rows = Rows([NodeRow("ToyCard", card_id, "w1", {"name": name, "sourceUpdatedAt": updated}, updated)])
+    rows.edges.append(EdgeRow("HOLDS", "ToyBoard", board_id, "ToyCard", card_id, owner_is_from=False))
+    if member is not None:
+        rows.nodes.append(NodeRow("ToyMember", member, None, {"name": member}, reference=True))
+        rows.edges.append(EdgeRow("ASSIGNED", "ToyCard", card_id, "ToyMember", member))
+    return rows
+
+
+def item(item_id: str, card_id: str) -> Rows:
+    rows = Rows([NodeRow("ToyItem", item_id, "w1", {"name": item_id})])
+    rows.edges.append(EdgeRow("HOLDS", "ToyCard", card_id, "ToyItem", item_id, owner_is_from=False))
+    return rows
+
+
+def combine(*parts: Rows) -> Rows:
+    rows = Rows()
+    for part in parts:
+        rows.extend(part)
+    return rows
+
+
+@pytest.fixture
+async def writer(neo4j_connection: Connection, tenant: tuple[str, str]) -> AsyncIterator[GraphWriter]:
+    driver = await open_driver(GraphConfig(neo4j_connection.uri, neo4j_connection.user, neo4j_connection.password))
+    try:
+        yield GraphWriter(driver, "neo4j", *tenant, TOY)
+    finally:
+        await driver.close()
+
+
+def graph(neo4j_driver: neo4j.Driver, project: str) -> list[str]:
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (a {projectId: $p, source: 'toy'})-[r]->(b) "
+        "RETURN a.externalId + '-' + type(r) + '->' + b.externalId AS edge ORDER BY edge",
+        p=project,
+    )
+    return [r["edge"] for r in records]
+
+
+async def test_a_declared_source_is_written_once_and_rewritten_only_when_it_changes(
+    writer: GraphWriter, neo4j_driver: neo4j.Driver, tenant: tuple[str, str]
+) -> None:
+    rows = combine(board("b1"), card("c1", "b1", T0, member="m1"), item("i1", "c1"))
+    first = await writer.write(rows, "run-1")
+    assert first.changed == {"ToyBoard": 1, "ToyMember": 1, "ToyCard": 1, "ToyItem": 1}
+    assert graph(neo4j_driver, tenant[1]) == ["b1-HOLDS->c1", "c1-ASSIGNED->m1", "c1-HOLDS->i1"]
+    labels, _, _ = neo4j_driver.execute_query(
+        "MATCH (n:ToyBoard {projectId: $p}) RETURN labels(n) AS labels, n.source AS source", p=tenant[1]
+    )
+    assert sorted(labels[0]["labels"]) == ["ToyBoard", "ToyContainer"]
+    assert labels[0]["source"] == "toy"
+
+    again = await writer.write(rows, "run-2")
+    assert sum(again.changed.values()) == 0
+    assert (again.properties_set, again.relationships_created) == (0, 0)
+
+    # The card moves to a board not written yet: its old HOLDS goes, the new end is a labelled stub.
+    moved = await writer.write(card("c1", "b2", T0 + timedelta(minutes=1), member="m1"), "run-3")
+    assert moved.changed == {"ToyMember": 0, "ToyCard": 1}
+    assert graph(neo4j_driver, tenant[1]) == ["b2-HOLDS->c1", "c1-ASSIGNED->m1", "c1-HOLDS->i1"]
+    stub, _, _ = neo4j_driver.execute_query(
+        "MATCH (n:ToyBoard:ToyContainer {projectId: $p, externalId: 'b2'}) RETURN n.stub AS stub", p=tenant[1]
+    )
+    assert [r["stub"] for r in stub] == [True]
+
+    # An older version of the card is dropped by the monotonic guard.
+    stale = await writer.write(card("c1", "b1", T0, name="old"), "run-4")
+    assert stale.changed == {"ToyCard": 0}
+    assert graph(neo4j_driver, tenant[1])[0] == "b2-HOLDS->c1"
+
+    assert await writer.totals() == {"toyboard": 2, "toymember": 1, "toycard": 1, "toyitem": 1}
+
+
+async def test_a_delete_cascades_as_declared_and_its_tombstones_stop_late_updates(
+    writer: GraphWriter, neo4j_driver: neo4j.Driver, tenant: tuple[str, str]
+) -> None:
+    await writer.write(combine(board("b1"), card("c1", "b1", T0, member="m1"), item("i1", "c1")), "run-1")
+    await writer.write(combine(board("b9"), card("c9", "b9", T0)), "run-1")
+    assert await writer.delete("ToyBoard", "b1", "event-1") == 3
+    tombstones, _, _ = neo4j_driver.execute_query(
+        "MATCH (t:Tombstone {projectId: $p, source: 'toy'}) RETURN t.kind + ':' + t.externalId AS t, "
+        "t.syncRunId AS run ORDER BY t",
+        p=tenant[1],
+    )
+    assert [(r["t"], r["run"]) for r in tombstones] == [
+        ("ToyBoard:b1", "event-1"),
+        ("ToyCard:c1", "event-1"),
+        ("ToyItem:i1", "event-1"),
+    ]
+    assert graph(neo4j_driver, tenant[1]) == ["b9-HOLDS->c9"]  # the member stays: it is not deletable
+    late = await writer.write(card("c1", "b1", T0 + timedelta(minutes=5)), "run-2")
+    assert late.changed == {"ToyCard": 0}
+    assert late.nodes_created == 0
+    with pytest.raises(ValueError, match="cannot delete a ToyMember"):
+        await writer.delete("ToyMember", "m1", "event-2")
+
+
+async def test_a_complete_run_sweeps_the_declared_kinds_it_did_not_see(
+    writer: GraphWriter, neo4j_driver: neo4j.Driver, tenant: tuple[str, str]
+) -> None:
+    await writer.write(combine(board("b1"), card("c1", "b1", T0, member="m1"), card("c2", "b1", T0)), "run-1")
+    removed = await writer.sweep(["w1"], {"ToyBoard": {"b1"}, "ToyCard": {"c1"}})
+    assert removed == {"ToyItem": 0, "ToyCard": 1, "ToyBoard": 0}
+    assert graph(neo4j_driver, tenant[1]) == ["b1-HOLDS->c1", "c1-ASSIGNED->m1"]
+    assert await writer.sweep(["another-scope"], {}) == {"ToyItem": 0, "ToyCard": 0, "ToyBoard": 0}
+
+
+async def test_rows_of_an_undeclared_kind_are_refused(writer: GraphWriter) -> None:
+    rows = board("b1")
+    rows.edges.append(EdgeRow("HOLDS", "ToyBoard", "b1", "Elsewhere", "x"))
+    with pytest.raises(ValueError, match=r"toy rows use undeclared kinds: \['Elsewhere'\]"):
+        await writer.write(rows, "run-1")
