@@ -37,7 +37,7 @@ Key = tuple[str, str]
 
 
 def _unknown() -> Rejected:
-    return Rejected(401, "unknown_webhook", "unknown webhook_id")
+    return Rejected(401, "unknown_webhook", "unknown webhook")
 
 
 def _invalid() -> Rejected:
