@@ -306,7 +306,7 @@ async def main() -> None:
             "GATEWAY_SERVER_TARGET": f"127.0.0.1:{grpc_port}",
             "GATEWAY_SERVER_TOKEN": GATEWAY,
             "GATEWAY_SPOOL_PATH": str(work / f"spool-{uuid.uuid4().hex[:6]}.db"),
-            "CLICKUP_WEBHOOK_SECRET": STATIC_SECRET,
+            "WEBHOOK_SECRET_CLICKUP": STATIC_SECRET,
         }
         gateway = subprocess.Popen(
             [sys.executable, "-m", "webhook_gateway", "--port", str(gateway_port)],

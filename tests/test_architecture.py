@@ -78,4 +78,48 @@ def test_graph_names_no_source() -> None:
                 continue
             if "clickup" in token.string.lower():
                 offences.append(f"{path.relative_to(ROOT)}:{token.start[0]}: {token.string[:60]}")
+
+
+INTEGRATION_NAMES = ("clickup", "jira")
+SCHEME_DEFAULTS = ROOT / "webhook_gateway" / "schemes" / "defaults.py"
+
+
+def names_in_code(path: Path) -> list[str]:
+    """Identifiers and string literals of a module, docstrings left out (comments never reach the AST)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    docstrings: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    words: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            words.append(node.value)
+        elif isinstance(node, ast.Name):
+            words.append(node.id)
+        elif isinstance(node, ast.Attribute):
+            words.append(node.attr)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            words.append(node.name)
+        elif isinstance(node, ast.arg):
+            words.append(node.arg)
+        elif isinstance(node, ast.alias):
+            words.extend(filter(None, (node.name, node.asname)))
+    return words
+
+
+def test_the_gateway_code_names_no_integration() -> None:
+    """The gateway knows signing schemes; which integration uses which is the defaults module's (and
+    configuration's) business, so a new integration never changes the gateway's code."""
+    files = sorted(path for path in (ROOT / "webhook_gateway").rglob("*.py") if path != SCHEME_DEFAULTS)
+    assert SCHEME_DEFAULTS.exists()
+    assert any("clickup" in word for word in names_in_code(SCHEME_DEFAULTS)), "the check must see the defaults"
+    offences = [
+        f"{path.relative_to(ROOT)}: {word!r}"
+        for path in files
+        for word in names_in_code(path)
+        if any(name in word.lower() for name in INTEGRATION_NAMES)
+    ]
     assert offences == []

@@ -14,7 +14,8 @@ import pytest
 
 from server.errors import InvalidArgument
 from server.integrations.clickup.webhooks import parse_delivery
-from webhook_gateway.envelope import Rejected, parse_envelope
+from webhook_gateway.envelope import Rejected
+from webhook_gateway.schemes.hex_body_id import parse_envelope
 
 HOOK = '"webhook_id":"1f0c2b7e-3d4a-4b5c-9e8f-0a1b2c3d4e5f"'
 GOOD = '{"event":"taskUpdated","task_id":"86b",' + HOOK + "}"

@@ -1,4 +1,4 @@
-"""The ClickUp webhook edge: a separate Starlette app that verifies, makes durable, and forwards.
+"""The webhook edge: a Starlette app that verifies (by signing scheme), makes durable, and forwards.
 
 Talks to the server only through the generated gRPC contract.
 """

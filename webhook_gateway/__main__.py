@@ -25,7 +25,7 @@ from webhook_gateway.spool import Spool
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="webhook-gateway", description="The ClickUp webhook gateway.")
+    parser = argparse.ArgumentParser(prog="webhook-gateway", description="The webhook gateway.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     commands = parser.add_subparsers(dest="command", metavar="{list-dead,requeue-dead}")

@@ -1,13 +1,16 @@
-"""The webhook gateway app. Order of work per delivery:
+"""The webhook gateway app: ``POST /webhooks/{integration}`` (and ``/webhooks/{integration}/{key}``
+for schemes keyed by the route). It knows HTTP signing *schemes* (``schemes/``), not integrations:
+configuration says which scheme an integration's deliveries use. Order of work per delivery:
 
-cap the body -> read raw bytes (the HTTP layer's read deadline covers this) -> X-Signature present
-and well-formed -> bounded-depth parse -> webhook_id -> secret (cached, negative-cached) -> HMAC over
-the exact bytes -> the remaining envelope rules -> durable in the local spool (group commit) -> 2xx.
-Every refusal is a 4xx with a JSON body and nothing is stored or forwarded; only the gateway's own
-trouble (no secret lookup possible, spool unwritable) is a 503, which ClickUp retries. A background
-drainer hands spooled deliveries to the server (``drainer.py``).
+the integration's scheme (404 without one) -> cap the body -> read raw bytes (the HTTP layer's read
+deadline covers this) -> the signature header present and well-formed -> the lookup key (from the
+body, after a bounded-depth parse, or from the path) -> secret (cached, negative-cached) -> HMAC over
+the exact bytes -> the scheme's remaining body rules -> durable in the local spool (group commit) ->
+2xx. Every refusal is a 4xx with a JSON body and nothing is stored or forwarded; only the gateway's
+own trouble (no secret lookup possible, spool unwritable) is a 503, which senders retry. A
+background drainer hands spooled deliveries to the server (``drainer.py``).
 
-Why spool first rather than call the server first: ClickUp's answer then depends only on this
+Why spool first rather than call the server first: the sender's answer then depends only on this
 process and its disk (about a millisecond), never on the server or Neo4j being slow or away, and
 every delivery takes the same path, so order and "nothing lost" hold by construction.
 """
@@ -30,20 +33,23 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from webhook_gateway import envelope
 from webhook_gateway.config import GatewayConfig
 from webhook_gateway.drainer import Drainer
 from webhook_gateway.envelope import Rejected
 from webhook_gateway.http_limits import READ_TIMED_OUT, REFUSAL_HOOK
 from webhook_gateway.last_resort import LastResortMiddleware
 from webhook_gateway.metrics import GatewayMetrics
+from webhook_gateway.schemes import SCHEMES, Scheme
 from webhook_gateway.secret_lookup import SecretLookup
 from webhook_gateway.server_link import ServerLink
-from webhook_gateway.signature import parse_signature, verify
+from webhook_gateway.signature import verify
 from webhook_gateway.spool import Delivery, Spool, SpoolWriter
 
 logger = logging.getLogger(__name__)
-KEPT_HEADERS = ("content-type", "user-agent", "x-signature")
+KEPT_HEADERS = ("content-type", "user-agent")
+# Set by the gateway on deliveries whose key came from the path: the body does not say which
+# registration it belongs to, so the server is told which key verified it.
+ROUTE_KEY_HEADER = "x-gateway-route-key"
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
 
 
@@ -103,22 +109,32 @@ class Gateway:
             raise _Disconnected(len(body)) from None
         return bytes(body)
 
-    async def receive(self, request: Request, integration: str = "clickup") -> Response:
+    def _scheme(self, integration: str, route: str | None) -> Scheme:
+        name = self.config.schemes.get(integration)
+        if name is None:
+            raise Rejected(404, "unknown_integration", f"no webhooks are received for {integration!r}")
+        scheme = SCHEMES[name]
+        if scheme.keyed_by_route != (route is not None):
+            shape = "/{key}" if scheme.keyed_by_route else ""
+            raise Rejected(404, "not_found", f"{integration} webhooks are posted to /webhooks/{integration}{shape}")
+        return scheme
+
+    async def receive(self, request: Request, integration: str, route: str | None = None) -> Response:
         self.metrics.received.inc()
         try:
+            scheme = self._scheme(integration, route)
             media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if media_type != "application/json":
                 raise Rejected(415, "content_type", "Content-Type must be application/json")
             body = await self._read(request)
-            signature = parse_signature(request.headers.get("x-signature"))
-            data = envelope.load_object(body, self.config.max_body_bytes)
-            webhook_id = envelope.webhook_id_of(data)
+            signed = scheme.signature(request.headers)
+            routed = scheme.route(body, route, self.config.max_body_bytes)
             assert self.secrets is not None
             # A static secret replaces the per-webhook one for verification only: the webhook must
             # still be registered, so nothing is kept that no project would ever see.
-            secret = await self.secrets.secret(integration, webhook_id)
-            verify(self.config.static_secret or secret, body, signature)
-            envelope.check_fields(data, webhook_id)
+            secret = await self.secrets.secret(integration, routed.key)
+            verify(self.config.static_secrets.get(integration) or secret, body, signed.digest, signed.header)
+            scheme.check(body, routed, self.config.max_body_bytes)
         except Rejected as rejected:
             self.metrics.rejected.labels(rejected.reason).inc()
             logger.info("refused a delivery: %s %s (%s)", rejected.status, rejected.reason, rejected.message)
@@ -130,16 +146,19 @@ class Gateway:
                 self.metrics.rejected.labels("client_disconnected").inc()
                 logger.info("the sender disconnected before its body arrived (%s bytes read)", gone.args[0])
             return Response(status_code=499)  # never sent: there is no one to send it to
-        return await self._keep(request, integration, body)
+        kept = KEPT_HEADERS + scheme.signature_headers
+        headers = {k: request.headers[k] for k in kept if k in request.headers}
+        if scheme.keyed_by_route:
+            headers[ROUTE_KEY_HEADER] = routed.key
+        return await self._keep(integration, body, headers)
 
-    async def _keep(self, request: Request, integration: str, body: bytes) -> Response:
+    async def _keep(self, integration: str, body: bytes, headers: dict[str, str]) -> Response:
         self.metrics.verified.inc()
-        headers = {k: request.headers[k] for k in KEPT_HEADERS if k in request.headers}
         started = time.perf_counter()
         try:
             spool_id = await self.writer.add(Delivery(integration, body, headers, int(time.time() * 1000)))
         except Exception:
-            # Not durable, so not acknowledged: ClickUp retries the delivery.
+            # Not durable, so not acknowledged: the sender retries the delivery.
             logger.exception("the spool could not store a delivery")
             self.metrics.rejected.labels("spool_unwritable").inc()
             return JSONResponse(
@@ -161,8 +180,9 @@ def create_app(config: GatewayConfig) -> Starlette:
         yield {REFUSAL_HOOK: gateway.count_refusal}
         await gateway.stop()
 
-    async def clickup(request: Request) -> Response:
-        return await gateway.receive(request)
+    async def webhook(request: Request) -> Response:
+        params = request.path_params
+        return await gateway.receive(request, params["integration"], params.get("route"))
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -188,7 +208,8 @@ def create_app(config: GatewayConfig) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/webhooks/clickup", clickup, methods=["POST"]),
+            Route("/webhooks/{integration}", webhook, methods=["POST"]),
+            Route("/webhooks/{integration}/{route}", webhook, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+
+from webhook_gateway.schemes import SCHEMES
+from webhook_gateway.schemes.defaults import DEFAULT_SCHEMES, DEPRECATED_SECRET_VARIABLES
 
 N = TypeVar("N", int, float)
 
 DEFAULT_SPOOL_PATH = "gateway-spool.sqlite3"
+SECRET_PREFIX = "WEBHOOK_SECRET_"
+# An integration's name as it appears in the path; no "-", so it maps to WEBHOOK_SECRET_<NAME> and back.
+INTEGRATION = re.compile(r"[a-z][a-z0-9_]{0,39}")
+OFF = "off"
 
 
 class ConfigError(ValueError):
@@ -22,8 +31,11 @@ class GatewayConfig:
     server_target: str
     server_token: str
     spool_path: Path
-    # Verification only: the webhook_id must still be registered with the server (else 401).
-    static_secret: str | None = None
+    # Integration -> signing scheme name; an integration not listed has no webhook route (404).
+    schemes: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SCHEMES))
+    # Integration -> single-tenant secret. Verification only: the webhook must still be registered
+    # with the server (else 401).
+    static_secrets: Mapping[str, str] = field(default_factory=dict)
     forward_timeout_seconds: float = 5.0  # the server's deadline for one forwarded batch
     max_body_bytes: int = 1024 * 1024
     log_format: str = "text"
@@ -34,7 +46,7 @@ class GatewayConfig:
     def __repr__(self) -> str:
         return (
             f"GatewayConfig(server_target={self.server_target!r}, spool_path={str(self.spool_path)!r}, "
-            f"static_secret={'***' if self.static_secret else None})"
+            f"schemes={dict(self.schemes)!r}, static_secrets={dict.fromkeys(self.static_secrets, '***')!r})"
         )
 
     @classmethod
@@ -46,20 +58,67 @@ class GatewayConfig:
         log_format = env.get("LOG_FORMAT", "text")
         if log_format not in ("text", "json"):
             raise ConfigError(f"LOG_FORMAT must be 'text' or 'json', got {log_format!r}")
+        schemes = schemes_from_env(env)
         return cls(
             log_format=log_format,
+            schemes=schemes,
+            static_secrets=static_secrets_from_env(env, schemes),
             server_target=env.get("GATEWAY_SERVER_TARGET", "127.0.0.1:50051"),
             server_token=token,
             spool_path=spool_path_from_env(env),
-            static_secret=env.get("CLICKUP_WEBHOOK_SECRET") or None,
             forward_timeout_seconds=_number(
                 env, "GATEWAY_FORWARD_TIMEOUT_SECONDS", float, 5.0, 0.1, 60, "a batch's deadline"
             ),
             read_timeout_seconds=_number(
-                env, "GATEWAY_READ_TIMEOUT_SECONDS", float, 5.0, 0.1, 6.5, "inside ClickUp's 7 s delivery timeout"
+                env, "GATEWAY_READ_TIMEOUT_SECONDS", float, 5.0, 0.1, 6.5, "inside a sender's 7 s delivery timeout"
             ),
             max_connections=_number(env, "GATEWAY_MAX_CONNECTIONS", int, 200, 1, 100_000, "open connections"),
         )
+
+
+def schemes_from_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The defaults, with ``GATEWAY_SCHEMES`` ("name=scheme,name=off,...") laid over them."""
+    schemes = dict(DEFAULT_SCHEMES)
+    raw = env.get("GATEWAY_SCHEMES", "")
+    known = ", ".join(sorted(SCHEMES))
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        name, equals, scheme = (part.strip() for part in entry.partition("="))
+        if not equals or not INTEGRATION.fullmatch(name):
+            raise ConfigError(
+                f"GATEWAY_SCHEMES entries are integration=scheme with a lower-case integration name, got {entry!r}"
+            )
+        if scheme == OFF:
+            schemes.pop(name, None)
+        elif scheme in SCHEMES:
+            schemes[name] = scheme
+        else:
+            raise ConfigError(f"GATEWAY_SCHEMES: {scheme!r} for {name!r} is no scheme; known: {known}, or {OFF}")
+    return schemes
+
+
+def static_secrets_from_env(env: Mapping[str, str], schemes: Mapping[str, str]) -> dict[str, str]:
+    """``WEBHOOK_SECRET_<INTEGRATION>`` per integration, and the deprecated names for one release."""
+    secrets: dict[str, str] = {}
+    for variable, integration in DEPRECATED_SECRET_VARIABLES.items():
+        if env.get(variable):
+            replacement = SECRET_PREFIX + integration.upper()
+            warnings.warn(
+                f"{variable} is deprecated and will be removed in the next release: set {replacement} instead",
+                FutureWarning,
+                stacklevel=2,
+            )
+            secrets[integration] = env[variable]
+    for variable, value in env.items():
+        if not variable.startswith(SECRET_PREFIX) or not value:
+            continue
+        integration = variable.removeprefix(SECRET_PREFIX).lower()
+        if integration not in schemes:
+            raise ConfigError(
+                f"{variable} is set, but {integration!r} has no signing scheme (GATEWAY_SCHEMES); "
+                f"integrations with one: {', '.join(sorted(schemes)) or 'none'}"
+            )
+        secrets[integration] = value  # the new name wins over a deprecated one
+    return secrets
 
 
 def spool_path_from_env(env: Mapping[str, str]) -> Path:

@@ -50,7 +50,7 @@ class GatewayMetrics:
         )
         self.durable_latency = Histogram(
             "gateway_durable_seconds",
-            "Time from a verified delivery to its spool commit (what ClickUp waits for)",
+            "Time from a verified delivery to its spool commit (what the sender waits for)",
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
             registry=self.registry,
         )

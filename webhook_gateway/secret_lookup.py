@@ -8,8 +8,8 @@ The ids come from unauthenticated bodies, so the lookup is built for strangers:
 - concurrent lookups of one id share one RPC, and only a few RPCs run at once;
 - what the answer means for the sender is decided here, once: unknown (NOT_FOUND, or a
   PERMISSION_DENIED because a tenant-pinned token may not see that webhook) is 401, a malformed
-  id is 400, both permanent; only the server being away or misconfigured is 503, which ClickUp
-  retries and which no cache remembers.
+  id is 400, both permanent; only the server being away or misconfigured is 503, which senders
+  retry and which no cache remembers.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ Key = tuple[str, str]
 
 
 def _unknown() -> Rejected:
-    return Rejected(401, "unknown_webhook", "unknown webhook_id")
+    return Rejected(401, "unknown_webhook", "unknown webhook")
 
 
 def _invalid() -> Rejected:

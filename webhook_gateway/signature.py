@@ -1,7 +1,8 @@
-"""Checking a ClickUp delivery: hex HMAC-SHA256 of the exact raw body, constant-time compare.
+"""HMAC-SHA256 of the exact raw body, compared in constant time; the schemes differ only in where
+the digest travels (``schemes/``).
 
-Never re-serialise: ClickUp signs its compact bytes, and any other serialisation hashes
-differently (TV10 of the reference shows a genuine delivery failing that way).
+Never re-serialise: senders sign their own bytes, and any other serialisation hashes differently
+(TV10 of the reference shows a genuine delivery failing that way).
 """
 
 from __future__ import annotations
@@ -19,20 +20,21 @@ def expected_signature(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def parse_signature(header: str | None) -> str:
-    """The ``X-Signature`` value, refused before any lookup when absent or not 64 hex digits.
+def parse_hex_digest(value: str | None, header: str, prefix: str = "") -> str:
+    """``prefix`` + 64 hex digits, lower-cased without the prefix; refused before any lookup.
 
     Checked up front so that an unsigned or garbled delivery costs no RPC, and so that the
     constant-time compare only ever sees ASCII (``compare_digest`` raises on other text).
     """
-    provided = (header or "").strip()
+    provided = (value or "").strip()
     if not provided:
-        raise Rejected(401, "missing_signature", "X-Signature header is required")
-    if not _HEX_SHA256.fullmatch(provided):
-        raise Rejected(401, "bad_signature", "X-Signature must be 64 hexadecimal digits")
-    return provided.lower()
+        raise Rejected(401, "missing_signature", f"{header} header is required")
+    if not provided.startswith(prefix) or not _HEX_SHA256.fullmatch(provided[len(prefix) :]):
+        raise Rejected(401, "bad_signature", f"{header} must be {prefix}<64 hexadecimal digits>")
+    return provided[len(prefix) :].lower()
 
 
-def verify(secret: str, body: bytes, provided: str) -> None:
-    if not hmac.compare_digest(expected_signature(secret, body), parse_signature(provided)):
-        raise Rejected(401, "bad_signature", "X-Signature does not match the body")
+def verify(secret: str, body: bytes, digest: str, header: str) -> None:
+    """``digest`` comes from ``parse_hex_digest`` (lower-case hex)."""
+    if not hmac.compare_digest(expected_signature(secret, body), digest):
+        raise Rejected(401, "bad_signature", f"{header} does not match the body")

@@ -1,4 +1,4 @@
-"""The gateway's durable spool: every verified delivery is written here before ClickUp gets its 2xx,
+"""The gateway's durable spool: every verified delivery is written here before the sender gets its 2xx,
 and leaves only once the server has stored it. Order is the spool's id order.
 
 SQLite in WAL mode with ``synchronous=FULL``: once a write returns, the event survives a crash or

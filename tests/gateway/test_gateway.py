@@ -267,7 +267,7 @@ async def test_server_down_spools_durably_and_drains_in_order(
         server_target=env["INTEGRATIONS_GRPC_ADDRESS"],
         server_token=tokens.gateway,
         spool_path=tmp_path / "spool.db",
-        static_secret=secret,
+        static_secrets={"clickup": secret},
         forward_timeout_seconds=0.5,
     )
     bodies = [unique_body(seq=i, webhook_id=webhook_id) for i in range(5)]
@@ -304,7 +304,10 @@ async def static_gateway(
     hub: RunningHub, tokens: Tokens, tmp_path: Path, registered: None
 ) -> AsyncIterator[httpx.AsyncClient]:
     config = GatewayConfig(
-        server_target=hub.target, server_token=tokens.gateway, spool_path=tmp_path / "s.db", static_secret="static"
+        server_target=hub.target,
+        server_token=tokens.gateway,
+        spool_path=tmp_path / "s.db",
+        static_secrets={"clickup": "static"},
     )
     with GatewayServer(config) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:

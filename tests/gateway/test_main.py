@@ -29,6 +29,8 @@ BAD_SETTINGS = [
     ({"GATEWAY_MAX_CONNECTIONS": "2.5"}, "GATEWAY_MAX_CONNECTIONS"),
     ({"GATEWAY_FORWARD_TIMEOUT_SECONDS": "-1"}, "GATEWAY_FORWARD_TIMEOUT_SECONDS"),
     ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+    ({"GATEWAY_SCHEMES": "tracker=sha1"}, "GATEWAY_SCHEMES"),
+    ({"WEBHOOK_SECRET_TRACKER": "s"}, "WEBHOOK_SECRET_TRACKER"),
 ]
 
 
@@ -58,6 +60,28 @@ def test_the_command_refuses_to_start_with_a_bad_setting(tmp_path: Path) -> None
     )
     assert result.returncode == 2
     assert "GATEWAY_MAX_CONNECTIONS must be a whole number" in result.stderr
+
+
+def test_the_command_warns_about_the_old_secret_variable(tmp_path: Path) -> None:
+    """Operators see the deprecation on stderr (a FutureWarning is shown by default)."""
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"},
+        **BASE,
+        "CLICKUP_WEBHOOK_SECRET": "old",
+        "GATEWAY_MAX_CONNECTIONS": "lots",  # stops start-up right after the settings are read
+        "GATEWAY_SPOOL_PATH": str(tmp_path / "s.db"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "webhook_gateway", "--port", str(free_port())],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "FutureWarning: CLICKUP_WEBHOOK_SECRET is deprecated" in result.stderr
+    assert "set WEBHOOK_SECRET_CLICKUP instead" in result.stderr
 
 
 @pytest.fixture

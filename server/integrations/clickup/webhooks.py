@@ -6,7 +6,7 @@ that carry only an id (``taskDeleted``, ``listCreated``, ...) use ``event + obje
 ten-minute window. An id-only *update* (``spaceUpdated``) cannot be told from a retry of an earlier
 one, so such a duplicate is applied again rather than risk losing a change.
 
-The envelope rules are the gateway's (``webhook_gateway/envelope.py``; a test runs one table through
+The envelope rules are the gateway's (``webhook_gateway/schemes/hex_body_id.py``; a test runs one table through
 both). A body without a readable ``webhook_id`` cannot be routed and is refused. A routed body that
 breaks any other rule, or whose text cannot be stored as it is (a lone surrogate from a JSON
 ``\\ud800`` escape), is not refused but parsed into a delivery with a ``problem``: the inbox sets it

@@ -1,0 +1,62 @@
+"""What a signing scheme decides: where the digest travels, which key finds the secret, and which
+body rules hold once the signature is good. The gateway runs every scheme the same way::
+
+    signature(headers) -> route(body, route) -> secret(integration, key) -> HMAC -> check(body)
+
+so that refusals come in one order for all (401 for a missing or garbled signature before any
+lookup, 400 for a body that cannot be routed, 401 for a wrong digest, 400 for the remaining rules).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from webhook_gateway.envelope import WEBHOOK_ID, Rejected
+
+
+@dataclass(frozen=True)
+class Signed:
+    """The digest a delivery carries (lower-case hex) and the header it came in, for messages."""
+
+    digest: str
+    header: str
+
+
+@dataclass(frozen=True)
+class Routed:
+    """The key the scheme names for the secret lookup, and the parsed body if routing needed it."""
+
+    key: str
+    data: dict[str, Any] | None = None
+
+
+class Scheme(ABC):
+    name: ClassVar[str]
+    # Kept with the spooled delivery, so the server sees what the sender signed with.
+    signature_headers: ClassVar[tuple[str, ...]]
+    # True: the key is the last path segment (/webhooks/{integration}/{key}); False: it is in the body.
+    keyed_by_route: ClassVar[bool]
+
+    @abstractmethod
+    def signature(self, headers: Mapping[str, str]) -> Signed:
+        """The digest, or 401 ``missing_signature``/``bad_signature`` before anything is looked up."""
+
+    @abstractmethod
+    def route(self, body: bytes, route: str | None, max_bytes: int) -> Routed:
+        """The secret's lookup key, checked before it is used."""
+
+    @abstractmethod
+    def check(self, body: bytes, routed: Routed, max_bytes: int) -> None:
+        """The body rules that need no key, applied once the signature is good."""
+
+
+def lookup_key(value: object, what: str) -> str:
+    """A webhook id, from the body or the path: 1-128 characters of a small, log-safe alphabet."""
+    if value is None or value == "":
+        raise Rejected(400, "missing_webhook_id", f"{what} has no webhook id")
+    if not isinstance(value, str) or not WEBHOOK_ID.fullmatch(value):
+        raise Rejected(400, "bad_webhook_id", f"{what}: a webhook id is 1-128 letters, digits, '.', '_', ':' or '-'")
+    return value
