@@ -48,9 +48,9 @@ def test_settings_have_defaults_and_take_values() -> None:
     assert (chosen.read_timeout_seconds, chosen.max_connections) == (2.5, 50)
 
 
-def test_the_command_refuses_to_start_with_a_bad_setting(tmp_path: Path) -> None:
-    env = {**os.environ, **BASE, "GATEWAY_MAX_CONNECTIONS": "lots", "GATEWAY_SPOOL_PATH": str(tmp_path / "s.db")}
-    result = subprocess.run(
+def _run_gateway(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The real command, run to its end (these settings stop it at start-up)."""
+    return subprocess.run(
         [sys.executable, "-m", "webhook_gateway", "--port", str(free_port())],
         cwd=ROOT,
         env=env,
@@ -58,6 +58,11 @@ def test_the_command_refuses_to_start_with_a_bad_setting(tmp_path: Path) -> None
         text=True,
         timeout=60,
     )
+
+
+def test_the_command_refuses_to_start_with_a_bad_setting(tmp_path: Path) -> None:
+    env = {**os.environ, **BASE, "GATEWAY_MAX_CONNECTIONS": "lots", "GATEWAY_SPOOL_PATH": str(tmp_path / "s.db")}
+    result = _run_gateway(env)
     assert result.returncode == 2
     assert "GATEWAY_MAX_CONNECTIONS must be a whole number" in result.stderr
 
@@ -71,14 +76,7 @@ def test_the_command_warns_about_the_old_secret_variable(tmp_path: Path) -> None
         "GATEWAY_MAX_CONNECTIONS": "lots",  # stops start-up right after the settings are read
         "GATEWAY_SPOOL_PATH": str(tmp_path / "s.db"),
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "webhook_gateway", "--port", str(free_port())],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _run_gateway(env)
     assert result.returncode == 2
     assert "FutureWarning: CLICKUP_WEBHOOK_SECRET is deprecated" in result.stderr
     assert "set WEBHOOK_SECRET_CLICKUP instead" in result.stderr
