@@ -78,6 +78,7 @@ def test_graph_names_no_source() -> None:
                 continue
             if "clickup" in token.string.lower():
                 offences.append(f"{path.relative_to(ROOT)}:{token.start[0]}: {token.string[:60]}")
+    assert offences == []
 
 
 INTEGRATION_NAMES = ("clickup", "jira")
