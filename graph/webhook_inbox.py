@@ -6,6 +6,7 @@ redelivered event MERGEs onto the stored one and is reported as a duplicate.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ class InboxEvent:
     applied_at: datetime | None
     org_id: str | None
     project_id: str | None
+    body: str = ""  # the delivery's exact text, for the plugin that applies it
 
 
 def _event(node: Any) -> InboxEvent:
@@ -46,14 +48,26 @@ def _event(node: Any) -> InboxEvent:
         applied_at=to_datetime(node.get("appliedAt")),
         org_id=node.get("orgId"),
         project_id=node.get("projectId"),
+        body=node.get("body") or "",
     )
 
 
 @dataclass(frozen=True)
 class DeadLetter:
     id: str
+    integration: str
     body: str
+    headers: dict[str, str]
     received_ms: int
+
+
+def _headers(stored: Any) -> dict[str, str]:
+    """The headers kept with a delivery (a JSON object of strings); anything else reads as none."""
+    try:
+        value = json.loads(stored) if isinstance(stored, str) else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 # Which events a replay means: the ids given, or else those received in [start, end).
@@ -197,7 +211,8 @@ class WebhookInbox:
             f"""
             MATCH (e:WebhookEvent {{orgId: $org, projectId: $project}})
             WHERE {_SELECTED} AND e.state = 'DEAD_LETTERED'
-            RETURN e.id AS id, e.body AS body, e.receivedAt.epochMillis AS received
+            RETURN e.id AS id, e.integration AS integration, e.body AS body, e.headers AS headers,
+                   e.receivedAt.epochMillis AS received
             ORDER BY e.receivedAt, e.id
             """,
             org=org_id,
@@ -207,7 +222,16 @@ class WebhookInbox:
             end=end,
             database_=self._database,
         )
-        return [DeadLetter(str(r["id"]), str(r["body"] or ""), int(r["received"] or 0)) for r in records]
+        return [
+            DeadLetter(
+                str(r["id"]),
+                str(r["integration"] or ""),
+                str(r["body"] or ""),
+                _headers(r["headers"]),
+                int(r["received"] or 0),
+            )
+            for r in records
+        ]
 
     async def revive(self, event_id: str, event: str, object_id: str) -> None:
         """A dead letter that now reads cleanly: queued with what it says."""

@@ -84,6 +84,7 @@ class HubServer:
             WebhookInbox(self._driver, cfg.neo4j_database),
             WebhookRegistry(self._driver, cfg.neo4j_database),
             cfg.keyring,
+            registry,
         )
         self.webhooks = webhooks
         self._worker = WebhookWorker(

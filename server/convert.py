@@ -10,9 +10,9 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from graph.import_jobs import ImportJobRecord, SyncState
 from graph.webhook_inbox import InboxEvent, WebhookHealth
 from integrations.v1 import integration_service_pb2 as pb
+from server import settings_codec
 from server.gallery import IntegrationView
 from server.integrations.base import ConnectionCheck
-from server.secrets_mask import mask_secret
 
 _STATUS = {
     "UNKNOWN": pb.CONNECTION_STATUS_UNKNOWN,
@@ -66,9 +66,9 @@ def integration(
         last_error=record.last_error if record else "",
         supported_auth_methods=list(plugin.auth_methods),  # type: ignore[arg-type]
     )
+    message.options_schema.update(plugin.options_schema)
     if view.settings is not None:
-        message.settings.CopyFrom(view.settings)
-        message.settings.api_token = mask_secret(view.settings.api_token)
+        message.settings.CopyFrom(settings_codec.to_wire(plugin, view.settings))
     if sync is not None:
         message.sync_state.CopyFrom(sync_state(sync))
     for hook in webhooks or []:

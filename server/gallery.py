@@ -2,25 +2,28 @@
 
 Owns the rules of an update: which field-mask paths exist, that a masked token sent back
 keeps the stored secret, that new credentials are tested before they are saved, and that a
-concurrent update is retried on a fresh read rather than overwritten.
+concurrent update is retried on a fresh read rather than overwritten. How settings read on the
+wire and at rest is ``settings_codec``'s; what a plugin's options mean is the plugin's.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf import field_mask_pb2
 
 from graph.integration_store import ConcurrentUpdateError, IntegrationKey, IntegrationRecord, IntegrationStore
 from graph.projects import ProjectOfAnotherOrg
 from integrations.v1 import integration_service_pb2 as pb
-from server.crypto import DecryptionError, KeyRing, record_aad
+from server import settings_codec as codec
+from server.crypto import DecryptionError, KeyRing
 from server.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from server.integrations.base import ConnectionCheck, Integration
+from server.integrations.base import AnyIntegration, ConnectionCheck
 from server.integrations.registry import IntegrationRegistry
-from server.secrets_mask import is_mask_of
 from server.validation import optional_request_id, require_name
 
 logger = logging.getLogger(__name__)
@@ -38,17 +41,20 @@ UPDATABLE_PATHS = frozenset(
         "settings.sync_settings",
         "settings.sync_settings.auto_sync",
         "settings.sync_settings.sync_interval",
+        "settings.options",
     }
 )
+_OPTION_PATH = re.compile(r"settings\.options\.([a-z][a-z0-9_]{0,63})")
+AnySettings = codec.AnySettings
 _SAVE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
 class IntegrationView:
-    plugin: Integration
+    plugin: AnyIntegration
     key: IntegrationKey
     record: IntegrationRecord | None
-    settings: pb.IntegrationSettings | None
+    settings: AnySettings | None
 
 
 class SettingsUnreadable(FailedPrecondition):
@@ -66,7 +72,7 @@ class Gallery:
         self._store = store
         self._keyring = keyring
 
-    def _plugin(self, name: str) -> Integration:
+    def _plugin(self, name: str) -> AnyIntegration:
         require_name("name", name)
         plugin = self._registry.get(name)
         if plugin is None:
@@ -74,22 +80,19 @@ class Gallery:
             raise NotFound(f"no integration named {name!r}; known: {known}", reason="UNKNOWN_INTEGRATION")
         return plugin
 
-    def _open(self, record: IntegrationRecord | None) -> pb.IntegrationSettings | None:
+    def _open(self, record: IntegrationRecord | None) -> AnySettings | None:
         if record is None or record.settings_ciphertext is None:
             return None
         key = record.key
         try:
-            plaintext = self._keyring.open(record.settings_ciphertext, record_aad(key.org_id, key.project_id, key.name))
-        except DecryptionError as exc:
+            plaintext = self._keyring.open(record.settings_ciphertext, codec.aad(key.org_id, key.project_id, key.name))
+            return codec.unseal(plaintext, self._plugin(key.name))
+        except (DecryptionError, codec.SettingsUnreadable) as exc:
             logger.error("settings of %s/%s/%s unreadable: %s", key.org_id, key.project_id, key.name, exc)
             raise SettingsUnreadable(key.name) from None
-        settings = pb.IntegrationSettings()
-        settings.ParseFromString(plaintext)
-        return settings
 
-    def _seal(self, key: IntegrationKey, settings: pb.IntegrationSettings) -> str:
-        plaintext = settings.SerializeToString(deterministic=True)
-        return self._keyring.seal(plaintext, record_aad(key.org_id, key.project_id, key.name))
+    def _seal(self, key: IntegrationKey, settings: AnySettings) -> str:
+        return codec.seal(self._keyring, self._plugin(key.name), key.org_id, key.project_id, settings)
 
     async def list(self, org_id: str, project_id: str) -> list[IntegrationView]:
         stored = {r.key.name: r for r in await self._store.list_for_project(org_id, project_id)}
@@ -140,9 +143,7 @@ class Gallery:
                 if "settings" not in paths:
                     raise
                 current = None
-            updated = _apply_settings(current, change.settings, paths)
-            if updated is not None and updated is not current:
-                plugin.validate_settings(updated)
+            updated = _apply_settings(plugin, current, change.settings, paths)
             enabled = change.enabled if "enabled" in paths else record.enabled
             if enabled and updated is None:
                 raise FailedPrecondition(
@@ -150,10 +151,8 @@ class Gallery:
                     reason="NOT_CONFIGURED",
                 )
             new = record.with_changes(enabled=enabled, last_request_id=request_id or record.last_request_id)
-            if updated is not None and (
-                current is None or updated.api_token != current.api_token or updated.auth_method != current.auth_method
-            ):
-                token = updated.api_token
+            if updated is not None and (current is None or updated.credentials != current.credentials):
+                token = updated.credentials.secret
                 if token not in tested:
                     tested[token] = await plugin.test_connection(updated)
                 check = tested[token]
@@ -190,14 +189,11 @@ class Gallery:
         key = IntegrationKey(org_id, project_id, name)
         record = await self._store.get(key)
         stored = self._open(record)
+        settings: AnySettings
         if supplied is not None:
             if supplied.ByteSize() > MAX_SETTINGS_BYTES:
                 raise InvalidArgument("settings", f"too large (at most {MAX_SETTINGS_BYTES} bytes)")
-            settings = pb.IntegrationSettings()
-            settings.CopyFrom(supplied)
-            if stored is not None and (not settings.api_token or is_mask_of(settings.api_token, stored.api_token)):
-                settings.api_token = stored.api_token
-            plugin.validate_settings(settings)
+            settings = codec.from_wire(plugin, supplied, "settings", stored)
         elif stored is not None:
             settings = stored
         else:
@@ -225,31 +221,53 @@ def _validate_mask(mask: field_mask_pb2.FieldMask) -> set[str]:
     if not mask.paths:
         raise InvalidArgument("update_mask", "must name at least one field, e.g. 'enabled' or 'settings'")
     for path in mask.paths:
-        if path not in UPDATABLE_PATHS:
-            allowed = ", ".join(sorted(UPDATABLE_PATHS))
+        if path not in UPDATABLE_PATHS and not _OPTION_PATH.fullmatch(path):
+            allowed = ", ".join(sorted(UPDATABLE_PATHS | {"settings.options.<key>"}))
             raise InvalidArgument("update_mask", f"unknown or read-only path {path!r}; allowed: {allowed}")
     return set(mask.paths)
 
 
 def _apply_settings(
-    current: pb.IntegrationSettings | None, incoming: pb.IntegrationSettings, paths: set[str]
-) -> pb.IntegrationSettings | None:
-    """Merge the masked settings paths into a copy of ``current``; returns ``current`` if untouched."""
+    plugin: AnyIntegration, current: AnySettings | None, incoming: pb.IntegrationSettings, paths: set[str]
+) -> AnySettings | None:
+    """Merge the masked settings paths into ``current``; returns ``current`` if untouched.
+
+    The generic fields merge as the wire message; options merge as a plain mapping (whole, per key,
+    or through the older ``data_mapping`` spelling), then the plugin reads the result, so its errors
+    name the path the caller used.
+    """
     sub_paths = sorted(p.removeprefix("settings.") for p in paths if p.startswith("settings"))
     if not sub_paths:
         return current
-    merged = pb.IntegrationSettings()
-    if current is not None:
-        merged.CopyFrom(current)
     if "settings" in sub_paths:
-        merged.CopyFrom(incoming)
-    else:
-        sub_mask = field_mask_pb2.FieldMask(paths=sub_paths)
-        sub_mask.MergeMessage(incoming, merged, replace_message_field=True, replace_repeated_field=True)
-    if current is not None and (not merged.api_token or is_mask_of(merged.api_token, current.api_token)):
-        merged.api_token = current.api_token  # the masked hint (or nothing) sent back keeps the secret
-    if not merged.api_token:
-        raise InvalidArgument("settings.api_token", "must be set the first time an integration is configured")
-    if merged.auth_method == pb.AUTH_METHOD_UNSPECIFIED:
-        merged.auth_method = pb.AUTH_METHOD_API_TOKEN
-    return merged
+        return codec.from_wire(plugin, incoming, "settings", current)
+    base = codec.to_wire(plugin, current, reveal=True) if current is not None else pb.IntegrationSettings()
+    wire_paths = [p for p in sub_paths if p.split(".")[0] in ("auth_method", "api_token", "sync_settings")]
+    if wire_paths:
+        field_mask_pb2.FieldMask(paths=wire_paths).MergeMessage(
+            incoming, base, replace_message_field=True, replace_repeated_field=True
+        )
+    options: dict[str, Any] = plugin.dump_options(current.options) if current is not None else {}
+    options_path = "settings.options"
+    incoming_options = codec.struct_dict(incoming.options)
+    for path in sub_paths:
+        if path == "options":
+            options = dict(incoming_options)
+        elif path.startswith("options."):
+            key = path.removeprefix("options.")
+            if key in incoming_options:
+                options[key] = incoming_options[key]
+            else:
+                options.pop(key, None)
+        elif path == "data_mapping":
+            options_path = "settings.data_mapping"
+            for key in codec.LEGACY_OPTION_KEYS:
+                options.pop(key, None)
+            options.update(codec.legacy_options(incoming.data_mapping))
+        elif path == "data_mapping.workspace_ids":
+            options_path = "settings.data_mapping"
+            options["workspace_ids"] = list(incoming.data_mapping.workspace_ids)
+        elif path == "data_mapping.include_comments":
+            options_path = "settings.data_mapping"
+            options["include_comments"] = incoming.data_mapping.include_comments
+    return codec.from_wire(plugin, base, "settings", current, options, options_path)

@@ -202,7 +202,7 @@ class ImportRunner:
             job.project_id,
             job.integration,
             job.id,
-            outcome.workspace_ids,
+            outcome.container_ids,
             outcome.watermarks,
             outcome.totals,
         )

@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import time
-from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from datetime import timedelta
 
 import neo4j
 from google.protobuf import field_mask_pb2
@@ -34,25 +32,28 @@ from graph.writer import GraphWriter
 from integrations.v1 import integration_service_pb2 as pb
 from server.errors import FailedPrecondition, ServiceError
 from server.gallery import Gallery, IntegrationView
+from server.integrations.settings import WebhookTarget
 from server.webhooks import WebhookDesk
 
 logger = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=5)
 DEFAULT_INTERVAL_SECONDS = 15 * 60
-ROUTE_PARAM = "route"
+
+
+def webhook_target(public_url: str, key: IntegrationKey) -> WebhookTarget:
+    """Where the project's webhooks for ``key.name`` go: the gateway's endpoint for that integration
+    and a route stable per (org, project, integration)."""
+    return WebhookTarget.of(public_url, key.org_id, key.project_id, key.name)
 
 
 def project_endpoint(public_url: str, key: IntegrationKey) -> str:
-    """The project's own webhook endpoint: the public URL plus a stable, opaque ``route`` parameter."""
-    route = hashlib.sha256("\x00".join((key.org_id, key.project_id, key.name)).encode()).hexdigest()[:32]
-    parts = urlsplit(public_url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != ROUTE_PARAM]
-    return urlunsplit(parts._replace(query=urlencode([*query, (ROUTE_PARAM, route)])))
+    """The project's own endpoint with the route in the query (the form body-keyed schemes use)."""
+    return webhook_target(public_url, key).in_query()
 
 
 def wants_live_sync(view: IntegrationView) -> bool:
-    return bool(view.record and view.record.enabled and view.settings and view.settings.sync_settings.auto_sync)
+    return bool(view.record and view.record.enabled and view.settings and view.settings.sync.auto_sync)
 
 
 def _describe(error: BaseException) -> str:
@@ -100,10 +101,10 @@ class LiveSync:
             await self._unregister(view, existing)
 
     async def _register(self, view: IntegrationView, existing: list[WebhookHealth]) -> None:
-        key, settings = view.key, view.settings
+        key, settings, plugin = view.key, view.settings, view.plugin
         assert settings is not None
         have = {hook.workspace_id: hook.webhook_id for hook in existing}
-        selected = list(settings.data_mapping.workspace_ids)
+        selected = list(plugin.containers(settings.options))
         missing = [w for w in selected if w not in have]
         stale = [hook for hook in existing if selected and hook.workspace_id not in selected]
         if have and not missing:
@@ -114,29 +115,26 @@ class LiveSync:
                 "auto_sync needs WEBHOOK_PUBLIC_URL (the gateway's public address) on the server",
                 reason="NO_PUBLIC_URL",
             )
-        wanted = pb.IntegrationSettings()
-        wanted.CopyFrom(settings)
-        if have:
-            wanted.data_mapping.workspace_ids[:] = missing
-        hooks = await view.plugin.register_webhooks(wanted, project_endpoint(self._public_url, key))
-        fresh = [hook for hook in hooks if hook["id"] not in have.values()]
+        wanted = settings.with_options(plugin.with_containers(settings.options, missing)) if have else settings
+        hooks = await plugin.register_webhooks(wanted, webhook_target(self._public_url, key))
+        fresh = [hook for hook in hooks if hook.webhook_id not in have.values()]
         try:
             for hook in fresh:
-                owner = await self._desk.registry.get(key.name, hook["id"])
+                owner = await self._desk.registry.get(key.name, hook.webhook_id)
                 if owner is not None and (owner.org_id, owner.project_id) != (key.org_id, key.project_id):
                     raise FailedPrecondition(
-                        f"webhook {hook['id']} already feeds another project", reason="WEBHOOK_OF_ANOTHER_PROJECT"
+                        f"webhook {hook.webhook_id} already feeds another project", reason="WEBHOOK_OF_ANOTHER_PROJECT"
                     )
                 await self._desk.register(
-                    key.name, hook["id"], key.org_id, key.project_id, hook["workspace_id"], hook["secret"]
+                    key.name, hook.webhook_id, key.org_id, key.project_id, hook.container_id, hook.secret
                 )
-                logger.info("registered %s webhook %s for workspace %s", key.name, hook["id"], hook["workspace_id"])
+                logger.info("registered %s webhook %s for %s", key.name, hook.webhook_id, hook.container_id)
         except BaseException:
             for hook in fresh:  # nothing half-done: neither in the third party nor in our registry
                 with contextlib.suppress(Exception):
-                    await view.plugin.delete_webhook(settings, hook["id"])
+                    await plugin.delete_webhook(settings, hook.webhook_id)
                 with contextlib.suppress(Exception):
-                    await self._desk.unregister(key.name, hook["id"])
+                    await self._desk.unregister(key.name, hook.webhook_id)
             raise
         await self._unregister(view, stale)
 
@@ -227,9 +225,9 @@ class LiveSync:
             if wants_live_sync(view):
                 await self._replace(reg, view)
             return
-        state, fails = status
-        await self._desk.registry.record_health(reg.integration, reg.webhook_id, state, fails)
-        interval = view.settings.sync_settings.sync_interval.seconds or DEFAULT_INTERVAL_SECONDS
+        state = status.status
+        await self._desk.registry.record_health(reg.integration, reg.webhook_id, state, status.fail_count)
+        interval = view.settings.sync.interval_seconds or DEFAULT_INTERVAL_SECONDS
         due = time.monotonic() - self._last_repair.get(reg.webhook_id, float("-inf")) >= interval
         if state == "suspended":
             await view.plugin.reactivate_webhook(view.settings, reg.webhook_id)
@@ -248,22 +246,21 @@ class LiveSync:
         if not self._public_url:
             return
         logger.warning("webhook %s of workspace %s is gone: registering a new one", reg.webhook_id, reg.workspace_id)
-        wanted = pb.IntegrationSettings()
-        wanted.CopyFrom(view.settings)
-        wanted.data_mapping.workspace_ids[:] = [reg.workspace_id]
-        hooks = await view.plugin.register_webhooks(wanted, project_endpoint(self._public_url, view.key))
+        plugin = view.plugin
+        wanted = view.settings.with_options(plugin.with_containers(view.settings.options, [reg.workspace_id]))
+        hooks = await plugin.register_webhooks(wanted, webhook_target(self._public_url, view.key))
         if not hooks:
             problem = f"webhook {reg.webhook_id} is gone and workspace {reg.workspace_id} is no longer visible"
             await self._jobs.record_sync_error(reg.org_id, reg.project_id, reg.integration, problem)
             return
         for hook in hooks:
             await self._desk.register(
-                reg.integration, hook["id"], reg.org_id, reg.project_id, hook["workspace_id"], hook["secret"]
+                reg.integration, hook.webhook_id, reg.org_id, reg.project_id, hook.container_id, hook.secret
             )
-        if reg.webhook_id not in {hook["id"] for hook in hooks}:  # adopted again if ClickUp still had it
+        if reg.webhook_id not in {hook.webhook_id for hook in hooks}:  # adopted again if the third party kept it
             await self._desk.unregister(reg.integration, reg.webhook_id)
         for hook in hooks:
-            replacement = await self._desk.registry.get(reg.integration, hook["id"])
+            replacement = await self._desk.registry.get(reg.integration, hook.webhook_id)
             if replacement is not None:
                 await self.repair(replacement, view)
 
@@ -294,12 +291,11 @@ class LiveSync:
                 return 0
             logger.info("workspace %s has no watermark: repairing from the last import's start", reg.workspace_id)
             mark = started
-        since = int((mark - OVERLAP).timestamp() * 1000)
         writer = GraphWriter(self._driver, self._database, reg.org_id, reg.project_id, view.plugin.graph_schema)
-        count, newest = await view.plugin.repair_gap(
-            view.settings, writer, reg.workspace_id, since, f"gap-repair:{reg.webhook_id}"
+        repaired = await view.plugin.repair_gap(
+            view.settings, writer, reg.workspace_id, mark - OVERLAP, f"gap-repair:{reg.webhook_id}"
         )
-        reached = datetime.fromtimestamp(newest / 1000, UTC) if newest is not None else mark
+        count, reached = repaired.records, repaired.newest or mark
         await self._jobs.advance_watermark(reg.org_id, reg.project_id, reg.integration, reg.workspace_id, reached)
         self._last_repair[reg.webhook_id] = time.monotonic()
         logger.info("gap repair of workspace %s re-read %d task(s)", reg.workspace_id, count)

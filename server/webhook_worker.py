@@ -18,6 +18,7 @@ from graph.webhook_inbox import InboxEvent, WebhookInbox, WebhookRegistry
 from graph.writer import GraphWriter
 from server.errors import ServiceError
 from server.gallery import Gallery
+from server.integrations.base import WebhookEvent
 from server.metrics import ServerMetrics
 from server.webhooks import safe_text
 
@@ -129,7 +130,10 @@ class WebhookWorker:
                 raise LookupError(f"{event.integration} is not enabled for {event.org_id}/{event.project_id}")
             writer = GraphWriter(self._driver, self._database, event.org_id, event.project_id, view.plugin.graph_schema)
             outcome = await view.plugin.apply_webhook(
-                view.settings, writer, event.event, event.object_id, registration.workspace_id, f"webhook:{event.id}"
+                view.settings,
+                writer,
+                WebhookEvent(event.event, event.object_id, registration.workspace_id, event.body),
+                f"webhook:{event.id}",
             )
         except Exception as exc:
             message = safe_text(exc.message if isinstance(exc, ServiceError) else f"{type(exc).__name__}: {exc}", 2000)

@@ -29,7 +29,8 @@ from graph.webhook_inbox import InboxEvent, WebhookInbox, WebhookRegistration, W
 from server.auth import Grant
 from server.crypto import DecryptionError, KeyRing, record_aad
 from server.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ServiceError
-from server.integrations.clickup.webhooks import parse_delivery
+from server.integrations.base import AnyIntegration, Delivery, ParsedDelivery
+from server.integrations.registry import IntegrationRegistry
 from server.validation import require_name
 
 logger = logging.getLogger(__name__)
@@ -155,10 +156,17 @@ def dead_letter(row: Row, error: Exception) -> Row:
 
 
 class WebhookDesk:
-    def __init__(self, inbox: WebhookInbox, registry: WebhookRegistry, keyring: KeyRing) -> None:
+    def __init__(
+        self,
+        inbox: WebhookInbox,
+        registry: WebhookRegistry,
+        keyring: KeyRing,
+        plugins: IntegrationRegistry | None = None,
+    ) -> None:
         self.inbox = inbox
         self.registry = registry
         self._keyring = keyring
+        self._plugins = plugins or IntegrationRegistry()
         self.on_stored: Callable[[], None] = lambda: None  # wakes the worker
         self._commits = GroupCommit(inbox.store_many, dead_letter)
         self._routes: dict[tuple[str, str], tuple[WebhookRegistration | None, float]] = {}
@@ -172,6 +180,29 @@ class WebhookDesk:
         self._routes[(integration, webhook_id)] = (route, time.monotonic() + ROUTE_TTL_SECONDS)
         return route
 
+    def _receiver(self, integration: str) -> AnyIntegration:
+        """The plugin that reads this integration's deliveries."""
+        require_name("integration", integration)
+        plugin = self._plugins.get(integration)
+        if plugin is None or plugin.webhook_scheme is None:
+            raise NotFound(f"{integration!r} does not receive webhooks", reason="NO_WEBHOOKS")
+        return plugin
+
+    @staticmethod
+    def _parse(plugin: AnyIntegration, raw: bytes, headers: dict[str, str], received_ms: int) -> ParsedDelivery:
+        """The plugin's reading of a delivery. A plugin that fails unexpectedly refuses this one
+        delivery (logged with its traceback), never the whole batch."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        try:
+            return plugin.parse_delivery(Delivery(raw, lowered, received_ms))
+        except ServiceError:
+            raise
+        except Exception as exc:
+            logger.exception("the %s plugin could not read a webhook delivery", plugin.name)
+            raise InvalidArgument(
+                "raw_body", f"could not be read ({type(exc).__name__})", reason="UNREADABLE_DELIVERY"
+            ) from None
+
     async def deliver(self, incoming: Incoming, caller: Grant) -> Stored:
         row = await self._inbox_row(incoming, caller)
         event_id, duplicate = await self._commits.submit(row)
@@ -181,9 +212,7 @@ class WebhookDesk:
     async def _inbox_row(self, incoming: Incoming, caller: Grant) -> Row:
         """The checked, parsed and routed delivery, as the inbox stores it."""
         integration, raw, headers = incoming.integration, incoming.raw_body, incoming.headers
-        require_name("integration", integration)
-        if integration != "clickup":
-            raise NotFound(f"{integration!r} does not receive webhooks", reason="NO_WEBHOOKS")
+        plugin = self._receiver(integration)
         if not incoming.verified:
             raise FailedPrecondition(
                 "only deliveries whose signature the gateway verified are accepted", reason="UNVERIFIED"
@@ -193,7 +222,7 @@ class WebhookDesk:
         if len(raw) > MAX_BODY_BYTES:
             raise InvalidArgument("raw_body", f"is larger than {MAX_BODY_BYTES} bytes", reason="TOO_LARGE")
         received_at = incoming.received or datetime.now(UTC)
-        parsed = parse_delivery(raw, int(received_at.timestamp() * 1000))
+        parsed = self._parse(plugin, raw, headers, int(received_at.timestamp() * 1000))
         route = await self._route(integration, parsed.webhook_id)
         if route is None:
             # Stored, it would belong to no project: nobody could list, apply or expire it.
@@ -297,7 +326,9 @@ class WebhookDesk:
         revived = 0
         for dead in await self.inbox.dead_letters(org_id, project_id, event_ids, start, end):
             try:
-                parsed = parse_delivery(dead.body.encode("utf-8"), int(dead.received_ms))
+                parsed = self._parse(
+                    self._receiver(dead.integration), dead.body.encode("utf-8"), dead.headers, int(dead.received_ms)
+                )
             except ServiceError as still:
                 await self.inbox.keep_dead(dead.id, safe_text(still.message))
                 continue

@@ -11,6 +11,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -60,7 +61,7 @@ class _AuthMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuthMethod
     DESCRIPTOR: _descriptor.EnumDescriptor
     AUTH_METHOD_UNSPECIFIED: _AuthMethod.ValueType  # 0
     AUTH_METHOD_API_TOKEN: _AuthMethod.ValueType  # 1
-    """A personal API token (ClickUp: "pk_...")."""
+    """A long-lived API token, in the form the integration documents."""
     AUTH_METHOD_OAUTH: _AuthMethod.ValueType  # 2
     """An OAuth 2.0 access token."""
 
@@ -68,7 +69,7 @@ class AuthMethod(_AuthMethod, metaclass=_AuthMethodEnumTypeWrapper): ...
 
 AUTH_METHOD_UNSPECIFIED: AuthMethod.ValueType  # 0
 AUTH_METHOD_API_TOKEN: AuthMethod.ValueType  # 1
-"""A personal API token (ClickUp: "pk_...")."""
+"""A long-lived API token, in the form the integration documents."""
 AUTH_METHOD_OAUTH: AuthMethod.ValueType  # 2
 """An OAuth 2.0 access token."""
 Global___AuthMethod: _TypeAlias = AuthMethod  # noqa: Y015
@@ -148,6 +149,7 @@ class Integration(_message.Message):
     SUPPORTED_AUTH_METHODS_FIELD_NUMBER: _builtins.int
     SYNC_STATE_FIELD_NUMBER: _builtins.int
     WEBHOOKS_FIELD_NUMBER: _builtins.int
+    OPTIONS_SCHEMA_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Stable registry name, e.g. "clickup"."""
     display_name: _builtins.str
@@ -178,6 +180,13 @@ class Integration(_message.Message):
     def webhooks(self) -> _containers.RepeatedCompositeFieldContainer[Global___WebhookHealth]:
         """Webhooks registered with the third party for live sync (auto_sync), with their health."""
 
+    @_builtins.property
+    def options_schema(self) -> _struct_pb2.Struct:
+        """A JSON Schema (draft 2020-12) of this integration's `settings.options`: the keys it reads,
+        their types and meaning. The server validates options against the plugin's own rules and
+        names the failing path ("settings.options.workspace_ids[2]").
+        """
+
     def __init__(
         self,
         *,
@@ -198,10 +207,11 @@ class Integration(_message.Message):
         supported_auth_methods: _abc.Iterable[Global___AuthMethod.ValueType] | None = ...,
         sync_state: Global___SyncState | None = ...,
         webhooks: _abc.Iterable[Global___WebhookHealth] | None = ...,
+        options_schema: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "last_tested_time", b"last_tested_time", "settings", b"settings", "sync_state", b"sync_state", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "last_tested_time", b"last_tested_time", "options_schema", b"options_schema", "settings", b"settings", "sync_state", b"sync_state", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["configured", b"configured", "connection_status", b"connection_status", "create_time", b"create_time", "description", b"description", "display_name", b"display_name", "enabled", b"enabled", "last_error", b"last_error", "last_tested_time", b"last_tested_time", "logo_url", b"logo_url", "name", b"name", "org_id", b"org_id", "project_id", b"project_id", "settings", b"settings", "supported_auth_methods", b"supported_auth_methods", "sync_state", b"sync_state", "update_time", b"update_time", "webhooks", b"webhooks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["configured", b"configured", "connection_status", b"connection_status", "create_time", b"create_time", "description", b"description", "display_name", b"display_name", "enabled", b"enabled", "last_error", b"last_error", "last_tested_time", b"last_tested_time", "logo_url", b"logo_url", "name", b"name", "options_schema", b"options_schema", "org_id", b"org_id", "project_id", b"project_id", "settings", b"settings", "supported_auth_methods", b"supported_auth_methods", "sync_state", b"sync_state", "update_time", b"update_time", "webhooks", b"webhooks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -321,21 +331,37 @@ Global___SyncState: _TypeAlias = SyncState  # noqa: Y015
 
 @_typing.final
 class IntegrationSettings(_message.Message):
+    """One project's settings for one integration. The generic parts have fields of their own; what
+    only one integration understands travels in `options`, described by that integration's
+    `Integration.options_schema`.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     AUTH_METHOD_FIELD_NUMBER: _builtins.int
     API_TOKEN_FIELD_NUMBER: _builtins.int
     DATA_MAPPING_FIELD_NUMBER: _builtins.int
     SYNC_SETTINGS_FIELD_NUMBER: _builtins.int
+    OPTIONS_FIELD_NUMBER: _builtins.int
     auth_method: Global___AuthMethod.ValueType
     api_token: _builtins.str
-    """Input only. Responses carry a masked hint ("pk_1****abcd"); sending that
-    hint back unchanged keeps the stored secret.
+    """Input only. Responses carry a masked hint ("abcd****wxyz"); sending that
+    hint back unchanged keeps the stored secret (for OAuth: the whole token set).
     """
     @_builtins.property
-    def data_mapping(self) -> Global___DataMapping: ...
+    def data_mapping(self) -> Global___DataMapping:
+        """Older spelling of the option keys `workspace_ids` and `include_comments`: read when
+        `options` is not set, and filled in responses for integrations that have those options.
+        """
+
     @_builtins.property
     def sync_settings(self) -> Global___SyncSettings: ...
+    @_builtins.property
+    def options(self) -> _struct_pb2.Struct:
+        """The integration's own settings (which containers to import, what to include), validated
+        against its options_schema. Numbers arrive as JSON numbers; ids are strings.
+        """
+
     def __init__(
         self,
         *,
@@ -343,10 +369,11 @@ class IntegrationSettings(_message.Message):
         api_token: _builtins.str = ...,
         data_mapping: Global___DataMapping | None = ...,
         sync_settings: Global___SyncSettings | None = ...,
+        options: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["data_mapping", b"data_mapping", "sync_settings", b"sync_settings"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["data_mapping", b"data_mapping", "options", b"options", "sync_settings", b"sync_settings"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_token", b"api_token", "auth_method", b"auth_method", "data_mapping", b"data_mapping", "sync_settings", b"sync_settings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_token", b"api_token", "auth_method", b"auth_method", "data_mapping", b"data_mapping", "options", b"options", "sync_settings", b"sync_settings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -354,15 +381,17 @@ Global___IntegrationSettings: _TypeAlias = IntegrationSettings  # noqa: Y015
 
 @_typing.final
 class DataMapping(_message.Message):
+    """Deprecated in favour of `IntegrationSettings.options`; kept so existing callers keep working."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     WORKSPACE_IDS_FIELD_NUMBER: _builtins.int
     INCLUDE_COMMENTS_FIELD_NUMBER: _builtins.int
     include_comments: _builtins.bool
-    """Import comments too (one extra API call per task)."""
+    """Import comments too (one extra API call per record)."""
     @_builtins.property
     def workspace_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Third-party workspaces to import; empty means every workspace the token sees."""
+        """The containers (ClickUp workspaces) to import; empty means every one the credentials see."""
 
     def __init__(
         self,
@@ -490,8 +519,10 @@ class UpdateIntegrationRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Allowed paths: "enabled", "settings", "settings.auth_method",
-        "settings.api_token", "settings.data_mapping", "settings.sync_settings".
+        """Allowed paths: "enabled", "settings", "settings.auth_method", "settings.api_token",
+        "settings.sync_settings" (and its fields), "settings.options" (all options) or
+        "settings.options.<key>" (one option; absent from `options` means back to its default),
+        "settings.data_mapping" (and its fields; the older spelling of two option keys).
         """
 
     def __init__(

@@ -1,22 +1,35 @@
-"""The interface every integration plugin implements.
+"""The interface every integration plugin implements, in the project's own types (not protobuf).
 
-A plugin describes itself for the gallery, validates its settings and tests credentials.
-Settings are the contract's ``IntegrationSettings``: the stored form is that message, so
-a plugin reads the same fields callers send.
+A plugin is one package under ``server/integrations/<name>/`` plus one registry line. It owns:
+
+- its **settings**: typed options (``OptionsT``) it parses from, and dumps to, plain JSON-like data
+  (the wire's ``settings.options`` Struct, and the sealed blob), plus the rules for its credentials;
+- its **import** (get -> transform -> load -> cleanup), run by ``server/imports.py``;
+- its **live sync** (register / status / re-activate / delete webhooks, repair a gap), run by
+  ``server/live_sync.py``;
+- its **webhooks**: which signing scheme the gateway checks, how a delivery reads (routing and
+  dedupe facts), and how an event is applied, run by ``server/webhooks.py`` and the worker.
+
+Its hierarchy stays inside it: the interface speaks of *containers* (the top-level units a project
+selects and webhooks are registered for: ClickUp workspaces, Jira sites), *records* and
+*watermarks*.
 """
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from graph.import_jobs import ImportJobRecord, Progress
 from graph.schema import GraphSchema
 from graph.writer import GraphWriter
 from integrations.v1 import integration_service_pb2 as pb
+from server.integrations.credentials import Credentials
+from server.integrations.settings import IntegrationSettings, WebhookTarget
 
 
 class Outcome(Enum):
@@ -34,6 +47,8 @@ class AccountInfo:
 
 @dataclass(frozen=True)
 class WorkspaceInfo:
+    """A container the credentials can see."""
+
     id: str
     name: str
     member_count: int
@@ -76,10 +91,13 @@ class ProgressSink(Protocol):
         """Checkpoint (after a committed page); raises ImportCancelled or LeaseLost."""
 
 
+OptionsT = TypeVar("OptionsT")
+
+
 @dataclass
-class ImportContext:
+class ImportContext(Generic[OptionsT]):
     job: ImportJobRecord
-    settings: pb.IntegrationSettings
+    settings: IntegrationSettings[OptionsT]
     writer: GraphWriter
     report: ProgressSink
     seen: dict[str, set[str]] = field(default_factory=dict)  # ids already seen (a resumed run)
@@ -87,13 +105,70 @@ class ImportContext:
 
 @dataclass
 class ImportOutcome:
-    workspace_ids: list[str]
-    watermarks: dict[str, datetime]
+    container_ids: list[str]  # the containers this import covered
+    watermarks: dict[str, datetime]  # newest change seen, per container
     removed: dict[str, int]  # swept (tombstoned) per kind
     totals: dict[str, int]  # nodes per kind after the import
 
 
-class Integration(abc.ABC):
+@dataclass(frozen=True)
+class WebhookSubscription:
+    """A webhook the third party now sends to us, for one container, signed with ``secret``."""
+
+    webhook_id: str  # the registry key: what the signing scheme finds the secret by
+    container_id: str
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class WebhookState:
+    status: str  # "active", "suspended", or the third party's own word
+    fail_count: int = 0
+
+
+@dataclass(frozen=True)
+class GapRepair:
+    records: int  # records re-read
+    newest: datetime | None  # the newest change seen (the container's new watermark), if any
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A verified delivery as the gateway handed it over."""
+
+    raw_body: bytes
+    headers: Mapping[str, str]  # lower-case names; includes the gateway's route key for route-keyed schemes
+    received_ms: int
+
+
+@dataclass(frozen=True)
+class ParsedDelivery:
+    """What the inbox needs of a delivery: where it goes, what it is, and its dedupe key."""
+
+    webhook_id: str
+    event: str
+    object_id: str
+    dedupe_key: str
+    # A "duplicate" of an applied delivery may be a new change when bodies carry no change id:
+    # such a delivery is applied again (a re-fetch, harmless if nothing changed).
+    reapply_duplicate: bool = False
+    # Why this routed delivery cannot be applied as it is (an ErrorInfo-style reason and a sentence);
+    # empty for a good one. The inbox then stores it DEAD_LETTERED.
+    problem: str = ""
+    problem_message: str = ""
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """One stored delivery, as the worker hands it to the plugin to apply."""
+
+    event: str
+    object_id: str
+    container_id: str  # the container of the webhook it came through
+    body: str
+
+
+class Integration(abc.ABC, Generic[OptionsT]):
     name: ClassVar[str]
     display_name: ClassVar[str]
     description: ClassVar[str]
@@ -101,51 +176,101 @@ class Integration(abc.ABC):
     auth_methods: ClassVar[tuple[int, ...]] = (pb.AUTH_METHOD_API_TOKEN,)
     # What the plugin writes to the graph; every plugin that imports or applies webhooks declares one.
     graph_schema: ClassVar[GraphSchema]
+    # A JSON Schema of the options, shown to callers (``Integration.options_schema`` on the wire).
+    options_schema: ClassVar[dict[str, Any]] = {"type": "object", "additionalProperties": False}
+    # The version of the options' stored shape; ``upgrade_options`` brings older blobs up to it.
+    options_version: ClassVar[int] = 1
+
+    # -- settings ---------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def validate_settings(self, settings: pb.IntegrationSettings) -> None:
-        """Raise ``InvalidArgument`` naming the field for anything this plugin cannot use."""
+    def parse_options(self, raw: Mapping[str, Any], path: str) -> OptionsT:
+        """Typed options from plain data; raise ``InvalidArgument`` naming ``path`` + the bad key."""
 
     @abc.abstractmethod
-    async def test_connection(self, settings: pb.IntegrationSettings) -> ConnectionCheck:
+    def dump_options(self, options: OptionsT) -> dict[str, Any]:
+        """Plain, JSON-ready data that ``parse_options`` reads back to equal options."""
+
+    def upgrade_options(self, version: int, raw: dict[str, Any]) -> dict[str, Any]:
+        """Stored options of an older ``options_version``, in today's shape."""
+        return raw
+
+    @abc.abstractmethod
+    def validate_credentials(self, credentials: Credentials, path: str) -> None:
+        """Raise ``InvalidArgument`` naming ``path`` for credentials this plugin cannot use."""
+
+    def containers(self, options: OptionsT) -> tuple[str, ...]:
+        """The containers the options select; empty means every container the credentials see."""
+        return ()
+
+    def with_containers(self, options: OptionsT, containers: Sequence[str]) -> OptionsT:
+        """The options narrowed to ``containers`` (live sync registers webhooks for some only)."""
+        return options
+
+    @abc.abstractmethod
+    async def test_connection(self, settings: IntegrationSettings[OptionsT]) -> ConnectionCheck:
         """Try the credentials against the third party; never raise for a failed check."""
+
+    # -- import -----------------------------------------------------------------------------------
 
     supports_import: ClassVar[bool] = False
 
-    async def apply_webhook(
+    async def run_import(self, context: ImportContext[OptionsT]) -> ImportOutcome:
+        """Fetch everything and write it through ``context.writer``, checkpointing every page."""
+        raise NotImplementedError(f"{self.display_name} does not import data")
+
+    # -- live sync (webhooks registered with the third party) -------------------------------------
+
+    supports_live_sync: ClassVar[bool] = False
+
+    async def register_webhooks(
+        self, settings: IntegrationSettings[OptionsT], target: WebhookTarget
+    ) -> list[WebhookSubscription]:
+        """One webhook per selected container (adopting one the third party already has for ``target``)."""
+        raise NotImplementedError
+
+    async def webhook_status(
+        self, settings: IntegrationSettings[OptionsT], container_id: str, webhook_id: str
+    ) -> WebhookState | None:
+        """The webhook's health as the third party reports it; ``None`` when it no longer exists."""
+        raise NotImplementedError
+
+    async def reactivate_webhook(self, settings: IntegrationSettings[OptionsT], webhook_id: str) -> None:
+        raise NotImplementedError
+
+    async def delete_webhook(self, settings: IntegrationSettings[OptionsT], webhook_id: str) -> None:
+        raise NotImplementedError
+
+    async def repair_gap(
         self,
-        settings: pb.IntegrationSettings,
+        settings: IntegrationSettings[OptionsT],
         writer: GraphWriter,
-        event: str,
-        object_id: str,
-        workspace_id: str,
+        container_id: str,
+        since: datetime,
         run_id: str,
+    ) -> GapRepair:
+        """Re-read what changed in ``container_id`` since ``since`` and write it."""
+        raise NotImplementedError
+
+    # -- webhooks ---------------------------------------------------------------------------------
+
+    # The gateway's signing scheme for this plugin's deliveries (see webhook_gateway/schemes/); None
+    # when the plugin receives no webhooks.
+    webhook_scheme: ClassVar[str | None] = None
+
+    def parse_delivery(self, delivery: Delivery) -> ParsedDelivery:
+        """Routing and dedupe facts of a verified delivery.
+
+        Raise ``InvalidArgument`` when it cannot even be routed (no webhook id); return a delivery
+        with a ``problem`` when it is routed but cannot be applied as it is (it becomes a dead letter).
+        """
+        raise NotImplementedError(f"{self.display_name} does not receive webhooks")
+
+    async def apply_webhook(
+        self, settings: IntegrationSettings[OptionsT], writer: GraphWriter, event: WebhookEvent, run_id: str
     ) -> str:
         """Bring the graph up to date for one webhook event; returns what was done."""
         raise NotImplementedError(f"{self.display_name} does not receive webhooks")
 
-    # Live sync (webhooks registered with the third party). Plugins without it keep these defaults.
-    supports_live_sync: ClassVar[bool] = False
 
-    async def register_webhooks(self, settings: pb.IntegrationSettings, endpoint: str) -> list[dict[str, str]]:
-        raise NotImplementedError
-
-    async def webhook_status(
-        self, settings: pb.IntegrationSettings, workspace_id: str, webhook_id: str
-    ) -> tuple[str, int] | None:
-        raise NotImplementedError
-
-    async def reactivate_webhook(self, settings: pb.IntegrationSettings, webhook_id: str) -> None:
-        raise NotImplementedError
-
-    async def delete_webhook(self, settings: pb.IntegrationSettings, webhook_id: str) -> None:
-        raise NotImplementedError
-
-    async def repair_gap(
-        self, settings: pb.IntegrationSettings, writer: GraphWriter, workspace_id: str, since_ms: int, run_id: str
-    ) -> tuple[int, int | None]:
-        raise NotImplementedError
-
-    async def run_import(self, context: ImportContext) -> ImportOutcome:
-        """Fetch everything and write it through ``context.writer``, checkpointing every page."""
-        raise NotImplementedError(f"{self.display_name} does not import data")
+AnyIntegration = Integration[Any]

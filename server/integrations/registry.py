@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from server.integrations.base import Integration
+from server.integrations.base import AnyIntegration
 from server.integrations.clickup.plugin import ClickUpIntegration, ClickUpSettings
 
 
 class IntegrationRegistry:
-    def __init__(self, plugins: Iterable[Integration] = ()) -> None:
-        self._plugins: dict[str, Integration] = {}
+    def __init__(self, plugins: Iterable[AnyIntegration] = ()) -> None:
+        self._plugins: dict[str, AnyIntegration] = {}
         for plugin in plugins:
             self.register(plugin)
 
-    def register(self, plugin: Integration) -> None:
+    def register(self, plugin: AnyIntegration) -> None:
         if plugin.name in self._plugins:
             raise ValueError(f"integration {plugin.name!r} is registered twice")
         self._plugins[plugin.name] = plugin
 
-    def get(self, name: str) -> Integration | None:
+    def get(self, name: str) -> AnyIntegration | None:
         return self._plugins.get(name)
 
-    def all(self) -> list[Integration]:
+    def all(self) -> list[AnyIntegration]:
         return [self._plugins[name] for name in sorted(self._plugins)]
 
 

@@ -6,8 +6,11 @@ import httpx
 
 from integrations.v1 import integration_service_pb2 as pb
 from server.integrations.clickup.client import ClickUpClient
+from server.integrations.clickup.options import ClickUpOptions
 from server.integrations.clickup.plugin import ClickUpIntegration, ClickUpSettings
 from server.integrations.clickup.rate_limit import RateLimiter
+from server.integrations.credentials import ApiToken
+from server.integrations.settings import IntegrationSettings
 from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer, server_env, start_hub
 from tests.integration.rpc import failure
 from tests.integration.test_gallery import settings, update
@@ -59,8 +62,7 @@ async def test_connection_test_says_when_clickup_cannot_be_reached(
 
 async def test_workspace_the_token_cannot_see_is_reported_by_id(clickup_sandbox: RunningSandbox) -> None:
     plugin = ClickUpIntegration(ClickUpSettings(api_base_url=clickup_sandbox.api_url))
-    wanted = pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=clickup_sandbox.token)
-    wanted.data_mapping.workspace_ids.append("99999999")
+    wanted = IntegrationSettings(ApiToken(clickup_sandbox.token), ClickUpOptions(workspace_ids=("99999999",)))
     check = await plugin.test_connection(wanted)
     assert not check.ok
     assert check.message == "the token cannot see workspace(s) 99999999"
@@ -68,8 +70,6 @@ async def test_workspace_the_token_cannot_see_is_reported_by_id(clickup_sandbox:
 
 async def test_unknown_token_reads_as_rejected(clickup_sandbox: RunningSandbox) -> None:
     plugin = ClickUpIntegration(ClickUpSettings(api_base_url=clickup_sandbox.api_url))
-    check = await plugin.test_connection(
-        pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token="pk_0_UNKNOWNTOKEN00000")
-    )
+    check = await plugin.test_connection(IntegrationSettings(ApiToken("pk_0_UNKNOWNTOKEN00000"), ClickUpOptions()))
     assert not check.ok
     assert check.message == "ClickUp rejected the API token (OAUTH_025: Token invalid)"

@@ -16,6 +16,7 @@ from server.integrations.clickup.errors import (
     ClickUpTransportError,
 )
 from server.integrations.clickup.rate_limit import RateLimiter
+from server.integrations.credentials import ApiToken, OAuthTokens
 from tests.unit.test_rate_limiter import FakeClock
 
 TOKEN = "pk_4242_SECRETSECRETSECRET"
@@ -23,8 +24,7 @@ TOKEN = "pk_4242_SECRETSECRETSECRET"
 
 def client_for(handler: object, clock: FakeClock, *, oauth: bool = False) -> ClickUpClient:
     return ClickUpClient(
-        TOKEN,
-        oauth=oauth,
+        OAuthTokens(TOKEN) if oauth else ApiToken(TOKEN),
         base_url="http://clickup.test/api/v2",
         transport=httpx.MockTransport(handler),  # type: ignore[arg-type]
         clock=clock,

@@ -29,6 +29,7 @@ from server.integrations.clickup.errors import (
 )
 from server.integrations.clickup.models import Team, User, parse_teams, parse_user
 from server.integrations.clickup.rate_limit import Clock, RateLimiter, RateLimitSnapshot, SystemClock
+from server.integrations.credentials import ApiToken, Credentials, HeaderAuth, OAuthAuth, OAuthTokens
 
 DEFAULT_BASE_URL = "https://api.clickup.com/api/v2"
 Params = Mapping[str, str | int | bool | list[str]]
@@ -41,9 +42,12 @@ class ClientStats:
     rate_limited: int = 0
 
 
-def authorization_header(token: str, *, oauth: bool = False) -> str:
-    """Personal tokens go raw (``pk_...``); OAuth access tokens as ``Bearer``."""
-    return f"Bearer {token}" if oauth else token
+def clickup_auth(credentials: Credentials) -> httpx.Auth:
+    """Personal tokens go raw in ``Authorization`` (``pk_...``); OAuth access tokens as ``Bearer``
+    (ClickUp's OAuth tokens do not expire, so there is nothing to refresh)."""
+    if isinstance(credentials, OAuthTokens):
+        return OAuthAuth(credentials)
+    return HeaderAuth(credentials.token)
 
 
 def _encode(params: Params | None) -> dict[str, str | list[str]]:
@@ -68,9 +72,8 @@ def tls_context() -> ssl.SSLContext:
 class ClickUpClient:
     def __init__(
         self,
-        token: str,
+        credentials: Credentials | str,
         *,
-        oauth: bool = False,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 30.0,
         limiter: RateLimiter | None = None,
@@ -90,7 +93,8 @@ class ClickUpClient:
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            headers={"Authorization": authorization_header(token, oauth=oauth), "Accept": "application/json"},
+            headers={"Accept": "application/json"},
+            auth=clickup_auth(ApiToken(credentials) if isinstance(credentials, str) else credentials),
             transport=transport,
             verify=tls_context(),
         )
@@ -191,4 +195,4 @@ class ClickUpClient:
         return parse_teams(await self.get("/team"))
 
 
-__all__ = ["DEFAULT_BASE_URL", "ClickUpClient", "ClickUpHTTPError", "authorization_header"]
+__all__ = ["DEFAULT_BASE_URL", "ClickUpClient", "ClickUpHTTPError", "clickup_auth"]

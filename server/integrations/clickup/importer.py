@@ -31,6 +31,7 @@ from server.integrations.base import ImportContext, ImportOutcome
 from server.integrations.clickup import transform
 from server.integrations.clickup.client import ClickUpClient
 from server.integrations.clickup.errors import ClickUpResponseError
+from server.integrations.clickup.options import ClickUpOptions
 from server.integrations.clickup.schema import SCHEMA
 
 PAGE_SIZE = 100
@@ -82,7 +83,7 @@ async def fetch_comments(client: ClickUpClient, task_id: str, team_id: str) -> R
 
 
 class ClickUpImport:
-    def __init__(self, client: ClickUpClient, context: ImportContext) -> None:
+    def __init__(self, client: ClickUpClient, context: ImportContext[ClickUpOptions]) -> None:
         self._client = client
         self._ctx = context
         self._seen: dict[str, set[str]] = {label: set(ids) for label, ids in context.seen.items()}
@@ -131,7 +132,7 @@ class ClickUpImport:
     async def run(self) -> ImportOutcome:
         checkpoint = self._ctx.job.checkpoint
         teams = _items(await self._get("/team"), "teams", "/team")
-        wanted = list(self._ctx.settings.data_mapping.workspace_ids)
+        wanted = list(self._ctx.settings.options.workspace_ids)
         visible = {str(t.get("id")) for t in teams}
         missing = [w for w in wanted if w not in visible]
         if missing:
@@ -213,7 +214,7 @@ class ClickUpImport:
                             mark = self._watermarks.get(team_id)
                             if mark is None or node.source_updated_at > mark:
                                 self._watermarks[team_id] = node.source_updated_at
-                if self._ctx.settings.data_mapping.include_comments:
+                if self._ctx.settings.options.include_comments:
                     for node in [n for n in rows.nodes if n.label == "Task"]:
                         rows.extend(await fetch_comments(self._client, node.external_id, team_id))
                 last = len(tasks) < PAGE_SIZE

@@ -1,11 +1,14 @@
-"""ClickUp in the gallery: settings rules and the connection test (``GET /user`` + ``/team``)."""
+"""ClickUp in the gallery: settings rules, the connection test (``GET /user`` + ``/team``), and the
+import, live sync and webhook entry points the generic runners call."""
 
 from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from graph.writer import GraphWriter
 from integrations.v1 import integration_service_pb2 as pb
@@ -13,12 +16,18 @@ from server.errors import InvalidArgument
 from server.integrations.base import (
     AccountInfo,
     ConnectionCheck,
+    Delivery,
+    GapRepair,
     ImportContext,
     ImportFailure,
     ImportOutcome,
     Integration,
     Outcome,
+    ParsedDelivery,
     RateLimitInfo,
+    WebhookEvent,
+    WebhookState,
+    WebhookSubscription,
     WorkspaceInfo,
 )
 from server.integrations.clickup import live_sync
@@ -31,16 +40,16 @@ from server.integrations.clickup.errors import (
 )
 from server.integrations.clickup.importer import ClickUpImport, ImportFailed
 from server.integrations.clickup.live_sync import apply_event
+from server.integrations.clickup.options import OPTIONS_SCHEMA, ClickUpOptions, dump_options, parse_options
 from server.integrations.clickup.rate_limit import LimiterPool
 from server.integrations.clickup.schema import SCHEMA
+from server.integrations.clickup.webhooks import parse_delivery
+from server.integrations.credentials import Credentials, OAuthTokens, rate_key
+from server.integrations.settings import IntegrationSettings, WebhookTarget
 
 # Used with fullmatch: "$" would let a final "\n" through (into an HTTP header or a graph key).
 _PERSONAL_TOKEN = re.compile(r"pk_[A-Za-z0-9_]{8,256}")
 _OAUTH_TOKEN = re.compile(r"[\x21-\x7e]{8,512}")
-_WORKSPACE_ID = re.compile(r"[0-9]{1,20}")
-MAX_WORKSPACES = 100
-MIN_SYNC_INTERVAL_S = 60
-MAX_SYNC_INTERVAL_S = 7 * 24 * 3600
 
 
 @dataclass
@@ -52,76 +61,107 @@ class ClickUpSettings:
     limiters: LimiterPool = field(default_factory=LimiterPool)
 
 
-class ClickUpIntegration(Integration):
+Settings = IntegrationSettings[ClickUpOptions]
+
+
+class ClickUpIntegration(Integration[ClickUpOptions]):
     name = "clickup"
     display_name = "ClickUp"
     description = "Workspaces, spaces, folders, lists, tasks, people and tags from ClickUp."
     logo_url = "https://app-cdn.clickup.com/assets/images/brand/clickup-symbol_color.svg"
     auth_methods = (pb.AUTH_METHOD_API_TOKEN, pb.AUTH_METHOD_OAUTH)
     graph_schema = SCHEMA
+    options_schema = OPTIONS_SCHEMA
+    webhook_scheme = "hex-hmac-body-id"
+    supports_import = True
+    supports_live_sync = True
 
     def __init__(self, settings: ClickUpSettings) -> None:
         self._settings = settings
 
-    supports_import = True
-
-    def client(self, token: str, *, oauth: bool = False, max_retries: int = 2) -> ClickUpClient:
+    def client(self, credentials: Credentials, *, max_retries: int = 2) -> ClickUpClient:
         return ClickUpClient(
-            token,
-            oauth=oauth,
+            credentials,
             base_url=self._settings.api_base_url,
             timeout=self._settings.timeout_seconds,
-            limiter=self._settings.limiters.for_token(token),
+            limiter=self._settings.limiters.for_token(rate_key(credentials)),
             max_retries=max_retries,
         )
 
-    async def apply_webhook(
-        self,
-        settings: pb.IntegrationSettings,
-        writer: GraphWriter,
-        event: str,
-        object_id: str,
-        workspace_id: str,
-        run_id: str,
-    ) -> str:
-        oauth = settings.auth_method == pb.AUTH_METHOD_OAUTH
-        async with self.client(settings.api_token, oauth=oauth, max_retries=4) as client:
+    def _client_for(self, settings: Settings) -> ClickUpClient:
+        return self.client(settings.credentials, max_retries=4)
+
+    # -- settings
+
+    def parse_options(self, raw: Mapping[str, Any], path: str) -> ClickUpOptions:
+        return parse_options(raw, path)
+
+    def dump_options(self, options: ClickUpOptions) -> dict[str, Any]:
+        return dump_options(options)
+
+    def validate_credentials(self, credentials: Credentials, path: str) -> None:
+        if isinstance(credentials, OAuthTokens):
+            if not _OAUTH_TOKEN.fullmatch(credentials.access_token):
+                raise InvalidArgument(path, "must be 8-512 printable characters without spaces")
+        elif not _PERSONAL_TOKEN.fullmatch(credentials.token):
+            raise InvalidArgument(path, "must be a ClickUp personal token: 'pk_' then 8-256 letters, digits or '_'")
+
+    def containers(self, options: ClickUpOptions) -> tuple[str, ...]:
+        return options.workspace_ids
+
+    def with_containers(self, options: ClickUpOptions, containers: Sequence[str]) -> ClickUpOptions:
+        return replace(options, workspace_ids=tuple(containers))
+
+    # -- webhooks
+
+    def parse_delivery(self, delivery: Delivery) -> ParsedDelivery:
+        return parse_delivery(delivery.raw_body, delivery.received_ms)
+
+    async def apply_webhook(self, settings: Settings, writer: GraphWriter, event: WebhookEvent, run_id: str) -> str:
+        async with self._client_for(settings) as client:
             return await apply_event(
-                client, writer, event, object_id, workspace_id, settings.data_mapping.include_comments, run_id
+                client,
+                writer,
+                event.event,
+                event.object_id,
+                event.container_id,
+                settings.options.include_comments,
+                run_id,
             )
 
-    supports_live_sync = True
+    # -- live sync
 
-    def _client_for(self, settings: pb.IntegrationSettings) -> ClickUpClient:
-        return self.client(settings.api_token, oauth=settings.auth_method == pb.AUTH_METHOD_OAUTH, max_retries=4)
-
-    async def register_webhooks(self, settings: pb.IntegrationSettings, endpoint: str) -> list[dict[str, str]]:
+    async def register_webhooks(self, settings: Settings, target: WebhookTarget) -> list[WebhookSubscription]:
         async with self._client_for(settings) as client:
-            return await live_sync.register_webhooks(client, list(settings.data_mapping.workspace_ids), endpoint)
+            hooks = await live_sync.register_webhooks(client, list(settings.options.workspace_ids), target.in_query())
+        return [WebhookSubscription(hook["id"], hook["workspace_id"], hook["secret"]) for hook in hooks]
 
-    async def webhook_status(
-        self, settings: pb.IntegrationSettings, workspace_id: str, webhook_id: str
-    ) -> tuple[str, int] | None:
+    async def webhook_status(self, settings: Settings, container_id: str, webhook_id: str) -> WebhookState | None:
         async with self._client_for(settings) as client:
-            return await live_sync.webhook_status(client, workspace_id, webhook_id)
+            status = await live_sync.webhook_status(client, container_id, webhook_id)
+        return WebhookState(*status) if status is not None else None
 
-    async def reactivate_webhook(self, settings: pb.IntegrationSettings, webhook_id: str) -> None:
+    async def reactivate_webhook(self, settings: Settings, webhook_id: str) -> None:
         async with self._client_for(settings) as client:
             await live_sync.reactivate_webhook(client, webhook_id)
 
-    async def delete_webhook(self, settings: pb.IntegrationSettings, webhook_id: str) -> None:
+    async def delete_webhook(self, settings: Settings, webhook_id: str) -> None:
         async with self._client_for(settings) as client:
             await live_sync.delete_webhook(client, webhook_id)
 
     async def repair_gap(
-        self, settings: pb.IntegrationSettings, writer: GraphWriter, workspace_id: str, since_ms: int, run_id: str
-    ) -> tuple[int, int | None]:
+        self, settings: Settings, writer: GraphWriter, container_id: str, since: datetime, run_id: str
+    ) -> GapRepair:
         async with self._client_for(settings) as client:
-            return await live_sync.repair_gap(client, writer, workspace_id, since_ms, run_id)
+            count, newest = await live_sync.repair_gap(
+                client, writer, container_id, int(since.timestamp() * 1000), run_id
+            )
+        return GapRepair(count, datetime.fromtimestamp(newest / 1000, UTC) if newest is not None else None)
 
-    async def run_import(self, context: ImportContext) -> ImportOutcome:
-        oauth = context.settings.auth_method == pb.AUTH_METHOD_OAUTH
-        async with self.client(context.settings.api_token, oauth=oauth, max_retries=4) as client:
+    # -- import
+
+    async def run_import(self, context: ImportContext[ClickUpOptions]) -> ImportOutcome:
+        async with self._client_for(context.settings) as client:
             try:
                 return await ClickUpImport(client, context).run()
             except ClickUpAuthError as exc:
@@ -129,39 +169,9 @@ class ClickUpIntegration(Integration):
             except (ClickUpError, ImportFailed) as exc:
                 raise ImportFailure(str(exc)) from exc
 
-    def validate_settings(self, settings: pb.IntegrationSettings) -> None:
-        method = settings.auth_method
-        if method not in self.auth_methods:
-            raise InvalidArgument("settings.auth_method", "must be AUTH_METHOD_API_TOKEN or AUTH_METHOD_OAUTH")
-        token = settings.api_token
-        if method == pb.AUTH_METHOD_API_TOKEN and not _PERSONAL_TOKEN.fullmatch(token):
-            raise InvalidArgument(
-                "settings.api_token", "must be a ClickUp personal token: 'pk_' then 8-256 letters, digits or '_'"
-            )
-        if method == pb.AUTH_METHOD_OAUTH and not _OAUTH_TOKEN.fullmatch(token):
-            raise InvalidArgument("settings.api_token", "must be 8-512 printable characters without spaces")
-        ids = settings.data_mapping.workspace_ids
-        if len(ids) > MAX_WORKSPACES:
-            raise InvalidArgument("settings.data_mapping.workspace_ids", f"at most {MAX_WORKSPACES} workspaces")
-        for index, workspace_id in enumerate(ids):
-            if not _WORKSPACE_ID.fullmatch(workspace_id):
-                raise InvalidArgument(
-                    f"settings.data_mapping.workspace_ids[{index}]", "must be a ClickUp workspace id (digits)"
-                )
-        if len(set(ids)) != len(ids):
-            raise InvalidArgument("settings.data_mapping.workspace_ids", "lists a workspace twice")
-        interval = settings.sync_settings.sync_interval
-        seconds = interval.seconds + interval.nanos / 1e9
-        if seconds and not MIN_SYNC_INTERVAL_S <= seconds <= MAX_SYNC_INTERVAL_S:
-            raise InvalidArgument(
-                "settings.sync_settings.sync_interval",
-                f"must be 0 (default) or between {MIN_SYNC_INTERVAL_S}s and {MAX_SYNC_INTERVAL_S}s",
-            )
-
-    async def test_connection(self, settings: pb.IntegrationSettings) -> ConnectionCheck:
+    async def test_connection(self, settings: Settings) -> ConnectionCheck:
         started = time.monotonic()
-        oauth = settings.auth_method == pb.AUTH_METHOD_OAUTH
-        async with self.client(settings.api_token, oauth=oauth) as client:
+        async with self.client(settings.credentials) as client:
             try:
                 user = await client.get_user()
                 teams = await client.get_teams()
@@ -182,7 +192,7 @@ class ClickUpIntegration(Integration):
             except ClickUpError as exc:
                 return ConnectionCheck(Outcome.ERROR, f"ClickUp error: {exc}", time.monotonic() - started)
             snapshot = client.rate_limit
-        wanted = set(settings.data_mapping.workspace_ids)
+        wanted = set(settings.options.workspace_ids)
         visible = {t.id for t in teams}
         missing = sorted(wanted - visible)
         if missing:

@@ -18,32 +18,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from graph.text import storable
 from server.errors import InvalidArgument
+from server.integrations.base import ParsedDelivery
 
 ID_ONLY_WINDOW_MS = 10 * 60 * 1000
 MAX_DEPTH = 64
 MAX_EVENT_CHARS = 200
 _OBJECT_KEYS = ("task_id", "list_id", "folder_id", "space_id", "goal_id", "key_result_id")
 _WEBHOOK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-
-
-@dataclass(frozen=True)
-class ParsedDelivery:
-    webhook_id: str
-    event: str
-    object_id: str
-    dedupe_key: str
-    # Two different id-only updates of one object have identical bodies: a "duplicate" of an applied one
-    # may be a new change, so it is applied again (a re-fetch, harmless if nothing changed).
-    reapply_duplicate: bool = False
-    # Why this routed delivery cannot be applied as it is (an ErrorInfo-style reason and a sentence);
-    # empty for a good one. Its event and object id are then shown with unstorable text replaced.
-    problem: str = ""
-    problem_message: str = ""
 
 
 class _Problem(Exception):
