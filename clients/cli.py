@@ -44,6 +44,17 @@ class UsageError(Exception):
     """Bad arguments or configuration: exit 2 with one clear line."""
 
 
+def _option(text: str) -> tuple[str, Any]:
+    """``key=value`` from the command line: the value read as JSON (``["1","2"]``, ``true``), else as text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise UsageError(f"--option wants KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
 def as_json(message: Message) -> dict[str, Any]:
     return json_format.MessageToDict(message, preserving_proto_field_name=True)
 
@@ -121,7 +132,11 @@ class Cli:
         settings = pb.IntegrationSettings(
             auth_method=pb.AUTH_METHOD_OAUTH if self.args.oauth else pb.AUTH_METHOD_API_TOKEN, api_token=token
         )
-        settings.data_mapping.workspace_ids.extend(self.args.workspace or [])
+        options = dict(_option(text) for text in self.args.option or [])
+        if self.args.workspace:
+            options["workspace_ids"] = list(self.args.workspace)
+        if options:
+            settings.options.update(options)
         settings.sync_settings.auto_sync = self.args.auto_sync
         if self.args.sync_interval:
             settings.sync_settings.sync_interval.CopyFrom(duration_pb2.Duration(seconds=self.args.sync_interval))
@@ -223,6 +238,12 @@ def parser() -> argparse.ArgumentParser:
     configure = commands.add_parser("configure", help="store credentials (token on stdin or at a prompt)")
     configure.add_argument("name")
     configure.add_argument("--workspace", action="append", help="limit to this workspace id (repeatable)")
+    configure.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="one of the integration's options (see its options_schema); VALUE is JSON, or else text (repeatable)",
+    )
     configure.add_argument("--oauth", action="store_true", help="the token is an OAuth access token")
     configure.add_argument("--auto-sync", action="store_true", help="keep the graph live through webhooks")
     configure.add_argument("--sync-interval", type=int, help="seconds between gap repairs")

@@ -1,17 +1,16 @@
 """Keeping live sync alive: webhooks registered while auto-sync is on, watched, revived, gaps repaired.
 
-ClickUp suspends a webhook silently (after 100 failed events or one 410) and never re-sends
-what it dropped. So the supervisor polls each webhook's health, re-activates a suspended one,
-and repairs the gap by re-reading every task updated since the workspace's watermark (minus an
-overlap: ClickUp's ``date_updated_gt`` inclusivity is disputed) through the same writer. The
-same repair also runs on the integration's ``sync_interval``.
+Third parties drop webhooks quietly (ClickUp suspends one after 100 failed events or one 410) and
+never re-send what they dropped. So the supervisor polls each webhook's health through its plugin,
+re-activates a suspended one, and repairs the gap by having the plugin re-read every record changed
+since the container's watermark (minus an overlap, for sources whose "changed since" bound is
+fuzzy) through the same writer. The same repair also runs on the integration's sync interval.
 
-Each project gets its own webhook endpoint: the gateway's public URL with a ``route`` query
-parameter derived from (org, project, integration). ClickUp allows one webhook per user,
-workspace and endpoint, so two projects fed by one ClickUp account would otherwise collide
-(400 WEBHOOK_003); with an endpoint each, every ClickUp webhook still feeds exactly one project
-(the registration's ``(integration, webhookId)`` key stays one-to-one), and the gateway, which
-routes by the body's ``webhook_id`` and ignores the query, stays integration-agnostic.
+Each project gets its own webhook endpoint (``WebhookTarget``): the gateway's URL for the
+integration plus a route derived from (org, project, integration), which the plugin puts in the
+query or the path as its signing scheme needs. A third party that allows one webhook per account
+and endpoint (ClickUp) can then feed two projects from one account, and every registration's
+``(integration, webhookId)`` key still feeds exactly one project.
 """
 
 from __future__ import annotations

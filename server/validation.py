@@ -26,7 +26,7 @@ def require_name(field: str, value: str) -> str:
     if not value:
         raise InvalidArgument(field, "must not be empty", reason="EMPTY_FIELD")
     if not _NAME.fullmatch(value):
-        raise InvalidArgument(field, "must be a lower-case integration name such as 'clickup'")
+        raise InvalidArgument(field, "must be a registered integration's name: lower-case letters, digits, '-' or '_'")
     return value
 
 

@@ -68,6 +68,8 @@ async def test_the_whole_flow_from_the_command_line(cli_env: list[str], capsys: 
         (["configure", "clickup"], "", 2, "no API token given"),
         (["configure", "clickup"], "pk_0_WRONGTOKEN1234567\n", 6, "failed_precondition: new credentials were not"),
         (["replay"], "", 6, "invalid_argument: start_time"),
+        (["configure", "clickup", "--option", "colour=red"], TV_TOKEN + "\n", 6, "settings.options.colour"),
+        (["configure", "clickup", "--option", "colour"], TV_TOKEN + "\n", 2, "--option wants KEY=VALUE"),
         (["test", "clickup"], "", 6, "failed_precondition"),
     ],
 )
@@ -113,3 +115,12 @@ async def test_events_lists_dead_letters(
     assert event["event"] == "taskUpdated\ufffd"
     code, text = await run([*cli_env, "events", "--state", "dead_lettered"])
     assert "DEAD_LETTERED" in text
+
+
+async def test_configure_sets_the_integrations_own_options(cli_env: list[str]) -> None:
+    args = [*cli_env, "--json", "configure", "clickup", "--option", "include_comments=true", "--workspace", "90120000"]
+    code, configured = await run(args, stdin=TV_TOKEN + "\n")
+    assert code == 0
+    settings = json.loads(configured)["settings"]
+    assert settings["options"] == {"workspace_ids": ["90120000"], "include_comments": True}
+    assert settings["data_mapping"] == {"workspace_ids": ["90120000"], "include_comments": True}
