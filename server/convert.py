@@ -64,7 +64,7 @@ def integration(
         configured=record.configured if record else False,
         connection_status=_STATUS.get(record.connection_status if record else "UNKNOWN", pb.CONNECTION_STATUS_UNKNOWN),
         last_error=record.last_error if record else "",
-        supported_auth_methods=list(plugin.auth_methods),  # type: ignore[arg-type]
+        supported_auth_methods=[settings_codec.wire_method(method) for method in plugin.auth_methods],
     )
     message.options_schema.update(plugin.options_schema)
     if view.settings is not None:

@@ -27,10 +27,12 @@ from server.errors import InvalidArgument
 from server.integrations.base import AnyIntegration
 from server.integrations.credentials import (
     ApiToken,
+    AuthMethod,
     Credentials,
     CredentialsUnreadable,
     OAuthTokens,
     credentials_from_dict,
+    method_of,
 )
 from server.integrations.settings import IntegrationSettings, SyncPolicy
 from server.secrets_mask import is_mask_of, mask_secret
@@ -40,6 +42,14 @@ MIN_SYNC_INTERVAL_S = 60
 MAX_SYNC_INTERVAL_S = 7 * 24 * 3600
 LEGACY_OPTION_KEYS = ("workspace_ids", "include_comments")  # what DataMapping spells
 AnySettings = IntegrationSettings[Any]
+WIRE_METHODS: dict[int, AuthMethod] = {
+    pb.AUTH_METHOD_API_TOKEN: AuthMethod.API_TOKEN,
+    pb.AUTH_METHOD_OAUTH: AuthMethod.OAUTH,
+}
+
+
+def wire_method(method: AuthMethod) -> pb.AuthMethod.ValueType:
+    return pb.AUTH_METHOD_OAUTH if method is AuthMethod.OAUTH else pb.AUTH_METHOD_API_TOKEN
 
 
 class SettingsUnreadable(ValueError):
@@ -105,7 +115,7 @@ def to_wire(plugin: AnyIntegration, settings: AnySettings, *, reveal: bool = Fal
     """The wire form; the secret is masked unless ``reveal`` (internal merges only)."""
     options = plugin.dump_options(settings.options)
     message = pb.IntegrationSettings(
-        auth_method=pb.AUTH_METHOD_OAUTH if isinstance(settings.credentials, OAuthTokens) else pb.AUTH_METHOD_API_TOKEN,
+        auth_method=wire_method(method_of(settings.credentials)),
         api_token=settings.credentials.secret if reveal else mask_secret(settings.credentials.secret),
         sync_settings=pb.SyncSettings(auto_sync=settings.sync.auto_sync),
     )
@@ -167,11 +177,11 @@ def credentials_of(
     plugin: AnyIntegration, message: pb.IntegrationSettings, path: str, current: Credentials | None
 ) -> Credentials:
     """The credentials a message means: the masked hint (or nothing) sent back keeps the stored ones."""
-    method = message.auth_method or pb.AUTH_METHOD_API_TOKEN
-    if method not in plugin.auth_methods:
-        names = " or ".join(pb.AuthMethod.Name(m) for m in plugin.auth_methods)  # type: ignore[arg-type]
+    method = WIRE_METHODS.get(message.auth_method or pb.AUTH_METHOD_API_TOKEN)
+    if method is None or method not in plugin.auth_methods:
+        names = " or ".join(pb.AuthMethod.Name(wire_method(m)) for m in plugin.auth_methods)
         raise InvalidArgument(f"{path}.auth_method", f"must be {names}")
-    oauth = method == pb.AUTH_METHOD_OAUTH
+    oauth = method is AuthMethod.OAUTH
     token = message.api_token
     if current is not None and (not token or is_mask_of(token, current.secret)):
         if isinstance(current, OAuthTokens) == oauth:

@@ -27,8 +27,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from graph.import_jobs import ImportJobRecord, Progress
 from graph.schema import GraphSchema
 from graph.writer import GraphWriter
-from integrations.v1 import integration_service_pb2 as pb
-from server.integrations.credentials import Credentials
+from server.integrations.credentials import AuthMethod, Credentials
 from server.integrations.settings import IntegrationSettings, WebhookTarget
 
 
@@ -173,7 +172,7 @@ class Integration(abc.ABC, Generic[OptionsT]):
     display_name: ClassVar[str]
     description: ClassVar[str]
     logo_url: ClassVar[str]
-    auth_methods: ClassVar[tuple[int, ...]] = (pb.AUTH_METHOD_API_TOKEN,)
+    auth_methods: ClassVar[tuple[AuthMethod, ...]] = (AuthMethod.API_TOKEN,)
     # What the plugin writes to the graph; every plugin that imports or applies webhooks declares one.
     graph_schema: ClassVar[GraphSchema]
     # A JSON Schema of the options, shown to callers (``Integration.options_schema`` on the wire).

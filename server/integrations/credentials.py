@@ -19,6 +19,7 @@ import hashlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Any
 
 import httpx
@@ -75,6 +76,17 @@ class OAuthTokens:
 
 
 Credentials = ApiToken | OAuthTokens
+
+
+class AuthMethod(Enum):
+    """How a project may authenticate to a third party (a plugin lists the ones it accepts)."""
+
+    API_TOKEN = ApiToken.kind
+    OAUTH = OAuthTokens.kind
+
+
+def method_of(credentials: Credentials) -> AuthMethod:
+    return AuthMethod(credentials.kind)
 
 
 class CredentialsUnreadable(ValueError):

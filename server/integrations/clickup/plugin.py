@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from graph.writer import GraphWriter
-from integrations.v1 import integration_service_pb2 as pb
 from server.errors import InvalidArgument
 from server.integrations.base import (
     AccountInfo,
@@ -44,7 +43,7 @@ from server.integrations.clickup.options import OPTIONS_SCHEMA, ClickUpOptions, 
 from server.integrations.clickup.rate_limit import LimiterPool
 from server.integrations.clickup.schema import SCHEMA
 from server.integrations.clickup.webhooks import parse_delivery
-from server.integrations.credentials import Credentials, OAuthTokens, rate_key
+from server.integrations.credentials import AuthMethod, Credentials, OAuthTokens, rate_key
 from server.integrations.settings import IntegrationSettings, WebhookTarget
 
 # Used with fullmatch: "$" would let a final "\n" through (into an HTTP header or a graph key).
@@ -69,7 +68,7 @@ class ClickUpIntegration(Integration[ClickUpOptions]):
     display_name = "ClickUp"
     description = "Workspaces, spaces, folders, lists, tasks, people and tags from ClickUp."
     logo_url = "https://app-cdn.clickup.com/assets/images/brand/clickup-symbol_color.svg"
-    auth_methods = (pb.AUTH_METHOD_API_TOKEN, pb.AUTH_METHOD_OAUTH)
+    auth_methods = (AuthMethod.API_TOKEN, AuthMethod.OAUTH)
     graph_schema = SCHEMA
     options_schema = OPTIONS_SCHEMA
     webhook_scheme = "hex-hmac-body-id"
