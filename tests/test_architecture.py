@@ -18,6 +18,8 @@ RULES = {
     # The sandbox stands in for ClickUp: it must not lean on our own code.
     "sandbox": ("server", "graph", "integrations", "webhook_gateway", "clients"),
     "server": ("webhook_gateway", "clients", "sandbox", "devtools"),
+    # The settings reader every layer shares: it leans on none of them.
+    "envconfig": ("server", "graph", "integrations", "webhook_gateway", "clients", "sandbox", "devtools"),
 }
 
 
