@@ -12,6 +12,8 @@ from server.crypto import KeyConfigError, KeyRing
 
 __all__ = ["ConfigError", "ServerConfig"]
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 @dataclass(frozen=True)
 class ServerConfig:
@@ -56,7 +58,7 @@ class ServerConfig:
             clickup_timeout_seconds=config("CLICKUP_TIMEOUT_SECONDS", duration(0.1, 300), default="30"),
             clickup_rate_limit_per_minute=config("CLICKUP_RATE_LIMIT_PER_MINUTE", integer(1, 100000), default="100"),
             log_format=config("LOG_FORMAT", choice("text", "json"), default="text"),
-            log_level=config("LOG_LEVEL", default="INFO").upper(),
+            log_level=config("LOG_LEVEL", choice(*LOG_LEVELS, fold_case=True), default="INFO"),
             shutdown_grace_seconds=config("SHUTDOWN_GRACE_SECONDS", duration(0, 600), default="10"),
             import_lease_seconds=config("IMPORT_LEASE_SECONDS", duration(1, 3600), default="30"),
             webhook_worker=config("WEBHOOK_WORKER", boolean, default="on"),
