@@ -208,3 +208,17 @@ def test_handlers_do_not_reach_through_their_services() -> None:
                 if isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Name) and owner.value.id == "self":
                     offences.append(f"{relative}:{node.lineno}: {ast.unparse(node)}")
     assert offences == []
+
+
+def test_every_package_is_packaged_type_checked_and_shipped() -> None:
+    """A top-level package of ours is installed (pyproject), checked by mypy and copied into the image."""
+    import tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    included = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    checked = pyproject["tool"]["mypy"]["files"]
+    copied = {line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY ")}
+    for package in sorted(RULES):
+        assert f"{package}*" in included, f"{package} is not installed by pyproject.toml"
+        assert package in checked, f"{package} is not type-checked"
+        assert package in copied, f"{package} is not copied into the image"
