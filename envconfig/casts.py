@@ -102,7 +102,7 @@ def choice(*allowed: str, fold_case: bool = False) -> Callable[[str], str]:
 def url(*schemes: str, what: str = "") -> Callable[[str], str]:
     """An absolute URL with one of ``schemes`` and a host, e.g. ``url("http", "https")``. A URL with
     credentials in it is never echoed in an error."""
-    kinds = "/".join(schemes) if len(schemes) != 2 or schemes != ("http", "https") else "http(s)"
+    kinds = "http(s)" if schemes == ("http", "https") else "/".join(schemes)
     wanted = what or f"an {kinds} URL"
 
     def cast(text: str) -> str:
@@ -133,7 +133,8 @@ def address(text: str) -> str:
 
 
 def secret(text: str) -> str:
-    """Any text, kept exactly as set; an error about it never shows it."""
+    """Printable text kept exactly as set (a pasted newline would only fail later, in an HTTP or gRPC
+    header, far from its cause); an error about it never shows it."""
     if not text.isprintable():
         raise Invalid("printable text (no newline or control characters)", echo=False)
     return text
