@@ -4,6 +4,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY integrations ./integrations
+COPY envconfig ./envconfig
 COPY server ./server
 COPY graph ./graph
 COPY webhook_gateway ./webhook_gateway

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -26,6 +25,7 @@ from google.protobuf.message import Message
 from clients.client import IntegrationsClient
 from clients.credentials import TokenMissing, bearer_token
 from clients.errors import IntegrationsError
+from envconfig import Config
 from integrations.v1 import integration_service_pb2 as pb
 
 EXIT_CODES = {
@@ -221,9 +221,10 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="integrations", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    root.add_argument("--server", default=os.environ.get("INTEGRATIONS_SERVER", "127.0.0.1:50051"))
-    root.add_argument("--org", default=os.environ.get("INTEGRATIONS_ORG"))
-    root.add_argument("--project", default=os.environ.get("INTEGRATIONS_PROJECT"))
+    env = Config()
+    root.add_argument("--server", default=env("INTEGRATIONS_SERVER", default="127.0.0.1:50051"))
+    root.add_argument("--org", default=env.optional("INTEGRATIONS_ORG"))
+    root.add_argument("--project", default=env.optional("INTEGRATIONS_PROJECT"))
     root.add_argument("--json", action="store_true", help="machine-readable output")
     commands = root.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="the integrations of the project")

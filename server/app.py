@@ -80,18 +80,15 @@ class HubServer:
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ],
         )
-        webhooks = WebhookDesk(
-            WebhookInbox(self._driver, cfg.neo4j_database),
-            WebhookRegistry(self._driver, cfg.neo4j_database),
-            cfg.keyring,
-            registry,
-        )
+        inbox = WebhookInbox(self._driver, cfg.neo4j_database)
+        webhook_registry = WebhookRegistry(self._driver, cfg.neo4j_database)
+        webhooks = WebhookDesk(inbox, webhook_registry, cfg.keyring, registry)
         self.webhooks = webhooks
         self._worker = WebhookWorker(
             self._driver,
             cfg.neo4j_database,
-            webhooks.inbox,
-            webhooks.registry,
+            inbox,
+            webhook_registry,
             gallery,
             lease_seconds=cfg.import_lease_seconds,
             metrics=self.metrics,

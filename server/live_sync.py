@@ -90,7 +90,7 @@ class LiveSync:
         if not view.plugin.supports_live_sync:
             return
         key = view.key
-        existing = await self._desk.registry.for_project(key.org_id, key.project_id, key.name)
+        existing = await self._desk.health(key.org_id, key.project_id, key.name)
         if wants_live_sync(view):
             try:
                 await self._register(view, existing)
@@ -119,7 +119,7 @@ class LiveSync:
         fresh = [hook for hook in hooks if hook.webhook_id not in have.values()]
         try:
             for hook in fresh:
-                owner = await self._desk.registry.get(key.name, hook.webhook_id)
+                owner = await self._desk.registration(key.name, hook.webhook_id)
                 if owner is not None and (owner.org_id, owner.project_id) != (key.org_id, key.project_id):
                     raise FailedPrecondition(
                         f"webhook {hook.webhook_id} already feeds another project", reason="WEBHOOK_OF_ANOTHER_PROJECT"
@@ -184,11 +184,11 @@ class LiveSync:
             logger.info("deleted %s webhook %s", key.name, hook.webhook_id)
 
     async def health(self, org_id: str, project_id: str, name: str) -> list[WebhookHealth]:
-        return await self._desk.registry.for_project(org_id, project_id, name)
+        return await self._desk.health(org_id, project_id, name)
 
     async def check_once(self) -> None:
         await self.reconcile_all()
-        for registration in await self._desk.registry.all_registrations():
+        for registration in await self._desk.registrations():
             try:
                 await self._check(registration)
             except Exception:
@@ -199,9 +199,7 @@ class LiveSync:
         and registering its webhooks (or deleting them) left the two apart; this pass heals that
         within one check interval. A failure turns auto-sync off with the reason, as on update."""
         keys: set[IntegrationKey] = set(await self._gallery.enabled())
-        keys.update(
-            IntegrationKey(r.org_id, r.project_id, r.integration) for r in await self._desk.registry.all_registrations()
-        )
+        keys.update(IntegrationKey(r.org_id, r.project_id, r.integration) for r in await self._desk.registrations())
         for key in sorted(keys, key=lambda k: (k.org_id, k.project_id, k.name)):
             try:
                 await self.reconcile(await self._gallery.get(key.org_id, key.project_id, key.name))
@@ -220,17 +218,17 @@ class LiveSync:
             return
         status = await view.plugin.webhook_status(view.settings, reg.workspace_id, reg.webhook_id)
         if status is None:
-            await self._desk.registry.record_health(reg.integration, reg.webhook_id, "missing", 0)
+            await self._desk.record_health(reg.integration, reg.webhook_id, "missing", 0)
             if wants_live_sync(view):
                 await self._replace(reg, view)
             return
         state = status.status
-        await self._desk.registry.record_health(reg.integration, reg.webhook_id, state, status.fail_count)
+        await self._desk.record_health(reg.integration, reg.webhook_id, state, status.fail_count)
         interval = view.settings.sync.interval_seconds or DEFAULT_INTERVAL_SECONDS
         due = time.monotonic() - self._last_repair.get(reg.webhook_id, float("-inf")) >= interval
         if state == "suspended":
             await view.plugin.reactivate_webhook(view.settings, reg.webhook_id)
-            await self._desk.registry.record_health(reg.integration, reg.webhook_id, "active", 0)
+            await self._desk.record_health(reg.integration, reg.webhook_id, "active", 0)
             logger.warning(
                 "webhook %s was suspended by %s: re-activated; repairing the gap", reg.webhook_id, reg.integration
             )
@@ -259,7 +257,7 @@ class LiveSync:
         if reg.webhook_id not in {hook.webhook_id for hook in hooks}:  # adopted again if the third party kept it
             await self._desk.unregister(reg.integration, reg.webhook_id)
         for hook in hooks:
-            replacement = await self._desk.registry.get(reg.integration, hook.webhook_id)
+            replacement = await self._desk.registration(reg.integration, hook.webhook_id)
             if replacement is not None:
                 await self.repair(replacement, view)
 

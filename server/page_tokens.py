@@ -9,12 +9,25 @@ INVALID_ARGUMENT, never reaching a query.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from server.crypto import DecryptionError, KeyRing, record_aad
 from server.errors import InvalidArgument
 
 MAX_OFFSET = 1_000_000
 MAX_TOKEN_CHARS = 512
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+T = TypeVar("T")
+
+
+def page_size(requested: int) -> int:
+    """AIP-158: 0 means the default, above the maximum means the maximum; only a negative size is an error."""
+    if requested < 0:
+        raise InvalidArgument("page_size", "must not be negative")
+    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
 class PageTokens:
@@ -43,3 +56,17 @@ class PageTokens:
         if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
             raise refused
         return offset
+
+    async def page(
+        self,
+        token: str,
+        requested_size: int,
+        query: Sequence[str],
+        fetch: Callable[[int, int], Awaitable[Sequence[T]]],
+    ) -> tuple[list[T], str]:
+        """One page of a list: ``fetch(offset, limit)`` reads one item more than the page to learn
+        whether another page follows; returns the page and the next page's token ("" at the end)."""
+        size = page_size(requested_size)
+        offset = self.read(token, *query)
+        items = list(await fetch(offset, size + 1))
+        return items[:size], self.issue(offset + size, *query) if len(items) > size else ""

@@ -36,9 +36,8 @@ Handler = Callable[[Any, Req, Context], Awaitable[Resp]]
 StreamHandler = Callable[[Any, Req, Context], AsyncIterator[Resp]]
 
 
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 MAX_DELIVERY_BATCH = 500
+MAX_REPLAY_IDS = 1000
 WATCH_POLL_SECONDS = 1.0
 
 
@@ -56,13 +55,6 @@ def _guard(service: IntegrationService, request: Any, context: Context, scope: S
         project_id = require_id("project_id", request.project_id)
     grant.require(scope, org_id, project_id)
     _caller.set(grant)
-
-
-def page_size(requested: int) -> int:
-    """AIP-158: 0 means the default, above the maximum means the maximum; only a negative size is an error."""
-    if requested < 0:
-        raise InvalidArgument("page_size", "must not be negative")
-    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
 async def _abort(context: Context, name: str, error: Exception) -> NoReturn:
@@ -184,13 +176,14 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
 
     @rpc(Scope.READ)
     async def ListImportJobs(self, request: pb.ListImportJobsRequest, context: Context) -> pb.ListImportJobsResponse:
-        size = page_size(request.page_size)
         name = require_name("name", request.name) if request.name else None
-        query = ("ListImportJobs", request.org_id, request.project_id, name or "")
-        offset = self.pages.read(request.page_token, *query)
-        jobs = await self.imports.jobs_of(request.org_id, request.project_id, name, offset, size + 1)
-        token = self.pages.issue(offset + size, *query) if len(jobs) > size else ""
-        return pb.ListImportJobsResponse(jobs=[convert.import_job(j) for j in jobs[:size]], next_page_token=token)
+        jobs, token = await self.pages.page(
+            request.page_token,
+            request.page_size,
+            ("ListImportJobs", request.org_id, request.project_id, name or ""),
+            lambda offset, limit: self.imports.jobs_of(request.org_id, request.project_id, name, offset, limit),
+        )
+        return pb.ListImportJobsResponse(jobs=[convert.import_job(j) for j in jobs], next_page_token=token)
 
     @stream_rpc(Scope.READ)
     async def WatchImportJob(self, request: pb.WatchImportJobRequest, context: Context) -> AsyncIterator[pb.ImportJob]:
@@ -245,27 +238,26 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
     async def ListWebhookEvents(
         self, request: pb.ListWebhookEventsRequest, context: Context
     ) -> pb.ListWebhookEventsResponse:
-        size = page_size(request.page_size)
         state = None
         if request.state != pb.WEBHOOK_EVENT_STATE_UNSPECIFIED:
             if request.state not in pb.WebhookEventState.values():
                 raise InvalidArgument("state", f"unknown state {request.state}")
             state = pb.WebhookEventState.Name(request.state).removeprefix("WEBHOOK_EVENT_STATE_")
-        query = ("ListWebhookEvents", request.org_id, request.project_id, state or "")
-        offset = self.pages.read(request.page_token, *query)
-        events = await self.webhooks.events(request.org_id, request.project_id, state, offset, size + 1)
-        token = self.pages.issue(offset + size, *query) if len(events) > size else ""
-        return pb.ListWebhookEventsResponse(
-            events=[convert.webhook_event(e) for e in events[:size]], next_page_token=token
+        events, token = await self.pages.page(
+            request.page_token,
+            request.page_size,
+            ("ListWebhookEvents", request.org_id, request.project_id, state or ""),
+            lambda offset, limit: self.webhooks.events(request.org_id, request.project_id, state, offset, limit),
         )
+        return pb.ListWebhookEventsResponse(events=[convert.webhook_event(e) for e in events], next_page_token=token)
 
     @rpc(Scope.WRITE)
     async def ReplayWebhookEvents(
         self, request: pb.ReplayWebhookEventsRequest, context: Context
     ) -> pb.ReplayWebhookEventsResponse:
         ids = list(request.event_ids)
-        if len(ids) > MAX_PAGE_SIZE * 10:
-            raise InvalidArgument("event_ids", f"at most {MAX_PAGE_SIZE * 10} per call")
+        if len(ids) > MAX_REPLAY_IDS:
+            raise InvalidArgument("event_ids", f"at most {MAX_REPLAY_IDS} per call")
         for index, event_id in enumerate(ids):
             require_id(f"event_ids[{index}]", event_id)
         start = request.start_time.ToDatetime(UTC) if request.HasField("start_time") else None

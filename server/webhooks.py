@@ -25,7 +25,7 @@ from typing import Any
 
 from graph.connection import is_transient
 from graph.text import storable
-from graph.webhook_inbox import InboxEvent, WebhookInbox, WebhookRegistration, WebhookRegistry
+from graph.webhook_inbox import InboxEvent, WebhookHealth, WebhookInbox, WebhookRegistration, WebhookRegistry
 from server.auth import Grant
 from server.crypto import DecryptionError, KeyRing, record_aad
 from server.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ServiceError
@@ -310,6 +310,21 @@ class WebhookDesk:
     async def unregister(self, integration: str, webhook_id: str) -> None:
         self._routes.pop((integration, webhook_id), None)
         await self.registry.remove(integration, webhook_id)
+
+    # Registrations as live sync reads and marks them: through the desk, which owns the registry.
+
+    async def registration(self, integration: str, webhook_id: str) -> WebhookRegistration | None:
+        return await self.registry.get(integration, webhook_id)
+
+    async def registrations(self) -> list[WebhookRegistration]:
+        return await self.registry.all_registrations()
+
+    async def health(self, org_id: str, project_id: str, integration: str) -> list[WebhookHealth]:
+        """The project's webhooks of one integration as last checked."""
+        return await self.registry.for_project(org_id, project_id, integration)
+
+    async def record_health(self, integration: str, webhook_id: str, status: str, fail_count: int) -> None:
+        await self.registry.record_health(integration, webhook_id, status, fail_count)
 
     async def events(
         self, org_id: str, project_id: str, state: str | None, offset: int, limit: int

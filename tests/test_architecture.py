@@ -18,6 +18,8 @@ RULES = {
     # The sandbox stands in for ClickUp: it must not lean on our own code.
     "sandbox": ("server", "graph", "integrations", "webhook_gateway", "clients"),
     "server": ("webhook_gateway", "clients", "sandbox", "devtools"),
+    # The settings reader every layer shares: it leans on none of them.
+    "envconfig": ("server", "graph", "integrations", "webhook_gateway", "clients", "sandbox", "devtools"),
 }
 
 
@@ -124,3 +126,99 @@ def test_the_gateway_code_names_no_integration() -> None:
         if any(name in word.lower() for name in INTEGRATION_NAMES)
     ]
     assert offences == []
+
+
+def _is_record_shaped(annotation: ast.expr | None, inside_collection: bool = False) -> bool:
+    """A dict standing in for a record: ``Any`` or ``object`` anywhere, a bare or ``Any``/``object``-
+    valued dict or Mapping, or any dict inside a list, tuple, set or sequence (rows of a query)."""
+    if annotation is None:
+        return True  # an unannotated public method says nothing about what it returns
+    text = ast.unparse(annotation)
+    if any(word in ("Any", "object") for word in text.replace("[", " ").replace("]", " ").replace(",", " ").split()):
+        return True
+    if isinstance(annotation, ast.Name | ast.Attribute):
+        name = annotation.id if isinstance(annotation, ast.Name) else annotation.attr
+        return name in ("dict", "Dict", "Mapping")
+    if isinstance(annotation, ast.BinOp):  # X | None
+        return _is_record_shaped(annotation.left, inside_collection) or _is_record_shaped(
+            annotation.right, inside_collection
+        )
+    if isinstance(annotation, ast.Subscript):
+        outer = ast.unparse(annotation.value).rsplit(".", 1)[-1]
+        items = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
+        if outer in ("dict", "Dict", "Mapping") and inside_collection:
+            return True
+        nested = outer in ("list", "tuple", "set", "frozenset", "Sequence", "Iterable", "Iterator", "AsyncIterator")
+        return any(_is_record_shaped(item, inside_collection or nested) for item in items)
+    return False
+
+
+def test_graph_stores_return_typed_records() -> None:
+    """Stores hand typed records (frozen dataclasses) up to the server, never dicts with Neo4j key
+    names: every public method of a class in graph/ is checked. Counts keyed by a label or state
+    (``dict[str, int]``) are values, not records, and pass."""
+    checked = 0
+    offences = []
+    for path in sorted((ROOT / "graph").rglob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for method in node.body:
+                if not isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef) or method.name.startswith("_"):
+                    continue
+                checked += 1
+                if _is_record_shaped(method.returns):
+                    shown = ast.unparse(method.returns) if method.returns else "no annotation"
+                    offences.append(f"{path.relative_to(ROOT)}: {node.name}.{method.name} -> {shown}")
+    assert checked > 30, "the check must see the stores"
+    assert offences == []
+
+
+@pytest.mark.parametrize(
+    ("annotation", "record_shaped"),
+    [
+        ("ImportJobRecord | None", False),
+        ("list[InboxEvent]", False),
+        ("dict[str, int]", False),
+        ("tuple[str, ...]", False),
+        ("dict", True),
+        ("dict[str, Any]", True),
+        ("list[dict[str, str]]", True),
+        ("list[dict]", True),
+        ("Mapping[str, object]", True),
+        ("Any", True),
+        ("tuple[dict[str, int], int] | None", True),
+    ],
+)
+def test_the_record_check_tells_records_from_dicts(annotation: str, record_shaped: bool) -> None:
+    parsed = ast.parse(annotation, mode="eval").body
+    assert _is_record_shaped(parsed) is record_shaped
+
+
+# Modules whose objects call one service object per concern: no ``self.service.part.method`` chains.
+NO_REACHING_THROUGH = ("server/service.py", "server/live_sync.py", "clients/gallery/app.py")
+
+
+def test_handlers_do_not_reach_through_their_services() -> None:
+    offences = []
+    for relative in NO_REACHING_THROUGH:
+        for node in ast.walk(ast.parse((ROOT / relative).read_text())):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute):
+                owner = node.value.value
+                if isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Name) and owner.value.id == "self":
+                    offences.append(f"{relative}:{node.lineno}: {ast.unparse(node)}")
+    assert offences == []
+
+
+def test_every_package_is_packaged_type_checked_and_shipped() -> None:
+    """A top-level package of ours is installed (pyproject), checked by mypy and copied into the image."""
+    import tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    included = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    checked = pyproject["tool"]["mypy"]["files"]
+    copied = {line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY ")}
+    for package in sorted(RULES):
+        assert f"{package}*" in included, f"{package} is not installed by pyproject.toml"
+        assert package in checked, f"{package} is not type-checked"
+        assert package in copied, f"{package} is not copied into the image"

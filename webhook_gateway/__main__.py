@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import UTC, datetime
 
 import uvicorn
 
+from envconfig import Config
 from webhook_gateway import logs
 from webhook_gateway.app import create_app
 from webhook_gateway.config import ConfigError, GatewayConfig, spool_path_from_env
@@ -42,7 +42,7 @@ def _iso(ms: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command is not None:
-        spool = Spool(spool_path_from_env(os.environ))
+        spool = Spool(spool_path_from_env(Config()))
         try:
             if args.command == "list-dead":
                 for dead in spool.dead_letters():

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
+from envconfig import Config, ConfigError, choice, duration, integer, secret
 from webhook_gateway.schemes import SCHEMES
 from webhook_gateway.schemes.defaults import DEFAULT_SCHEMES, DEPRECATED_SECRET_VARIABLES
-
-N = TypeVar("N", int, float)
 
 DEFAULT_SPOOL_PATH = "gateway-spool.sqlite3"
 SECRET_PREFIX = "WEBHOOK_SECRET_"
@@ -21,9 +18,7 @@ SECRET_PREFIX = "WEBHOOK_SECRET_"
 INTEGRATION = re.compile(r"[a-z][a-z0-9_]{0,39}")
 OFF = "off"
 
-
-class ConfigError(ValueError):
-    """A setting is missing or wrong; the message names the variable."""
+__all__ = ["ConfigError", "GatewayConfig"]
 
 
 @dataclass(frozen=True)
@@ -51,35 +46,32 @@ class GatewayConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewayConfig:
-        env = os.environ if env is None else env
-        token = env.get("GATEWAY_SERVER_TOKEN", "")
-        if not token:
-            raise ConfigError("GATEWAY_SERVER_TOKEN is not set: a bearer token with the webhooks:deliver scope")
-        log_format = env.get("LOG_FORMAT", "text")
-        if log_format not in ("text", "json"):
-            raise ConfigError(f"LOG_FORMAT must be 'text' or 'json', got {log_format!r}")
-        schemes = schemes_from_env(env)
+        config = Config(env)
+        token = config("GATEWAY_SERVER_TOKEN", secret, help="a bearer token with the webhooks:deliver scope")
+        schemes = schemes_from_env(config)
         return cls(
-            log_format=log_format,
+            log_format=config("LOG_FORMAT", choice("text", "json"), default="text"),
             schemes=schemes,
-            static_secrets=static_secrets_from_env(env, schemes),
-            server_target=env.get("GATEWAY_SERVER_TARGET", "127.0.0.1:50051"),
+            static_secrets=static_secrets_from_env(config, schemes),
+            server_target=config("GATEWAY_SERVER_TARGET", default="127.0.0.1:50051"),
             server_token=token,
-            spool_path=spool_path_from_env(env),
-            forward_timeout_seconds=_number(
-                env, "GATEWAY_FORWARD_TIMEOUT_SECONDS", float, 5.0, 0.1, 60, "a batch's deadline"
+            spool_path=spool_path_from_env(config),
+            forward_timeout_seconds=config(
+                "GATEWAY_FORWARD_TIMEOUT_SECONDS", duration(0.1, 60, "a batch's deadline"), default="5"
             ),
-            read_timeout_seconds=_number(
-                env, "GATEWAY_READ_TIMEOUT_SECONDS", float, 5.0, 0.1, 6.5, "inside a sender's 7 s delivery timeout"
+            read_timeout_seconds=config(
+                "GATEWAY_READ_TIMEOUT_SECONDS",
+                duration(0.1, 6.5, "inside a sender's 7 s delivery timeout"),
+                default="5",
             ),
-            max_connections=_number(env, "GATEWAY_MAX_CONNECTIONS", int, 200, 1, 100_000, "open connections"),
+            max_connections=config("GATEWAY_MAX_CONNECTIONS", integer(1, 100_000, "open connections"), default="200"),
         )
 
 
-def schemes_from_env(env: Mapping[str, str]) -> dict[str, str]:
+def schemes_from_env(config: Config) -> dict[str, str]:
     """The defaults, with ``GATEWAY_SCHEMES`` ("name=scheme,name=off,...") laid over them."""
     schemes = dict(DEFAULT_SCHEMES)
-    raw = env.get("GATEWAY_SCHEMES", "")
+    raw = config("GATEWAY_SCHEMES", default="")
     known = ", ".join(sorted(SCHEMES))
     for entry in filter(None, (part.strip() for part in raw.split(","))):
         name, equals, scheme = (part.strip() for part in entry.partition("="))
@@ -96,44 +88,29 @@ def schemes_from_env(env: Mapping[str, str]) -> dict[str, str]:
     return schemes
 
 
-def static_secrets_from_env(env: Mapping[str, str], schemes: Mapping[str, str]) -> dict[str, str]:
+def static_secrets_from_env(config: Config, schemes: Mapping[str, str]) -> dict[str, str]:
     """``WEBHOOK_SECRET_<INTEGRATION>`` per integration, and the deprecated names for one release."""
     secrets: dict[str, str] = {}
     for variable, integration in DEPRECATED_SECRET_VARIABLES.items():
-        if env.get(variable):
+        old = config.optional(variable, secret)
+        if old is not None:
             replacement = SECRET_PREFIX + integration.upper()
             warnings.warn(
                 f"{variable} is deprecated and will be removed in the next release: set {replacement} instead",
                 FutureWarning,
                 stacklevel=2,
             )
-            secrets[integration] = env[variable]
-    for variable, value in env.items():
-        if not variable.startswith(SECRET_PREFIX) or not value:
-            continue
+            secrets[integration] = old
+    for variable in config.names(SECRET_PREFIX):
         integration = variable.removeprefix(SECRET_PREFIX).lower()
         if integration not in schemes:
             raise ConfigError(
                 f"{variable} is set, but {integration!r} has no signing scheme (GATEWAY_SCHEMES); "
                 f"integrations with one: {', '.join(sorted(schemes)) or 'none'}"
             )
-        secrets[integration] = value  # the new name wins over a deprecated one
+        secrets[integration] = config(variable, secret)  # the new name wins over a deprecated one
     return secrets
 
 
-def spool_path_from_env(env: Mapping[str, str]) -> Path:
-    return Path(env.get("GATEWAY_SPOOL_PATH", DEFAULT_SPOOL_PATH))
-
-
-def _number(env: Mapping[str, str], name: str, cast: Callable[[str], N], default: N, low: N, high: N, why: str) -> N:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    kind = "a whole number" if cast is int else "a number"
-    try:
-        value = cast(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{name} must be {kind}, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high} ({why}), got {raw!r}")
-    return value
+def spool_path_from_env(config: Config) -> Path:
+    return Path(config("GATEWAY_SPOOL_PATH", default=DEFAULT_SPOOL_PATH))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from clients.credentials import TokenMissing, bearer_token
+from envconfig import Config, ConfigError, choice
 
 # The server's own rule for org and project ids; checked here too so a bad setting fails at start-up.
 # Always with fullmatch: "$" would also match before a trailing newline.
@@ -22,9 +22,7 @@ _HOST_NAME = re.compile(rf"(?:\*\.)?{_LABEL}(?:\.{_LABEL})*")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
-
-class ConfigError(ValueError):
-    """A setting is missing or wrong; the message names the variable."""
+__all__ = ["ConfigError", "GalleryConfig", "parse_allowed_hosts", "parse_projects", "parse_public_url"]
 
 
 @dataclass(frozen=True)
@@ -57,23 +55,20 @@ class GalleryConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GalleryConfig:
-        env = os.environ if env is None else env
-        log_format = env.get("LOG_FORMAT", "text")
-        if log_format not in ("text", "json"):
-            raise ConfigError(f"LOG_FORMAT must be 'text' or 'json', got {log_format!r}")
+        config = Config(env)
         return cls(
-            log_format=log_format,
-            server_target=env.get("INTEGRATIONS_SERVER", "127.0.0.1:50051"),
-            token=_token(env),
-            projects=parse_projects(env.get("GALLERY_PROJECTS", "")),
-            public_origin=parse_public_url(env.get("GALLERY_PUBLIC_URL", "")),
-            extra_hosts=parse_allowed_hosts(env.get("GALLERY_ALLOWED_HOSTS", "")),
+            log_format=config("LOG_FORMAT", choice("text", "json"), default="text"),
+            server_target=config("INTEGRATIONS_SERVER", default="127.0.0.1:50051"),
+            token=_token(config),
+            projects=config("GALLERY_PROJECTS", parse_projects, default=""),
+            public_origin=config("GALLERY_PUBLIC_URL", parse_public_url, default=""),
+            extra_hosts=config("GALLERY_ALLOWED_HOSTS", parse_allowed_hosts, default=""),
         )
 
 
-def _token(env: Mapping[str, str]) -> str:
+def _token(config: Config) -> str:
     try:
-        return bearer_token(env)
+        return bearer_token(config)
     except TokenMissing as exc:
         raise ConfigError(f"{exc} (it needs integrations:read and integrations:write)") from None
 

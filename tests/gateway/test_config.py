@@ -89,3 +89,13 @@ def test_no_warning_without_the_old_variable() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert GatewayConfig.from_env(BASE | {"CLICKUP_WEBHOOK_SECRET": ""}).static_secrets == {}
+
+
+def test_secrets_with_a_newline_are_refused_without_being_shown() -> None:
+    for env in (
+        {"GATEWAY_SERVER_TOKEN": "s3cr3t-token\n"},
+        BASE | {"WEBHOOK_SECRET_CLICKUP": "s3cr3t-hook\r\n"},
+    ):
+        with pytest.raises(ConfigError, match="must be printable text") as refused:
+            GatewayConfig.from_env(env)
+        assert "s3cr3t" not in str(refused.value)

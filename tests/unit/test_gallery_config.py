@@ -141,3 +141,14 @@ def test_loopback_is_always_answered_and_the_public_name_added() -> None:
     assert config.allowed_hosts == ("127.0.0.1", "localhost", "[::1]", "gallery.example.com", "gallery")
     assert "token=***" in repr(config)
     assert "'t'" not in repr(config)
+
+
+def test_a_token_with_a_newline_is_refused_without_being_shown() -> None:
+    with pytest.raises(ConfigError, match="INTEGRATIONS_TOKEN must be printable text") as refused:
+        GalleryConfig.from_env({**ENV, "INTEGRATIONS_TOKEN": "s3cr3t-token\n"})
+    assert "s3cr3t" not in str(refused.value)
+
+
+def test_blank_settings_mean_their_defaults() -> None:
+    config = GalleryConfig.from_env({**ENV, "LOG_FORMAT": " ", "GALLERY_PUBLIC_URL": "", "INTEGRATIONS_SERVER": ""})
+    assert (config.log_format, config.public_origin, config.server_target) == ("text", None, "127.0.0.1:50051")

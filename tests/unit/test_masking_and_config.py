@@ -61,11 +61,33 @@ def test_valid_environment_gives_typed_config_with_defaults() -> None:
         ({"CLICKUP_RATE_LIMIT_PER_MINUTE": "0"}, "between 1 and"),
         ({"CLICKUP_API_URL": "ftp://x"}, "http"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        ({"LOG_LEVEL": "trace"}, "LOG_LEVEL must be one of 'DEBUG', 'INFO'"),
+        ({"WEBHOOK_WORKER": "maybe"}, "WEBHOOK_WORKER must be one of on/off"),
+        ({"METRICS_ADDRESS": "127.0.0.1"}, "METRICS_ADDRESS must be host:port"),
+        ({"WEBHOOK_PUBLIC_URL": "gateway.example.com"}, "WEBHOOK_PUBLIC_URL must be the gateway's http"),
+        ({"IMPORT_LEASE_SECONDS": "2h"}, "IMPORT_LEASE_SECONDS must be between 1 and 3600 seconds"),
     ],
 )
 def test_bad_environment_names_the_variable(overrides: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ServerConfig.from_env(base_env(**overrides))
+
+
+def test_settings_are_read_by_the_shared_reader() -> None:
+    """Durations take units, switches take the usual words, levels any case, blanks mean the default."""
+    config = ServerConfig.from_env(
+        base_env(
+            CLICKUP_TIMEOUT_SECONDS="1500ms",
+            LIVE_SYNC_CHECK_SECONDS="2m",
+            WEBHOOK_WORKER="false",
+            LOG_LEVEL="debug",
+            CLICKUP_RATE_LIMIT_PER_MINUTE=" ",
+            WEBHOOK_PUBLIC_URL="",
+        )
+    )
+    assert (config.clickup_timeout_seconds, config.live_sync_check_seconds) == (1.5, 120.0)
+    assert (config.webhook_worker, config.log_level, config.clickup_rate_limit_per_minute) == (False, "DEBUG", 100)
+    assert config.webhook_public_url is None
 
 
 GOOD_KEY = generate_key_spec("k1")
