@@ -22,9 +22,7 @@ from integrations.v1 import integration_service_pb2_grpc as pb_grpc
 from server.config import ServerConfig
 from server.gallery import Gallery
 from server.imports import ImportRunner
-from server.integrations.clickup.plugin import ClickUpSettings
-from server.integrations.clickup.rate_limit import LimiterPool
-from server.integrations.registry import IntegrationRegistry, default_registry
+from server.integrations.registry import IntegrationRegistry
 from server.live_sync import LiveSync
 from server.metrics import MetricsInterceptor, ServerMetrics
 from server.page_tokens import PageTokens
@@ -60,13 +58,7 @@ class HubServer:
             GraphConfig(cfg.neo4j_uri, cfg.neo4j_user, cfg.neo4j_password, cfg.neo4j_database)
         )
         await migrate(self._driver, cfg.neo4j_database)
-        registry = self._registry or default_registry(
-            ClickUpSettings(
-                api_base_url=cfg.clickup_api_url,
-                timeout_seconds=cfg.clickup_timeout_seconds,
-                limiters=LimiterPool(default_limit=cfg.clickup_rate_limit_per_minute),
-            )
-        )
+        registry = self._registry or cfg.plugins
         gallery = Gallery(registry, IntegrationStore(self._driver, cfg.neo4j_database), cfg.keyring)
         self.gallery = gallery
         jobs = ImportJobStore(self._driver, cfg.neo4j_database, lease_seconds=cfg.import_lease_seconds)

@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from envconfig import Config, ConfigError, address, boolean, choice, duration, integer, secret, url
+from envconfig import Config, ConfigError, address, boolean, choice, duration, secret, url
 from server.auth import TokenConfigError, TokenRegistry
 from server.crypto import KeyConfigError, KeyRing
+from server.integrations.registry import IntegrationRegistry, default_registry
 
 __all__ = ["ConfigError", "ServerConfig"]
 
@@ -24,9 +25,7 @@ class ServerConfig:
     neo4j_database: str
     keyring: KeyRing
     tokens: TokenRegistry
-    clickup_api_url: str
-    clickup_timeout_seconds: float
-    clickup_rate_limit_per_minute: int
+    plugins: IntegrationRegistry  # every integration shipped, configured from its own variables
     log_format: str
     log_level: str
     shutdown_grace_seconds: float
@@ -39,7 +38,7 @@ class ServerConfig:
     def __repr__(self) -> str:
         return (
             f"ServerConfig(grpc_address={self.grpc_address!r}, neo4j_uri={self.neo4j_uri!r}, "
-            f"clickup_api_url={self.clickup_api_url!r}, keyring={self.keyring!r}, tokens={len(self.tokens)})"
+            f"plugins={[p.name for p in self.plugins.all()]}, keyring={self.keyring!r}, tokens={len(self.tokens)})"
         )
 
     @classmethod
@@ -54,9 +53,7 @@ class ServerConfig:
             neo4j_database=config("NEO4J_DATABASE", default="neo4j"),
             keyring=keyring,
             tokens=tokens,
-            clickup_api_url=config("CLICKUP_API_URL", url("http", "https"), default="https://api.clickup.com/api/v2"),
-            clickup_timeout_seconds=config("CLICKUP_TIMEOUT_SECONDS", duration(0.1, 300), default="30"),
-            clickup_rate_limit_per_minute=config("CLICKUP_RATE_LIMIT_PER_MINUTE", integer(1, 100000), default="100"),
+            plugins=default_registry(config),
             log_format=config("LOG_FORMAT", choice("text", "json"), default="text"),
             log_level=config("LOG_LEVEL", choice(*LOG_LEVELS, fold_case=True), default="INFO"),
             shutdown_grace_seconds=config("SHUTDOWN_GRACE_SECONDS", duration(0, 600), default="10"),

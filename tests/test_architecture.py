@@ -222,3 +222,25 @@ def test_every_package_is_packaged_type_checked_and_shipped() -> None:
         assert f"{package}*" in included, f"{package} is not installed by pyproject.toml"
         assert package in checked, f"{package} is not type-checked"
         assert package in copied, f"{package} is not copied into the image"
+
+
+SERVER_REGISTRY = ROOT / "server" / "integrations" / "registry.py"
+
+
+def test_the_server_names_an_integration_only_in_its_package_and_the_registry() -> None:
+    """Runners, stores and handlers are generic: a new integration is its package plus a registry line,
+    so outside those only docstrings and comments may name one (as an example)."""
+    own_packages = [ROOT / "server" / "integrations" / name for name in INTEGRATION_NAMES]
+    files = sorted(
+        path
+        for path in (ROOT / "server").rglob("*.py")
+        if path != SERVER_REGISTRY and not any(path.is_relative_to(package) for package in own_packages)
+    )
+    assert any("clickup" in word.lower() for word in names_in_code(SERVER_REGISTRY)), "the check must see the registry"
+    offences = [
+        f"{path.relative_to(ROOT)}: {word!r}"
+        for path in files
+        for word in names_in_code(path)
+        if any(name in word.lower() for name in INTEGRATION_NAMES)
+    ]
+    assert offences == []

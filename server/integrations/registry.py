@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from envconfig import Config
 from server.integrations.base import AnyIntegration
-from server.integrations.clickup.plugin import ClickUpIntegration, ClickUpSettings
+from server.integrations.clickup.plugin import ClickUpIntegration
 
 
 class IntegrationRegistry:
@@ -26,7 +27,8 @@ class IntegrationRegistry:
         return [self._plugins[name] for name in sorted(self._plugins)]
 
 
-def default_registry(clickup: ClickUpSettings) -> IntegrationRegistry:
+def default_registry(config: Config) -> IntegrationRegistry:
+    """Every integration this server ships, each configured from the server's environment."""
     registry = IntegrationRegistry()
-    registry.register(ClickUpIntegration(clickup))
+    registry.register(ClickUpIntegration.from_config(config))
     return registry

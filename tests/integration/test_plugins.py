@@ -4,8 +4,6 @@ import grpc
 
 from integrations.v1 import integration_service_pb2 as pb
 from server.config import ServerConfig
-from server.integrations.clickup.plugin import ClickUpSettings
-from server.integrations.registry import default_registry
 from tests.conftest import RunningSandbox, Tokens, bearer, server_env, start_hub
 from tests.integration.rpc import failure
 from tests.integration.test_gallery import update
@@ -20,8 +18,7 @@ async def test_a_second_plugin_needs_one_module_and_one_registration_line(
     tenant: tuple[str, str],
 ) -> None:
     env = server_env(neo4j_connection, tokens, clickup_sandbox.api_url, encryption_keys)  # type: ignore[arg-type]
-    config = ServerConfig.from_env(env)
-    registry = default_registry(ClickUpSettings(api_base_url=config.clickup_api_url))
+    registry = ServerConfig.from_env(env).plugins
     registry.register(DummyIntegration())  # <- the one line
     running = await start_hub(env, registry)
     try:

@@ -12,6 +12,7 @@ import pytest
 from server.auth import hash_token
 from server.config import ConfigError, ServerConfig
 from server.crypto import generate_key_spec
+from server.integrations.clickup.plugin import ClickUpIntegration, ClickUpSettings
 from server.secrets_mask import is_mask_of, mask_secret
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +32,13 @@ def test_short_secret_is_fully_masked() -> None:
     assert mask_secret("") == ""
 
 
+def clickup_settings(config: ServerConfig) -> ClickUpSettings:
+    """The ClickUp plugin reads its own variables; the server's config holds the configured plugin."""
+    plugin = config.plugins.get("clickup")
+    assert isinstance(plugin, ClickUpIntegration)
+    return plugin.settings
+
+
 def base_env(**overrides: str) -> dict[str, str]:
     env = {
         "INTEGRATION_ENCRYPTION_KEYS": generate_key_spec("k1"),
@@ -44,7 +52,7 @@ def base_env(**overrides: str) -> dict[str, str]:
 def test_valid_environment_gives_typed_config_with_defaults() -> None:
     config = ServerConfig.from_env(base_env())
     assert config.grpc_address == "127.0.0.1:50051"
-    assert config.clickup_rate_limit_per_minute == 100
+    assert clickup_settings(config).rate_limit_per_minute == 100
     assert "pw" not in repr(config)
 
 
@@ -85,8 +93,9 @@ def test_settings_are_read_by_the_shared_reader() -> None:
             WEBHOOK_PUBLIC_URL="",
         )
     )
-    assert (config.clickup_timeout_seconds, config.live_sync_check_seconds) == (1.5, 120.0)
-    assert (config.webhook_worker, config.log_level, config.clickup_rate_limit_per_minute) == (False, "DEBUG", 100)
+    clickup = clickup_settings(config)
+    assert (clickup.timeout_seconds, config.live_sync_check_seconds) == (1.5, 120.0)
+    assert (config.webhook_worker, config.log_level, clickup.rate_limit_per_minute) == (False, "DEBUG", 100)
     assert config.webhook_public_url is None
 
 

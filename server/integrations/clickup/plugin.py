@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from envconfig import Config, duration, integer, url
 from graph.writer import GraphWriter
 from server.errors import InvalidArgument
 from server.integrations.base import (
@@ -57,7 +58,19 @@ class ClickUpSettings:
 
     api_base_url: str = DEFAULT_BASE_URL
     timeout_seconds: float = 30.0
+    rate_limit_per_minute: int = 100  # per token, before ClickUp's own headers say otherwise
     limiters: LimiterPool = field(default_factory=LimiterPool)
+
+    @classmethod
+    def from_config(cls, config: Config) -> ClickUpSettings:
+        """Read from the server's environment (``CLICKUP_*``), checked at start-up."""
+        rate = config("CLICKUP_RATE_LIMIT_PER_MINUTE", integer(1, 100000), default="100")
+        return cls(
+            api_base_url=config("CLICKUP_API_URL", url("http", "https"), default=DEFAULT_BASE_URL),
+            timeout_seconds=config("CLICKUP_TIMEOUT_SECONDS", duration(0.1, 300), default="30"),
+            rate_limit_per_minute=rate,
+            limiters=LimiterPool(default_limit=rate),
+        )
 
 
 Settings = IntegrationSettings[ClickUpOptions]
@@ -77,6 +90,14 @@ class ClickUpIntegration(Integration[ClickUpOptions]):
 
     def __init__(self, settings: ClickUpSettings) -> None:
         self._settings = settings
+
+    @classmethod
+    def from_config(cls, config: Config) -> ClickUpIntegration:
+        return cls(ClickUpSettings.from_config(config))
+
+    @property
+    def settings(self) -> ClickUpSettings:
+        return self._settings
 
     def client(self, credentials: Credentials, *, max_retries: int = 2) -> ClickUpClient:
         return ClickUpClient(
