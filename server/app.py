@@ -16,6 +16,7 @@ from graph.connection import GraphConfig, open_driver
 from graph.import_jobs import ImportJobStore
 from graph.integration_store import IntegrationStore
 from graph.migrations import migrate
+from graph.schema_keys import ensure_keys
 from graph.webhook_inbox import WebhookInbox, WebhookRegistry
 from integrations.v1 import integration_service_pb2 as pb
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
@@ -59,6 +60,9 @@ class HubServer:
         )
         await migrate(self._driver, cfg.neo4j_database)
         registry = self._registry or cfg.plugins
+        for plugin in registry.all():  # a new source's labels get their key constraints, no migration needed
+            if getattr(plugin, "graph_schema", None) is not None:
+                await ensure_keys(self._driver, cfg.neo4j_database, plugin.graph_schema)
         gallery = Gallery(registry, IntegrationStore(self._driver, cfg.neo4j_database), cfg.keyring)
         self.gallery = gallery
         jobs = ImportJobStore(self._driver, cfg.neo4j_database, lease_seconds=cfg.import_lease_seconds)
