@@ -132,7 +132,7 @@ def connection_check(check: ConnectionCheck) -> pb.TestConnectionResponse:
             pb.Account(id=check.account.id, username=check.account.username, email=check.account.email)
         )
     response.workspaces.extend(
-        pb.Workspace(id=w.id, name=w.name, member_count=w.member_count) for w in check.workspaces
+        pb.Workspace(id=w.id, name=w.name, member_count=w.member_count) for w in check.containers
     )
     if check.rate_limit is not None:
         response.rate_limit.limit = check.rate_limit.limit

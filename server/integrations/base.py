@@ -45,7 +45,7 @@ class AccountInfo:
 
 
 @dataclass(frozen=True)
-class WorkspaceInfo:
+class ContainerInfo:
     """A container the credentials can see."""
 
     id: str
@@ -66,7 +66,7 @@ class ConnectionCheck:
     message: str
     latency_seconds: float
     account: AccountInfo | None = None
-    workspaces: list[WorkspaceInfo] = field(default_factory=list)
+    containers: list[ContainerInfo] = field(default_factory=list)  # what the credentials can see
     rate_limit: RateLimitInfo | None = None
 
     @property

@@ -16,6 +16,7 @@ from server.errors import InvalidArgument
 from server.integrations.base import (
     AccountInfo,
     ConnectionCheck,
+    ContainerInfo,
     Delivery,
     GapRepair,
     ImportContext,
@@ -28,7 +29,6 @@ from server.integrations.base import (
     WebhookEvent,
     WebhookState,
     WebhookSubscription,
-    WorkspaceInfo,
 )
 from server.integrations.clickup import live_sync
 from server.integrations.clickup.client import DEFAULT_BASE_URL, ClickUpClient
@@ -226,7 +226,7 @@ class ClickUpIntegration(Integration[ClickUpOptions]):
             f"Connected as {user.username or user.email or user.id}; {len(teams)} workspace(s) visible",
             time.monotonic() - started,
             account=AccountInfo(str(user.id), user.username or "", user.email or ""),
-            workspaces=[WorkspaceInfo(t.id, t.name, t.member_count) for t in teams],
+            containers=[ContainerInfo(t.id, t.name, t.member_count) for t in teams],
             rate_limit=RateLimitInfo(
                 snapshot.limit, snapshot.remaining, datetime.fromtimestamp(snapshot.reset_epoch, UTC)
             )
