@@ -25,7 +25,7 @@ from server.imports import ImportRunner
 from server.live_sync import LiveSync
 from server.page_tokens import PageTokens
 from server.validation import optional_request_id, require_id, require_name
-from server.webhooks import SECRET_TTL_SECONDS, Incoming, Stored, WebhookDesk
+from server.webhooks import SCHEMES_TTL_SECONDS, SECRET_TTL_SECONDS, Incoming, Stored, WebhookDesk
 
 logger = logging.getLogger(__name__)
 
@@ -233,6 +233,14 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
     ) -> pb.GetWebhookSecretResponse:
         secret = await self.webhooks.secret(request.integration, request.webhook_id, _caller.get())
         return pb.GetWebhookSecretResponse(secret=secret, ttl=duration_pb2.Duration(seconds=SECRET_TTL_SECONDS))
+
+    @rpc(Scope.DELIVER, tenant=False)
+    async def ListWebhookSchemes(
+        self, request: pb.ListWebhookSchemesRequest, context: Context
+    ) -> pb.ListWebhookSchemesResponse:
+        return pb.ListWebhookSchemesResponse(
+            schemes=self.webhooks.schemes(), ttl=duration_pb2.Duration(seconds=SCHEMES_TTL_SECONDS)
+        )
 
     @rpc(Scope.READ)
     async def ListWebhookEvents(

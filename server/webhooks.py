@@ -39,6 +39,7 @@ MAX_BODY_BYTES = 1024 * 1024
 ROUTE_TTL_SECONDS = 30.0
 MAX_BATCH = 256
 SECRET_TTL_SECONDS = 300
+SCHEMES_TTL_SECONDS = 60
 MAX_WEBHOOK_ID_CHARS = 200
 
 Row = dict[str, Any]
@@ -202,6 +203,10 @@ class WebhookDesk:
             raise InvalidArgument(
                 "raw_body", f"could not be read ({type(exc).__name__})", reason="UNREADABLE_DELIVERY"
             ) from None
+
+    def schemes(self) -> dict[str, str]:
+        """Integration -> signing scheme, for every plugin that receives webhooks (the gateway asks)."""
+        return {p.name: p.webhook_scheme for p in self._plugins.all() if p.webhook_scheme is not None}
 
     async def deliver(self, incoming: Incoming, caller: Grant) -> Stored:
         row = await self._inbox_row(incoming, caller)

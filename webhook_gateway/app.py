@@ -39,6 +39,7 @@ from webhook_gateway.envelope import Rejected
 from webhook_gateway.http_limits import READ_TIMED_OUT, REFUSAL_HOOK
 from webhook_gateway.last_resort import LastResortMiddleware
 from webhook_gateway.metrics import GatewayMetrics
+from webhook_gateway.scheme_table import SchemeTable
 from webhook_gateway.schemes import SCHEMES, Scheme
 from webhook_gateway.secret_lookup import SecretLookup
 from webhook_gateway.server_link import ServerLink
@@ -65,6 +66,7 @@ class Gateway:
         self.writer = SpoolWriter(self.spool)
         self.link: ServerLink | None = None
         self.secrets: SecretLookup | None = None
+        self.schemes = SchemeTable(None, config.schemes, config.disabled)
         self.drainer: Drainer | None = None
         self._wake = asyncio.Event()
         self._draining: asyncio.Task[None] | None = None
@@ -76,6 +78,7 @@ class Gateway:
     async def start(self) -> None:
         self.link = ServerLink(self.config.server_target, self.config.server_token, self.config.forward_timeout_seconds)
         self.secrets = SecretLookup(self.link, self.metrics)
+        self.schemes = SchemeTable(self.link, self.config.schemes, self.config.disabled)
         self.drainer = Drainer(self.spool, self.link, self.metrics, self._wake)
         self._draining = asyncio.get_running_loop().create_task(self.drainer.run())
         self.metrics.spool_depth.set(self.spool.depth())
@@ -109,8 +112,8 @@ class Gateway:
             raise _Disconnected(len(body)) from None
         return bytes(body)
 
-    def _scheme(self, integration: str, route: str | None) -> Scheme:
-        name = self.config.schemes.get(integration)
+    async def _scheme(self, integration: str, route: str | None) -> Scheme:
+        name = await self.schemes.scheme_for(integration)
         if name is None:
             raise Rejected(404, "unknown_integration", f"no webhooks are received for {integration!r}")
         scheme = SCHEMES[name]
@@ -122,7 +125,7 @@ class Gateway:
     async def receive(self, request: Request, integration: str, route: str | None = None) -> Response:
         self.metrics.received.inc()
         try:
-            scheme = self._scheme(integration, route)
+            scheme = await self._scheme(integration, route)
             media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if media_type != "application/json":
                 raise Rejected(415, "content_type", "Content-Type must be application/json")

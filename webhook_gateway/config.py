@@ -28,6 +28,8 @@ class GatewayConfig:
     spool_path: Path
     # Integration -> signing scheme name; an integration not listed has no webhook route (404).
     schemes: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SCHEMES))
+    # Integrations configured "off": refused even when the server names a scheme for them.
+    disabled: frozenset[str] = frozenset()
     # Integration -> single-tenant secret. Verification only: the webhook must still be registered
     # with the server (else 401).
     static_secrets: Mapping[str, str] = field(default_factory=dict)
@@ -52,6 +54,7 @@ class GatewayConfig:
         return cls(
             log_format=config("LOG_FORMAT", choice("text", "json"), default="text"),
             schemes=schemes,
+            disabled=disabled_from_env(config),
             static_secrets=static_secrets_from_env(config, schemes),
             server_target=config("GATEWAY_SERVER_TARGET", default="127.0.0.1:50051"),
             server_token=token,
@@ -86,6 +89,12 @@ def schemes_from_env(config: Config) -> dict[str, str]:
         else:
             raise ConfigError(f"GATEWAY_SCHEMES: {scheme!r} for {name!r} is no scheme; known: {known}, or {OFF}")
     return schemes
+
+
+def disabled_from_env(config: Config) -> frozenset[str]:
+    """The integrations ``GATEWAY_SCHEMES`` turns off (``name=off``)."""
+    entries = (part.partition("=") for part in config("GATEWAY_SCHEMES", default="").split(","))
+    return frozenset(name.strip() for name, _, scheme in entries if scheme.strip() == OFF)
 
 
 def static_secrets_from_env(config: Config, schemes: Mapping[str, str]) -> dict[str, str]:

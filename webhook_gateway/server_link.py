@@ -75,5 +75,12 @@ class ServerLink:
         )
         return str(response.secret), float(max(1, response.ttl.seconds))
 
+    async def schemes(self) -> tuple[dict[str, str], float]:
+        """The server's integration -> signing scheme table and how long it may be kept."""
+        response: pb.ListWebhookSchemesResponse = await self._stub.ListWebhookSchemes(
+            pb.ListWebhookSchemesRequest(), metadata=self._metadata, timeout=self._secret_timeout
+        )
+        return dict(response.schemes), float(max(1, response.ttl.seconds))
+
     async def close(self) -> None:
         await self._channel.close(None)

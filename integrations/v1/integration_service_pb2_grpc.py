@@ -94,6 +94,11 @@ class IntegrationServiceStub:
                 request_serializer=integrations_dot_v1_dot_integration__service__pb2.GetWebhookSecretRequest.SerializeToString,
                 response_deserializer=integrations_dot_v1_dot_integration__service__pb2.GetWebhookSecretResponse.FromString,
                 _registered_method=True)
+        self.ListWebhookSchemes = channel.unary_unary(
+                '/integrations.v1.IntegrationService/ListWebhookSchemes',
+                request_serializer=integrations_dot_v1_dot_integration__service__pb2.ListWebhookSchemesRequest.SerializeToString,
+                response_deserializer=integrations_dot_v1_dot_integration__service__pb2.ListWebhookSchemesResponse.FromString,
+                _registered_method=True)
         self.ListWebhookEvents = channel.unary_unary(
                 '/integrations.v1.IntegrationService/ListWebhookEvents',
                 request_serializer=integrations_dot_v1_dot_integration__service__pb2.ListWebhookEventsRequest.SerializeToString,
@@ -188,6 +193,13 @@ class IntegrationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListWebhookSchemes(self, request, context):
+        """Which signing scheme each integration that receives webhooks uses (the gateway's table).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListWebhookEvents(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -262,6 +274,11 @@ def add_IntegrationServiceServicer_to_server(servicer, server):
                     servicer.GetWebhookSecret,
                     request_deserializer=integrations_dot_v1_dot_integration__service__pb2.GetWebhookSecretRequest.FromString,
                     response_serializer=integrations_dot_v1_dot_integration__service__pb2.GetWebhookSecretResponse.SerializeToString,
+            ),
+            'ListWebhookSchemes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookSchemes,
+                    request_deserializer=integrations_dot_v1_dot_integration__service__pb2.ListWebhookSchemesRequest.FromString,
+                    response_serializer=integrations_dot_v1_dot_integration__service__pb2.ListWebhookSchemesResponse.SerializeToString,
             ),
             'ListWebhookEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListWebhookEvents,
@@ -598,6 +615,33 @@ class IntegrationService:
             '/integrations.v1.IntegrationService/GetWebhookSecret',
             integrations_dot_v1_dot_integration__service__pb2.GetWebhookSecretRequest.SerializeToString,
             integrations_dot_v1_dot_integration__service__pb2.GetWebhookSecretResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookSchemes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/integrations.v1.IntegrationService/ListWebhookSchemes',
+            integrations_dot_v1_dot_integration__service__pb2.ListWebhookSchemesRequest.SerializeToString,
+            integrations_dot_v1_dot_integration__service__pb2.ListWebhookSchemesResponse.FromString,
             options,
             channel_credentials,
             insecure,

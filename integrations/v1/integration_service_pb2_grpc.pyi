@@ -53,6 +53,8 @@ class IntegrationServiceStub:
     DeliverWebhookEvents: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.DeliverWebhookEventsRequest, _integration_service_pb2.DeliverWebhookEventsResponse]
     """Many deliveries in one call (the gateway's drainer): each is stored, or refused, on its own."""
     GetWebhookSecret: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.GetWebhookSecretRequest, _integration_service_pb2.GetWebhookSecretResponse]
+    ListWebhookSchemes: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.ListWebhookSchemesRequest, _integration_service_pb2.ListWebhookSchemesResponse]
+    """Which signing scheme each integration that receives webhooks uses (the gateway's table)."""
     ListWebhookEvents: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.ListWebhookEventsRequest, _integration_service_pb2.ListWebhookEventsResponse]
     ReplayWebhookEvents: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.ReplayWebhookEventsRequest, _integration_service_pb2.ReplayWebhookEventsResponse]
 
@@ -78,6 +80,8 @@ class IntegrationServiceAsyncStub(IntegrationServiceStub):
     DeliverWebhookEvents: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.DeliverWebhookEventsRequest, _integration_service_pb2.DeliverWebhookEventsResponse]  # type: ignore[assignment]
     """Many deliveries in one call (the gateway's drainer): each is stored, or refused, on its own."""
     GetWebhookSecret: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.GetWebhookSecretRequest, _integration_service_pb2.GetWebhookSecretResponse]  # type: ignore[assignment]
+    ListWebhookSchemes: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.ListWebhookSchemesRequest, _integration_service_pb2.ListWebhookSchemesResponse]  # type: ignore[assignment]
+    """Which signing scheme each integration that receives webhooks uses (the gateway's table)."""
     ListWebhookEvents: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.ListWebhookEventsRequest, _integration_service_pb2.ListWebhookEventsResponse]  # type: ignore[assignment]
     ReplayWebhookEvents: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.ReplayWebhookEventsRequest, _integration_service_pb2.ReplayWebhookEventsResponse]  # type: ignore[assignment]
 
@@ -172,6 +176,14 @@ class IntegrationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _integration_service_pb2.GetWebhookSecretRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_integration_service_pb2.GetWebhookSecretResponse, _abc.Awaitable[_integration_service_pb2.GetWebhookSecretResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListWebhookSchemes(
+        self,
+        request: _integration_service_pb2.ListWebhookSchemesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_service_pb2.ListWebhookSchemesResponse, _abc.Awaitable[_integration_service_pb2.ListWebhookSchemesResponse]]:
+        """Which signing scheme each integration that receives webhooks uses (the gateway's table)."""
 
     @_abc_1.abstractmethod
     def ListWebhookEvents(

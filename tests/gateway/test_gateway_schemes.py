@@ -8,6 +8,7 @@ configuring ``clickup`` to use it here, with a webhook registered under the rout
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -17,11 +18,16 @@ import httpx
 import neo4j
 import pytest
 
-from tests.conftest import RunningHub, Tokens
+from devtools.neo4j_local import Connection
+from server.config import ServerConfig
+from server.integrations.base import Delivery, ParsedDelivery
+from tests.conftest import RunningHub, RunningSandbox, Tokens, server_env, start_hub
 from tests.gateway.support import GatewayServer, sign, task_body
 from tests.gateway.test_gateway import drained, inbox_size, metric, stored_copies
+from tests.plugins.dummy import DummyIntegration
 from tests.sandbox import vectors as tv
 from webhook_gateway.config import GatewayConfig
+from webhook_gateway.schemes.defaults import DEFAULT_SCHEMES
 
 ROUTE_SECRET = "route-keyed-secret"
 
@@ -212,3 +218,64 @@ async def test_a_static_secret_belongs_to_its_integration_only(
     await drained(other_static_gateway)
     assert stored_copies(neo4j_driver, genuine) == 1
     assert stored_copies(neo4j_driver, forged) == 0
+
+
+class Relay(DummyIntegration):
+    """A plugin that receives webhooks through a scheme no gateway configuration names."""
+
+    name = "relay"
+    display_name = "Relay"
+    webhook_scheme = "hub-sha256-route"
+
+    def parse_delivery(self, delivery: Delivery) -> ParsedDelivery:
+        key = delivery.headers["x-gateway-route-key"]
+        return ParsedDelivery(key, "ping", "", f"relay|{key}|{hashlib.sha256(delivery.raw_body).hexdigest()}")
+
+
+@pytest.fixture
+async def relay_hub(
+    neo4j_connection: Connection, tokens: Tokens, clickup_sandbox: RunningSandbox, encryption_keys: str
+) -> AsyncIterator[RunningHub]:
+    env = server_env(neo4j_connection, tokens, clickup_sandbox.api_url, encryption_keys)
+    registry = ServerConfig.from_env(env).plugins
+    registry.register(Relay())
+    running = await start_hub(env, registry)
+    yield running
+    await running.channel.close(None)
+    await running.server.stop(grace=1)
+
+
+async def test_a_scheme_the_gateway_is_not_configured_with_comes_from_the_server(
+    relay_hub: RunningHub, tokens: Tokens, tmp_path: Path, neo4j_driver: neo4j.Driver
+) -> None:
+    key = f"relay-{uuid.uuid4().hex[:12]}"
+    await relay_hub.server.webhooks.register("relay", key, "gw-org", "gw-relay", "c1", ROUTE_SECRET)
+    body = json.dumps({"ping": key}).encode()
+    headers = hub_headers("X-Hub-Signature-256", ROUTE_SECRET, body)
+    async for client in serve(relay_hub, tokens, tmp_path, dict(DEFAULT_SCHEMES), {}):
+        response = await client.post(f"/webhooks/relay/{key}", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+        await drained(client)
+        assert stored_copies(neo4j_driver, body) == 1
+        forged = await client.post(
+            f"/webhooks/relay/{key}", content=body, headers=hub_headers("X-Hub-Signature-256", "x", body)
+        )
+        assert (forged.status_code, forged.json()["reason"]) == (401, "bad_signature")
+
+
+async def test_an_integration_configured_off_stays_off_whatever_the_server_says(
+    relay_hub: RunningHub, tokens: Tokens, tmp_path: Path
+) -> None:
+    config = GatewayConfig(
+        server_target=relay_hub.target,
+        server_token=tokens.gateway,
+        spool_path=tmp_path / "spool.db",
+        disabled=frozenset({"relay"}),
+    )
+    body = b"{}"
+    with GatewayServer(config) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            response = await client.post(
+                "/webhooks/relay/k1", content=body, headers=hub_headers("X-Hub-Signature-256", ROUTE_SECRET, body)
+            )
+    assert (response.status_code, response.json()["reason"]) == (404, "unknown_integration")
