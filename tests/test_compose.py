@@ -35,7 +35,11 @@ def test_every_service_is_healthchecked_and_runs_a_real_console_script() -> None
 def test_environment_names_are_ones_the_components_read() -> None:
     services = compose()["services"]
     sources = {
-        "server": ["server/config.py"],
+        # The server's own settings, and each plugin's (ClickUpSettings.from_config reads CLICKUP_*).
+        "server": [
+            "server/config.py",
+            *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("server/integrations/*/plugin.py")),
+        ],
         "webhook-gateway": ["webhook_gateway/config.py"],
         "gallery": ["clients/gallery/config.py", "clients/credentials.py"],
     }
