@@ -19,13 +19,13 @@ def test_the_shipped_integrations_have_schemes_by_default() -> None:
 
 
 SCHEME_SETTINGS = [
-    ("adds one", "tracker=hub-sha256-route", {**DEFAULT_SCHEMES, "tracker": "hub-sha256-route"}),
+    ("adds one", "planner=hub-sha256-route", {**DEFAULT_SCHEMES, "planner": "hub-sha256-route"}),
     ("overrides a default", "clickup=hub-sha256-route", {**DEFAULT_SCHEMES, "clickup": "hub-sha256-route"}),
     ("turns one off", "jira=off", {"clickup": "hex-hmac-body-id"}),
     (
         "spaces and empty entries",
-        " github = hub-sha256-route ,, tracker_2=hex-hmac-body-id, ",
-        {**DEFAULT_SCHEMES, "github": "hub-sha256-route", "tracker_2": "hex-hmac-body-id"},
+        " github = hub-sha256-route ,, planner_2=hex-hmac-body-id, ",
+        {**DEFAULT_SCHEMES, "github": "hub-sha256-route", "planner_2": "hex-hmac-body-id"},
     ),
     ("empty", "", DEFAULT_SCHEMES),
 ]
@@ -37,11 +37,11 @@ def test_gateway_schemes_lay_over_the_defaults(case: str, raw: str, expected: di
 
 
 BAD_SCHEMES = [
-    ("no scheme", "tracker", "integration=scheme"),
+    ("no scheme", "planner", "integration=scheme"),
     ("no name", "=hub-sha256-route", "integration=scheme"),
-    ("upper-case name", "Tracker=hub-sha256-route", "lower-case"),
-    ("a dash in the name", "my-tracker=hub-sha256-route", "lower-case"),
-    ("unknown scheme", "tracker=sha1-hmac", "known: hex-hmac-body-id, hub-sha256-route, or off"),
+    ("upper-case name", "Planner=hub-sha256-route", "lower-case"),
+    ("a dash in the name", "my-planner=hub-sha256-route", "lower-case"),
+    ("unknown scheme", "planner=sha1-hmac", "known: hex-hmac-body-id, hub-sha256-route, or off"),
 ]
 
 
@@ -53,7 +53,7 @@ def test_a_bad_gateway_schemes_entry_names_the_variable(case: str, raw: str, say
 
 
 def test_static_secrets_are_per_integration() -> None:
-    env = BASE | {"WEBHOOK_SECRET_CLICKUP": "c", "WEBHOOK_SECRET_JIRA": "j", "WEBHOOK_SECRET_TRACKER": ""}
+    env = BASE | {"WEBHOOK_SECRET_CLICKUP": "c", "WEBHOOK_SECRET_JIRA": "j", "WEBHOOK_SECRET_PLANNER": ""}
     config = GatewayConfig.from_env(env)
     assert config.static_secrets == {"clickup": "c", "jira": "j"}
     assert "'c'" not in repr(config)
@@ -62,13 +62,13 @@ def test_static_secrets_are_per_integration() -> None:
 
 
 def test_a_static_secret_follows_a_configured_scheme() -> None:
-    env = BASE | {"GATEWAY_SCHEMES": "tracker=hub-sha256-route", "WEBHOOK_SECRET_TRACKER": "t"}
-    assert GatewayConfig.from_env(env).static_secrets == {"tracker": "t"}
+    env = BASE | {"GATEWAY_SCHEMES": "planner=hub-sha256-route", "WEBHOOK_SECRET_PLANNER": "t"}
+    assert GatewayConfig.from_env(env).static_secrets == {"planner": "t"}
 
 
 def test_a_static_secret_for_an_integration_without_a_scheme_is_refused() -> None:
-    with pytest.raises(ConfigError, match="WEBHOOK_SECRET_TRACKER is set, but 'tracker' has no signing scheme"):
-        GatewayConfig.from_env(BASE | {"WEBHOOK_SECRET_TRACKER": "t"})
+    with pytest.raises(ConfigError, match="WEBHOOK_SECRET_PLANNER is set, but 'planner' has no signing scheme"):
+        GatewayConfig.from_env(BASE | {"WEBHOOK_SECRET_PLANNER": "t"})
     with pytest.raises(ConfigError, match="WEBHOOK_SECRET_JIRA"):
         GatewayConfig.from_env(BASE | {"GATEWAY_SCHEMES": "jira=off", "WEBHOOK_SECRET_JIRA": "j"})
 

@@ -159,7 +159,7 @@ async def test_route_keyed_refusals_store_nothing(
 
 
 ROUTES = [
-    ("an integration without a scheme", "/webhooks/tracker", 404, "unknown_integration"),
+    ("an integration without a scheme", "/webhooks/planner", 404, "unknown_integration"),
     ("a name in capitals", "/webhooks/ClickUp", 404, "unknown_integration"),
     ("a key for a body-keyed scheme", "/webhooks/clickup/abc", 404, "not_found"),
     ("no key for a route-keyed scheme", "/webhooks/jira", 404, "not_found"),
