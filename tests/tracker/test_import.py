@@ -143,3 +143,13 @@ async def test_the_gallery_lists_the_tracker_card(stack: TrackerStack, tenant: t
     card = next(c for c in cards["integrations"] if c["name"] == "tracker")
     assert card["display_name"] == "Tracker"
     assert (card["enabled"], card["configured"]) == (False, False)
+
+
+async def test_the_schema_alone_gives_each_kind_its_unique_key(stack: TrackerStack, neo4j_driver: neo4j.Driver) -> None:
+    records, _, _ = neo4j_driver.execute_query(
+        "SHOW CONSTRAINTS YIELD type, labelsOrTypes, properties WHERE type = 'UNIQUENESS' "
+        "RETURN labelsOrTypes[0] AS label, properties"
+    )
+    keys = {r["label"]: r["properties"] for r in records}
+    for label in ("TrackerBoard", "TrackerCard", "TrackerChecklistItem"):
+        assert keys.get(label) == ["projectId", "source", "externalId"], label
