@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC
 
 import neo4j
 
@@ -123,3 +124,24 @@ async def test_a_delete_leaves_tombstones_that_a_late_update_cannot_pass(
 
 def auth(stack: TrackerStack) -> dict[str, str]:
     return {"Authorization": f"Bearer {next(iter(stack.tracker.tokens))}"}
+
+
+async def test_gap_repair_reads_what_changed_without_a_webhook(
+    stack: TrackerStack, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+) -> None:
+    board = stack.new_board(cards=3, items=1)
+    await stack.configure(tenant, [board])
+    assert (await stack.run_import(tenant)).state == pb.IMPORT_JOB_STATE_SUCCEEDED
+    saved = await stack.configure(tenant, [board], auto_sync=True)
+    card = next(c for c in stack.tracker.cards.values() if c.board_id == board)
+    card.title, card.updated_at = "Changed while no event was sent", stack.tracker.now()  # a dropped event
+
+    server, live = stack.hub.server, stack.hub.server.live_sync
+    assert live is not None
+    registration = await server.webhooks.registry.get("tracker", saved.webhooks[0].id)
+    assert registration is not None
+    view = await server.gallery.get(tenant[0], tenant[1], "tracker")
+    assert await live.repair(registration, view) == 3, "every card changed since the watermark (minus the overlap)"
+    assert title(neo4j_driver, tenant[1], card.id) == "Changed while no event was sent"
+    integration = await stack.configure(tenant, [board], auto_sync=False)
+    assert integration.sync_state.workspace_watermarks[board].ToDatetime(tzinfo=UTC) == card.updated_at
