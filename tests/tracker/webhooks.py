@@ -5,6 +5,7 @@ segment and hands it over in ``x-gateway-route-key``; that key is the webhook id
 its own ``change_id``, the dedupe key. Events are thin, so a card event re-reads the card: a 404 or
 a ``card.deleted`` deletes it (with its items, leaving tombstones), anything else writes what the
 API says now, and the writer's guards drop what is older than the graph (or than a tombstone).
+An item taken off a card keeps its node until the next complete run sweeps it.
 """
 
 from __future__ import annotations
