@@ -1,6 +1,6 @@
 """One Tracker stack per module: the stand-in, the real server with the Tracker plugin registered
-(and its worker applying webhook events), the real gateway in front configured with the plugin's
-signing scheme. Tests keep apart by boards and tenants of their own."""
+(and its worker applying webhook events), the real gateway in front, which learns the plugin's
+signing scheme from the server. Tests keep apart by boards and tenants of their own."""
 
 from __future__ import annotations
 
@@ -92,13 +92,13 @@ async def stack(
             "TRACKER_API_URL": f"{standin.url}/",
         }
         hub = await start_hub(env, registry_with_tracker(env))
-        # Configured as an operator would: the scheme table's defaults plus GATEWAY_SCHEMES.
+        # Set up as an operator would, with nothing about Tracker: the gateway learns its signing
+        # scheme from the server (the plugin's webhook_scheme).
         edge = GatewayConfig.from_env(
             {
                 "GATEWAY_SERVER_TARGET": hub.target,
                 "GATEWAY_SERVER_TOKEN": tokens.gateway,
                 "GATEWAY_SPOOL_PATH": str(spool),
-                "GATEWAY_SCHEMES": "tracker=hub-sha256-route",
             }
         )
         try:
