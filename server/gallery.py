@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from server import settings_codec as codec
 from server.crypto import DecryptionError, KeyRing
 from server.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from server.integrations.base import AnyIntegration, ConnectionCheck
+from server.integrations.credentials import OAuthTokens
 from server.integrations.registry import IntegrationRegistry
 from server.validation import optional_request_id, require_name
 
@@ -91,6 +92,40 @@ class Gallery:
             logger.error("settings of %s/%s/%s unreadable: %s", key.org_id, key.project_id, key.name, exc)
             raise SettingsUnreadable(key.name) from None
 
+    def _opened(self, record: IntegrationRecord | None) -> AnySettings | None:
+        """Stored settings, with the sink a refreshed OAuth token set is sealed back through."""
+        settings = self._open(record)
+        if settings is None or record is None:
+            return settings
+        key = record.key
+
+        async def keep(tokens: OAuthTokens) -> None:
+            await self.keep_tokens(key, tokens)
+
+        return replace(settings, on_refresh=keep)
+
+    async def keep_tokens(self, key: IntegrationKey, tokens: OAuthTokens) -> None:
+        """Seal a refreshed OAuth token set in place of the stored one (the refresh token may be
+        single-use: losing the new one would lock the project out). Other settings stay as they are."""
+        for _ in range(_SAVE_ATTEMPTS):
+            record = await self._store.get(key)
+            current = self._open(record)
+            if record is None or current is None or not isinstance(current.credentials, OAuthTokens):
+                logger.warning("refreshed tokens of %s/%s/%s not kept: no OAuth settings", *_names(key))
+                return
+            try:
+                await self._store.save(
+                    record.with_changes(
+                        settings_ciphertext=self._seal(key, current.with_credentials(tokens)),
+                        settings_key_id=self._keyring.primary_key_id,
+                    )
+                )
+            except ConcurrentUpdateError:
+                continue
+            logger.info("refreshed OAuth tokens of %s/%s/%s sealed", *_names(key))
+            return
+        logger.error("refreshed tokens of %s/%s/%s not kept: the settings kept changing", *_names(key))
+
     def _seal(self, key: IntegrationKey, settings: AnySettings) -> str:
         return codec.seal(self._keyring, self._plugin(key.name), key.org_id, key.project_id, settings)
 
@@ -100,7 +135,7 @@ class Gallery:
         for plugin in self._registry.all():
             record = stored.get(plugin.name)
             try:
-                settings = self._open(record)
+                settings = self._opened(record)
             except SettingsUnreadable as exc:  # one bad row must not hide the whole gallery
                 assert record is not None
                 record = record.with_changes(connection_status="ERROR", last_error=exc.message)
@@ -116,7 +151,7 @@ class Gallery:
         plugin = self._plugin(name)
         key = IntegrationKey(org_id, project_id, name)
         record = await self._store.get(key)
-        return IntegrationView(plugin, key, record, self._open(record))
+        return IntegrationView(plugin, key, record, self._opened(record))
 
     async def update(
         self, org_id: str, project_id: str, change: pb.Integration, mask: field_mask_pb2.FieldMask, request_id: str
@@ -136,7 +171,7 @@ class Gallery:
         for _ in range(_SAVE_ATTEMPTS):
             record = await self._store.get(key) or IntegrationRecord(key)
             if request_id and record.last_request_id == request_id:
-                return IntegrationView(plugin, key, record, self._open(record))
+                return IntegrationView(plugin, key, record, self._opened(record))
             try:
                 current = self._open(record)
             except SettingsUnreadable:
@@ -179,7 +214,7 @@ class Gallery:
             logger.info(
                 "integration %s updated for %s/%s (paths: %s)", key.name, org_id, project_id, ",".join(sorted(paths))
             )
-            return IntegrationView(plugin, key, saved, updated)
+            return IntegrationView(plugin, key, saved, self._opened(saved) if updated is not None else None)
         raise Aborted("the integration kept changing concurrently; retry the update", reason="CONCURRENT_UPDATE")
 
     async def test(
@@ -188,7 +223,7 @@ class Gallery:
         plugin = self._plugin(name)
         key = IntegrationKey(org_id, project_id, name)
         record = await self._store.get(key)
-        stored = self._open(record)
+        stored = self._opened(record)
         settings: AnySettings
         if supplied is not None:
             if supplied.ByteSize() > MAX_SETTINGS_BYTES:
@@ -215,6 +250,10 @@ class Gallery:
             )
         except ConcurrentUpdateError:  # an update raced us; its own state wins
             logger.info("connection status of %s not recorded: concurrent update", record.key.name)
+
+
+def _names(key: IntegrationKey) -> tuple[str, str, str]:
+    return key.org_id, key.project_id, key.name
 
 
 def _validate_mask(mask: field_mask_pb2.FieldMask) -> set[str]:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from graph.import_jobs import ImportJobRecord, Progress
 from graph.schema import GraphSchema
 from graph.writer import GraphWriter
-from server.integrations.credentials import AuthMethod, Credentials
+from server.integrations.credentials import AuthMethod, Credentials, OAuthAuth, OAuthTokens
 from server.integrations.settings import IntegrationSettings, WebhookTarget
 
 
@@ -197,6 +197,18 @@ class Integration(abc.ABC, Generic[OptionsT]):
     @abc.abstractmethod
     def validate_credentials(self, credentials: Credentials, path: str) -> None:
         """Raise ``InvalidArgument`` naming ``path`` for credentials this plugin cannot use."""
+
+    async def refresh_tokens(self, tokens: OAuthTokens) -> OAuthTokens:
+        """A new token set for ``tokens.refresh_token`` (the third party's token endpoint).
+
+        Plugins whose OAuth tokens expire implement it; ``oauth_auth`` then refreshes as needed.
+        """
+        raise NotImplementedError(f"{self.display_name} tokens are not refreshed")
+
+    def oauth_auth(self, settings: IntegrationSettings[OptionsT], tokens: OAuthTokens) -> OAuthAuth:
+        """``Bearer`` auth that refreshes through this plugin and hands new tokens to the settings' sink."""
+        refreshes = type(self).refresh_tokens is not Integration.refresh_tokens
+        return OAuthAuth(tokens, self.refresh_tokens if refreshes else None, settings.on_refresh)
 
     def containers(self, options: OptionsT) -> tuple[str, ...]:
         """The containers the options select; empty means every container the credentials see."""
