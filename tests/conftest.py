@@ -6,6 +6,7 @@ testcontainers where a Docker engine answers. If none works the session fails lo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from server.app import HubServer
 from server.auth import hash_token
 from server.config import ServerConfig
 from server.crypto import generate_key_spec
+from server.integrations.base import AnyIntegration
 from server.integrations.registry import IntegrationRegistry
 from tests.support import UvicornThread
 
@@ -180,6 +182,20 @@ async def start_hub(env: dict[str, str], registry: IntegrationRegistry | None = 
     target = f"127.0.0.1:{port}"
     channel = grpc.aio.insecure_channel(target)
     return RunningHub(hub, target, channel, pb_grpc.IntegrationServiceStub(channel))
+
+
+@contextlib.asynccontextmanager
+async def hub_with(env: dict[str, str], *plugins: AnyIntegration) -> AsyncIterator[RunningHub]:
+    """A server with the shipped integrations and ``plugins`` registered (one line each, as in production)."""
+    registry = ServerConfig.from_env(env).plugins
+    for plugin in plugins:
+        registry.register(plugin)
+    running = await start_hub(env, registry)
+    try:
+        yield running
+    finally:
+        await running.channel.close(None)
+        await running.server.stop(grace=1)
 
 
 @pytest.fixture(scope="session")

@@ -113,19 +113,23 @@ def names_in_code(path: Path) -> list[str]:
     return words
 
 
+def integration_names_in(files: list[Path]) -> list[str]:
+    """Where code (not docstrings or comments) names one of our integrations."""
+    return [
+        f"{path.relative_to(ROOT)}: {word!r}"
+        for path in files
+        for word in names_in_code(path)
+        if any(name in word.lower() for name in INTEGRATION_NAMES)
+    ]
+
+
 def test_the_gateway_code_names_no_integration() -> None:
     """The gateway knows signing schemes; which integration uses which is the defaults module's (and
     configuration's) business, so a new integration never changes the gateway's code."""
     files = sorted(path for path in (ROOT / "webhook_gateway").rglob("*.py") if path != SCHEME_DEFAULTS)
     assert SCHEME_DEFAULTS.exists()
     assert any("clickup" in word for word in names_in_code(SCHEME_DEFAULTS)), "the check must see the defaults"
-    offences = [
-        f"{path.relative_to(ROOT)}: {word!r}"
-        for path in files
-        for word in names_in_code(path)
-        if any(name in word.lower() for name in INTEGRATION_NAMES)
-    ]
-    assert offences == []
+    assert integration_names_in(files) == []
 
 
 def _is_record_shaped(annotation: ast.expr | None, inside_collection: bool = False) -> bool:
@@ -237,10 +241,4 @@ def test_the_server_names_an_integration_only_in_its_package_and_the_registry() 
         if path != SERVER_REGISTRY and not any(path.is_relative_to(package) for package in own_packages)
     )
     assert any("clickup" in word.lower() for word in names_in_code(SERVER_REGISTRY)), "the check must see the registry"
-    offences = [
-        f"{path.relative_to(ROOT)}: {word!r}"
-        for path in files
-        for word in names_in_code(path)
-        if any(name in word.lower() for name in INTEGRATION_NAMES)
-    ]
-    assert offences == []
+    assert integration_names_in(files) == []

@@ -19,9 +19,8 @@ import neo4j
 import pytest
 
 from devtools.neo4j_local import Connection
-from server.config import ServerConfig
 from server.integrations.base import Delivery, ParsedDelivery
-from tests.conftest import RunningHub, RunningSandbox, Tokens, server_env, start_hub
+from tests.conftest import RunningHub, RunningSandbox, Tokens, hub_with, server_env
 from tests.gateway.support import GatewayServer, sign, task_body
 from tests.gateway.test_gateway import drained, inbox_size, metric, stored_copies
 from tests.plugins.dummy import DummyIntegration
@@ -236,13 +235,8 @@ class Relay(DummyIntegration):
 async def relay_hub(
     neo4j_connection: Connection, tokens: Tokens, clickup_sandbox: RunningSandbox, encryption_keys: str
 ) -> AsyncIterator[RunningHub]:
-    env = server_env(neo4j_connection, tokens, clickup_sandbox.api_url, encryption_keys)
-    registry = ServerConfig.from_env(env).plugins
-    registry.register(Relay())
-    running = await start_hub(env, registry)
-    yield running
-    await running.channel.close(None)
-    await running.server.stop(grace=1)
+    async with hub_with(server_env(neo4j_connection, tokens, clickup_sandbox.api_url, encryption_keys), Relay()) as hub:
+        yield hub
 
 
 async def test_a_scheme_the_gateway_is_not_configured_with_comes_from_the_server(

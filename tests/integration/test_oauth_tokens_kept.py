@@ -16,11 +16,10 @@ from google.protobuf import duration_pb2
 from devtools.neo4j_local import Connection
 from graph.integration_store import IntegrationKey
 from integrations.v1 import integration_service_pb2 as pb
-from server.config import ServerConfig
 from server.integrations.base import ConnectionCheck, Outcome
 from server.integrations.credentials import AuthMethod, OAuthTokens
 from server.integrations.settings import IntegrationSettings
-from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer, server_env, start_hub
+from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer, hub_with, server_env
 from tests.integration.test_gallery import update
 from tests.plugins.dummy import DummyIntegration
 
@@ -47,12 +46,8 @@ async def expiring_hub(
     neo4j_connection: Connection, tokens: Tokens, clickup_sandbox: RunningSandbox, encryption_keys: str
 ) -> AsyncIterator[RunningHub]:
     env = server_env(neo4j_connection, tokens, clickup_sandbox.api_url, encryption_keys)
-    registry = ServerConfig.from_env(env).plugins
-    registry.register(Expiring())
-    running = await start_hub(env, registry)
-    yield running
-    await running.channel.close(None)
-    await running.server.stop(grace=1)
+    async with hub_with(env, Expiring()) as hub:
+        yield hub
 
 
 async def test_a_refreshed_token_set_is_sealed_in_place_of_the_old_one(

@@ -7,17 +7,16 @@ so far), so a resumed run starts at the next page. Only a complete run sweeps.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 from typing import Any
 
 from graph.import_jobs import Progress
 from graph.rows import Rows
 from server.integrations.base import ImportContext, ImportFailure, ImportOutcome
+from server.integrations.import_log import ImportLog
 from tests.tracker import transform
 from tests.tracker.client import PER_PAGE, TrackerClient, TrackerError
 from tests.tracker.options import TrackerOptions
-from tests.tracker.schema import SCHEMA
 
 WATERMARKS = "watermarks"
 
@@ -35,10 +34,7 @@ class TrackerImport:
     def __init__(self, client: TrackerClient, context: ImportContext[TrackerOptions]) -> None:
         self._client = client
         self._ctx = context
-        self._seen = {label: set(ids) for label, ids in context.seen.items()}
-        kinds = {label.lower() for label in SCHEMA.labels}
-        self._counters: Counter[str] = Counter({k: v for k, v in context.job.counters.items() if k not in kinds})
-        self._pages = context.job.pages
+        self._log = ImportLog(context)
         raw = context.job.checkpoint.get(WATERMARKS)
         self._marks = {
             str(k): datetime.fromisoformat(str(v)) for k, v in (raw if isinstance(raw, dict) else {}).items()
@@ -57,7 +53,7 @@ class TrackerImport:
             if index >= start:
                 await self._board(index, board, start_page if index == start else 0)
         board_ids = [str(b.get("id")) for b in boards]
-        removed = await self._ctx.writer.sweep(board_ids, self._seen)
+        removed = await self._ctx.writer.sweep(board_ids, self._log.seen)
         return ImportOutcome(board_ids, dict(self._marks), removed, await self._ctx.writer.totals())
 
     async def _board(self, index: int, board: dict[str, Any], page: int) -> None:
@@ -84,27 +80,13 @@ class TrackerImport:
 
     async def _commit(self, rows: Rows, phase: str, checkpoint: dict[str, Any]) -> None:
         """Write one page, then checkpoint it with the ids it saw (a crash in between redoes the page)."""
-        written = await self._ctx.writer.write(rows, self._ctx.job.id)
-        self._counters.update(
-            {
-                "nodes_written": sum(written.changed.values()),
-                "properties_set": written.properties_set,
-                "relationships_created": written.relationships_created,
-                "relationships_deleted": written.relationships_deleted,
-            }
-        )
-        self._counters.update(rows.issues)
-        page_seen: dict[str, list[str]] = {}
-        for node in rows.nodes:
-            self._seen.setdefault(node.label, set()).add(node.external_id)
-            page_seen.setdefault(node.label, []).append(node.external_id)
-        self._pages += 1
+        page_seen = await self._log.write(rows)
         progress = Progress(
-            counters={**self._counters, **{label.lower(): len(ids) for label, ids in self._seen.items()}},
+            counters=self._log.counts(),
             api_calls=self._ctx.job.api_calls + self._client.api_calls,
             rate_limit_waits=self._ctx.job.rate_limit_waits,
-            pages=self._pages,
+            pages=self._log.pages,
             phase=phase,
             checkpoint={**checkpoint, WATERMARKS: {b: m.isoformat() for b, m in self._marks.items()}},
         )
-        await self._ctx.report(progress, {label: sorted(set(ids)) for label, ids in page_seen.items()})
+        await self._ctx.report(progress, page_seen)

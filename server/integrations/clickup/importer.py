@@ -21,7 +21,6 @@ With ``include_comments`` each task also costs ceil((comments + 1) / 25) calls t
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +31,7 @@ from server.integrations.clickup import transform
 from server.integrations.clickup.client import ClickUpClient
 from server.integrations.clickup.errors import ClickUpResponseError
 from server.integrations.clickup.options import ClickUpOptions
-from server.integrations.clickup.schema import SCHEMA
+from server.integrations.import_log import ImportLog
 
 PAGE_SIZE = 100
 COMMENT_PAGE_SIZE = 25
@@ -86,10 +85,7 @@ class ClickUpImport:
     def __init__(self, client: ClickUpClient, context: ImportContext[ClickUpOptions]) -> None:
         self._client = client
         self._ctx = context
-        self._seen: dict[str, set[str]] = {label: set(ids) for label, ids in context.seen.items()}
-        kinds = {label.lower() for label in SCHEMA.labels}
-        self._counters: Counter[str] = Counter({k: v for k, v in context.job.counters.items() if k not in kinds})
-        self._pages = context.job.pages
+        self._log = ImportLog(context)
         self._calls_before = client.stats.api_calls
         self._waits_before = client.limiter.stats.waits
         self._watermarks = _read_watermarks(context.job.checkpoint)
@@ -100,33 +96,17 @@ class ClickUpImport:
     def _progress(self, phase: str, checkpoint: dict[str, Any]) -> Progress:
         checkpoint = {**checkpoint, WATERMARKS: {ws: mark.isoformat() for ws, mark in self._watermarks.items()}}
         return Progress(
-            counters={**self._counters, **{label.lower(): len(ids) for label, ids in self._seen.items()}},
+            counters=self._log.counts(),
             api_calls=self._ctx.job.api_calls + self._client.stats.api_calls - self._calls_before,
             rate_limit_waits=self._ctx.job.rate_limit_waits + self._client.limiter.stats.waits - self._waits_before,
-            pages=self._pages,
+            pages=self._log.pages,
             phase=phase,
             checkpoint=checkpoint,
         )
 
     async def _commit(self, rows: Rows, phase: str, checkpoint: dict[str, Any]) -> None:
         """Write one page, then checkpoint it with the ids it saw (crash in between: redo the page)."""
-        written = await self._ctx.writer.write(rows, self._ctx.job.id)
-        self._counters.update(
-            {
-                "nodes_written": sum(written.changed.values()),
-                "properties_set": written.properties_set,
-                "relationships_created": written.relationships_created,
-                "relationships_deleted": written.relationships_deleted,
-            }
-        )
-        page_seen: dict[str, list[str]] = {}
-        for node in rows.nodes:
-            page_seen.setdefault(node.label, []).append(node.external_id)
-            self._seen.setdefault(node.label, set()).add(node.external_id)
-        self._counters.update(rows.issues)
-        for label, ids in page_seen.items():
-            page_seen[label] = sorted(set(ids))
-        self._pages += 1
+        page_seen = await self._log.write(rows)
         await self._ctx.report(self._progress(phase, checkpoint), page_seen)
 
     async def run(self) -> ImportOutcome:
@@ -149,7 +129,7 @@ class ClickUpImport:
             await self._tasks(team_id, index, checkpoint if resuming_tasks else {})
         # Only a complete run gets here: what it did not see is gone from ClickUp.
         workspace_ids = [str(t.get("id")) for t in selected]
-        removed = await self._ctx.writer.sweep(workspace_ids, self._seen)
+        removed = await self._ctx.writer.sweep(workspace_ids, self._log.seen)
         return ImportOutcome(workspace_ids, self._watermarks, removed, await self._ctx.writer.totals())
 
     async def _hierarchy(self, team: dict[str, Any], index: int) -> None:
@@ -204,8 +184,8 @@ class ClickUpImport:
                 rows = Rows()
                 for item in tasks:
                     task_id = str(item.get("id"))
-                    if task_id in self._seen.get("Task", set()):
-                        self._counters["duplicates_skipped"] += 1
+                    if task_id in self._log.seen.get("Task", set()):
+                        self._log.counters["duplicates_skipped"] += 1
                         continue
                     task_rows = transform.task(item, team_id)
                     rows.extend(task_rows)
