@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
+from json.encoder import encode_basestring_ascii as _quote  # what json.dumps writes for a str
 from typing import Any
 
 from graph.rows import EdgeRow, NodeRow, Rows, node_payload
@@ -30,9 +31,11 @@ class Batch:
 
     nodes: dict[tuple[str, bool], list[dict[str, Any]]]
     owned: dict[tuple[str, str], list[EdgeRow]]
+    # What every node of the write shares, sent once as parameters ($now, $run), not once per row.
+    shared: dict[str, Any]
 
 
-def prepare(rows: Rows, schema: GraphSchema, org_id: str, project_id: str, run_id: str, now: datetime) -> Batch:
+def prepare(rows: Rows, schema: GraphSchema, run_id: str, now: datetime) -> Batch:
     """Checks the kinds, keeps the last full record of each node, and hashes each with its edges."""
     labels = set(schema.labels)
     undeclared = {n.label for n in rows.nodes} - labels
@@ -47,15 +50,13 @@ def prepare(rows: Rows, schema: GraphSchema, org_id: str, project_id: str, run_i
     owned: dict[tuple[str, str], list[EdgeRow]] = defaultdict(list)
     for edge in dict.fromkeys(_storable_edge(edge) for edge in rows.edges):
         owned[(edge.from_label, edge.from_id) if edge.owner_is_from else (edge.to_label, edge.to_id)].append(edge)
-    constant = {"projectId": project_id, "orgId": org_id, "source": schema.source, "syncedAt": now, "syncRunId": run_id}
     by_label: dict[tuple[str, bool], list[dict[str, Any]]] = defaultdict(list)
     for key, raw in nodes.items():
         node, payload = _storable_node(raw)
-        edge_keys = sorted(json.dumps([e.type, e.from_id, e.to_id, list(e.props)], default=str) for e in owned[key])
+        edge_keys = sorted(edge_key(e) for e in owned[key])
         node_hash = hashlib.sha256(payload.encode()).hexdigest()
-        props = {
+        props = {  # projectId, orgId, source, syncedAt and syncRunId are added by the statement
             **node.props,
-            **constant,
             "externalId": node.external_id,
             "workspaceId": node.workspace_id,
             "contentHash": hashlib.sha256((node_hash + "|".join(edge_keys)).encode()).hexdigest(),
@@ -63,7 +64,15 @@ def prepare(rows: Rows, schema: GraphSchema, org_id: str, project_id: str, run_i
         by_label[(node.label, node.reference)].append(
             {"id": node.external_id, "updated": node.source_updated_at, "props": props}
         )
-    return Batch(dict(by_label), dict(owned))
+    return Batch(dict(by_label), dict(owned), {"now": now, "run": run_id})
+
+
+def edge_key(edge: EdgeRow) -> str:
+    """An edge's part of its owner's content hash: ``json.dumps([type, from, to, props])``, written out
+    for the common edge without props (a tenth of the time, and the same text)."""
+    if edge.props:
+        return json.dumps([edge.type, edge.from_id, edge.to_id, list(edge.props)], default=str)
+    return f"[{_quote(edge.type)}, {_quote(edge.from_id)}, {_quote(edge.to_id)}, []]"
 
 
 def _storable_node(node: NodeRow) -> tuple[NodeRow, str]:

@@ -19,7 +19,7 @@ from typing import Any
 import neo4j
 
 from graph import cleanup
-from graph.batch import prepare
+from graph.batch import Batch, prepare
 from graph.projects import OWNER, check_owner
 from graph.rows import EdgeRow, Rows
 from graph.schema import GraphSchema
@@ -51,6 +51,10 @@ class WriteResult:
         self.properties_set += other.properties_set
 
 
+# A node's properties: its row's, and those every node of the write shares (one parameter each).
+_SHARED = "props{.*, projectId: $projectId, orgId: $orgId, source: $source, syncedAt: $now, syncRunId: $run}"
+
+
 class _Statements:
     """The Cypher of one schema, built once per writer (labels and types are schema identifiers)."""
 
@@ -76,8 +80,8 @@ class _Statements:
             WITH row WHERE {self.not_tombstoned(label, "row.id")}
             MERGE (n:{self.key(label)}){extra}
             WITH n, row WHERE n.contentHash IS NULL
-            WITH n, row, n.contentHash IS NULL AS fresh
-            SET n = row.props
+            WITH n, row, n.contentHash IS NULL AS fresh, row.props AS props
+            SET n = {_SHARED}
             RETURN row.id AS id, fresh, elementId(n) AS element
         """
         return f"""
@@ -87,8 +91,8 @@ class _Statements:
             WITH n, row
             WHERE n.contentHash IS NULL OR (n.contentHash <> row.props.contentHash AND (n.sourceUpdatedAt IS NULL
                   OR (row.updated IS NOT NULL AND row.updated >= n.sourceUpdatedAt)))
-            WITH n, row, n.contentHash IS NULL AS fresh
-            SET n = row.props
+            WITH n, row, n.contentHash IS NULL AS fresh, row.props AS props
+            SET n = {_SHARED}
             RETURN row.id AS id, fresh, elementId(n) AS element
         """
 
@@ -131,10 +135,6 @@ MERGE (l:ProjectWriteLock {{projectId: $projectId}}) REMOVE l.lockedBy
 WITH l
 {OWNER}
 """
-
-
-def _owner(edge: EdgeRow) -> tuple[str, str]:
-    return (edge.from_label, edge.from_id) if edge.owner_is_from else (edge.to_label, edge.to_id)
 
 
 def _other(edge: EdgeRow) -> tuple[str, str]:
@@ -186,12 +186,10 @@ class GraphWriter:
         return self._schema
 
     async def write(self, rows: Rows, run_id: str) -> WriteResult:
-        batch = prepare(rows, self._schema, self._org_id, self._project_id, run_id, datetime.now(UTC))
-        return await self._run(batch.nodes, batch.owned)
+        batch = prepare(rows, self._schema, run_id, datetime.now(UTC))
+        return await self._run(batch)
 
-    async def _run(
-        self, by_label: dict[tuple[str, bool], list[dict[str, Any]]], owned: dict[tuple[str, str], list[EdgeRow]]
-    ) -> WriteResult:
+    async def _run(self, batch: Batch) -> WriteResult:
         params: dict[str, Any] = {"projectId": self._project_id, "orgId": self._org_id, "source": self._schema.source}
 
         async def work(tx: neo4j.AsyncManagedTransaction) -> WriteResult:
@@ -202,16 +200,17 @@ class GraphWriter:
             fresh: set[tuple[str, str]] = set()  # changed because new (or a stub): no old edges to drop
             for label in self._schema.labels:
                 for reference in (False, True):
-                    batch = by_label.get((label, reference))
-                    if not batch:
+                    rows = batch.nodes.get((label, reference))
+                    if not rows:
                         continue
-                    cursor = await tx.run(self._cypher.upsert(label, reference=reference), {**params, "rows": batch})
+                    query = self._cypher.upsert(label, reference=reference)
+                    cursor = await tx.run(query, {**params, **batch.shared, "rows": rows})
                     records = [record async for record in cursor]
                     result.add((await cursor.consume()).counters)
                     result.changed[label] = result.changed.get(label, 0) + len(records)
                     changed.update(((label, r["id"]), r["element"]) for r in records)
                     fresh.update((label, r["id"]) for r in records if r["fresh"])
-            await self._rebuild_edges(tx, changed, fresh, owned, params, result)
+            await self._rebuild_edges(tx, changed, fresh, batch.owned, params, result)
             return result
 
         async with self._driver.session(database=self._database) as session:
