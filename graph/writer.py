@@ -96,16 +96,20 @@ class _Statements:
             RETURN row.id AS id, fresh, elementId(n) AS element
         """
 
-    def ends(self, label: str) -> str:
-        """The other ends of a batch's edges, each looked up once: a stub when missing, none when tombstoned."""
-        extra = f", n{self._extra[label]}" if self._extra[label] else ""
-        return f"""
-            UNWIND $ids AS id
-            WITH id WHERE {self.not_tombstoned(label, "id")}
-            MERGE (n:{label} {{projectId: $projectId, source: $source, externalId: id}})
-            ON CREATE SET n.orgId = $orgId, n.stub = true{extra}
-            RETURN id, elementId(n) AS element
-        """
+    def ends(self, labels: tuple[str, ...]) -> str:
+        """The other ends of a batch's edges, each looked up once, in one statement for all their kinds
+        (``$ids0``, ``$ids1``… in ``labels``' order): a stub when missing, none when tombstoned."""
+        branches = []
+        for index, label in enumerate(labels):
+            extra = f", n{self._extra[label]}" if self._extra[label] else ""
+            branches.append(f"""
+                UNWIND $ids{index} AS id
+                WITH id WHERE {self.not_tombstoned(label, "id")}
+                MERGE (n:{label} {{projectId: $projectId, source: $source, externalId: id}})
+                ON CREATE SET n.orgId = $orgId, n.stub = true{extra}
+                RETURN {index} AS kind, id, elementId(n) AS element""")
+        body = "\n                UNION ALL".join(branches)
+        return f"CALL () {{{body}\n            }}\n            RETURN kind, id, element"
 
     @staticmethod
     def edges(edge_type: str, *, merge: bool) -> str:
@@ -246,9 +250,11 @@ class GraphWriter:
         for other_label, other_id, *_ in planned:
             others[other_label].add(other_id)
         ends: dict[tuple[str, str], str] = {}
-        for label, ids in others.items():
-            cursor = await tx.run(self._cypher.ends(label), {**params, "ids": sorted(ids)})
-            ends.update({(label, r["id"]): r["element"] async for r in cursor})
+        if others:
+            labels = tuple(sorted(others))
+            ids = {f"ids{index}": sorted(others[label]) for index, label in enumerate(labels)}
+            cursor = await tx.run(self._cypher.ends(labels), {**params, **ids})
+            ends.update({(labels[r["kind"]], r["id"]): r["element"] async for r in cursor})
             result.add((await cursor.consume()).counters)
         groups: dict[tuple[str, bool], list[dict[str, Any]]] = defaultdict(list)
         for other_label, other_id, owner_element, edge, props, merge in planned:
