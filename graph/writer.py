@@ -112,13 +112,14 @@ class _Statements:
         return f"CALL () {{{body}\n            }}\n            RETURN kind, id, element"
 
     @staticmethod
-    def edges(edge_type: str, *, merge: bool) -> str:
-        """Edges between nodes this transaction holds (element ids): CREATE when the owner's own
-        edges of this type are known to be gone, MERGE when another kind may have written one."""
+    def edges(*, merge: bool, props: bool) -> str:
+        """Edges of every type between nodes this transaction holds (element ids, the type a parameter
+        of each row): CREATE when the owner's own edges of that type are known to be gone, MERGE when
+        another kind may have written one. Without props there is no SET (nor its Eager)."""
         if merge:
-            write = f"MERGE (a)-[r:{edge_type}]->(b) SET r += row.props"
+            write = "MERGE (a)-[r:$(row.type)]->(b)" + (" SET r += row.props" if props else "")
         else:
-            write = f"CREATE (a)-[r:{edge_type}]->(b) SET r = row.props"
+            write = "CREATE (a)-[r:$(row.type)]->(b)" + (" SET r = row.props" if props else "")
         return f"""
             UNWIND $rows AS row
             MATCH (a) WHERE elementId(a) = row.a
@@ -256,15 +257,15 @@ class GraphWriter:
             cursor = await tx.run(self._cypher.ends(labels), {**params, **ids})
             ends.update({(labels[r["kind"]], r["id"]): r["element"] async for r in cursor})
             result.add((await cursor.consume()).counters)
-        groups: dict[tuple[str, bool], list[dict[str, Any]]] = defaultdict(list)
+        groups: dict[tuple[bool, bool], list[dict[str, Any]]] = defaultdict(list)
         for other_label, other_id, owner_element, edge, props, merge in planned:
             other_element = ends.get((other_label, other_id))
             if other_element is None:  # tombstoned: no edge, no stub
                 continue
             a, b = (owner_element, other_element) if edge.owner_is_from else (other_element, owner_element)
-            groups[(edge.type, merge)].append({"a": a, "b": b, "props": props})
-        for (edge_type, merge), rows in groups.items():
-            await self._consume(tx, result, self._cypher.edges(edge_type, merge=merge), rows=rows)
+            groups[(merge, bool(props))].append({"type": edge.type, "a": a, "b": b, "props": props})
+        for (merge, props_set), rows in groups.items():
+            await self._consume(tx, result, self._cypher.edges(merge=merge, props=props_set), rows=rows)
 
     async def delete(self, label: str, external_id: str, run_id: str) -> int:
         """Remove a node and what the schema's cascades take with it, leaving tombstones."""
