@@ -1,12 +1,18 @@
 """The one graph writer for every source: full imports and webhook events both use it.
 
-Each ``write`` is one transaction: nodes first (one ``UNWIND … MERGE`` per kind, in the schema's
-order), then the relationships of the nodes that changed. A node changes only when its content
-hash (its properties plus the relationships it owns) differs *and* its ``sourceUpdatedAt`` is not
-older than the stored one, so replaying old data or re-importing an unchanged source writes
-nothing. Every transaction first locks the project's ``(:ProjectWriteLock)``: writers of one
-project take turns instead of deadlocking on shared nodes. What a source writes (kinds, extra
-labels, owned relationships, sweep and delete rules) is its ``GraphSchema``; nothing here names one.
+Each ``write`` is one transaction. It locks the project's ``(:ProjectWriteLock)`` (writers of one
+project take turns instead of deadlocking on shared nodes, and the uniqueness constraints back the
+keys up), writes the nodes (one ``UNWIND … MERGE`` per kind, in the schema's order), then the
+relationships of the nodes that changed. A node changes only when its content hash (its properties
+plus the relationships it owns) differs *and* its ``sourceUpdatedAt`` is not older than the stored
+one, so replaying old data or re-importing an unchanged source writes nothing.
+
+Relationships cost no key lookups of their own: the node statements return the element ids of what
+they wrote, the other ends of the batch are looked up (or made stubs) once, in one statement, and
+the edges of every type go in one statement more. A changed node's own edges are gone by then
+(dropped, or it is new), so they are CREATEd; MERGE is kept for a type another kind may also write.
+What a source writes (kinds, extra labels, owned relationships, sweep and delete rules) is its
+``GraphSchema``; nothing here names one.
 """
 
 from __future__ import annotations
