@@ -127,3 +127,15 @@ async def test_writers_of_one_project_racing_with_the_same_rows_leave_one_of_eac
         p=tenant[1],
     )
     assert records == []
+
+
+async def test_an_edge_to_a_tombstoned_end_is_left_out_and_makes_no_stub(
+    driver: neo4j.AsyncDriver, neo4j_driver: neo4j.Driver, tenant: tuple[str, str]
+) -> None:
+    writer = GraphWriter(driver, "neo4j", *tenant, TOY)
+    await writer.write(combine(board("b1"), card("c1", "b1", T0)), "run-1")
+    assert await writer.delete("ToyBoard", "b1", "event-1") == 2
+    written = await writer.write(combine(card("c5", "b1", T0, member="m1"), item("i5", "c5")), "run-2")
+    assert written.changed == {"ToyMember": 1, "ToyCard": 1, "ToyItem": 1}
+    assert edges(neo4j_driver, tenant[1]) == ["c5-ASSIGNED->m1", "c5-HOLDS->i5"]
+    assert stubs(neo4j_driver, tenant[1]) == []
