@@ -1,6 +1,7 @@
 """Import benchmarks: prints figures side by side with baselines measured in the same run.
 
     .venv/bin/python bench/import_bench.py [--tasks 100000] [--rate-tasks 3000]
+    .venv/bin/python bench/import_bench.py --writer-only --writer-runs 5 --baseline-sample 0   # part 3 only
 
 1. API calls of a full import vs the fetch plan's lower bound for that workspace.
 2. End-to-end import (sandbox over HTTP -> importer -> writer -> Neo4j, through the gRPC server),
@@ -21,6 +22,7 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 import uuid
@@ -31,7 +33,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-from devtools.neo4j_local import LocalNeo4j
+import neo4j
+
+from devtools.neo4j_local import Connection, LocalNeo4j
 from graph.connection import GraphConfig, open_driver
 from graph.migrations import migrate
 from graph.rows import Rows
@@ -117,7 +121,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--rate-tasks", type=int, default=3_000)
-    parser.add_argument("--baseline-sample", type=int, default=2_000)
+    parser.add_argument("--baseline-sample", type=int, default=2_000, help="tasks in the per-row baseline (0: skip)")
+    parser.add_argument("--writer-only", action="store_true", help="run only part 3 (the writer alone)")
+    parser.add_argument("--writer-runs", type=int, default=1, help="repeat part 3 this many times (medians)")
     args = parser.parse_args()
 
     instance = LocalNeo4j("bench", 7699, heap="2g")
@@ -153,6 +159,16 @@ async def main() -> None:
         f"{sum(1 for t in world.tasks.values() if t.archived):,} archived), {len(world.lists)} lists, "
         f"generated in {time.perf_counter() - build:.1f}s\n"
     )
+    if not args.writer_only:
+        await end_to_end(world, env)
+    await writer_part(connection, world, args.writer_runs, args.baseline_sample)
+    if not args.writer_only:
+        await rate_limited(args.rate_tasks, env)
+    instance.stop()
+
+
+async def end_to_end(world: World, env: dict[str, str]) -> None:
+    """Parts 1, 2 and 4: a full import through the gRPC server, then an unchanged re-import."""
     sandbox = Sandbox(world)
     sandbox.limiter.limit = None
     with UvicornThread(create_app(sandbox)) as server:
@@ -188,48 +204,10 @@ async def main() -> None:
             await hub.channel.close(None)
             await hub.server.stop(grace=1)
 
-    driver = await open_driver(GraphConfig(connection.uri, connection.user, connection.password))
-    await migrate(driver, "neo4j")
-    batches = rows_of(world)
-    tasks = sum(1 for b in batches for n in b.nodes if n.label == "Task")
-    writer = GraphWriter(driver, "neo4j", "bench", f"writer-{uuid.uuid4().hex[:8]}", CLICKUP_SCHEMA)
-    started = time.perf_counter()
-    relationships = 0
-    for batch in batches:
-        relationships += (await writer.write(batch, "bench")).relationships_created
-    writer_seconds = time.perf_counter() - started
 
-    # Baseline (a): the same rows, one transaction per task (nodes and their edges).
-    sample = [t for t in world.tasks.values()][: args.baseline_sample]
-    team = next(iter(world.teams))
-    per_row = GraphWriter(driver, "neo4j", "bench", f"per-row-{uuid.uuid4().hex[:8]}", CLICKUP_SCHEMA)
-    started = time.perf_counter()
-    for task in sample:
-        await per_row.write(transform.task(render.task(world, task), team), "bench")
-    per_row_rate = len(sample) / (time.perf_counter() - started)
-
-    # Baseline (b): the floor, a bare UNWIND CREATE of the same task properties, no relationships.
-    props = [n.props | {"externalId": n.external_id} for b in batches for n in b.nodes if n.label == "Task"]
-    started = time.perf_counter()
-    for start in range(0, len(props), 5000):
-        await driver.execute_query(
-            "UNWIND $rows AS row CREATE (n:BenchFloor) SET n = row", rows=props[start : start + 5000]
-        )
-    floor_rate = len(props) / (time.perf_counter() - started)
-    async with driver.session(database="neo4j") as session:  # IN TRANSACTIONS needs an auto-commit query
-        await (await session.run("MATCH (n:BenchFloor) CALL (n) { DELETE n } IN TRANSACTIONS OF 10000 ROWS")).consume()
-    await driver.close()
-    rate = tasks / writer_seconds
-    print("3. Writer alone, from memory, 5,000-task batches")
-    row("tasks/s with relationships", f"{rate:,.0f}", f"({relationships:,} relationships)")
-    row(
-        "per-row MERGE baseline (one transaction per task)",
-        f"{per_row_rate:,.0f}",
-        f"writer is {rate / per_row_rate:.1f}x",
-    )
-    row("floor: bare UNWIND CREATE, no relationships", f"{floor_rate:,.0f}", f"writer at {rate / floor_rate:.0%} of it")
-
-    small = world_of(args.rate_tasks, seed=9)
+async def rate_limited(rate_tasks: int, env: dict[str, str]) -> None:
+    """Part 5: a small workspace under ClickUp's 100 requests/minute."""
+    small = world_of(rate_tasks, seed=9)
     sandbox = Sandbox(small)
     sandbox.limiter.limit = 100
     with UvicornThread(create_app(sandbox)) as server:
@@ -251,7 +229,82 @@ async def main() -> None:
         f"calls/limit = {calls} / 100 per min = {calls * 0.6:.1f} s (ratio {seconds / (calls * 0.6):.2f})",
     )
     row("429s received", f"{sandbox.limiter.rejected}", f"rate-limit waits {job.rate_limit_waits}")
-    instance.stop()
+
+
+async def writer_part(connection: Connection, world: World, runs: int, baseline_sample: int) -> None:
+    """Part 3, ``runs`` times in this run: each run's figures, then the medians."""
+    driver = await open_driver(GraphConfig(connection.uri, connection.user, connection.password))
+    await migrate(driver, "neo4j")
+    batches = rows_of(world)
+    figures: list[tuple[float, float, float]] = []
+    try:
+        for number in range(1, runs + 1):
+            rate, per_row_rate, floor_rate, relationships = await writer_once(driver, world, batches, baseline_sample)
+            figures.append((rate, floor_rate, rate / floor_rate))
+            print(f"3. Writer alone, from memory, 5,000-task batches (run {number} of {runs})")
+            row("tasks/s with relationships", f"{rate:,.0f}", f"({relationships:,} relationships)")
+            if per_row_rate:
+                row(
+                    "per-row MERGE baseline (one transaction per task)",
+                    f"{per_row_rate:,.0f}",
+                    f"writer is {rate / per_row_rate:.1f}x",
+                )
+            row(
+                "floor: bare UNWIND CREATE, no relationships",
+                f"{floor_rate:,.0f}",
+                f"writer at {rate / floor_rate:.0%} of it",
+            )
+    finally:
+        await driver.close()
+    if runs > 1:
+        print(f"3. Medians of {runs} runs")
+        row("tasks/s with relationships", f"{statistics.median(f[0] for f in figures):,.0f}")
+        row("floor: bare UNWIND CREATE, no relationships", f"{statistics.median(f[1] for f in figures):,.0f}")
+        row("writer / floor (median of the runs' ratios)", f"{statistics.median(f[2] for f in figures):.0%}")
+
+
+async def writer_once(
+    driver: neo4j.AsyncDriver, world: World, batches: list[Rows], baseline_sample: int
+) -> tuple[float, float, float, int]:
+    """One run of part 3 into fresh projects, removed afterwards so repeated runs start alike."""
+    tasks = sum(1 for b in batches for n in b.nodes if n.label == "Task")
+    projects = [f"writer-{uuid.uuid4().hex[:8]}", f"per-row-{uuid.uuid4().hex[:8]}"]
+    writer = GraphWriter(driver, "neo4j", "bench", projects[0], CLICKUP_SCHEMA)
+    started = time.perf_counter()
+    relationships = 0
+    for batch in batches:
+        relationships += (await writer.write(batch, "bench")).relationships_created
+    writer_seconds = time.perf_counter() - started
+
+    # Baseline (a): the same rows, one transaction per task (nodes and their edges).
+    per_row_rate = 0.0
+    if baseline_sample:
+        sample = list(world.tasks.values())[:baseline_sample]
+        team = next(iter(world.teams))
+        per_row = GraphWriter(driver, "neo4j", "bench", projects[1], CLICKUP_SCHEMA)
+        started = time.perf_counter()
+        for task in sample:
+            await per_row.write(transform.task(render.task(world, task), team), "bench")
+        per_row_rate = len(sample) / (time.perf_counter() - started)
+
+    # Baseline (b): the floor, a bare UNWIND CREATE of the same task properties, no relationships.
+    props = [n.props | {"externalId": n.external_id} for b in batches for n in b.nodes if n.label == "Task"]
+    started = time.perf_counter()
+    for start in range(0, len(props), 5000):
+        await driver.execute_query(
+            "UNWIND $rows AS row CREATE (n:BenchFloor) SET n = row", rows=props[start : start + 5000]
+        )
+    floor_rate = len(props) / (time.perf_counter() - started)
+    async with driver.session(database="neo4j") as session:  # IN TRANSACTIONS needs an auto-commit query
+        await (await session.run("MATCH (n:BenchFloor) CALL (n) { DELETE n } IN TRANSACTIONS OF 10000 ROWS")).consume()
+        for project in projects:
+            await (
+                await session.run(
+                    "MATCH (n {projectId: $project}) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS",
+                    project=project,
+                )
+            ).consume()
+    return tasks / writer_seconds, per_row_rate, floor_rate, relationships
 
 
 if __name__ == "__main__":

@@ -28,8 +28,12 @@ class NodeRow:
 
     @property
     def content_hash(self) -> str:
-        payload = json.dumps([self.label, self.workspace_id, self.props], sort_keys=True, default=str)
-        return hashlib.sha256(payload.encode()).hexdigest()
+        return hashlib.sha256(node_payload(self).encode()).hexdigest()
+
+
+def node_payload(node: NodeRow) -> str:
+    """What a node's content hash covers (its kind, scope and properties), as canonical JSON."""
+    return json.dumps([node.label, node.workspace_id, node.props], sort_keys=True, default=str)
 
 
 @dataclass(frozen=True)

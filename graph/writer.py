@@ -1,30 +1,34 @@
 """The one graph writer for every source: full imports and webhook events both use it.
 
-Each ``write`` is one transaction: nodes first (one ``UNWIND … MERGE`` per kind, in the schema's
-order), then the relationships of the nodes that changed. A node changes only when its content
-hash (its properties plus the relationships it owns) differs *and* its ``sourceUpdatedAt`` is not
-older than the stored one, so replaying old data or re-importing an unchanged source writes
-nothing. Every transaction first locks the project's ``(:ProjectWriteLock)``: writers of one
-project take turns instead of deadlocking on shared nodes. What a source writes (kinds, extra
-labels, owned relationships, sweep and delete rules) is its ``GraphSchema``; nothing here names one.
+Each ``write`` is one transaction. It locks the project's ``(:ProjectWriteLock)`` (writers of one
+project take turns instead of deadlocking on shared nodes, and the uniqueness constraints back the
+keys up), writes the nodes (one ``UNWIND … MERGE`` per kind, in the schema's order), then the
+relationships of the nodes that changed. A node changes only when its content hash (its properties
+plus the relationships it owns) differs *and* its ``sourceUpdatedAt`` is not older than the stored
+one, so replaying old data or re-importing an unchanged source writes nothing.
+
+Relationships cost no key lookups of their own: the node statements return the element ids of what
+they wrote, the other ends of the batch are looked up (or made stubs) once, in one statement, and
+the edges of every type go in one statement more. A changed node's own edges are gone by then
+(dropped, or it is new), so they are CREATEd; MERGE is kept for a type another kind may also write.
+What a source writes (kinds, extra labels, owned relationships, sweep and delete rules) is its
+``GraphSchema``; nothing here names one.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import neo4j
 
 from graph import cleanup
+from graph.batch import Batch, prepare
 from graph.projects import OWNER, check_owner
-from graph.rows import EdgeRow, NodeRow, Rows
+from graph.rows import EdgeRow, Rows
 from graph.schema import GraphSchema
-from graph.text import storable, storable_value
 
 
 @dataclass
@@ -53,6 +57,10 @@ class WriteResult:
         self.properties_set += other.properties_set
 
 
+# A node's properties: its row's, and those every node of the write shares (one parameter each).
+_SHARED = "props{.*, projectId: $projectId, orgId: $orgId, source: $source, syncedAt: $now, syncRunId: $run}"
+
+
 class _Statements:
     """The Cypher of one schema, built once per writer (labels and types are schema identifiers)."""
 
@@ -78,9 +86,9 @@ class _Statements:
             WITH row WHERE {self.not_tombstoned(label, "row.id")}
             MERGE (n:{self.key(label)}){extra}
             WITH n, row WHERE n.contentHash IS NULL
-            WITH n, row, n.contentHash IS NULL AS fresh
-            SET n = row.props
-            RETURN row.id AS id, fresh
+            WITH n, row, n.contentHash IS NULL AS fresh, row.props AS props
+            SET n = {_SHARED}
+            RETURN row.id AS id, fresh, elementId(n) AS element
         """
         return f"""
             UNWIND $rows AS row
@@ -89,30 +97,88 @@ class _Statements:
             WITH n, row
             WHERE n.contentHash IS NULL OR (n.contentHash <> row.props.contentHash AND (n.sourceUpdatedAt IS NULL
                   OR (row.updated IS NOT NULL AND row.updated >= n.sourceUpdatedAt)))
-            WITH n, row, n.contentHash IS NULL AS fresh
-            SET n = row.props
-            RETURN row.id AS id, fresh
+            WITH n, row, n.contentHash IS NULL AS fresh, row.props AS props
+            SET n = {_SHARED}
+            RETURN row.id AS id, fresh, elementId(n) AS element
         """
 
-    def edge(self, edge_type: str, from_label: str, to_label: str, owner_is_from: bool) -> str:
-        other_label = to_label if owner_is_from else from_label
-        owner = "a" if owner_is_from else "b"
-        other = "b" if owner_is_from else "a"
-        extra = f", {other}{self._extra[other_label]}" if self._extra.get(other_label) else ""
-        owner_label = from_label if owner_is_from else to_label
+    def ends(self, labels: tuple[str, ...]) -> str:
+        """The other ends of a batch's edges, each looked up once, in one statement for all their kinds
+        (``$ids0``, ``$ids1``… in ``labels``' order): a stub when missing, none when tombstoned."""
+        branches = []
+        for index, label in enumerate(labels):
+            extra = f", n{self._extra[label]}" if self._extra[label] else ""
+            branches.append(f"""
+                UNWIND $ids{index} AS id
+                WITH id WHERE {self.not_tombstoned(label, "id")}
+                MERGE (n:{label} {{projectId: $projectId, source: $source, externalId: id}})
+                ON CREATE SET n.orgId = $orgId, n.stub = true{extra}
+                RETURN {index} AS kind, id, elementId(n) AS element""")
+        body = "\n                UNION ALL".join(branches)
+        return f"CALL () {{{body}\n            }}\n            RETURN kind, id, element"
+
+    @staticmethod
+    def edges(*, merge: bool, props: bool) -> str:
+        """Edges of every type between nodes this transaction holds (element ids, the type a parameter
+        of each row): CREATE when the owner's own edges of that type are known to be gone, MERGE when
+        another kind may have written one. Without props there is no SET (nor its Eager)."""
+        if merge:
+            write = "MERGE (a)-[r:$(row.type)]->(b)" + (" SET r += row.props" if props else "")
+        else:
+            write = "CREATE (a)-[r:$(row.type)]->(b)" + (" SET r = row.props" if props else "")
         return f"""
             UNWIND $rows AS row
-            MATCH ({owner}:{owner_label} {{projectId: $projectId, source: $source, externalId: row.owner}})
-            WITH {owner}, row WHERE {self.not_tombstoned(other_label, "row.other")}
-            MERGE ({other}:{other_label} {{projectId: $projectId, source: $source, externalId: row.other}})
-            ON CREATE SET {other}.orgId = $orgId, {other}.workspaceId = row.workspaceId, {other}.stub = true{extra}
-            MERGE (a)-[r:{edge_type}]->(b)
-            SET r += row.props
+            MATCH (a) WHERE elementId(a) = row.a
+            MATCH (b) WHERE elementId(b) = row.b
+            {write}
         """
 
+    @staticmethod
+    def drop(types: tuple[str, ...], *, out: bool) -> str:
+        """The owned edges of changed nodes, dropped before they are rebuilt."""
+        pattern = f"(n)-[r:{'|'.join(types)}]->()" if out else f"()-[r:{'|'.join(types)}]->(n)"
+        return f"UNWIND $elements AS element MATCH (n) WHERE elementId(n) = element MATCH {pattern} DELETE r"
 
-def _owner(edge: EdgeRow) -> tuple[str, str]:
-    return (edge.from_label, edge.from_id) if edge.owner_is_from else (edge.to_label, edge.to_id)
+
+# The project's write lock, then its owner: one round trip at the start of every write.
+_LOCK_AND_OWNER = f"""
+MERGE (l:ProjectWriteLock {{projectId: $projectId}}) REMOVE l.lockedBy
+WITH l
+{OWNER}
+"""
+
+
+def _other(edge: EdgeRow) -> tuple[str, str]:
+    return (edge.to_label, edge.to_id) if edge.owner_is_from else (edge.from_label, edge.from_id)
+
+
+def _plan(
+    schema: GraphSchema, changed: dict[tuple[str, str], str], owned: dict[tuple[str, str], list[EdgeRow]]
+) -> list[tuple[str, str, str, EdgeRow, dict[str, Any], bool]]:
+    """The edges to write: ``(other label, other id, owner element, edge, props, merge)``, one per pair.
+
+    A changed node has none of the edges it owns left (they were dropped, or it is new), so its edges
+    are created, the props of a repeated pair combined as ``SET +=`` would. MERGE stays for a type the
+    owner's kind does not declare as its own, or that the other end's kind owns too: such an edge may
+    already exist.
+    """
+    planned: dict[tuple[str, ...], tuple[str, str, str, EdgeRow, dict[str, Any], bool]] = {}
+    for owner, element in changed.items():
+        kind = schema.kind(owner[0])
+        for edge in owned.get(owner, []):
+            other_label, other_id = _other(edge)
+            other_kind = schema.kind(other_label)
+            if edge.owner_is_from:
+                merge = edge.type not in kind.owns_out or edge.type in other_kind.owns_in
+            else:
+                merge = edge.type not in kind.owns_in or edge.type in other_kind.owns_out
+            key = (edge.type, "out" if edge.owner_is_from else "in", other_label, other_id)
+            pair = (*owner, *key)
+            if pair in planned:
+                planned[pair][4].update(edge.props)
+            else:
+                planned[pair] = (other_label, other_id, element, edge, dict(edge.props), merge)
+    return list(planned.values())
 
 
 class GraphWriter:
@@ -131,67 +197,31 @@ class GraphWriter:
         return self._schema
 
     async def write(self, rows: Rows, run_id: str) -> WriteResult:
-        rows = _storable(rows)
-        undeclared = {n.label for n in rows.nodes} - set(self._schema.labels)
-        undeclared |= {label for e in rows.edges for label in (e.from_label, e.to_label)} - set(self._schema.labels)
-        if undeclared:
-            raise ValueError(f"{self._schema.source} rows use undeclared kinds: {sorted(undeclared)}")
-        nodes: dict[tuple[str, str], NodeRow] = {}
-        for node in rows.nodes:  # the last full record of a node wins over thin references
-            key = (node.label, node.external_id)
-            if key not in nodes or not node.reference or nodes[key].reference:
-                nodes[key] = node
-        owned: dict[tuple[str, str], list[EdgeRow]] = defaultdict(list)
-        for edge in dict.fromkeys(rows.edges):
-            owned[_owner(edge)].append(edge)
-        now = datetime.now(UTC)
-        by_label: dict[tuple[str, bool], list[dict[str, Any]]] = defaultdict(list)
-        for (label, external_id), node in nodes.items():
-            params = self._node_params(node, owned.get((label, external_id), []), run_id, now)
-            by_label[(label, node.reference)].append(params)
-        return await self._run(by_label, owned)
+        batch = prepare(rows, self._schema, run_id, datetime.now(UTC))
+        return await self._run(batch)
 
-    def _node_params(self, node: NodeRow, edges: list[EdgeRow], run_id: str, now: datetime) -> dict[str, Any]:
-        edge_keys = sorted(json.dumps([e.type, e.from_id, e.to_id, list(e.props)], default=str) for e in edges)
-        content_hash = hashlib.sha256((node.content_hash + "|".join(edge_keys)).encode()).hexdigest()
-        props = {
-            **node.props,
-            "projectId": self._project_id,
-            "orgId": self._org_id,
-            "source": self._schema.source,
-            "externalId": node.external_id,
-            "workspaceId": node.workspace_id,
-            "contentHash": content_hash,
-            "syncedAt": now,
-            "syncRunId": run_id,
-        }
-        return {"id": node.external_id, "updated": node.source_updated_at, "props": props}
-
-    async def _run(
-        self, by_label: dict[tuple[str, bool], list[dict[str, Any]]], owned: dict[tuple[str, str], list[EdgeRow]]
-    ) -> WriteResult:
+    async def _run(self, batch: Batch) -> WriteResult:
         params: dict[str, Any] = {"projectId": self._project_id, "orgId": self._org_id, "source": self._schema.source}
 
         async def work(tx: neo4j.AsyncManagedTransaction) -> WriteResult:
             result = WriteResult()
-            lock = await tx.run("MERGE (l:ProjectWriteLock {projectId: $projectId}) REMOVE l.lockedBy", params)
-            await lock.consume()
-            claim = await (await tx.run(OWNER, params)).single()
+            claim = await (await tx.run(_LOCK_AND_OWNER, params)).single()
             check_owner(claim["owner"] if claim else None, self._org_id, self._project_id)
-            changed: set[tuple[str, str]] = set()
+            changed: dict[tuple[str, str], str] = {}  # node -> its element id in this transaction
             fresh: set[tuple[str, str]] = set()  # changed because new (or a stub): no old edges to drop
             for label in self._schema.labels:
                 for reference in (False, True):
-                    batch = by_label.get((label, reference))
-                    if not batch:
+                    rows = batch.nodes.get((label, reference))
+                    if not rows:
                         continue
-                    cursor = await tx.run(self._cypher.upsert(label, reference=reference), {**params, "rows": batch})
+                    query = self._cypher.upsert(label, reference=reference)
+                    cursor = await tx.run(query, {**params, **batch.shared, "rows": rows})
                     records = [record async for record in cursor]
                     result.add((await cursor.consume()).counters)
                     result.changed[label] = result.changed.get(label, 0) + len(records)
-                    changed.update((label, r["id"]) for r in records)
+                    changed.update(((label, r["id"]), r["element"]) for r in records)
                     fresh.update((label, r["id"]) for r in records if r["fresh"])
-            await self._rebuild_edges(tx, changed, fresh, owned, params, result)
+            await self._rebuild_edges(tx, changed, fresh, batch.owned, params, result)
             return result
 
         async with self._driver.session(database=self._database) as session:
@@ -200,47 +230,48 @@ class GraphWriter:
     async def _rebuild_edges(
         self,
         tx: neo4j.AsyncManagedTransaction,
-        changed: set[tuple[str, str]],
+        changed: dict[tuple[str, str], str],
         fresh: set[tuple[str, str]],
         owned: dict[tuple[str, str], list[EdgeRow]],
         params: dict[str, Any],
         result: WriteResult,
     ) -> None:
-        ids_by_label: dict[str, list[str]] = defaultdict(list)
-        for label, external_id in changed - fresh:
-            ids_by_label[label].append(external_id)
-        for label, ids in ids_by_label.items():
+        """Drop the owned edges of changed nodes that had some, then write each changed node's edges.
+
+        The other ends are looked up once per batch (stubs made, tombstoned ones left out) and every
+        end is then addressed by element id, so an edge costs no key lookup of its own.
+        """
+        stale: dict[str, list[str]] = defaultdict(list)
+        for node, element in changed.items():
+            if node not in fresh:
+                stale[node[0]].append(element)
+        for label, elements in stale.items():
             kind = self._schema.kind(label)
             # One statement per direction (types as alternatives): a live event writes one node,
             # and each round trip inside the transaction is latency the event waits for.
-            if kind.owns_out:
-                await self._consume(
-                    tx,
-                    result,
-                    f"MATCH (n:{label} {{projectId: $projectId, source: $source}})"
-                    f"-[r:{'|'.join(kind.owns_out)}]->() WHERE n.externalId IN $ids DELETE r",
-                    ids=ids,
-                    **params,
-                )
-            if kind.owns_in:
-                await self._consume(
-                    tx,
-                    result,
-                    f"MATCH ()-[r:{'|'.join(kind.owns_in)}]->(n:{label} {{projectId: $projectId, "
-                    f"source: $source}}) WHERE n.externalId IN $ids DELETE r",
-                    ids=ids,
-                    **params,
-                )
-        groups: dict[tuple[str, str, str, bool], list[dict[str, Any]]] = defaultdict(list)
-        for owner in changed:
-            for edge in owned.get(owner, []):
-                other = edge.to_id if edge.owner_is_from else edge.from_id
-                groups[(edge.type, edge.from_label, edge.to_label, edge.owner_is_from)].append(
-                    {"owner": owner[1], "other": other, "props": dict(edge.props), "workspaceId": None}
-                )
-        for (edge_type, from_label, to_label, owner_is_from), rows in groups.items():
-            query = self._cypher.edge(edge_type, from_label, to_label, owner_is_from)
-            await self._consume(tx, result, query, rows=rows, **params)
+            for types, out in ((kind.owns_out, True), (kind.owns_in, False)):
+                if types:
+                    await self._consume(tx, result, self._cypher.drop(types, out=out), elements=elements)
+        planned = _plan(self._schema, changed, owned)
+        others: dict[str, set[str]] = defaultdict(set)
+        for other_label, other_id, *_ in planned:
+            others[other_label].add(other_id)
+        ends: dict[tuple[str, str], str] = {}
+        if others:
+            labels = tuple(sorted(others))
+            ids = {f"ids{index}": sorted(others[label]) for index, label in enumerate(labels)}
+            cursor = await tx.run(self._cypher.ends(labels), {**params, **ids})
+            ends.update({(labels[r["kind"]], r["id"]): r["element"] async for r in cursor})
+            result.add((await cursor.consume()).counters)
+        groups: dict[tuple[bool, bool], list[dict[str, Any]]] = defaultdict(list)
+        for other_label, other_id, owner_element, edge, props, merge in planned:
+            other_element = ends.get((other_label, other_id))
+            if other_element is None:  # tombstoned: no edge, no stub
+                continue
+            a, b = (owner_element, other_element) if edge.owner_is_from else (other_element, owner_element)
+            groups[(merge, bool(props))].append({"type": edge.type, "a": a, "b": b, "props": props})
+        for (merge, props_set), rows in groups.items():
+            await self._consume(tx, result, self._cypher.edges(merge=merge, props=props_set), rows=rows)
 
     async def delete(self, label: str, external_id: str, run_id: str) -> int:
         """Remove a node and what the schema's cascades take with it, leaving tombstones."""
@@ -258,26 +289,3 @@ class GraphWriter:
     async def _consume(tx: neo4j.AsyncManagedTransaction, result: WriteResult, query: str, **params: Any) -> None:
         cursor = await tx.run(query, params)
         result.add((await cursor.consume()).counters)
-
-
-def _storable(rows: Rows) -> Rows:
-    """Rows whose text Neo4j can store: a lone surrogate in one name must not fail the whole page."""
-    nodes = [
-        replace(
-            node,
-            external_id=storable(node.external_id),
-            workspace_id=None if node.workspace_id is None else storable(node.workspace_id),
-            props=storable_value(node.props),
-        )
-        for node in rows.nodes
-    ]
-    edges = [
-        replace(
-            edge,
-            from_id=storable(edge.from_id),
-            to_id=storable(edge.to_id),
-            props=tuple((storable(k), storable_value(v)) for k, v in edge.props),
-        )
-        for edge in rows.edges
-    ]
-    return Rows(nodes, edges, rows.issues)
