@@ -191,6 +191,16 @@ class LiveSync:
         for registration in await self._desk.registrations():
             try:
                 await self._check(registration)
+            except ServiceError as exc:
+                # An expected refusal (settings unreadable, integration gone): one line with the reason,
+                # every check interval, not a traceback that buries the log.
+                logger.warning(
+                    "live-sync check of webhook %s of %s failed: %s [%s]",
+                    registration.webhook_id,
+                    registration.integration,
+                    exc.message,
+                    exc.reason,
+                )
             except Exception:
                 logger.exception("live-sync check of webhook %s failed", registration.webhook_id)
 
