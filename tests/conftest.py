@@ -19,6 +19,8 @@ import neo4j
 import pytest
 
 from devtools.neo4j_local import Connection, LocalNeo4j
+from graph.connection import GraphConfig, open_driver
+from graph.migrations import migrate
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
 from sandbox.clickup.app import create_app
 from sandbox.clickup.fixtures import TV_TOKEN, test_vector_world
@@ -71,6 +73,19 @@ def neo4j_connection() -> Iterator[Connection]:
         connection = Connection(container.get_connection_url(), "neo4j", "test-password")
         _wipe(connection)
         yield connection
+
+
+@pytest.fixture
+async def graph_driver(neo4j_connection: Connection) -> AsyncIterator[neo4j.AsyncDriver]:
+    """An async driver on a migrated database, as the server guarantees before it writes (the project
+    write lock's constraint, the key constraints): a writer test run alone must not depend on an
+    earlier test having started a server."""
+    driver = await open_driver(GraphConfig(neo4j_connection.uri, neo4j_connection.user, neo4j_connection.password))
+    try:
+        await migrate(driver, "neo4j")
+        yield driver
+    finally:
+        await driver.close()
 
 
 @pytest.fixture(scope="session")

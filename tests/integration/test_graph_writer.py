@@ -6,14 +6,11 @@ same guarantees the ClickUp import relies on must hold for it, on the real Neo4j
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import neo4j
 import pytest
 
-from devtools.neo4j_local import Connection
-from graph.connection import GraphConfig, open_driver
 from graph.rows import EdgeRow, NodeRow, Rows
 from graph.schema import GraphSchema, NodeKind, Step
 from graph.writer import GraphWriter
@@ -59,12 +56,8 @@ def combine(*parts: Rows) -> Rows:
 
 
 @pytest.fixture
-async def writer(neo4j_connection: Connection, tenant: tuple[str, str]) -> AsyncIterator[GraphWriter]:
-    driver = await open_driver(GraphConfig(neo4j_connection.uri, neo4j_connection.user, neo4j_connection.password))
-    try:
-        yield GraphWriter(driver, "neo4j", *tenant, TOY)
-    finally:
-        await driver.close()
+def writer(graph_driver: neo4j.AsyncDriver, tenant: tuple[str, str]) -> GraphWriter:
+    return GraphWriter(graph_driver, "neo4j", *tenant, TOY)
 
 
 def graph(neo4j_driver: neo4j.Driver, project: str) -> list[str]:

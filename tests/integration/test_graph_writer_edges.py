@@ -8,14 +8,11 @@ writers of one project racing must each leave one relationship, never two.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import neo4j
 import pytest
 
-from devtools.neo4j_local import Connection
-from graph.connection import GraphConfig, open_driver
 from graph.rows import EdgeRow, NodeRow, Rows
 from graph.schema import GraphSchema, NodeKind
 from graph.writer import GraphWriter
@@ -26,12 +23,8 @@ PAIR = GraphSchema(source="pair", kinds=(NodeKind("PairA", owns_out=("LINK",)), 
 
 
 @pytest.fixture
-async def driver(neo4j_connection: Connection) -> AsyncIterator[neo4j.AsyncDriver]:
-    driver = await open_driver(GraphConfig(neo4j_connection.uri, neo4j_connection.user, neo4j_connection.password))
-    try:
-        yield driver
-    finally:
-        await driver.close()
+def driver(graph_driver: neo4j.AsyncDriver) -> neo4j.AsyncDriver:
+    return graph_driver
 
 
 def edges(neo4j_driver: neo4j.Driver, project: str) -> list[str]:

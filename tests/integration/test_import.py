@@ -13,7 +13,6 @@ import neo4j
 import pytest
 
 from devtools.neo4j_local import Connection
-from graph.connection import GraphConfig, open_driver
 from graph.rows import Rows
 from graph.writer import GraphWriter
 from integrations.v1 import integration_service_pb2 as pb
@@ -233,10 +232,9 @@ async def test_mutations_are_reflected_exactly_and_deletions_leave_tombstones(
 
 
 async def test_an_older_update_never_overwrites_a_newer_one(
-    neo4j_connection: Connection, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+    graph_driver: neo4j.AsyncDriver, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
 ) -> None:
-    driver = await open_driver(GraphConfig(neo4j_connection.uri, neo4j_connection.user, neo4j_connection.password))
-    writer = GraphWriter(driver, "neo4j", tenant[0], tenant[1], CLICKUP_SCHEMA)
+    writer = GraphWriter(graph_driver, "neo4j", tenant[0], tenant[1], CLICKUP_SCHEMA)
 
     def version(name: str, updated_ms: int) -> Rows:
         return transform.task(
@@ -251,12 +249,9 @@ async def test_an_older_update_never_overwrites_a_newer_one(
             "t1",
         )
 
-    try:
-        newer = await writer.write(version("newer", 2_000_000_000_000), "run-new")
-        older = await writer.write(version("older", 1_000_000_000_000), "run-old")
-        same_again = await writer.write(version("newer", 2_000_000_000_000), "run-replay")
-    finally:
-        await driver.close()
+    newer = await writer.write(version("newer", 2_000_000_000_000), "run-new")
+    older = await writer.write(version("older", 1_000_000_000_000), "run-old")
+    same_again = await writer.write(version("newer", 2_000_000_000_000), "run-replay")
     assert newer.changed["Task"] == 1
     assert older.changed["Task"] == 0
     assert older.properties_set == 0
@@ -386,19 +381,15 @@ async def test_comments_are_imported_with_every_page_when_enabled(
 
 
 async def test_concurrent_writers_of_one_project_take_turns_without_deadlock(
-    neo4j_connection: Connection, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+    graph_driver: neo4j.AsyncDriver, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
 ) -> None:
     world = generate(GeneratorConfig(seed=21, spaces=1, tasks_per_list=10))
     team = next(iter(world.teams))
     batches = [Rows() for _ in range(4)]
     for index, task in enumerate(world.tasks.values()):  # overlapping: shared people, tags and parents
         batches[index % 4].extend(transform.task(render.task(world, task), team))
-    driver = await open_driver(GraphConfig(neo4j_connection.uri, neo4j_connection.user, neo4j_connection.password))
-    try:
-        writers = [GraphWriter(driver, "neo4j", tenant[0], tenant[1], CLICKUP_SCHEMA) for _ in batches]
-        await asyncio.gather(*(w.write(b, f"run-{i}") for i, (w, b) in enumerate(zip(writers, batches, strict=True))))
-    finally:
-        await driver.close()
+    writers = [GraphWriter(graph_driver, "neo4j", tenant[0], tenant[1], CLICKUP_SCHEMA) for _ in batches]
+    await asyncio.gather(*(w.write(b, f"run-{i}") for i, (w, b) in enumerate(zip(writers, batches, strict=True))))
     records, _, _ = neo4j_driver.execute_query(
         "MATCH (t:Task {projectId: $p}) WHERE t.stub IS NULL RETURN count(t) AS c", p=tenant[1]
     )
@@ -406,10 +397,9 @@ async def test_concurrent_writers_of_one_project_take_turns_without_deadlock(
 
 
 async def test_a_tombstone_stops_late_updates_but_not_a_newer_restore(
-    neo4j_connection: Connection, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+    graph_driver: neo4j.AsyncDriver, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
 ) -> None:
-    driver = await open_driver(GraphConfig(neo4j_connection.uri, neo4j_connection.user, neo4j_connection.password))
-    writer = GraphWriter(driver, "neo4j", tenant[0], tenant[1], CLICKUP_SCHEMA)
+    writer = GraphWriter(graph_driver, "neo4j", tenant[0], tenant[1], CLICKUP_SCHEMA)
 
     def record(updated_ms: int) -> Rows:
         return transform.task(
@@ -431,13 +421,10 @@ async def test_a_tombstone_stops_late_updates_but_not_a_newer_restore(
         )
         return bool(records[0]["c"])
 
-    try:
-        await writer.write(record(1_700_000_000_000), "import")
-        assert await writer.sweep(["t1"], {}) == {"Comment": 0, "Task": 1, "Tag": 0, "List": 0, "Folder": 0, "Space": 0}
-        late = await writer.write(record(1_700_000_000_000), "late-webhook")
-        assert not alive()
-        assert late.nodes_created == 0
-        await writer.write(record(3_900_000_000_000), "restored-from-trash")
-        assert alive()
-    finally:
-        await driver.close()
+    await writer.write(record(1_700_000_000_000), "import")
+    assert await writer.sweep(["t1"], {}) == {"Comment": 0, "Task": 1, "Tag": 0, "List": 0, "Folder": 0, "Space": 0}
+    late = await writer.write(record(1_700_000_000_000), "late-webhook")
+    assert not alive()
+    assert late.nodes_created == 0
+    await writer.write(record(3_900_000_000_000), "restored-from-trash")
+    assert alive()

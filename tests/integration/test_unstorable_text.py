@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import neo4j
 
-from devtools.neo4j_local import Connection
-from graph.connection import GraphConfig, open_driver
 from graph.rows import EdgeRow, NodeRow, Rows
 from graph.text import storable, storable_value
 from graph.writer import GraphWriter
@@ -20,17 +18,13 @@ def test_storable_replaces_only_lone_surrogates() -> None:
 
 
 async def test_a_page_with_a_lone_surrogate_is_written_with_the_rest(
-    neo4j_connection: Connection, neo4j_driver: neo4j.Driver, tenant: tuple[str, str]
+    graph_driver: neo4j.AsyncDriver, neo4j_driver: neo4j.Driver, tenant: tuple[str, str]
 ) -> None:
     rows = Rows()
     rows.nodes.append(NodeRow("Workspace", "ws-1", "ws-1", {"name": "Workspace"}))
     rows.nodes.append(NodeRow("Space", "sp\ud800", "ws-1", {"name": "Sp\udc00ce", "tags": ["a\ud800"]}))
     rows.edges.append(EdgeRow("CONTAINS", "Workspace", "ws-1", "Space", "sp\ud800", owner_is_from=False))
-    driver = await open_driver(GraphConfig(neo4j_connection.uri, neo4j_connection.user, neo4j_connection.password))
-    try:
-        written = await GraphWriter(driver, "neo4j", *tenant, CLICKUP_SCHEMA).write(rows, "run-1")
-    finally:
-        await driver.close()
+    written = await GraphWriter(graph_driver, "neo4j", *tenant, CLICKUP_SCHEMA).write(rows, "run-1")
     assert written.changed == {"Workspace": 1, "Space": 1}
     records, _, _ = neo4j_driver.execute_query(
         "MATCH (:Workspace {projectId: $p})-[:CONTAINS]->(s:Space) RETURN s.externalId AS id, s.name AS name, "
