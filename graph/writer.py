@@ -8,8 +8,8 @@ plus the relationships it owns) differs *and* its ``sourceUpdatedAt`` is not old
 one, so replaying old data or re-importing an unchanged source writes nothing.
 
 Relationships cost no key lookups of their own: the node statements return the element ids of what
-they wrote, the other ends of the batch are looked up (or made stubs) once, in one statement, and
-the edges of every type go in one statement more. A changed node's own edges are gone by then
+they wrote, the other ends of the batch are looked up (or made stubs) once, one statement per kind,
+and the edges of every type go in one statement more. A changed node's own edges are gone by then
 (dropped, or it is new), so they are CREATEd; MERGE is kept for a type another kind may also write.
 What a source writes (kinds, extra labels, owned relationships, sweep and delete rules) is its
 ``GraphSchema``; nothing here names one.
@@ -102,20 +102,19 @@ class _Statements:
             RETURN row.id AS id, fresh, elementId(n) AS element
         """
 
-    def ends(self, labels: tuple[str, ...]) -> str:
-        """The other ends of a batch's edges, each looked up once, in one statement for all their kinds
-        (``$ids0``, ``$ids1``… in ``labels``' order): a stub when missing, none when tombstoned."""
-        branches = []
-        for index, label in enumerate(labels):
-            extra = f", n{self._extra[label]}" if self._extra[label] else ""
-            branches.append(f"""
-                UNWIND $ids{index} AS id
-                WITH id WHERE {self.not_tombstoned(label, "id")}
-                MERGE (n:{label} {{projectId: $projectId, source: $source, externalId: id}})
-                ON CREATE SET n.orgId = $orgId, n.stub = true{extra}
-                RETURN {index} AS kind, id, elementId(n) AS element""")
-        body = "\n                UNION ALL".join(branches)
-        return f"CALL () {{{body}\n            }}\n            RETURN kind, id, element"
+    def ends(self, label: str) -> str:
+        """The other ends of one kind in a batch's edges, each looked up once: a stub when missing, none
+        when tombstoned. One statement per kind, not one for all the kinds a batch happens to hold: its
+        text is then fixed per schema, so Neo4j plans it once (a UNION over the kinds present had a new
+        text, and a 100-300 ms plan, for each mix, which live events paid for in their latency)."""
+        extra = f", n{self._extra[label]}" if self._extra[label] else ""
+        return f"""
+            UNWIND $ids AS id
+            WITH id WHERE {self.not_tombstoned(label, "id")}
+            MERGE (n:{label} {{projectId: $projectId, source: $source, externalId: id}})
+            ON CREATE SET n.orgId = $orgId, n.stub = true{extra}
+            RETURN id, elementId(n) AS element
+        """
 
     @staticmethod
     def edges(*, merge: bool, props: bool) -> str:
@@ -238,8 +237,8 @@ class GraphWriter:
     ) -> None:
         """Drop the owned edges of changed nodes that had some, then write each changed node's edges.
 
-        The other ends are looked up once per batch (stubs made, tombstoned ones left out) and every
-        end is then addressed by element id, so an edge costs no key lookup of its own.
+        The other ends are looked up once per batch and kind (stubs made, tombstoned ones left out) and
+        every end is then addressed by element id, so an edge costs no key lookup of its own.
         """
         stale: dict[str, list[str]] = defaultdict(list)
         for node, element in changed.items():
@@ -257,11 +256,9 @@ class GraphWriter:
         for other_label, other_id, *_ in planned:
             others[other_label].add(other_id)
         ends: dict[tuple[str, str], str] = {}
-        if others:
-            labels = tuple(sorted(others))
-            ids = {f"ids{index}": sorted(others[label]) for index, label in enumerate(labels)}
-            cursor = await tx.run(self._cypher.ends(labels), {**params, **ids})
-            ends.update({(labels[r["kind"]], r["id"]): r["element"] async for r in cursor})
+        for label in sorted(others):
+            cursor = await tx.run(self._cypher.ends(label), {**params, "ids": sorted(others[label])})
+            ends.update({(label, r["id"]): r["element"] async for r in cursor})
             result.add((await cursor.consume()).counters)
         groups: dict[tuple[bool, bool], list[dict[str, Any]]] = defaultdict(list)
         for other_label, other_id, owner_element, edge, props, merge in planned:
