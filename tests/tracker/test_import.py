@@ -9,6 +9,7 @@ from datetime import UTC
 import grpc
 import httpx
 import neo4j
+from google.protobuf import field_mask_pb2
 
 from clients.gallery.app import create_app as create_gallery
 from clients.gallery.config import GalleryConfig
@@ -153,3 +154,40 @@ async def test_the_schema_alone_gives_each_kind_its_unique_key(stack: TrackerSta
     keys = {r["label"]: r["properties"] for r in records}
     for label in ("TrackerBoard", "TrackerCard", "TrackerChecklistItem"):
         assert keys.get(label) == ["projectId", "source", "externalId"], label
+
+
+async def test_one_option_is_updated_by_its_own_mask_path_and_the_rest_is_kept(
+    stack: TrackerStack, tenant: tuple[str, str]
+) -> None:
+    first_board, second_board = stack.new_board(cards=1), stack.new_board(cards=1)
+    before = await stack.configure(tenant, [first_board, second_board])
+
+    def only_boards(board_ids: list[str]) -> pb.UpdateIntegrationRequest:
+        settings = pb.IntegrationSettings()
+        settings.options.update({"board_ids": board_ids})
+        return pb.UpdateIntegrationRequest(
+            org_id=tenant[0],
+            project_id=tenant[1],
+            integration=pb.Integration(name="tracker", settings=settings),
+            update_mask=field_mask_pb2.FieldMask(paths=["settings.options.board_ids"]),
+        )
+
+    refused = await failure(
+        stack.hub.stub.UpdateIntegration(only_boards(["not-a-board"]), metadata=bearer(stack.admin))
+    )
+    assert refused.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.fields == ["settings.options.board_ids[0]"]
+    unchanged = await stack.hub.stub.GetIntegration(
+        pb.GetIntegrationRequest(org_id=tenant[0], project_id=tenant[1], name="tracker"), metadata=bearer(stack.admin)
+    )
+    assert dict(unchanged.settings.options)["board_ids"] == [first_board, second_board]
+
+    saved = await stack.hub.stub.UpdateIntegration(only_boards([second_board]), metadata=bearer(stack.admin))
+    assert dict(saved.settings.options)["board_ids"] == [second_board]
+    assert saved.enabled is True
+    assert saved.settings.auth_method == before.settings.auth_method
+    assert saved.settings.api_token == before.settings.api_token  # still the stored token, masked
+    checked = await stack.hub.stub.TestConnection(
+        pb.TestConnectionRequest(org_id=tenant[0], project_id=tenant[1], name="tracker"), metadata=bearer(stack.admin)
+    )
+    assert checked.ok, "the token was kept: an options-only update does not touch the credentials"
