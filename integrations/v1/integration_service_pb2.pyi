@@ -228,6 +228,10 @@ class WebhookHealth(_message.Message):
     CHECKED_TIME_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     workspace_id: _builtins.str
+    """The container the webhook watches. "Workspace" on the wire means an integration's top-level
+    container, whatever the third party calls it (a ClickUp workspace, a Jira site, a board); the
+    name is kept so existing callers keep working.
+    """
     status: _builtins.str
     """As the third party reports it: "active", "failing" or "suspended"."""
     fail_count: _builtins.int
@@ -306,7 +310,9 @@ class SyncState(_message.Message):
     def last_full_import_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def workspace_watermarks(self) -> _containers.MessageMap[_builtins.str, _timestamp_pb2.Timestamp]:
-        """Newest source `date_updated` seen per workspace: where a gap repair starts."""
+        """Newest source update time seen per container (see WebhookHealth.workspace_id): where a gap
+        repair starts.
+        """
 
     @_builtins.property
     def totals(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
@@ -644,6 +650,10 @@ Global___Account: _TypeAlias = Account  # noqa: Y015
 
 @_typing.final
 class Workspace(_message.Message):
+    """A container the credentials reach (see WebhookHealth.workspace_id for the name): the caller
+    chooses which of them to import through the integration's options.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
