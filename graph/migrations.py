@@ -115,6 +115,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "REQUIRE (w.orgId, w.projectId, w.integration, w.workspaceId) IS UNIQUE",
         ),
     ),
+    Migration(
+        7,
+        "sign-in states (single use, by hash) and credential refresh leases",
+        (
+            "CREATE CONSTRAINT authorization_state_key IF NOT EXISTS FOR (s:AuthorizationState) "
+            "REQUIRE s.stateHash IS UNIQUE",
+            "CREATE INDEX authorization_state_expiry IF NOT EXISTS FOR (s:AuthorizationState) ON (s.expiresAt)",
+            "CREATE CONSTRAINT refresh_lease_key IF NOT EXISTS FOR (l:RefreshLease) "
+            "REQUIRE (l.orgId, l.projectId, l.integration) IS UNIQUE",
+        ),
+    ),
 )
 
 _BOOTSTRAP = (

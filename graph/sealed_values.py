@@ -62,7 +62,14 @@ WEBHOOK_SECRET = SealedField(
     identity=("integration", "webhookId"),
     aad_prefix=("webhook-secret",),
 )
-SEALED_FIELDS: tuple[SealedField, ...] = (INTEGRATION_SETTINGS, WEBHOOK_SECRET)
+AUTHORIZATION_VERIFIER = SealedField(
+    name="sign-in verifier",
+    label="AuthorizationState",
+    property="verifierCiphertext",
+    identity=("stateHash",),
+    aad_prefix=("authorization-verifier",),
+)
+SEALED_FIELDS: tuple[SealedField, ...] = (INTEGRATION_SETTINGS, WEBHOOK_SECRET, AUTHORIZATION_VERIFIER)
 
 
 @dataclass(frozen=True)

@@ -182,6 +182,31 @@ class WebhookInbox:
         )
         return str(records[0]["state"]) if records else "UNKNOWN"
 
+    async def hold(self, event_id: str, reason: str) -> None:
+        """Keep an event without applying it or counting an attempt (its integration is paused)."""
+        await self._driver.execute_query(
+            "MATCH (e:WebhookEvent {id: $id}) SET e.state = 'HELD', e.lastError = $reason, e.leaseUntil = null",
+            id=event_id,
+            reason=reason[:2000],
+            database_=self._database,
+        )
+
+    async def release_held(self, org_id: str, project_id: str, integration: str) -> int:
+        """Queue the held events of a paused integration again, in their order; returns how many."""
+        records, _, _ = await self._driver.execute_query(
+            """
+            MATCH (e:WebhookEvent {orgId: $org, projectId: $project})
+            WHERE e.integration = $integration AND e.state = 'HELD'
+            SET e.state = 'PENDING', e.nextAttemptAt = null, e.leaseUntil = null, e.lastError = ''
+            RETURN count(e) AS n
+            """,
+            org=org_id,
+            project=project_id,
+            integration=integration,
+            database_=self._database,
+        )
+        return int(records[0]["n"]) if records else 0
+
     async def replay(
         self, org_id: str, project_id: str, event_ids: list[str], start: datetime | None, end: datetime | None
     ) -> int:

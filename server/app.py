@@ -12,6 +12,7 @@ import neo4j
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from graph.authorization_states import AuthorizationStates
 from graph.connection import GraphConfig, open_driver
 from graph.import_jobs import ImportJobStore
 from graph.integration_store import IntegrationStore
@@ -20,6 +21,7 @@ from graph.schema_keys import ensure_keys
 from graph.webhook_inbox import WebhookInbox, WebhookRegistry
 from integrations.v1 import integration_service_pb2 as pb
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
+from server.authorization import Authorizations
 from server.config import ServerConfig
 from server.gallery import Gallery
 from server.imports import ImportRunner
@@ -99,8 +101,9 @@ class HubServer:
             cfg.webhook_public_url,
             cfg.live_sync_check_seconds,
         )
+        authorizations = Authorizations(gallery, AuthorizationStates(self._driver, cfg.neo4j_database), cfg.keyring)
         service = IntegrationService(
-            gallery, cfg.tokens, self._imports, webhooks, self.live_sync, PageTokens(cfg.keyring)
+            gallery, cfg.tokens, self._imports, webhooks, self.live_sync, PageTokens(cfg.keyring), authorizations
         )
         pb_grpc.add_IntegrationServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)

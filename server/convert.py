@@ -19,6 +19,7 @@ _STATUS = {
     "CONNECTED": pb.CONNECTION_STATUS_CONNECTED,
     "AUTH_FAILED": pb.CONNECTION_STATUS_AUTH_FAILED,
     "ERROR": pb.CONNECTION_STATUS_ERROR,
+    "NEEDS_REAUTHORIZATION": pb.CONNECTION_STATUS_NEEDS_REAUTHORIZATION,
 }
 
 
@@ -65,6 +66,7 @@ def integration(
         connection_status=_STATUS.get(record.connection_status if record else "UNKNOWN", pb.CONNECTION_STATUS_UNKNOWN),
         last_error=record.last_error if record else "",
         supported_auth_methods=[settings_codec.wire_method(method) for method in plugin.auth_methods],
+        oauth_available=plugin.oauth_provider() is not None,
     )
     message.options_schema.update(plugin.options_schema)
     if view.settings is not None:

@@ -22,9 +22,10 @@ from integrations.v1 import integration_service_pb2 as pb
 from server import settings_codec as codec
 from server.crypto import DecryptionError, KeyRing
 from server.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from server.integrations.base import AnyIntegration, ConnectionCheck
+from server.integrations.base import AnyIntegration, ConnectionCheck, Outcome
 from server.integrations.credentials import OAuthTokens
 from server.integrations.registry import IntegrationRegistry
+from server.integrations.settings import IntegrationSettings
 from server.validation import optional_request_id, require_name
 
 logger = logging.getLogger(__name__)
@@ -125,6 +126,81 @@ class Gallery:
             logger.info("refreshed OAuth tokens of %s/%s/%s sealed", *_names(key))
             return
         logger.error("refreshed tokens of %s/%s/%s not kept: the settings kept changing", *_names(key))
+
+    def plugin(self, name: str) -> AnyIntegration:
+        """The registered plugin ``name`` (NOT_FOUND naming the known ones otherwise)."""
+        return self._plugin(name)
+
+    async def connect(self, key: IntegrationKey, tokens: OAuthTokens) -> tuple[IntegrationView, ConnectionCheck]:
+        """Save a token set from a completed sign-in in place of the stored credentials.
+
+        The rest of the settings stays (a reconnect keeps what the project chose); a first
+        connection starts from the plugin's default options and is enabled. The tokens are tested
+        first and saved only if the test passes; a project that needed reauthorization is then
+        connected again.
+        """
+        plugin = self._plugin(key.name)
+        plugin.validate_credentials(tokens, "code")
+        check: ConnectionCheck | None = None
+        for _ in range(_SAVE_ATTEMPTS):
+            record = await self._store.get(key) or IntegrationRecord(key)
+            try:
+                current = self._open(record)
+            except SettingsUnreadable:
+                current = None
+            if current is not None:
+                settings = current.with_credentials(tokens)
+            else:
+                settings = IntegrationSettings(tokens, plugin.parse_options({}, "settings.options"))
+            if check is None:
+                check = await plugin.test_connection(settings)
+                if not check.ok:
+                    raise FailedPrecondition(
+                        f"signed in, but the connection test failed, so nothing was saved: {check.message}",
+                        reason="CONNECTION_TEST_FAILED",
+                    )
+            new = record.with_changes(
+                enabled=record.enabled or not record.configured,
+                connection_status=check.outcome.value,
+                last_error="",
+                last_tested_at=datetime.now(UTC),
+                settings_ciphertext=self._seal(key, settings),
+                settings_key_id=self._keyring.primary_key_id,
+            )
+            try:
+                saved = await self._store.save(new)
+            except ConcurrentUpdateError:
+                continue
+            except ProjectOfAnotherOrg:
+                raise AlreadyExists(
+                    f"project id {key.project_id!r} is already used by another org; project ids are unique across orgs",
+                    reason="PROJECT_OF_ANOTHER_ORG",
+                ) from None
+            logger.info("%s connected through OAuth for %s/%s", key.name, key.org_id, key.project_id)
+            return IntegrationView(plugin, key, saved, self._opened(saved)), check
+        raise Aborted("the integration kept changing concurrently; sign in again", reason="CONCURRENT_UPDATE")
+
+    async def needs_reauthorization(self, key: IntegrationKey, message: str) -> None:
+        """Record that the third party says the grant is gone: imports and live sync pause for it
+        until a new sign-in (``connect``)."""
+        for _ in range(_SAVE_ATTEMPTS):
+            record = await self._store.get(key)
+            if record is None or record.connection_status == Outcome.NEEDS_REAUTHORIZATION.value:
+                return
+            try:
+                await self._store.save(
+                    record.with_changes(connection_status=Outcome.NEEDS_REAUTHORIZATION.value, last_error=message[:500])
+                )
+            except ConcurrentUpdateError:
+                continue
+            logger.warning(
+                "%s of %s/%s needs a new sign-in (%s): imports and live sync paused, webhook events kept",
+                key.name,
+                key.org_id,
+                key.project_id,
+                message,
+            )
+            return
 
     def _seal(self, key: IntegrationKey, settings: AnySettings) -> str:
         return codec.seal(self._keyring, self._plugin(key.name), key.org_id, key.project_id, settings)

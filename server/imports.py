@@ -19,7 +19,8 @@ from graph.import_jobs import ImportJobRecord, ImportJobStore, LeaseLost, Progre
 from graph.writer import GraphWriter
 from server.errors import FailedPrecondition, InvalidArgument, ServiceError
 from server.gallery import Gallery
-from server.integrations.base import ImportCancelled, ImportContext, ImportFailure
+from server.integrations.base import ImportCancelled, ImportContext, ImportFailure, Outcome
+from server.integrations.oauth import GrantRevoked
 from server.metrics import ServerMetrics
 from server.metrics import job_id as job_id_var
 from server.validation import require_name
@@ -62,6 +63,11 @@ class ImportRunner:
         if view.record is None or view.settings is None or not view.record.enabled:
             raise FailedPrecondition(
                 f"enable and configure {view.plugin.display_name} before importing", reason="NOT_ENABLED"
+            )
+        if view.record.connection_status == Outcome.NEEDS_REAUTHORIZATION.value:
+            raise FailedPrecondition(
+                f"{view.plugin.display_name} needs a new sign-in before it can import (the grant is gone)",
+                reason="NEEDS_REAUTHORIZATION",
             )
         try:
             job, created = await self.jobs.create(org_id, project_id, name, request_id)
@@ -186,7 +192,10 @@ class ImportRunner:
         except (LeaseLost, asyncio.CancelledError):
             raise
         except Exception as exc:
-            if isinstance(exc, ServiceError):
+            if isinstance(exc, GrantRevoked):  # paused, not broken: a new sign-in lets it run again
+                await self._gallery.needs_reauthorization(view.key, str(exc))
+                message = f"paused: {exc}"
+            elif isinstance(exc, ServiceError):
                 message = exc.message
             elif isinstance(exc, ImportFailure):
                 message = str(exc)

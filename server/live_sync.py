@@ -31,6 +31,8 @@ from graph.writer import GraphWriter
 from integrations.v1 import integration_service_pb2 as pb
 from server.errors import FailedPrecondition, ServiceError
 from server.gallery import Gallery, IntegrationView
+from server.integrations.base import Outcome
+from server.integrations.oauth import GrantRevoked
 from server.integrations.settings import WebhookTarget
 from server.webhooks import WebhookDesk
 
@@ -53,6 +55,11 @@ def project_endpoint(public_url: str, key: IntegrationKey) -> str:
 
 def wants_live_sync(view: IntegrationView) -> bool:
     return bool(view.record and view.record.enabled and view.settings and view.settings.sync.auto_sync)
+
+
+def _paused(view: IntegrationView) -> bool:
+    """Waiting for a new sign-in: no health checks, repairs or registrations until then."""
+    return view.record is not None and view.record.connection_status == Outcome.NEEDS_REAUTHORIZATION.value
 
 
 def _describe(error: BaseException) -> str:
@@ -87,8 +94,8 @@ class LiveSync:
         to off (and the reason recorded in the sync state) before the error is raised, so no saved
         state ever claims a live sync that does not exist.
         """
-        if not view.plugin.supports_live_sync:
-            return
+        if not view.plugin.supports_live_sync or _paused(view):
+            return  # a paused integration keeps its webhooks (their events are held) until a new sign-in
         key = view.key
         existing = await self._desk.health(key.org_id, key.project_id, key.name)
         if wants_live_sync(view):
@@ -224,9 +231,13 @@ class LiveSync:
 
     async def _check(self, reg: WebhookRegistration) -> None:
         view = await self._gallery.get(reg.org_id, reg.project_id, reg.integration)
-        if view.settings is None or view.record is None or not view.record.enabled:
+        if view.settings is None or view.record is None or not view.record.enabled or _paused(view):
             return
-        status = await view.plugin.webhook_status(view.settings, reg.workspace_id, reg.webhook_id)
+        try:
+            status = await view.plugin.webhook_status(view.settings, reg.workspace_id, reg.webhook_id)
+        except GrantRevoked as exc:
+            await self._gallery.needs_reauthorization(view.key, str(exc))
+            return
         if status is None:
             await self._desk.record_health(reg.integration, reg.webhook_id, "missing", 0)
             if wants_live_sync(view):

@@ -19,6 +19,7 @@ from integrations.v1 import integration_service_pb2 as pb
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
 from server import convert
 from server.auth import Grant, Scope, TokenRegistry
+from server.authorization import Authorizations
 from server.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, internal_status, to_grpc_status
 from server.gallery import Gallery, IntegrationView
 from server.imports import ImportRunner
@@ -111,8 +112,10 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
         webhooks: WebhookDesk,
         live_sync: LiveSync,
         pages: PageTokens,
+        authorizations: Authorizations,
     ) -> None:
         self.gallery = gallery
+        self.authorizations = authorizations
         self.tokens = tokens
         self.imports = imports
         self.webhooks = webhooks
@@ -154,6 +157,41 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
         supplied = request.settings if request.HasField("settings") else None
         check = await self.gallery.test(request.org_id, request.project_id, request.name, supplied)
         return convert.connection_check(check)
+
+    # ------------------------------------------------------------ sign-in (OAuth)
+
+    @rpc(Scope.WRITE)
+    async def StartAuthorization(
+        self, request: pb.StartAuthorizationRequest, context: Context
+    ) -> pb.StartAuthorizationResponse:
+        started = await self.authorizations.start(
+            request.org_id, request.project_id, request.name, request.redirect_uri, _caller.get().name
+        )
+        response = pb.StartAuthorizationResponse(authorization_url=started.authorization_url, state=started.state)
+        response.expire_time.FromDatetime(started.expires_at)
+        return response
+
+    @rpc(Scope.WRITE)
+    async def CompleteAuthorization(
+        self, request: pb.CompleteAuthorizationRequest, context: Context
+    ) -> pb.CompleteAuthorizationResponse:
+        completed = await self.authorizations.complete(
+            request.org_id,
+            request.project_id,
+            request.name,
+            state=request.state,
+            code=request.code,
+            error=request.error,
+            error_description=request.error_description,
+            caller=_caller.get().name,
+        )
+        key = completed.view.key
+        await self.webhooks.release_held(key.org_id, key.project_id, key.name)  # kept while it waited
+        await self.live_sync.reconcile(completed.view)
+        check = convert.connection_check(completed.check)
+        return pb.CompleteAuthorizationResponse(
+            integration=await self._view(completed.view), account=check.account, workspaces=check.workspaces
+        )
 
     # ------------------------------------------------------------ imports
 

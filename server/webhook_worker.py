@@ -18,7 +18,8 @@ from graph.webhook_inbox import InboxEvent, WebhookInbox, WebhookRegistry
 from graph.writer import GraphWriter
 from server.errors import ServiceError
 from server.gallery import Gallery
-from server.integrations.base import WebhookEvent
+from server.integrations.base import Outcome, WebhookEvent
+from server.integrations.oauth import GrantRevoked
 from server.metrics import ServerMetrics
 from server.webhooks import safe_text
 
@@ -128,6 +129,9 @@ class WebhookWorker:
             view = await self._gallery.get(event.org_id, event.project_id, event.integration)
             if view.settings is None or view.record is None or not view.record.enabled:
                 raise LookupError(f"{event.integration} is not enabled for {event.org_id}/{event.project_id}")
+            if view.record.connection_status == Outcome.NEEDS_REAUTHORIZATION.value:
+                await self._inbox.hold(event.id, f"waiting for a new sign-in to {view.plugin.display_name}")
+                return
             writer = GraphWriter(self._driver, self._database, event.org_id, event.project_id, view.plugin.graph_schema)
             outcome = await view.plugin.apply_webhook(
                 view.settings,
@@ -135,6 +139,10 @@ class WebhookWorker:
                 WebhookEvent(event.event, event.object_id, registration.workspace_id, event.body),
                 f"webhook:{event.id}",
             )
+        except GrantRevoked as exc:  # not the event's fault: keep it until the project signs in again
+            await self._gallery.needs_reauthorization(view.key, str(exc))
+            await self._inbox.hold(event.id, f"waiting for a new sign-in: {exc}")
+            return
         except Exception as exc:
             message = safe_text(exc.message if isinstance(exc, ServiceError) else f"{type(exc).__name__}: {exc}", 2000)
             state = await self._inbox.failed_attempt(event.id, message, self._max_attempts)

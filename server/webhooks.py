@@ -331,6 +331,13 @@ class WebhookDesk:
     async def record_health(self, integration: str, webhook_id: str, status: str, fail_count: int) -> None:
         await self.registry.record_health(integration, webhook_id, status, fail_count)
 
+    async def release_held(self, org_id: str, project_id: str, integration: str) -> int:
+        """Queue the events kept while the integration waited for a new sign-in."""
+        released = await self.inbox.release_held(org_id, project_id, integration)
+        if released:
+            self.on_stored()
+        return released
+
     async def events(
         self, org_id: str, project_id: str, state: str | None, offset: int, limit: int
     ) -> list[InboxEvent]:

@@ -168,6 +168,10 @@ def server_env(connection: Connection, tokens: Tokens, api_url: str, keys: str) 
         "INTEGRATIONS_AUTH_TOKENS": tokens.config(),
         "CLICKUP_API_URL": api_url,
         "CLICKUP_TIMEOUT_SECONDS": "5",
+        # The sandbox's OAuth app and consent page (sandbox/clickup: client "sandbox-client").
+        "CLICKUP_OAUTH_CLIENT_ID": "sandbox-client",
+        "CLICKUP_OAUTH_CLIENT_SECRET": "sandbox-secret",
+        "CLICKUP_OAUTH_AUTHORIZE_URL": api_url.removesuffix("/api/v2") + "/api",
         "SHUTDOWN_GRACE_SECONDS": "5",
         # Test servers share one database but talk to different sandboxes: only a test that needs
         # events applied turns its server's worker on.

@@ -40,6 +40,10 @@ class _ConnectionStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Conn
     """The third party rejected the credentials."""
     CONNECTION_STATUS_ERROR: _ConnectionStatus.ValueType  # 4
     """The third party could not be reached or answered with an error."""
+    CONNECTION_STATUS_NEEDS_REAUTHORIZATION: _ConnectionStatus.ValueType  # 5
+    """The third party says the OAuth grant is gone (revoked, or the refresh token expired). Imports
+    and live sync are paused, webhook events kept; a new authorization resumes them.
+    """
 
 class ConnectionStatus(_ConnectionStatus, metaclass=_ConnectionStatusEnumTypeWrapper): ...
 
@@ -51,6 +55,10 @@ CONNECTION_STATUS_AUTH_FAILED: ConnectionStatus.ValueType  # 3
 """The third party rejected the credentials."""
 CONNECTION_STATUS_ERROR: ConnectionStatus.ValueType  # 4
 """The third party could not be reached or answered with an error."""
+CONNECTION_STATUS_NEEDS_REAUTHORIZATION: ConnectionStatus.ValueType  # 5
+"""The third party says the OAuth grant is gone (revoked, or the refresh token expired). Imports
+and live sync are paused, webhook events kept; a new authorization resumes them.
+"""
 Global___ConnectionStatus: _TypeAlias = ConnectionStatus  # noqa: Y015
 
 class _AuthMethod:
@@ -106,6 +114,7 @@ class _WebhookEventStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Web
     WEBHOOK_EVENT_STATE_UNSPECIFIED: _WebhookEventState.ValueType  # 0
     WEBHOOK_EVENT_STATE_PENDING: _WebhookEventState.ValueType  # 1
     WEBHOOK_EVENT_STATE_HELD: _WebhookEventState.ValueType  # 2
+    """Kept, not applied: its integration needs a new sign-in; released when it gets one."""
     WEBHOOK_EVENT_STATE_APPLIED: _WebhookEventState.ValueType  # 3
     WEBHOOK_EVENT_STATE_FAILED: _WebhookEventState.ValueType  # 4
     WEBHOOK_EVENT_STATE_DEAD_LETTERED: _WebhookEventState.ValueType  # 5
@@ -118,6 +127,7 @@ class WebhookEventState(_WebhookEventState, metaclass=_WebhookEventStateEnumType
 WEBHOOK_EVENT_STATE_UNSPECIFIED: WebhookEventState.ValueType  # 0
 WEBHOOK_EVENT_STATE_PENDING: WebhookEventState.ValueType  # 1
 WEBHOOK_EVENT_STATE_HELD: WebhookEventState.ValueType  # 2
+"""Kept, not applied: its integration needs a new sign-in; released when it gets one."""
 WEBHOOK_EVENT_STATE_APPLIED: WebhookEventState.ValueType  # 3
 WEBHOOK_EVENT_STATE_FAILED: WebhookEventState.ValueType  # 4
 WEBHOOK_EVENT_STATE_DEAD_LETTERED: WebhookEventState.ValueType  # 5
@@ -150,6 +160,7 @@ class Integration(_message.Message):
     SYNC_STATE_FIELD_NUMBER: _builtins.int
     WEBHOOKS_FIELD_NUMBER: _builtins.int
     OPTIONS_SCHEMA_FIELD_NUMBER: _builtins.int
+    OAUTH_AVAILABLE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Stable registry name, e.g. "clickup"."""
     display_name: _builtins.str
@@ -162,6 +173,10 @@ class Integration(_message.Message):
     """True once settings (credentials) have been stored for this project."""
     connection_status: Global___ConnectionStatus.ValueType
     last_error: _builtins.str
+    oauth_available: _builtins.bool
+    """True when the server holds this integration's OAuth app credentials, so StartAuthorization
+    can be used; false means OAuth is unavailable here (not broken): use an API token.
+    """
     @_builtins.property
     def settings(self) -> Global___IntegrationSettings: ...
     @_builtins.property
@@ -208,10 +223,11 @@ class Integration(_message.Message):
         sync_state: Global___SyncState | None = ...,
         webhooks: _abc.Iterable[Global___WebhookHealth] | None = ...,
         options_schema: _struct_pb2.Struct | None = ...,
+        oauth_available: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "last_tested_time", b"last_tested_time", "options_schema", b"options_schema", "settings", b"settings", "sync_state", b"sync_state", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["configured", b"configured", "connection_status", b"connection_status", "create_time", b"create_time", "description", b"description", "display_name", b"display_name", "enabled", b"enabled", "last_error", b"last_error", "last_tested_time", b"last_tested_time", "logo_url", b"logo_url", "name", b"name", "options_schema", b"options_schema", "org_id", b"org_id", "project_id", b"project_id", "settings", b"settings", "supported_auth_methods", b"supported_auth_methods", "sync_state", b"sync_state", "update_time", b"update_time", "webhooks", b"webhooks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["configured", b"configured", "connection_status", b"connection_status", "create_time", b"create_time", "description", b"description", "display_name", b"display_name", "enabled", b"enabled", "last_error", b"last_error", "last_tested_time", b"last_tested_time", "logo_url", b"logo_url", "name", b"name", "oauth_available", b"oauth_available", "options_schema", b"options_schema", "org_id", b"org_id", "project_id", b"project_id", "settings", b"settings", "supported_auth_methods", b"supported_auth_methods", "sync_state", b"sync_state", "update_time", b"update_time", "webhooks", b"webhooks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -622,6 +638,138 @@ class TestConnectionResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TestConnectionResponse: _TypeAlias = TestConnectionResponse  # noqa: Y015
+
+@_typing.final
+class StartAuthorizationRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    REDIRECT_URI_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    project_id: _builtins.str
+    name: _builtins.str
+    """The integration, e.g. "clickup"."""
+    redirect_uri: _builtins.str
+    """Where the third party sends the browser back: an absolute http(s) URL registered with the
+    OAuth app. Completing needs the same caller and this same URI.
+    """
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        redirect_uri: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "org_id", b"org_id", "project_id", b"project_id", "redirect_uri", b"redirect_uri"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartAuthorizationRequest: _TypeAlias = StartAuthorizationRequest  # noqa: Y015
+
+@_typing.final
+class StartAuthorizationResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUTHORIZATION_URL_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    authorization_url: _builtins.str
+    """Send the browser here (the third party's consent page)."""
+    state: _builtins.str
+    """Unguessable, single use; it comes back on the redirect."""
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        authorization_url: _builtins.str = ...,
+        state: _builtins.str = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authorization_url", b"authorization_url", "expire_time", b"expire_time", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartAuthorizationResponse: _TypeAlias = StartAuthorizationResponse  # noqa: Y015
+
+@_typing.final
+class CompleteAuthorizationRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    ERROR_DESCRIPTION_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    project_id: _builtins.str
+    name: _builtins.str
+    state: _builtins.str
+    """As the redirect carried it."""
+    code: _builtins.str
+    """Exactly one of `code` and `error`, as the redirect carried them."""
+    error: _builtins.str
+    """E.g. "access_denied" when the user declined; the integration is left unchanged."""
+    error_description: _builtins.str
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        state: _builtins.str = ...,
+        code: _builtins.str = ...,
+        error: _builtins.str = ...,
+        error_description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "error", b"error", "error_description", b"error_description", "name", b"name", "org_id", b"org_id", "project_id", b"project_id", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompleteAuthorizationRequest: _TypeAlias = CompleteAuthorizationRequest  # noqa: Y015
+
+@_typing.final
+class CompleteAuthorizationResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTEGRATION_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    WORKSPACES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def integration(self) -> Global___Integration:
+        """Saved, connected through OAuth (the tokens themselves are never returned)."""
+
+    @_builtins.property
+    def account(self) -> Global___Account: ...
+    @_builtins.property
+    def workspaces(self) -> _containers.RepeatedCompositeFieldContainer[Global___Workspace]:
+        """What the grant covers; choose which to import through `settings.options`."""
+
+    def __init__(
+        self,
+        *,
+        integration: Global___Integration | None = ...,
+        account: Global___Account | None = ...,
+        workspaces: _abc.Iterable[Global___Workspace] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "integration", b"integration"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "integration", b"integration", "workspaces", b"workspaces"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompleteAuthorizationResponse: _TypeAlias = CompleteAuthorizationResponse  # noqa: Y015
 
 @_typing.final
 class Account(_message.Message):

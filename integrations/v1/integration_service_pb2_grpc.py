@@ -54,6 +54,16 @@ class IntegrationServiceStub:
                 request_serializer=integrations_dot_v1_dot_integration__service__pb2.TestConnectionRequest.SerializeToString,
                 response_deserializer=integrations_dot_v1_dot_integration__service__pb2.TestConnectionResponse.FromString,
                 _registered_method=True)
+        self.StartAuthorization = channel.unary_unary(
+                '/integrations.v1.IntegrationService/StartAuthorization',
+                request_serializer=integrations_dot_v1_dot_integration__service__pb2.StartAuthorizationRequest.SerializeToString,
+                response_deserializer=integrations_dot_v1_dot_integration__service__pb2.StartAuthorizationResponse.FromString,
+                _registered_method=True)
+        self.CompleteAuthorization = channel.unary_unary(
+                '/integrations.v1.IntegrationService/CompleteAuthorization',
+                request_serializer=integrations_dot_v1_dot_integration__service__pb2.CompleteAuthorizationRequest.SerializeToString,
+                response_deserializer=integrations_dot_v1_dot_integration__service__pb2.CompleteAuthorizationResponse.FromString,
+                _registered_method=True)
         self.StartImport = channel.unary_unary(
                 '/integrations.v1.IntegrationService/StartImport',
                 request_serializer=integrations_dot_v1_dot_integration__service__pb2.StartImportRequest.SerializeToString,
@@ -137,6 +147,22 @@ class IntegrationServiceServicer:
     def TestConnection(self, request, context):
         """Checks the stored (or supplied) credentials against the third party.
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartAuthorization(self, request, context):
+        """OAuth 2.0 sign-in (AIP-136 custom methods). Start returns the third party's consent URL and a
+        single-use state bound to the org, project, integration, caller and redirect URI; the browser
+        comes back to the redirect URI with a code (or an error) and the state, which Complete
+        exchanges for tokens (sealed, never returned), tests and saves. Either replica may complete it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteAuthorization(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -234,6 +260,16 @@ def add_IntegrationServiceServicer_to_server(servicer, server):
                     servicer.TestConnection,
                     request_deserializer=integrations_dot_v1_dot_integration__service__pb2.TestConnectionRequest.FromString,
                     response_serializer=integrations_dot_v1_dot_integration__service__pb2.TestConnectionResponse.SerializeToString,
+            ),
+            'StartAuthorization': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartAuthorization,
+                    request_deserializer=integrations_dot_v1_dot_integration__service__pb2.StartAuthorizationRequest.FromString,
+                    response_serializer=integrations_dot_v1_dot_integration__service__pb2.StartAuthorizationResponse.SerializeToString,
+            ),
+            'CompleteAuthorization': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteAuthorization,
+                    request_deserializer=integrations_dot_v1_dot_integration__service__pb2.CompleteAuthorizationRequest.FromString,
+                    response_serializer=integrations_dot_v1_dot_integration__service__pb2.CompleteAuthorizationResponse.SerializeToString,
             ),
             'StartImport': grpc.unary_unary_rpc_method_handler(
                     servicer.StartImport,
@@ -399,6 +435,60 @@ class IntegrationService:
             '/integrations.v1.IntegrationService/TestConnection',
             integrations_dot_v1_dot_integration__service__pb2.TestConnectionRequest.SerializeToString,
             integrations_dot_v1_dot_integration__service__pb2.TestConnectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartAuthorization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/integrations.v1.IntegrationService/StartAuthorization',
+            integrations_dot_v1_dot_integration__service__pb2.StartAuthorizationRequest.SerializeToString,
+            integrations_dot_v1_dot_integration__service__pb2.StartAuthorizationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteAuthorization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/integrations.v1.IntegrationService/CompleteAuthorization',
+            integrations_dot_v1_dot_integration__service__pb2.CompleteAuthorizationRequest.SerializeToString,
+            integrations_dot_v1_dot_integration__service__pb2.CompleteAuthorizationResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -41,6 +41,13 @@ class IntegrationServiceStub:
     """Enables, disables or reconfigures an integration (AIP-134 field mask)."""
     TestConnection: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.TestConnectionRequest, _integration_service_pb2.TestConnectionResponse]
     """Checks the stored (or supplied) credentials against the third party."""
+    StartAuthorization: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.StartAuthorizationRequest, _integration_service_pb2.StartAuthorizationResponse]
+    """OAuth 2.0 sign-in (AIP-136 custom methods). Start returns the third party's consent URL and a
+    single-use state bound to the org, project, integration, caller and redirect URI; the browser
+    comes back to the redirect URI with a code (or an error) and the state, which Complete
+    exchanges for tokens (sealed, never returned), tests and saves. Either replica may complete it.
+    """
+    CompleteAuthorization: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.CompleteAuthorizationRequest, _integration_service_pb2.CompleteAuthorizationResponse]
     StartImport: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.StartImportRequest, _integration_service_pb2.ImportJob]
     """Import jobs: long-running work as a resource with a state machine."""
     GetImportJob: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.GetImportJobRequest, _integration_service_pb2.ImportJob]
@@ -68,6 +75,13 @@ class IntegrationServiceAsyncStub(IntegrationServiceStub):
     """Enables, disables or reconfigures an integration (AIP-134 field mask)."""
     TestConnection: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.TestConnectionRequest, _integration_service_pb2.TestConnectionResponse]  # type: ignore[assignment]
     """Checks the stored (or supplied) credentials against the third party."""
+    StartAuthorization: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.StartAuthorizationRequest, _integration_service_pb2.StartAuthorizationResponse]  # type: ignore[assignment]
+    """OAuth 2.0 sign-in (AIP-136 custom methods). Start returns the third party's consent URL and a
+    single-use state bound to the org, project, integration, caller and redirect URI; the browser
+    comes back to the redirect URI with a code (or an error) and the state, which Complete
+    exchanges for tokens (sealed, never returned), tests and saves. Either replica may complete it.
+    """
+    CompleteAuthorization: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.CompleteAuthorizationRequest, _integration_service_pb2.CompleteAuthorizationResponse]  # type: ignore[assignment]
     StartImport: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.StartImportRequest, _integration_service_pb2.ImportJob]  # type: ignore[assignment]
     """Import jobs: long-running work as a resource with a state machine."""
     GetImportJob: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.GetImportJobRequest, _integration_service_pb2.ImportJob]  # type: ignore[assignment]
@@ -116,6 +130,25 @@ class IntegrationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_integration_service_pb2.TestConnectionResponse, _abc.Awaitable[_integration_service_pb2.TestConnectionResponse]]:
         """Checks the stored (or supplied) credentials against the third party."""
+
+    @_abc_1.abstractmethod
+    def StartAuthorization(
+        self,
+        request: _integration_service_pb2.StartAuthorizationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_service_pb2.StartAuthorizationResponse, _abc.Awaitable[_integration_service_pb2.StartAuthorizationResponse]]:
+        """OAuth 2.0 sign-in (AIP-136 custom methods). Start returns the third party's consent URL and a
+        single-use state bound to the org, project, integration, caller and redirect URI; the browser
+        comes back to the redirect URI with a code (or an error) and the state, which Complete
+        exchanges for tokens (sealed, never returned), tests and saves. Either replica may complete it.
+        """
+
+    @_abc_1.abstractmethod
+    def CompleteAuthorization(
+        self,
+        request: _integration_service_pb2.CompleteAuthorizationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_service_pb2.CompleteAuthorizationResponse, _abc.Awaitable[_integration_service_pb2.CompleteAuthorizationResponse]]: ...
 
     @_abc_1.abstractmethod
     def StartImport(

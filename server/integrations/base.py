@@ -28,6 +28,7 @@ from graph.import_jobs import ImportJobRecord, Progress
 from graph.schema import GraphSchema
 from graph.writer import GraphWriter
 from server.integrations.credentials import AuthMethod, Credentials, OAuthAuth, OAuthTokens
+from server.integrations.oauth import OAuthProvider
 from server.integrations.settings import IntegrationSettings, WebhookTarget
 
 
@@ -35,6 +36,8 @@ class Outcome(Enum):
     CONNECTED = "CONNECTED"
     AUTH_FAILED = "AUTH_FAILED"
     ERROR = "ERROR"
+    # The OAuth grant is gone (revoked, refresh token dead): only a new sign-in helps.
+    NEEDS_REAUTHORIZATION = "NEEDS_REAUTHORIZATION"
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,11 @@ class Integration(abc.ABC, Generic[OptionsT]):
         """``Bearer`` auth that refreshes through this plugin and hands new tokens to the settings' sink."""
         refreshes = type(self).refresh_tokens is not Integration.refresh_tokens
         return OAuthAuth(tokens, self.refresh_tokens if refreshes else None, settings.on_refresh)
+
+    def oauth_provider(self) -> OAuthProvider | None:
+        """The sign-in flow, when this server holds the plugin's OAuth app credentials; None makes
+        OAuth unavailable for it (not broken): projects then connect with an API token."""
+        return None
 
     def containers(self, options: OptionsT) -> tuple[str, ...]:
         """The containers the options select; empty means every container the credentials see."""

@@ -19,6 +19,8 @@ import certifi
 import httpx
 
 from server.integrations.clickup.errors import (
+    GRANT_GONE_CODES,
+    ClickUpAuthError,
     ClickUpError,
     ClickUpHTTPError,
     ClickUpRateLimited,
@@ -30,6 +32,7 @@ from server.integrations.clickup.errors import (
 from server.integrations.clickup.models import Team, User, parse_teams, parse_user
 from server.integrations.clickup.rate_limit import Clock, RateLimiter, RateLimitSnapshot, SystemClock
 from server.integrations.credentials import ApiToken, Credentials, HeaderAuth, OAuthAuth, OAuthTokens
+from server.integrations.oauth import GrantRevoked
 
 DEFAULT_BASE_URL = "https://api.clickup.com/api/v2"
 Params = Mapping[str, str | int | bool | list[str]]
@@ -85,6 +88,7 @@ class ClickUpClient:
         rng: random.Random | None = None,
     ) -> None:
         self._clock = clock or SystemClock()
+        self._oauth = isinstance(credentials, OAuthTokens)
         self._limiter = limiter or RateLimiter(clock=self._clock)
         self._max_retries = max_retries
         self._max_rate_limit_retries = max_rate_limit_retries
@@ -156,6 +160,10 @@ class ClickUpClient:
                 if response.is_success:
                     return self._json(response, method, path)
                 error = self._error(response, method, path)
+                if self._oauth and isinstance(error, ClickUpAuthError) and error.ecode in GRANT_GONE_CODES:
+                    raise GrantRevoked(
+                        f"ClickUp says the OAuth grant is gone ({error.ecode}); sign in again"
+                    ) from error
                 if not isinstance(error, ClickUpServerError):
                     raise error
             if method != "GET":

@@ -20,6 +20,9 @@ Messages name the real method and path (``POST /team/1/webhook``) and never cont
 from __future__ import annotations
 
 _TOKEN_CODES = {"OAUTH_017", "OAUTH_019", "OAUTH_021", "OAUTH_025", "OAUTH_077"}
+# "Token not found": for an OAuth token this means the grant was revoked (never OAUTH_023, which
+# ClickUp also answers for an unknown id). OAUTH_017 (no header) is our bug, not a revocation.
+GRANT_GONE_CODES = frozenset({"OAUTH_019", "OAUTH_021", "OAUTH_025", "OAUTH_077"})
 _WEBHOOK_EXISTS_CODE = "WEBHOOK_003"
 
 

@@ -40,11 +40,13 @@ from server.integrations.clickup.errors import (
 )
 from server.integrations.clickup.importer import ClickUpImport, ImportFailed
 from server.integrations.clickup.live_sync import apply_event
+from server.integrations.clickup.oauth import DEFAULT_AUTHORIZE_URL, ClickUpOAuth
 from server.integrations.clickup.options import OPTIONS_SCHEMA, ClickUpOptions, dump_options, parse_options
 from server.integrations.clickup.rate_limit import LimiterPool
 from server.integrations.clickup.schema import SCHEMA
 from server.integrations.clickup.webhooks import parse_delivery
 from server.integrations.credentials import AuthMethod, Credentials, OAuthTokens, rate_key
+from server.integrations.oauth import GrantRevoked, OAuthApp, OAuthProvider
 from server.integrations.settings import IntegrationSettings, WebhookTarget
 
 # Used with fullmatch: "$" would let a final "\n" through (into an HTTP header or a graph key).
@@ -60,6 +62,9 @@ class ClickUpSettings:
     timeout_seconds: float = 30.0
     rate_limit_per_minute: int = 100  # per token, before ClickUp's own headers say otherwise
     limiters: LimiterPool = field(default_factory=LimiterPool)
+    # The OAuth app (``CLICKUP_OAUTH_CLIENT_ID`` + secret); None: sign-in is unavailable here.
+    oauth_app: OAuthApp | None = None
+    oauth_authorize_url: str = DEFAULT_AUTHORIZE_URL
 
     @classmethod
     def from_config(cls, config: Config) -> ClickUpSettings:
@@ -70,6 +75,10 @@ class ClickUpSettings:
             timeout_seconds=config("CLICKUP_TIMEOUT_SECONDS", duration(0.1, 300), default="30"),
             rate_limit_per_minute=rate,
             limiters=LimiterPool(default_limit=rate),
+            oauth_app=OAuthApp.from_config(config, "clickup"),
+            oauth_authorize_url=config(
+                "CLICKUP_OAUTH_AUTHORIZE_URL", url("http", "https"), default=DEFAULT_AUTHORIZE_URL
+            ),
         )
 
 
@@ -90,6 +99,16 @@ class ClickUpIntegration(Integration[ClickUpOptions]):
 
     def __init__(self, settings: ClickUpSettings) -> None:
         self._settings = settings
+        self._oauth = (
+            ClickUpOAuth(
+                settings.oauth_app,
+                authorize_url=settings.oauth_authorize_url,
+                api_base_url=settings.api_base_url,
+                timeout_seconds=settings.timeout_seconds,
+            )
+            if settings.oauth_app is not None
+            else None
+        )
 
     @classmethod
     def from_config(cls, config: Config) -> ClickUpIntegration:
@@ -107,6 +126,9 @@ class ClickUpIntegration(Integration[ClickUpOptions]):
             limiter=self._settings.limiters.for_token(rate_key(credentials)),
             max_retries=max_retries,
         )
+
+    def oauth_provider(self) -> OAuthProvider | None:
+        return self._oauth
 
     def _client_for(self, settings: Settings) -> ClickUpClient:
         return self.client(settings.credentials, max_retries=4)
@@ -195,6 +217,8 @@ class ClickUpIntegration(Integration[ClickUpOptions]):
             try:
                 user = await client.get_user()
                 teams = await client.get_teams()
+            except GrantRevoked as exc:
+                return ConnectionCheck(Outcome.NEEDS_REAUTHORIZATION, str(exc), time.monotonic() - started)
             except ClickUpAuthError as exc:
                 return ConnectionCheck(
                     Outcome.AUTH_FAILED,
