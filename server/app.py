@@ -17,6 +17,7 @@ from graph.connection import GraphConfig, open_driver
 from graph.import_jobs import ImportJobStore
 from graph.integration_store import IntegrationStore
 from graph.migrations import migrate
+from graph.refresh_leases import RefreshLeases
 from graph.schema_keys import ensure_keys
 from graph.webhook_inbox import WebhookInbox, WebhookRegistry
 from integrations.v1 import integration_service_pb2 as pb
@@ -65,7 +66,12 @@ class HubServer:
         for plugin in registry.all():  # a new source's labels get their key constraints, no migration needed
             if getattr(plugin, "graph_schema", None) is not None:
                 await ensure_keys(self._driver, cfg.neo4j_database, plugin.graph_schema)
-        gallery = Gallery(registry, IntegrationStore(self._driver, cfg.neo4j_database), cfg.keyring)
+        gallery = Gallery(
+            registry,
+            IntegrationStore(self._driver, cfg.neo4j_database),
+            cfg.keyring,
+            RefreshLeases(self._driver, cfg.neo4j_database),
+        )
         self.gallery = gallery
         jobs = ImportJobStore(self._driver, cfg.neo4j_database, lease_seconds=cfg.import_lease_seconds)
         self._imports = ImportRunner(self._driver, cfg.neo4j_database, jobs, gallery, metrics=self.metrics)

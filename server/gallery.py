@@ -8,8 +8,11 @@ wire and at rest is ``settings_codec``'s; what a plugin's options mean is the pl
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import time
+import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -18,12 +21,14 @@ from google.protobuf import field_mask_pb2
 
 from graph.integration_store import ConcurrentUpdateError, IntegrationKey, IntegrationRecord, IntegrationStore
 from graph.projects import ProjectOfAnotherOrg
+from graph.refresh_leases import RefreshLeases
 from integrations.v1 import integration_service_pb2 as pb
 from server import settings_codec as codec
 from server.crypto import DecryptionError, KeyRing
-from server.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from server.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from server.integrations.base import AnyIntegration, ConnectionCheck, Outcome
 from server.integrations.credentials import OAuthTokens
+from server.integrations.oauth import GrantRevoked
 from server.integrations.registry import IntegrationRegistry
 from server.integrations.settings import IntegrationSettings
 from server.validation import optional_request_id, require_name
@@ -31,6 +36,11 @@ from server.validation import optional_request_id, require_name
 logger = logging.getLogger(__name__)
 
 MAX_SETTINGS_BYTES = 16 * 1024
+# A refresh holds its lease this long at most (a dead replica's lease runs out by then); a waiter
+# gives up after REFRESH_WAIT_SECONDS.
+REFRESH_LEASE_SECONDS = 30.0
+REFRESH_WAIT_SECONDS = 45.0
+REFRESH_POLL_SECONDS = 0.1
 UPDATABLE_PATHS = frozenset(
     {
         "enabled",
@@ -69,10 +79,15 @@ class SettingsUnreadable(FailedPrecondition):
 
 
 class Gallery:
-    def __init__(self, registry: IntegrationRegistry, store: IntegrationStore, keyring: KeyRing) -> None:
+    def __init__(
+        self, registry: IntegrationRegistry, store: IntegrationStore, keyring: KeyRing, leases: RefreshLeases
+    ) -> None:
         self._registry = registry
         self._store = store
         self._keyring = keyring
+        self._leases = leases
+        self._owner = f"gallery-{uuid.uuid4().hex[:12]}"
+        self._refreshing: dict[IntegrationKey, asyncio.Lock] = {}
 
     def _plugin(self, name: str) -> AnyIntegration:
         require_name("name", name)
@@ -100,12 +115,12 @@ class Gallery:
             return settings
         key = record.key
 
-        async def keep(tokens: OAuthTokens) -> None:
-            await self.keep_tokens(key, tokens)
+        async def refresh(stale: OAuthTokens) -> OAuthTokens:
+            return await self.refresh_tokens(key, stale)
 
-        return replace(settings, on_refresh=keep)
+        return replace(settings, refresh=refresh)
 
-    async def keep_tokens(self, key: IntegrationKey, tokens: OAuthTokens) -> None:
+    async def keep_tokens(self, key: IntegrationKey, tokens: OAuthTokens) -> bool:
         """Seal a refreshed OAuth token set in place of the stored one (the refresh token may be
         single-use: losing the new one would lock the project out). Other settings stay as they are."""
         for _ in range(_SAVE_ATTEMPTS):
@@ -113,7 +128,7 @@ class Gallery:
             current = self._open(record)
             if record is None or current is None or not isinstance(current.credentials, OAuthTokens):
                 logger.warning("refreshed tokens of %s/%s/%s not kept: no OAuth settings", *_names(key))
-                return
+                return False
             try:
                 await self._store.save(
                     record.with_changes(
@@ -124,8 +139,58 @@ class Gallery:
             except ConcurrentUpdateError:
                 continue
             logger.info("refreshed OAuth tokens of %s/%s/%s sealed", *_names(key))
-            return
+            return True
         logger.error("refreshed tokens of %s/%s/%s not kept: the settings kept changing", *_names(key))
+        return False
+
+    async def _stored_tokens(self, key: IntegrationKey) -> OAuthTokens | None:
+        settings = self._open(await self._store.get(key))
+        return settings.credentials if settings is not None and isinstance(settings.credentials, OAuthTokens) else None
+
+    async def refresh_tokens(self, key: IntegrationKey, stale: OAuthTokens) -> OAuthTokens:
+        """A fresh token set for ``stale``, refreshed by one caller across all replicas.
+
+        Whoever holds the project's refresh lease asks the third party and seals the new set before
+        anyone uses it; everyone else waits for the sealed set to change and uses that. So a rotating
+        refresh token is spent once per expiry, whatever the number of replicas and requests.
+        """
+        lock = self._refreshing.setdefault(key, asyncio.Lock())  # one refresher per process, too
+        async with lock:
+            deadline = time.monotonic() + REFRESH_WAIT_SECONDS
+            while True:
+                current = await self._stored_tokens(key)
+                if current is not None and current.access_token != stale.access_token and not current.expired():
+                    return current  # refreshed meanwhile, here or on another replica
+                if await self._leases.acquire(key.org_id, key.project_id, key.name, self._owner, REFRESH_LEASE_SECONDS):
+                    try:
+                        return await self._refresh_holding_lease(key, stale)
+                    finally:
+                        await self._leases.release(key.org_id, key.project_id, key.name, self._owner)
+                if time.monotonic() > deadline:
+                    raise Unavailable(
+                        f"another replica's refresh of the {key.name} tokens did not finish; retry",
+                        reason="REFRESH_TIMEOUT",
+                    )
+                await asyncio.sleep(REFRESH_POLL_SECONDS)
+
+    async def _refresh_holding_lease(self, key: IntegrationKey, stale: OAuthTokens) -> OAuthTokens:
+        current = await self._stored_tokens(key)  # read again under the lease: it is the last word
+        if current is not None and current.access_token != stale.access_token and not current.expired():
+            return current
+        base = current or stale
+        plugin = self._plugin(key.name)
+        try:
+            fresh = await plugin.refresh_tokens(base)
+        except GrantRevoked as exc:
+            await self.needs_reauthorization(key, str(exc))
+            raise
+        if not fresh.refresh_token:  # providers that do not rotate it keep the old one valid
+            fresh = replace(fresh, refresh_token=base.refresh_token)
+        if not fresh.account_id and not fresh.site_id:
+            fresh = replace(fresh, account_id=base.account_id, site_id=base.site_id)
+        if not await self.keep_tokens(key, fresh):
+            raise Aborted(f"the refreshed {key.name} tokens could not be sealed; retry", reason="REFRESH_NOT_KEPT")
+        return fresh
 
     def plugin(self, name: str) -> AnyIntegration:
         """The registered plugin ``name`` (NOT_FOUND naming the known ones otherwise)."""

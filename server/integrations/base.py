@@ -208,10 +208,15 @@ class Integration(abc.ABC, Generic[OptionsT]):
         """
         raise NotImplementedError(f"{self.display_name} tokens are not refreshed")
 
+    @property
+    def refreshes_tokens(self) -> bool:
+        """Whether this plugin's OAuth tokens expire and are refreshed (it implements ``refresh_tokens``)."""
+        return type(self).refresh_tokens is not Integration.refresh_tokens
+
     def oauth_auth(self, settings: IntegrationSettings[OptionsT], tokens: OAuthTokens) -> OAuthAuth:
-        """``Bearer`` auth that refreshes through this plugin and hands new tokens to the settings' sink."""
-        refreshes = type(self).refresh_tokens is not Integration.refresh_tokens
-        return OAuthAuth(tokens, self.refresh_tokens if refreshes else None, settings.on_refresh)
+        """``Bearer`` auth that refreshes through the settings' coordinated refresh (the gallery's:
+        single-flight across replicas, sealed before use) when the plugin's tokens expire."""
+        return OAuthAuth(tokens, settings.refresh if self.refreshes_tokens else None)
 
     def oauth_provider(self) -> OAuthProvider | None:
         """The sign-in flow, when this server holds the plugin's OAuth app credentials; None makes

@@ -7,7 +7,7 @@ kind of credential it holds:
   ``Authorization``; another API may want ``Bearer`` or Basic);
 - ``OAuthTokens``: an OAuth 2.0 token set (access token, refresh token, expiry, scopes, the account
   and site it belongs to). ``OAuthAuth`` refreshes it before it expires, and once on a 401, through
-  the plugin's refresher, and hands the new set to ``on_refresh`` so the server re-seals it.
+  the refresher the server gives it (single-flight across replicas, sealed before use).
 
 Both are plain data, sealed with the rest of the settings; ``repr`` never shows a secret.
 """
@@ -135,8 +135,9 @@ class HeaderAuth(httpx.Auth):
         yield request
 
 
+# A stale token set in, a fresh one out: already persisted when it returns (the refresh token may
+# be single use, so a set that is used before it is sealed could be lost with the process).
 Refresher = Callable[[OAuthTokens], Awaitable[OAuthTokens]]
-RefreshSink = Callable[[OAuthTokens], Awaitable[None]]
 
 
 class OAuthAuth(httpx.Auth):
@@ -147,12 +148,9 @@ class OAuthAuth(httpx.Auth):
     requests wait for it rather than spend the single-use refresh token twice.
     """
 
-    def __init__(
-        self, tokens: OAuthTokens, refresher: Refresher | None = None, on_refresh: RefreshSink | None = None
-    ) -> None:
+    def __init__(self, tokens: OAuthTokens, refresher: Refresher | None = None) -> None:
         self.tokens = tokens
         self._refresher = refresher
-        self._on_refresh = on_refresh
         self._lock = asyncio.Lock()
 
     def _can_refresh(self) -> bool:
@@ -167,8 +165,6 @@ class OAuthAuth(httpx.Auth):
             if not fresh.refresh_token:  # providers that do not rotate it keep the old one valid
                 fresh = replace(fresh, refresh_token=stale.refresh_token)
             self.tokens = fresh
-            if self._on_refresh is not None:
-                await self._on_refresh(fresh)
 
     def _sign(self, request: httpx.Request) -> None:
         request.headers["Authorization"] = f"Bearer {self.tokens.access_token}"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from server.integrations.credentials import Credentials, RefreshSink
+from server.integrations.credentials import Credentials, Refresher
 
 OptionsT = TypeVar("OptionsT")
 
@@ -27,9 +27,10 @@ class IntegrationSettings(Generic[OptionsT]):
     credentials: Credentials = field(repr=False)
     options: OptionsT
     sync: SyncPolicy = SyncPolicy()
-    # Where a refreshed OAuth token set goes to be sealed again (set by the gallery when it opens
-    # stored settings; ``OAuthAuth`` calls it). Not part of the settings' value.
-    on_refresh: RefreshSink | None = field(default=None, compare=False, repr=False)
+    # How a stale OAuth token set of this project becomes a fresh one: set by the gallery when it
+    # opens stored settings (one replica refreshes, the new set is sealed before it is used; the
+    # others wait for it). ``OAuthAuth`` calls it. Not part of the settings' value.
+    refresh: Refresher | None = field(default=None, compare=False, repr=False)
 
     def with_options(self, options: OptionsT) -> IntegrationSettings[OptionsT]:
         return replace(self, options=options)

@@ -60,19 +60,13 @@ async def test_an_api_token_is_sent_as_the_plugin_says() -> None:
     assert api.seen == ["pk_1"]
 
 
-async def test_an_expiring_token_is_refreshed_before_it_is_sent_and_handed_back_for_sealing() -> None:
+async def test_an_expiring_token_is_refreshed_before_it_is_sent() -> None:
     api = Api({"old"})
     refresher = Refresher(api)
-    saved: list[OAuthTokens] = []
-
-    async def keep(tokens: OAuthTokens) -> None:
-        saved.append(tokens)
-
-    auth = OAuthAuth(OAuthTokens("old", "refresh-1", SOON, ("read",), "acct"), refresher, keep)
+    auth = OAuthAuth(OAuthTokens("old", "refresh-1", SOON, ("read",), "acct"), refresher)
     assert await get(auth, api) == 200
     assert api.seen == ["Bearer access-1"]
     assert refresher.calls == 1
-    assert saved == [auth.tokens]
     assert auth.tokens.refresh_token == "refresh-1", "a provider that does not rotate it keeps the old one"
     assert auth.tokens.account_id == "acct"
 
