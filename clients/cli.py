@@ -3,6 +3,9 @@
     INTEGRATIONS_TOKEN_FILE=~/.integrations-token integrations --org acme --project p1 list
     integrations configure clickup < token.txt        # the API token from stdin or a prompt, never argv
     integrations import clickup                       # live progress; Ctrl-C offers to cancel
+    integrations connect clickup [--open-browser]     # sign in: prints the consent URL, waits on loopback
+    integrations connect clickup --no-browser-listener [--redirect-uri URI]   # headless: prints URL and state
+    integrations connect clickup --state STATE --code CODE                     # ...then completes it
 
 Exit codes: 0 ok; 1 the operation itself failed (connection test not ok, import failed or was
 cancelled); 2 usage or configuration; 3 not found; 4 unauthenticated or not allowed; 5 the server
@@ -15,6 +18,7 @@ import argparse
 import getpass
 import json
 import sys
+import webbrowser
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -25,6 +29,7 @@ from google.protobuf.message import Message
 from clients.client import IntegrationsClient
 from clients.credentials import TokenMissing, bearer_token
 from clients.errors import IntegrationsError
+from clients.loopback import LoopbackRedirect, Redirect
 from envconfig import Config
 from integrations.v1 import integration_service_pb2 as pb
 
@@ -42,6 +47,16 @@ EXIT_CODES = {
 
 class UsageError(Exception):
     """Bad arguments or configuration: exit 2 with one clear line."""
+
+
+class OperationFailed(Exception):
+    """The operation itself did not succeed (no sign-in came back in time): exit 1 with one line."""
+
+
+# Without a listener the browser is sent here and fails to load; its address bar then holds the
+# code and the state to pass to `connect --code … --state …`. Loopback on any port is how native
+# apps register (RFC 8252 §7.3).
+HEADLESS_REDIRECT_URI = "http://127.0.0.1/oauth/callback"
 
 
 def _option(text: str) -> tuple[str, Any]:
@@ -199,6 +214,91 @@ class Cli:
         self.emit(as_json(final), f"import {final.id} {state}" + (f": {final.error}" if final.error else ""))
         return 0 if final.state == pb.IMPORT_JOB_STATE_SUCCEEDED else 1
 
+    def connect(self) -> int:
+        """Sign in (OAuth): through a loopback listener by default, or in two headless steps."""
+        args = self.args
+        if args.code or args.state:
+            if not (args.code and args.state):
+                raise UsageError("--code and --state go together: both come from the same redirect")
+            code = self.stdin.readline().strip() if args.code == "-" else args.code
+            return self._complete(Redirect(args.state, code))
+        if args.no_browser_listener:
+            return self._start_headless(args.redirect_uri or HEADLESS_REDIRECT_URI)
+        if args.redirect_uri:
+            raise UsageError("--redirect-uri goes with --no-browser-listener; the listener makes its own")
+        if args.timeout <= 0:
+            raise UsageError("--timeout must be a positive number of seconds")
+        with LoopbackRedirect() as listener:
+            started = self.client.start_authorization(*self.scope, args.name, listener.redirect_uri)
+            listener.expect(started.state)
+            self._show_start(started, listener.redirect_uri, f"waiting up to {args.timeout:g} s for it to come back")
+            if args.open_browser:
+                webbrowser.open(started.authorization_url)
+            try:
+                redirect = listener.wait(args.timeout)
+            except TimeoutError as exc:
+                raise OperationFailed(f"{exc}; run connect again") from None
+            except KeyboardInterrupt:
+                raise OperationFailed("sign-in cancelled") from None
+            try:
+                done = self.client.complete_authorization(self._complete_request(redirect))
+            except IntegrationsError as exc:
+                listener.answer(False, f"Not connected: {exc.message}")
+                raise
+            listener.answer(True, f"{self._connected_text(done)}. You can close this tab.")
+        return self._report(done)
+
+    def _show_start(self, started: pb.StartAuthorizationResponse, redirect_uri: str, then: str) -> None:
+        payload = as_json(started) | {"redirect_uri": redirect_uri}
+        if self.args.json:
+            print(json.dumps(payload, sort_keys=True), file=self.out, flush=True)
+            return
+        print(
+            f"Open this address in a browser to sign in ({then}):\n\n  {started.authorization_url}\n",
+            file=self.out,
+            flush=True,
+        )
+
+    def _start_headless(self, redirect_uri: str) -> int:
+        started = self.client.start_authorization(*self.scope, self.args.name, redirect_uri)
+        self._show_start(started, redirect_uri, "no listener")
+        if not self.args.json:
+            expires = started.expire_time.ToDatetime(tzinfo=UTC).isoformat(timespec="seconds")
+            print(
+                f"After you approve, the browser goes to {redirect_uri}?code=…&state=… (it may fail to load).\n"
+                f"Finish before {expires} with:\n\n"
+                f"  integrations --org {self.args.org} --project {self.args.project} connect {self.args.name} "
+                f"--state {started.state} --code CODE",
+                file=self.out,
+            )
+        return 0
+
+    def _complete_request(self, redirect: Redirect) -> pb.CompleteAuthorizationRequest:
+        return pb.CompleteAuthorizationRequest(
+            org_id=self.args.org,
+            project_id=self.args.project,
+            name=self.args.name,
+            state=redirect.state,
+            code=redirect.code,
+            error=redirect.error[:200],
+            error_description=redirect.error_description[:500],
+        )
+
+    def _complete(self, redirect: Redirect) -> int:
+        return self._report(self.client.complete_authorization(self._complete_request(redirect)))
+
+    @staticmethod
+    def _connected_text(done: pb.CompleteAuthorizationResponse) -> str:
+        account = done.account.username or done.account.id
+        if done.account.email:
+            account += f" ({done.account.email})"
+        places = ", ".join(f"{w.name} ({w.id})" for w in done.workspaces) or "none"
+        return f"{done.integration.display_name} connected through sign-in as {account}; workspaces: {places}"
+
+    def _report(self, done: pb.CompleteAuthorizationResponse) -> int:
+        self.emit(as_json(done), self._connected_text(done))
+        return 0
+
     def replay(self) -> int:
         request = pb.ReplayWebhookEventsRequest(
             org_id=self.args.org, project_id=self.args.project, event_ids=self.args.event or []
@@ -248,6 +348,23 @@ def parser() -> argparse.ArgumentParser:
     configure.add_argument("--oauth", action="store_true", help="the token is an OAuth access token")
     configure.add_argument("--auto-sync", action="store_true", help="keep the graph live through webhooks")
     configure.add_argument("--sync-interval", type=int, help="seconds between gap repairs")
+    connect = commands.add_parser(
+        "connect", help="sign in (OAuth): prints the consent URL and waits for the redirect on 127.0.0.1"
+    )
+    connect.add_argument("name")
+    connect.add_argument("--open-browser", action="store_true", help="also open the consent URL in a browser")
+    connect.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the redirect (default 300)")
+    connect.add_argument(
+        "--no-browser-listener",
+        action="store_true",
+        help="headless: print the consent URL and the state, then finish with --state and --code",
+    )
+    connect.add_argument(
+        "--redirect-uri",
+        help=f"with --no-browser-listener: where the browser is sent (default {HEADLESS_REDIRECT_URI})",
+    )
+    connect.add_argument("--state", help="finish a headless sign-in: the state the redirect carried")
+    connect.add_argument("--code", help="finish a headless sign-in: the code the redirect carried ('-': from stdin)")
     run = commands.add_parser("import", help="full import with live progress")
     run.add_argument("name")
     run.add_argument("--no-wait", action="store_true")
@@ -285,6 +402,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, stdin: TextIO
     except UsageError as exc:
         print(f"integrations: {exc}", file=sys.stderr)
         return 2
+    except OperationFailed as exc:
+        print(f"integrations: {exc}", file=sys.stderr)
+        return 1
     except IntegrationsError as exc:
         print(f"integrations: {exc.code.name.lower()}: {exc.message}", file=sys.stderr)
         return EXIT_CODES.get(exc.code, 7)

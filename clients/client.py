@@ -88,12 +88,13 @@ class IntegrationsClient:
     def close(self) -> None:
         self._channel.close()
 
-    def _call(self, method: Callable[..., T], request: Any) -> T:
-        for attempt in range(self._policy.retries + 1):
+    def _call(self, method: Callable[..., T], request: Any, *, retry: bool = True) -> T:
+        retries = self._policy.retries if retry else 0
+        for attempt in range(retries + 1):
             try:
                 return method(request, metadata=self._policy.metadata, timeout=self._policy.deadline)
             except grpc.RpcError as error:
-                if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == self._policy.retries:
+                if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == retries:
                     raise from_rpc_error(error) from None
                 time.sleep(self._policy.delay(attempt))
         raise AssertionError("unreachable")
@@ -125,6 +126,17 @@ class IntegrationsClient:
         return self._call(
             self._stub.TestConnection, pb.TestConnectionRequest(org_id=org_id, project_id=project_id, name=name)
         )
+
+    def start_authorization(
+        self, org_id: str, project_id: str, name: str, redirect_uri: str
+    ) -> pb.StartAuthorizationResponse:
+        """The third party's consent URL and a single-use state (retried freely: an unused state expires)."""
+        return self._call(self._stub.StartAuthorization, _start_authorization(org_id, project_id, name, redirect_uri))
+
+    def complete_authorization(self, request: pb.CompleteAuthorizationRequest) -> pb.CompleteAuthorizationResponse:
+        """Never retried: the server spends the state on the first attempt, so a retry could only
+        answer "state invalid" and hide why the first one failed."""
+        return self._call(self._stub.CompleteAuthorization, request, retry=False)
 
     def start_import(self, org_id: str, project_id: str, name: str, request_id: str = "") -> pb.ImportJob:
         """``request_id`` (a new one by default) makes the retries on UNAVAILABLE return one job."""
@@ -211,12 +223,13 @@ class AsyncIntegrationsClient:
             return False
         return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
 
-    async def _call(self, method: Callable[..., Awaitable[T]], request: Any) -> T:
-        for attempt in range(self._policy.retries + 1):
+    async def _call(self, method: Callable[..., Awaitable[T]], request: Any, *, retry: bool = True) -> T:
+        retries = self._policy.retries if retry else 0
+        for attempt in range(retries + 1):
             try:
                 return await method(request, metadata=self._policy.metadata, timeout=self._policy.deadline)
             except grpc.aio.AioRpcError as error:
-                if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == self._policy.retries:
+                if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == retries:
                     raise from_rpc_error(error) from None
                 await asyncio.sleep(self._policy.delay(attempt))
         raise AssertionError("unreachable")
@@ -248,6 +261,20 @@ class AsyncIntegrationsClient:
         return await self._call(
             self._stub.TestConnection, pb.TestConnectionRequest(org_id=org_id, project_id=project_id, name=name)
         )
+
+    async def start_authorization(
+        self, org_id: str, project_id: str, name: str, redirect_uri: str
+    ) -> pb.StartAuthorizationResponse:
+        """The third party's consent URL and a single-use state (retried freely: an unused state expires)."""
+        request = _start_authorization(org_id, project_id, name, redirect_uri)
+        return await self._call(self._stub.StartAuthorization, request)
+
+    async def complete_authorization(
+        self, request: pb.CompleteAuthorizationRequest
+    ) -> pb.CompleteAuthorizationResponse:
+        """Never retried: the server spends the state on the first attempt, so a retry could only
+        answer "state invalid" and hide why the first one failed."""
+        return await self._call(self._stub.CompleteAuthorization, request, retry=False)
 
     async def start_import(self, org_id: str, project_id: str, name: str, request_id: str = "") -> pb.ImportJob:
         """``request_id`` (a new one by default) makes the retries on UNAVAILABLE return one job."""
@@ -283,3 +310,7 @@ def _start_request(org_id: str, project_id: str, name: str, request_id: str) -> 
     return pb.StartImportRequest(
         org_id=org_id, project_id=project_id, name=name, request_id=request_id or uuid.uuid4().hex
     )
+
+
+def _start_authorization(org_id: str, project_id: str, name: str, redirect_uri: str) -> pb.StartAuthorizationRequest:
+    return pb.StartAuthorizationRequest(org_id=org_id, project_id=project_id, name=name, redirect_uri=redirect_uri)
