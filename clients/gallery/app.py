@@ -9,6 +9,9 @@ the page calls. Every API call becomes one gRPC call made with the gallery's ser
     POST  /api/orgs/{org}/projects/{project}/integrations/{name}/test     Test Connection
     POST  /api/orgs/{org}/projects/{project}/integrations/{name}/imports  Start Import
     GET   /api/orgs/{org}/projects/{project}/imports/{job_id}/events      progress (text/event-stream)
+    POST  /api/orgs/{org}/projects/{project}/integrations/{name}/authorizations  Connect with … (sign-in)
+    GET   /oauth/callback                                                 where the sign-in comes back
+    GET   /api/orgs/{org}/projects/{project}/signin-result                its outcome, once (signin.py)
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +41,15 @@ from clients.errors import IntegrationsError
 from clients.gallery.config import GalleryConfig
 from clients.gallery.guards import BodyLimit, HostAllowList, OwnPageWrites, SecurityHeaders
 from clients.gallery.responses import error
+from clients.gallery.signin import (
+    CALLBACK_PATH,
+    RESULT_COOKIE,
+    PendingSignIn,
+    Redirect,
+    SignInResult,
+    own_origin,
+    state_hash,
+)
 from clients.gallery.views import (
     FormError,
     Update,
@@ -76,6 +89,11 @@ class Gallery:
     def __init__(self, config: GalleryConfig) -> None:
         self.config = config
         self._client: AsyncIntegrationsClient | None = None
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies marked Secure only where the page is served over https (loopback http would drop them)."""
+        return (self.config.public_origin or "").startswith("https://")
 
     @property
     def client(self) -> AsyncIntegrationsClient:
@@ -201,6 +219,69 @@ async def import_events(request: Request, gallery: Gallery, org: str, project: s
     return EventSourceResponse(events(), ping=15, headers={"cache-control": "no-store"})
 
 
+# ---------------------------------------------------------------- sign-in (OAuth; signin.py)
+
+
+async def start_signin(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    if await json_body(request) != {}:
+        raise FormError("body", "expected {}")
+    name = request.path_params["name"]
+    redirect_uri = own_origin(gallery.config.public_origin, request) + CALLBACK_PATH
+    started = await gallery.client.start_authorization(org, project, name, redirect_uri)
+    response = JSONResponse(
+        {"authorization_url": started.authorization_url, "expire_time": started.expire_time.ToJsonString()},
+        headers={"cache-control": "no-store"},
+    )
+    pending = PendingSignIn(org, project, name, state_hash(started.state))
+    pending.remember(response, started.expire_time.ToDatetime(tzinfo=UTC), secure=gallery.secure_cookies)
+    logger.info("gallery started a sign-in to %s for %s/%s", name, org, project)
+    return response
+
+
+async def signin_callback(request: Request) -> Response:
+    """Completes a sign-in this browser started, then sends it back to the page; refusals come first
+    and make no RPC. Never answers with the code or the state, never logs them."""
+    gallery: Gallery = request.app.state.gallery
+    pending = PendingSignIn.read(request)
+    redirect = Redirect.parse(request)
+    if isinstance(redirect, str):
+        logger.info("refused a sign-in callback: %s", redirect)
+        return error(400, "invalid_argument", f"{redirect}; start the sign-in again from the gallery")
+    if pending is None or not pending.matches(redirect.state):
+        logger.warning("refused a sign-in callback with a state this browser did not start")
+        return error(
+            400,
+            "unknown_state",
+            "this sign-in was not started in this browser, or it has expired: start it again from the gallery",
+        )
+    if (pending.org, pending.project) not in gallery.config.projects:
+        return error(404, "not_found", "this gallery does not serve that project")
+    try:
+        done = await gallery.client.complete_authorization(redirect.complete_request(pending))
+        result = SignInResult.connected(pending.name, done)
+    except IntegrationsError as exc:
+        result = SignInResult.from_error(pending.name, exc)
+        if exc.code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+            logger.error("the IntegrationService refused the gallery's token: %s", exc.message)
+            result = SignInResult(pending.name, "failed", "the gallery is not allowed to do this; ask an operator")
+        else:
+            logger.warning("sign-in to %s for %s/%s not completed: %s", pending.name, pending.org, pending.project, exc)
+    logger.info("sign-in to %s for %s/%s: %s", pending.name, pending.org, pending.project, result.outcome)
+    response = RedirectResponse(f"/orgs/{pending.org}/projects/{pending.project}", status_code=303)
+    PendingSignIn.forget(response, secure=gallery.secure_cookies)
+    result.remember(response, pending.org, pending.project, secure=gallery.secure_cookies)
+    return response
+
+
+async def signin_result(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    """The outcome the callback sent this browser back with, shown once on the card."""
+    result = SignInResult.read(request)
+    response = JSONResponse({"result": result.as_json() if result else None}, headers={"cache-control": "no-store"})
+    if RESULT_COOKIE in request.cookies:
+        SignInResult.forget(response, org, project, secure=gallery.secure_cookies)
+    return response
+
+
 # ---------------------------------------------------------------- pages and probes
 
 
@@ -272,6 +353,9 @@ def create_app(config: GalleryConfig) -> Starlette:
             Route(one + "/imports", scoped(start_import), methods=["POST"]),
             Route(one + "/imports/latest", scoped(latest_import)),
             Route(api + "/imports/{job_id}/events", scoped(import_events)),
+            Route(one + "/authorizations", scoped(start_signin), methods=["POST"]),
+            Route(api + "/signin-result", scoped(signin_result)),
+            Route(CALLBACK_PATH, signin_callback),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[

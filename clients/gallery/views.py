@@ -42,6 +42,9 @@ def integration_card(item: pb.Integration) -> dict[str, Any]:
         "enabled": item.enabled,
         "configured": item.configured,
         "connection_status": _enum(pb.ConnectionStatus, item.connection_status, "CONNECTION_STATUS_"),
+        # Whether "Connect with …" can work here: the server holds the integration's OAuth app.
+        "oauth_available": item.oauth_available,
+        "auth_method": _enum(pb.AuthMethod, item.settings.auth_method, "AUTH_METHOD_") if item.configured else "",
         "last_error": item.last_error,
         "last_tested_time": _time(item.last_tested_time),
         "settings": {

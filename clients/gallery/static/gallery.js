@@ -9,6 +9,7 @@ const STATUS_TEXT = {
   connected: "Connected",
   auth_failed: "Credentials rejected",
   error: "Connection error",
+  needs_reauthorization: "Needs a new sign-in",
 };
 const KINDS = ["space", "folder", "list", "task", "person", "tag"];
 const cards = new Map(); // integration name -> {element, data, watching}
@@ -110,6 +111,16 @@ function updateCard(card, data) {
   part(card, '[data-action="configure"]').setAttribute("aria-label", `Configure ${label}`);
   part(card, '[data-action="test"]').setAttribute("aria-label", `Test connection to ${label}`);
   part(card, '[data-action="import"]').setAttribute("aria-label", `Start import from ${label}`);
+  const reconnect = part(card, '[data-action="reconnect"]');
+  reconnect.setAttribute("aria-label", `Reconnect ${label}`);
+  reconnect.hidden = !(data.configured && data.connection_status === "needs_reauthorization");
+  reconnect.disabled = !data.oauth_available;
+  reconnect.title = data.oauth_available ? "" : "Signing in is not set up on this server";
+  part(card, ".auth").textContent = !data.configured
+    ? "nothing yet"
+    : data.auth_method === "oauth"
+      ? `sign-in (OAuth) · ${data.settings.api_token_hint}`
+      : `API token ${data.settings.api_token_hint}`;
 
   const badge = part(card, ".badge");
   let state = data.configured ? data.connection_status : "not_configured";
@@ -195,6 +206,43 @@ async function startImport(card, button) {
   }
 }
 
+// Sign-in: the gallery asks the server for the consent page's address and sends the browser there;
+// the provider sends it back to /oauth/callback, which returns here with a one-line result.
+async function startSignIn(card, button, showError) {
+  if (isBusy(button)) return;
+  setBusy(button, true);
+  try {
+    const started = await api("POST", `/integrations/${encodeURIComponent(card.data.name)}/authorizations`, {});
+    const target = new URL(started.authorization_url);
+    if (target.protocol !== "https:" && target.protocol !== "http:") {
+      throw new Error("the server sent a sign-in address that is not a web page");
+    }
+    window.location.assign(target.href);
+  } catch (exc) {
+    showError(exc.message);
+    setBusy(button, false);
+  }
+}
+
+function reconnect(card, button) {
+  return startSignIn(card, button, (message) => setResult(card, message, false));
+}
+
+async function showSignInResult() {
+  let answer;
+  try {
+    answer = await api("GET", "/signin-result");
+  } catch (exc) {
+    return; // the cards still work; the result is a courtesy
+  }
+  const result = answer.result;
+  const card = result && cards.get(result.name);
+  if (!card) return;
+  const ok = { connected: true, failed: false }[result.outcome];
+  setResult(card, result.message, ok);
+  part(card, ".result").dataset.outcome = result.outcome;
+}
+
 function showProgress(card, job) {
   const section = part(card, ".import");
   section.hidden = false;
@@ -266,6 +314,16 @@ function openConfigure(card, opener) {
     : "Your personal API token (starts with pk_).";
   document.getElementById("auto-sync").checked = data.settings.auto_sync;
   document.getElementById("sync-interval").value = String(data.settings.sync_interval_minutes);
+  const label = data.display_name || data.name;
+  const connect = document.getElementById("oauth-connect");
+  connect.textContent = `Connect with ${label}`;
+  connect.disabled = !data.oauth_available;
+  setBusy(connect, false);
+  document.getElementById("oauth-help").textContent = !data.oauth_available
+    ? `Signing in to ${label} is not set up on this server (no OAuth app); use an API token.`
+    : data.auth_method === "oauth"
+      ? `Connected by signing in. Connect again to choose other workspaces.`
+      : `Sign in on ${label}'s page and choose the workspaces to import; the token stays on the server.`;
   dialog().showModal();
   document.getElementById("api-token").focus();
 }
@@ -327,6 +385,7 @@ const ACTIONS = {
   configure: openConfigure,
   test: testConnection,
   import: startImport,
+  reconnect,
 };
 
 // ---------------------------------------------------------------- start
@@ -336,6 +395,13 @@ async function main() {
   document.getElementById("scope").textContent = `Project ${decodeURIComponent(project)} · organisation ${decodeURIComponent(org)}`;
   document.getElementById("configure-form").addEventListener("submit", saveConfigure);
   document.getElementById("configure-cancel").addEventListener("click", closeConfigure);
+  document.getElementById("oauth-connect").addEventListener("click", (event) => {
+    if (!configuring) return;
+    startSignIn(configuring.card, event.currentTarget, (message) => {
+      document.getElementById("configure-error").textContent = message;
+    });
+  });
+  document.getElementById("use-token").addEventListener("click", () => document.getElementById("api-token").focus());
   dialog().addEventListener("close", () => {
     document.getElementById("api-token").value = ""; // never keep a typed token around
     if (configuring) configuring.opener.focus();
@@ -351,6 +417,7 @@ async function main() {
   const grid = document.getElementById("cards");
   for (const data of listed.integrations) grid.append(createCard(data).element);
   grid.setAttribute("aria-busy", "false");
+  await showSignInResult();
   for (const card of cards.values()) {
     try {
       const { job } = await api("GET", `/integrations/${encodeURIComponent(card.data.name)}/imports/latest`);
