@@ -1,4 +1,7 @@
-"""The Tracker HTTP API as the plugin needs it: bearer-token requests, paged lists, typed errors.
+"""The Tracker HTTP API as the plugin needs it: signed requests, paged lists, typed errors.
+
+The client takes an ``httpx.Auth`` (an API token as ``Bearer``, or an OAuth token set that
+refreshes itself): it never knows which credential it holds.
 
 Errors::
 
@@ -6,6 +9,10 @@ Errors::
      +-- TrackerAuthError        401: the token is wrong or revoked
      +-- TrackerNotFound         404: the object is gone
      +-- TrackerTransportError   the API could not be reached
+     +-- TrackerOAuthError       a refresh was refused (not for a dead grant) (``oauth.py``)
+
+A dead grant is not a ``TrackerError``: the refresh raises ``GrantRevoked``, which the server
+answers by pausing the integration until a new sign-in.
 """
 
 from __future__ import annotations
@@ -15,8 +22,6 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-
-from server.integrations.credentials import ApiToken, HeaderAuth
 
 PER_PAGE = 50
 
@@ -38,10 +43,8 @@ class TrackerTransportError(TrackerError):
 
 
 class TrackerClient:
-    def __init__(self, base_url: str, credentials: ApiToken, timeout: float = 10.0) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), auth=HeaderAuth(f"Bearer {credentials.token}"), timeout=timeout
-        )
+    def __init__(self, base_url: str, auth: httpx.Auth, timeout: float = 10.0) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), auth=auth, timeout=timeout)
         self.api_calls = 0
 
     async def __aenter__(self) -> TrackerClient:

@@ -1,6 +1,7 @@
 """A tiny stand-in of the "Tracker" SaaS the test plugin talks to: boards -> cards -> checklist items.
 
-The public API (``/api/...``) wants ``Authorization: Bearer <token>``, pages its lists
+The public API (``/api/...``) wants ``Authorization: Bearer <token>`` (an API token, or an access
+token of an OAuth grant: ``standin_oauth.py`` is the authorization server), pages its lists
 (``?page=&per_page=`` answering ``next_page``), answers 404 for what is gone, and sends webhooks: on
 every mutation it POSTs ``{"event", "card_id", "board_id", "change_id"}`` to each active webhook of
 the card's board, signed ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>``, and
@@ -25,6 +26,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.tracker.standin_oauth import OAuthServer
 
 MAX_PER_PAGE = 100
 
@@ -73,6 +76,7 @@ class Tracker:
     hooks: dict[str, Hook] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
     stale_reads: bool = False
+    oauth: OAuthServer = field(default_factory=OAuthServer)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _clock: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -120,11 +124,13 @@ def _page(request: Request, items: list[dict[str, Any]], key: str) -> Response:
 def create_app(tracker: Tracker) -> Starlette:
     def authorized(request: Request) -> bool:
         header = request.headers.get("authorization", "")
-        return header.startswith("Bearer ") and header.removeprefix("Bearer ") in tracker.tokens
+        token = header.removeprefix("Bearer ")
+        return header.startswith("Bearer ") and (token in tracker.tokens or tracker.oauth.valid_access(token))
 
     def api(handler: Any) -> Any:
         async def guarded(request: Request) -> Response:
             if not authorized(request):
+                await tracker.oauth.refused()
                 return JSONResponse({"error": "unauthorized"}, 401)
             response: Response = await handler(request)
             return response
@@ -250,5 +256,6 @@ def create_app(tracker: Tracker) -> Starlette:
             Route("/_test/cards/{card_id}", test_change, methods=["PATCH", "DELETE"]),
             Route("/_test/events", test_emit, methods=["POST"]),
             Route("/_test/config", test_config, methods=["PUT"]),
+            *tracker.oauth.routes(),
         ]
     )
