@@ -10,6 +10,7 @@ import uvicorn
 from sandbox.clickup.app import create_app
 from sandbox.clickup.fixtures import test_vector_world
 from sandbox.clickup.generator import GeneratorConfig, generate
+from sandbox.clickup.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from sandbox.clickup.ratelimit import TokenRateLimiter
 from sandbox.clickup.state import Sandbox
 
@@ -47,6 +48,15 @@ def main(argv: list[str] | None = None) -> int:
         args.port,
         len(world.tasks),
         ", ".join(sorted(world.tokens)),
+    )
+    logging.getLogger(__name__).info(
+        "OAuth consent page on http://%s:%d/api; app %s / %s accepts any http://127.0.0.1 or http://localhost "
+        "redirect URI; signed in as user %d unless user_id= says otherwise",
+        args.host,
+        args.port,
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+        min(world.users),
     )
     uvicorn.run(create_app(sandbox), host=args.host, port=args.port, log_level="warning")
     return 0

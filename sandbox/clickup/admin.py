@@ -19,6 +19,7 @@ from starlette.routing import Route
 from sandbox.clickup import events, render
 from sandbox.clickup.generator import GeneratorConfig, generate
 from sandbox.clickup.model import PRIORITIES, Folder, Space, Task, TaskList, World
+from sandbox.clickup.oauth import CODE_TTL_SECONDS, DEFAULT_CLIENT_ID, Grant, OAuthClient, valid_redirect_uri
 from sandbox.clickup.state import Fault, Sandbox
 
 
@@ -357,6 +358,7 @@ async def reset(request: Request) -> Response:
         raise AdminError(400, str(exc)) from None
     sandbox.world = world
     sandbox.faults.clear()
+    sandbox.oauth.forget_grants()
     return JSONResponse(summary(world))
 
 
@@ -398,13 +400,78 @@ async def issue_token(request: Request) -> Response:
 
 
 async def issue_oauth_code(request: Request) -> Response:
+    """A code as if the user had approved the consent page: ``{"user_id", "team_ids"?: all of the
+    user's, "client_id"?: "sandbox-client", "redirect_uri"?}`` -> 200 ``{"code", "client_id",
+    "client_secret", "team_ids", "redirect_uri", "expires_in"}``."""
     sandbox, body = _sandbox(request), await _body(request)
+    world = sandbox.world
     user_id = body.get("user_id")
-    if user_id not in sandbox.world.users:
+    if isinstance(user_id, bool) or user_id not in world.users:
         raise AdminError(404, f"no user {user_id!r}")
-    code = secrets.token_hex(8)
-    sandbox.oauth_codes[code] = int(user_id)
-    return JSONResponse({"code": code, "client_id": "sandbox-client", "client_secret": "sandbox-secret"})
+    client_id = body.get("client_id", DEFAULT_CLIENT_ID)
+    client: OAuthClient = _get(sandbox.oauth.clients, str(client_id), "OAuth client")
+    mine = [t.id for t in world.teams_of_user(int(user_id))]
+    wanted = body.get("team_ids")
+    if wanted is None:
+        team_ids = mine
+    elif isinstance(wanted, list) and all(isinstance(t, str | int) and not isinstance(t, bool) for t in wanted):
+        team_ids = list(dict.fromkeys(str(t) for t in wanted))
+    else:
+        raise AdminError(400, "team_ids must be a list of workspace ids")
+    strangers = [t for t in team_ids if t not in mine]
+    if strangers:
+        raise AdminError(400, f"user {user_id} is not a member of workspace(s) {', '.join(strangers)}")
+    if not team_ids:
+        raise AdminError(400, f"no workspace to grant: user {user_id} belongs to none, or team_ids is empty")
+    redirect_uri = body.get("redirect_uri")
+    if redirect_uri is not None and (not isinstance(redirect_uri, str) or not client.allows(redirect_uri)):
+        raise AdminError(400, f"redirect_uri is not registered for client {client.client_id!r} (ClickUp OAUTH_007)")
+    code = sandbox.oauth.issue_code(client.client_id, int(user_id), team_ids, redirect_uri)
+    return JSONResponse(
+        {
+            "code": code,
+            "client_id": client.client_id,
+            "client_secret": client.secret,
+            "team_ids": team_ids,
+            "redirect_uri": redirect_uri,
+            "expires_in": int(CODE_TTL_SECONDS),
+        }
+    )
+
+
+async def register_oauth_client(request: Request) -> Response:
+    """An OAuth app: ``{"client_id", "client_secret", "redirect_uris": [...], "name"?}`` -> 201; replaces
+    an app with the same id."""
+    sandbox, body = _sandbox(request), await _body(request)
+    client_id, secret, uris = body.get("client_id"), body.get("client_secret"), body.get("redirect_uris")
+    if not isinstance(client_id, str) or not client_id:
+        raise AdminError(400, "client_id must be a non-empty string")
+    if not isinstance(secret, str) or not secret:
+        raise AdminError(400, "client_secret must be a non-empty string")
+    if not isinstance(uris, list) or not all(isinstance(u, str) and valid_redirect_uri(u) for u in uris):
+        raise AdminError(400, "redirect_uris must be a list of absolute http(s) URLs without fragments")
+    name = body.get("name", client_id)
+    if not isinstance(name, str) or not name.strip():
+        raise AdminError(400, "name must be a non-empty string")
+    sandbox.oauth.register(OAuthClient(client_id, secret, tuple(uris), name))
+    return JSONResponse({"client_id": client_id, "name": name, "redirect_uris": uris}, status_code=201)
+
+
+def _grant(grant: Grant) -> dict[str, Any]:
+    return {"client_id": grant.client_id, "user_id": grant.user_id, "team_ids": sorted(grant.team_ids)}
+
+
+async def revoke_oauth_token(request: Request) -> Response:
+    """The user removes the app's access: ``{"token"}`` -> 200 ``{"revoked": true, "client_id", "user_id",
+    "team_ids"}`` (again for a revoked token); 404 for a token that is not an OAuth access token."""
+    sandbox, body = _sandbox(request), await _body(request)
+    token = body.get("token")
+    if not isinstance(token, str) or not token:
+        raise AdminError(400, 'give {"token": "<an OAuth access token>"}')
+    grant = sandbox.revoke_token(token)
+    if grant is None:
+        raise AdminError(404, "no OAuth access token like that (personal tokens cannot be revoked here)")
+    return JSONResponse({"revoked": True, **_grant(grant)})
 
 
 async def register_webhook(request: Request) -> Response:
@@ -548,6 +615,8 @@ def routes() -> list[Route]:
         ("/_sandbox/faults", clear_faults, ["DELETE"]),
         ("/_sandbox/tokens", issue_token, ["POST"]),
         ("/_sandbox/oauth/codes", issue_oauth_code, ["POST"]),
+        ("/_sandbox/oauth/clients", register_oauth_client, ["POST"]),
+        ("/_sandbox/oauth/revoke", revoke_oauth_token, ["POST"]),
         ("/_sandbox/tasks", create_task, ["POST"]),
         ("/_sandbox/tasks/{task_id}", update_task, ["PATCH"]),
         ("/_sandbox/tasks/{task_id}", delete_task, ["DELETE"]),

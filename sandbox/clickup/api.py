@@ -1,4 +1,10 @@
-"""ClickUp API v2 routes (read side, webhooks and the OAuth token exchange)."""
+"""ClickUp API v2 routes (read side, webhooks and the OAuth token exchange).
+
+Auth: ``Authorization: <token>`` or ``Authorization: Bearer <token>``, for personal (``pk_``) and
+OAuth tokens alike. A personal token reaches every workspace of its user; an OAuth token only the
+workspaces chosen at consent (see ``oauth.py``): any other, reached through its team, space, folder,
+list, task or webhook, answers 401 OAUTH_027 "Team not authorized".
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,10 @@ import asyncio
 import functools
 import json
 import math
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,10 +23,11 @@ from starlette.routing import Route
 
 from sandbox.clickup import query, render
 from sandbox.clickup.model import Folder, Space, Task, TaskList, Team
+from sandbox.clickup.oauth import Caller, OAuthError
 from sandbox.clickup.state import ApiError, Fault, Sandbox
 from sandbox.clickup.webhooks import ALL_EVENTS
 
-Endpoint = Callable[[Sandbox, Request, int], Awaitable[Any]]
+Endpoint = Callable[[Sandbox, Request, Caller], Awaitable[Any]]
 
 
 def error_response(error: ApiError) -> JSONResponse:
@@ -56,9 +63,10 @@ def endpoint(handler: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         if not header:
             return error_response(ApiError(401, "Authorization header required", "OAUTH_017"))
         token = header[7:].strip() if header.lower().startswith("bearer ") else header
-        user_id = sandbox.world.tokens.get(token)
-        if user_id is None:
-            return error_response(ApiError(401, "Token invalid", "OAUTH_025"))
+        try:
+            caller = sandbox.caller(token)
+        except ApiError as exc:
+            return error_response(exc)
         allowed, headers = sandbox.limiter.hit(token)
         if not allowed:
             return error_response(ApiError(429, "Rate limit reached", "APP_002", headers))
@@ -75,7 +83,7 @@ def endpoint(handler: Endpoint) -> Callable[[Request], Awaitable[Response]]:
                 }
             return error_response(ApiError(fault.status, err[0], err[1], headers))
         try:
-            body = await handler(sandbox, request, user_id)
+            body = await handler(sandbox, request, caller)
         except ApiError as exc:
             exc.headers = {**headers, **exc.headers}
             return error_response(exc)
@@ -89,44 +97,45 @@ def endpoint(handler: Endpoint) -> Callable[[Request], Awaitable[Response]]:
 # ---------------------------------------------------------------- access
 
 
-def _team(sandbox: Sandbox, user_id: int, team_id: str) -> Team:
+def _team(sandbox: Sandbox, caller: Caller, team_id: str) -> Team:
+    """Every path into a workspace comes here: the user must be a member and the token reach it."""
     team = sandbox.world.teams.get(team_id)
-    if team is None or all(m.user_id != user_id for m in team.members):
+    if team is None or all(m.user_id != caller.user_id for m in team.members) or not caller.reaches(team.id):
         raise ApiError(401, "Team not authorized", "OAUTH_027")
     return team
 
 
-def _space(sandbox: Sandbox, user_id: int, space_id: str) -> Space:
+def _space(sandbox: Sandbox, caller: Caller, space_id: str) -> Space:
     space = sandbox.world.spaces.get(space_id)
     if space is None:
         raise sandbox.unknown("Space")
-    _team(sandbox, user_id, space.team_id)
+    _team(sandbox, caller, space.team_id)
     return space
 
 
-def _folder(sandbox: Sandbox, user_id: int, folder_id: str) -> Folder:
+def _folder(sandbox: Sandbox, caller: Caller, folder_id: str) -> Folder:
     folder = sandbox.world.folders.get(folder_id)
     if folder is None:
         raise sandbox.unknown("Folder")
-    _space(sandbox, user_id, folder.space_id)
+    _space(sandbox, caller, folder.space_id)
     return folder
 
 
-def _list(sandbox: Sandbox, user_id: int, list_id: str) -> TaskList:
+def _list(sandbox: Sandbox, caller: Caller, list_id: str) -> TaskList:
     task_list = sandbox.world.lists.get(list_id)
     if task_list is None:
         raise sandbox.unknown("List")
-    _space(sandbox, user_id, task_list.space_id)
+    _space(sandbox, caller, task_list.space_id)
     return task_list
 
 
-def _task(sandbox: Sandbox, request: Request, user_id: int, task_id: str) -> Task:
+def _task(sandbox: Sandbox, request: Request, caller: Caller, task_id: str) -> Task:
     world = sandbox.world
     if query.flag(request.query_params, "custom_task_ids"):
         team_id = request.query_params.get("team_id")
         if not team_id:
             raise ApiError(400, "team_id is required when custom_task_ids=true", "ITEM_156")
-        _team(sandbox, user_id, team_id)
+        _team(sandbox, caller, team_id)
         found = next(
             (t for t in world.tasks.values() if t.custom_id == task_id and world.team_of_task(t).id == team_id), None
         )
@@ -134,7 +143,7 @@ def _task(sandbox: Sandbox, request: Request, user_id: int, task_id: str) -> Tas
         found = world.tasks.get(task_id)
     if found is None:
         raise sandbox.unknown("Task")
-    _space(sandbox, user_id, world.lists[found.list_id].space_id)
+    _space(sandbox, caller, world.lists[found.list_id].space_id)
     return found
 
 
@@ -148,16 +157,17 @@ def _archived_match(sandbox: Sandbox, request: Request, archived: bool) -> bool:
 # ---------------------------------------------------------------- hierarchy
 
 
-async def get_user(sandbox: Sandbox, request: Request, user_id: int) -> Any:
-    return render.user_me(sandbox.world.users[user_id])
+async def get_user(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
+    return render.user_me(sandbox.world.users[caller.user_id])
 
 
-async def get_teams(sandbox: Sandbox, request: Request, user_id: int) -> Any:
-    return {"teams": [render.team(sandbox.world, t) for t in sandbox.world.teams_of_user(user_id)]}
+async def get_teams(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
+    teams = [t for t in sandbox.world.teams_of_user(caller.user_id) if caller.reaches(t.id)]
+    return {"teams": [render.team(sandbox.world, t) for t in teams]}
 
 
-async def get_spaces(sandbox: Sandbox, request: Request, user_id: int) -> Any:
-    team = _team(sandbox, user_id, request.path_params["team_id"])
+async def get_spaces(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
+    team = _team(sandbox, caller, request.path_params["team_id"])
     return {
         "spaces": [
             render.space(s)
@@ -167,12 +177,12 @@ async def get_spaces(sandbox: Sandbox, request: Request, user_id: int) -> Any:
     }
 
 
-async def get_space(sandbox: Sandbox, request: Request, user_id: int) -> Any:
-    return render.space(_space(sandbox, user_id, request.path_params["space_id"]))
+async def get_space(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
+    return render.space(_space(sandbox, caller, request.path_params["space_id"]))
 
 
-async def get_folders(sandbox: Sandbox, request: Request, user_id: int) -> Any:
-    space = _space(sandbox, user_id, request.path_params["space_id"])
+async def get_folders(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
+    space = _space(sandbox, caller, request.path_params["space_id"])
     return {
         "folders": [
             render.folder(sandbox.world, f)
@@ -182,12 +192,12 @@ async def get_folders(sandbox: Sandbox, request: Request, user_id: int) -> Any:
     }
 
 
-async def get_folder(sandbox: Sandbox, request: Request, user_id: int) -> Any:
-    return render.folder(sandbox.world, _folder(sandbox, user_id, request.path_params["folder_id"]))
+async def get_folder(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
+    return render.folder(sandbox.world, _folder(sandbox, caller, request.path_params["folder_id"]))
 
 
-async def get_folder_lists(sandbox: Sandbox, request: Request, user_id: int) -> Any:
-    folder = _folder(sandbox, user_id, request.path_params["folder_id"])
+async def get_folder_lists(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
+    folder = _folder(sandbox, caller, request.path_params["folder_id"])
     return {
         "lists": [
             render.task_list(sandbox.world, x)
@@ -197,8 +207,8 @@ async def get_folder_lists(sandbox: Sandbox, request: Request, user_id: int) -> 
     }
 
 
-async def get_folderless_lists(sandbox: Sandbox, request: Request, user_id: int) -> Any:
-    space = _space(sandbox, user_id, request.path_params["space_id"])
+async def get_folderless_lists(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
+    space = _space(sandbox, caller, request.path_params["space_id"])
     return {
         "lists": [
             render.task_list(sandbox.world, x)
@@ -208,8 +218,8 @@ async def get_folderless_lists(sandbox: Sandbox, request: Request, user_id: int)
     }
 
 
-async def get_list(sandbox: Sandbox, request: Request, user_id: int) -> Any:
-    return render.task_list(sandbox.world, _list(sandbox, user_id, request.path_params["list_id"]), detail=True)
+async def get_list(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
+    return render.task_list(sandbox.world, _list(sandbox, caller, request.path_params["list_id"]), detail=True)
 
 
 # ---------------------------------------------------------------- tasks
@@ -219,8 +229,8 @@ def _query_key(params: Any) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, v) for k, v in params.multi_items() if k != "page"))
 
 
-async def get_list_tasks(sandbox: Sandbox, request: Request, user_id: int) -> Any:
-    task_list = _list(sandbox, user_id, request.path_params["list_id"])
+async def get_list_tasks(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
+    task_list = _list(sandbox, caller, request.path_params["list_id"])
     params = request.query_params
     number = query.page_number(params)
     timl = query.flag(params, "include_timl")
@@ -239,8 +249,8 @@ async def get_list_tasks(sandbox: Sandbox, request: Request, user_id: int) -> An
     return {"tasks": [render.task(sandbox.world, t, waiters=waiters) for t in chunk], "last_page": last}
 
 
-async def get_team_tasks(sandbox: Sandbox, request: Request, user_id: int) -> Any:
-    team = _team(sandbox, user_id, request.path_params["team_id"])
+async def get_team_tasks(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
+    team = _team(sandbox, caller, request.path_params["team_id"])
     world, params = sandbox.world, request.query_params
     number = query.page_number(params)
     spaces, folders, lists = (set(query.many(params, n)) for n in ("space_ids", "project_ids", "list_ids"))
@@ -269,13 +279,13 @@ async def get_team_tasks(sandbox: Sandbox, request: Request, user_id: int) -> An
     return {"tasks": [render.task(world, t, waiters=waiters) for t in chunk]}
 
 
-async def get_task(sandbox: Sandbox, request: Request, user_id: int) -> Any:
-    task = _task(sandbox, request, user_id, request.path_params["task_id"])
+async def get_task(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
+    task = _task(sandbox, request, caller, request.path_params["task_id"])
     return render.task(sandbox.world, task, include_subtasks=query.flag(request.query_params, "include_subtasks"))
 
 
-async def get_task_comments(sandbox: Sandbox, request: Request, user_id: int) -> Any:
-    task = _task(sandbox, request, user_id, request.path_params["task_id"])
+async def get_task_comments(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
+    task = _task(sandbox, request, caller, request.path_params["task_id"])
     comments = sorted(sandbox.world.comments.get(task.id, []), key=lambda c: (c.date, c.id), reverse=True)
     start, start_id = request.query_params.get("start"), request.query_params.get("start_id")
     if start is not None and start_id is not None:
@@ -289,19 +299,19 @@ async def get_task_comments(sandbox: Sandbox, request: Request, user_id: int) ->
 # ---------------------------------------------------------------- fields, members, tags
 
 
-async def get_list_fields(sandbox: Sandbox, request: Request, user_id: int) -> Any:
-    task_list = _list(sandbox, user_id, request.path_params["list_id"])
+async def get_list_fields(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
+    task_list = _list(sandbox, caller, request.path_params["list_id"])
     return {"fields": [render.field_def(sandbox.world.fields[f]) for f in task_list.field_ids]}
 
 
-async def get_list_members(sandbox: Sandbox, request: Request, user_id: int) -> Any:
-    task_list = _list(sandbox, user_id, request.path_params["list_id"])
+async def get_list_members(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
+    task_list = _list(sandbox, caller, request.path_params["list_id"])
     team = sandbox.world.teams[sandbox.world.spaces[task_list.space_id].team_id]
     return {"members": [render.user_ref(sandbox.world.users[m.user_id]) for m in team.members]}
 
 
-async def get_space_tags(sandbox: Sandbox, request: Request, user_id: int) -> Any:
-    space = _space(sandbox, user_id, request.path_params["space_id"])
+async def get_space_tags(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
+    space = _space(sandbox, caller, request.path_params["space_id"])
     return {"tags": [{"name": t.name, "tag_fg": t.fg, "tag_bg": t.bg, "creator": t.creator} for t in space.tags]}
 
 
@@ -330,29 +340,29 @@ async def _json(request: Request) -> Any:
         raise ApiError(400, "Body is not valid JSON", "INPUT_005") from None
 
 
-async def create_webhook(sandbox: Sandbox, request: Request, user_id: int) -> Any:
-    team = _team(sandbox, user_id, request.path_params["team_id"])
+async def create_webhook(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
+    team = _team(sandbox, caller, request.path_params["team_id"])
     endpoint_url, events, location = _webhook_body(await _json(request))
     for existing in sandbox.hub.webhooks.values():
-        if existing.team_id == int(team.id) and existing.endpoint == endpoint_url and existing.userid == user_id:
+        if existing.team_id == int(team.id) and existing.endpoint == endpoint_url and existing.userid == caller.user_id:
             raise ApiError(400, "Webhook configuration already exists", "WEBHOOK_003")
-    hook = sandbox.hub.create(user_id, int(team.id), endpoint_url, events, **location)
+    hook = sandbox.hub.create(
+        caller.user_id, int(team.id), endpoint_url, events, client_id=caller.client_id, **location
+    )
     return {"id": hook.id, "webhook": hook.render()}
 
 
-async def list_webhooks(sandbox: Sandbox, request: Request, user_id: int) -> Any:
-    team = _team(sandbox, user_id, request.path_params["team_id"])
-    return {
-        "webhooks": [
-            h.render() for h in sandbox.hub.webhooks.values() if h.team_id == int(team.id) and h.userid == user_id
-        ]
-    }
+async def list_webhooks(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
+    team = _team(sandbox, caller, request.path_params["team_id"])
+    mine = [h for h in sandbox.hub.webhooks.values() if h.team_id == int(team.id) and h.userid == caller.user_id]
+    return {"webhooks": [h.render() for h in mine]}
 
 
-async def update_webhook(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+async def update_webhook(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
     hook = sandbox.hub.webhooks.get(request.path_params["webhook_id"])
-    if hook is None or hook.userid != user_id:
+    if hook is None or hook.userid != caller.user_id:
         raise sandbox.unknown("Webhook")
+    _team(sandbox, caller, str(hook.team_id))
     raw = await _json(request)
     if not isinstance(raw, dict):
         raise ApiError(400, "Body must be a JSON object", "INPUT_005")
@@ -366,10 +376,11 @@ async def update_webhook(sandbox: Sandbox, request: Request, user_id: int) -> An
     return {"id": hook.id, "webhook": hook.render()}
 
 
-async def delete_webhook(sandbox: Sandbox, request: Request, user_id: int) -> Any:
+async def delete_webhook(sandbox: Sandbox, request: Request, caller: Caller) -> Any:
     hook = sandbox.hub.webhooks.get(request.path_params["webhook_id"])
-    if hook is None or hook.userid != user_id:
+    if hook is None or hook.userid != caller.user_id:
         raise sandbox.unknown("Webhook")
+    _team(sandbox, caller, str(hook.team_id))
     del sandbox.hub.webhooks[hook.id]
     return {}
 
@@ -377,23 +388,32 @@ async def delete_webhook(sandbox: Sandbox, request: Request, user_id: int) -> An
 # ---------------------------------------------------------------- oauth
 
 
-async def oauth_token(request: Request) -> Response:
-    """Accepts the parameters as query (the spec) or JSON body (what many clients send)."""
-    sandbox: Sandbox = request.app.state.sandbox
-    params: dict[str, Any] = dict(request.query_params)
-    if not params:
+_TOKEN_PARAMS = ("client_id", "client_secret", "code")
+
+
+async def _token_params(request: Request) -> dict[str, str]:
+    """The spec's query parameters, else a JSON or form-encoded body (both are sent in the wild)."""
+    params: dict[str, str] = {}
+    raw = await request.body()
+    if raw:
         try:
-            params = json.loads(await request.body() or b"{}")
-        except json.JSONDecodeError:
-            params = {}
-    client_id, client_secret, code = (str(params.get(k, "")) for k in ("client_id", "client_secret", "code"))
-    if sandbox.oauth_clients.get(client_id) != client_secret or not client_secret:
-        return error_response(ApiError(400, "Client not found", "OAUTH_010"))
-    user_id = sandbox.oauth_codes.pop(code, None)
-    if user_id is None:
-        return error_response(ApiError(400, "Code not found", "OAUTH_015"))
-    token = secrets.token_hex(24)
-    sandbox.world.tokens[token] = user_id
+            data: Any = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            data = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        if isinstance(data, dict):
+            params.update({k: str(v) for k, v in data.items() if k in _TOKEN_PARAMS and v is not None})
+    params.update({k: v for k, v in request.query_params.items() if k in _TOKEN_PARAMS})
+    return params
+
+
+async def oauth_token(request: Request) -> Response:
+    """``POST /oauth/token``: 200 ``{"access_token": ...}`` and nothing else, or 400 OAUTH_010/OAUTH_015."""
+    sandbox: Sandbox = request.app.state.sandbox
+    params = await _token_params(request)
+    try:
+        token = sandbox.exchange_code(*(params.get(k, "") for k in _TOKEN_PARAMS))
+    except OAuthError as exc:
+        return error_response(ApiError(exc.status, exc.err, exc.ecode))
     return JSONResponse({"access_token": token})
 
 

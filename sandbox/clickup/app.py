@@ -1,4 +1,4 @@
-"""The sandbox as one Starlette app: ClickUp's API v2 plus the admin API."""
+"""The sandbox as one Starlette app: ClickUp's API v2, its OAuth consent page, and the admin API."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sandbox.clickup import admin, api
+from sandbox.clickup import admin, api, authorize
 from sandbox.clickup.state import Sandbox
 
 
@@ -30,7 +30,7 @@ def create_app(sandbox: Sandbox) -> Starlette:
         await sandbox.hub.aclose()
 
     app = Starlette(
-        routes=[*api.routes(), *admin.routes()],
+        routes=[*api.routes(), *authorize.routes(), *admin.routes()],
         lifespan=lifespan,
         exception_handlers={404: _not_found, 405: _method_not_allowed},
     )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.clickup.model import World
+from sandbox.clickup.oauth import Caller, Grant, OAuth
 from sandbox.clickup.ratelimit import TokenRateLimiter
 from sandbox.clickup.webhooks import WebhookHub
 
@@ -47,8 +48,7 @@ class Sandbox:
     unknown_id_status: int = 401  # ClickUp answers 401 OAUTH_023 for unknown ids; 404 is the alternative
     archived_mode: str = "only"  # archived=true returns only archived items ("include": both)
     faults: list[Fault] = field(default_factory=list)
-    oauth_clients: dict[str, str] = field(default_factory=lambda: {"sandbox-client": "sandbox-secret"})
-    oauth_codes: dict[str, int] = field(default_factory=dict)
+    oauth: OAuth = field(default_factory=OAuth)
     requests: int = 0
     version: int = 0  # bumped by every admin mutation: cached query results are then stale
     _last_ms: int = 0
@@ -88,6 +88,27 @@ class Sandbox:
         """Strictly increasing ms timestamps, so every mutation has its own date_updated."""
         self._last_ms = max(int(time.time() * 1000), self._last_ms + 1)
         return self._last_ms
+
+    def caller(self, token: str) -> Caller:
+        """Who a token acts as; 401 in ClickUp's terms for a revoked or an unknown one."""
+        if token in self.oauth.revoked:
+            raise ApiError(401, "Token not found", "OAUTH_019")
+        user_id = self.world.tokens.get(token)
+        if user_id is None:
+            raise ApiError(401, "Token invalid", "OAUTH_025")
+        return Caller(user_id, self.oauth.grants.get(token))
+
+    def exchange_code(self, client_id: str, client_secret: str, code: str) -> str:
+        """A new OAuth access token for a code (raises ``OAuthError``); usable like a personal token."""
+        token, grant = self.oauth.redeem(client_id, client_secret, code)
+        self.world.tokens[token] = grant.user_id
+        return token
+
+    def revoke_token(self, token: str) -> Grant | None:
+        grant = self.oauth.revoke(token)
+        if grant is not None:
+            self.world.tokens.pop(token, None)
+        return grant
 
     def unknown(self, what: str) -> ApiError:
         if self.unknown_id_status == 404:

@@ -130,8 +130,20 @@ class WebhookHub:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._http: httpx.AsyncClient | None = None
 
-    def create(self, userid: int, team_id: int, endpoint: str, events: list[str], **location: Any) -> Webhook:
+    def create(
+        self,
+        userid: int,
+        team_id: int,
+        endpoint: str,
+        events: list[str],
+        *,
+        client_id: str | None = None,
+        **location: Any,
+    ) -> Webhook:
+        """``client_id``: the OAuth app whose token created it (the default stands for a personal token)."""
         hook = Webhook(str(uuid.uuid4()), userid, team_id, endpoint, events, new_secret(), **location)
+        if client_id is not None:
+            hook.client_id = client_id
         self.webhooks[hook.id] = hook
         return hook
 
