@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import neo4j
 
-from graph.projects import OWNER, check_owner
+from graph.projects import OWNER, check_owner, lock
 from graph.schema import Direction, GraphSchema, Step
 
 BATCH = 5_000
@@ -78,8 +78,8 @@ def delete_query(schema: GraphSchema, label: str) -> str:
     branches = ["RETURN n AS x"] + [f"MATCH {_path(path)} WHERE {kinds} RETURN x" for path in schema.cascades]
     body = "\n                UNION\n                ".join(branches)
     return f"""
-        MATCH (lock:ProjectWriteLock {{projectId: $projectId}}) REMOVE lock.lockedBy
-        WITH lock
+        MATCH (held:ProjectWriteLock {{projectId: $projectId}}) {lock("held")}
+        WITH held
         MATCH (n:{label} {{projectId: $projectId, source: $source, externalId: $id}})
         CALL (n) {{
             {body}

@@ -14,7 +14,15 @@ MERGE (owner:ProjectOwner {projectId: $project})
 ON CREATE SET owner.orgId = $org, owner.claimedAt = datetime()
 """
 
+
 # The owning org, if the project has been claimed (graph writes: a project never configured has no claim).
+def lock(variable: str) -> str:
+    """Cypher that takes ``variable``'s write lock now, so what the transaction reads next is what the
+    previous holder committed. It must really write: ``REMOVE n.prop`` of a property key the database
+    has never seen is a no-op that takes no lock (two replicas then both "held" a lease)."""
+    return f"SET {variable}.lockTakenAt = datetime.transaction()"
+
+
 OWNER = "OPTIONAL MATCH (owner:ProjectOwner {projectId: $projectId}) RETURN owner.orgId AS owner"
 
 

@@ -17,12 +17,13 @@ class RefreshLeases:
         self._database = database
 
     async def acquire(self, org_id: str, project_id: str, integration: str, owner: str, seconds: float) -> bool:
-        """Take the lease if it is free or ran out. The REMOVE takes the node's write lock before the
-        owner is read, so of two concurrent takers the second reads what the first wrote."""
+        """Take the lease if it is free or ran out. The first SET takes the node's write lock before the
+        owner is read, so of two concurrent takers the second reads what the first wrote (see
+        ``graph.projects.lock``)."""
         records, _, _ = await self._driver.execute_query(
             """
             MERGE (l:RefreshLease {orgId: $org, projectId: $project, integration: $integration})
-            REMOVE l.lockedBy
+            SET l.lockTakenAt = datetime.transaction()
             WITH l
             WHERE l.owner IS NULL OR l.owner = $owner OR l.until < datetime()
             SET l.owner = $owner, l.until = datetime() + duration({milliseconds: $ms})

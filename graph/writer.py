@@ -26,7 +26,7 @@ import neo4j
 
 from graph import cleanup
 from graph.batch import Batch, prepare
-from graph.projects import OWNER, check_owner
+from graph.projects import OWNER, check_owner, lock
 from graph.rows import EdgeRow, Rows
 from graph.schema import GraphSchema
 
@@ -141,7 +141,7 @@ class _Statements:
 
 # The project's write lock, then its owner: one round trip at the start of every write.
 _LOCK_AND_OWNER = f"""
-MERGE (l:ProjectWriteLock {{projectId: $projectId}}) REMOVE l.lockedBy
+MERGE (l:ProjectWriteLock {{projectId: $projectId}}) {lock("l")}
 WITH l
 {OWNER}
 """
