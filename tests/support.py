@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -16,6 +17,16 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+async def wait_for(condition: Callable[[], Awaitable[bool]], seconds: float = 10.0, what: str = "condition") -> None:
+    """``wait_until`` for a condition that must be awaited (an RPC): polled, with a deadline."""
+    try:
+        async with asyncio.timeout(seconds):
+            while not await condition():  # noqa: ASYNC110 - polling a remote state: no event to wait on
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise TimeoutError(f"{what} not reached within {seconds}s") from None
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
