@@ -173,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
             "INTEGRATIONS_AUTH_TOKENS_FILE": str(tokens_file),
             "INTEGRATIONS_GRPC_ADDRESS": target,
             "CLICKUP_API_URL": f"{sandbox_url}/api/v2",
+            # The sandbox's own OAuth app and consent page: "Connect with ClickUp" works in the demo.
+            "CLICKUP_OAUTH_CLIENT_ID": "sandbox-client",
+            "CLICKUP_OAUTH_CLIENT_SECRET": "sandbox-secret",
+            "CLICKUP_OAUTH_AUTHORIZE_URL": f"{sandbox_url}/api",
         }
         children.append(spawn("server", [], server_log, env))
         channel = grpc.insecure_channel(target)
