@@ -32,17 +32,17 @@ async def test_of_two_replicas_taking_the_refresh_lease_at_once_exactly_one_gets
 ) -> None:
     project = f"proj-{uuid.uuid4().hex[:8]}"
     first, second = RefreshLeases(graph_driver, "neo4j"), RefreshLeases(second_driver, "neo4j")
-    assert await first.acquire("org", project, "tracker", "a", 30)  # the lease node exists from here on
-    await first.release("org", project, "tracker", "a")
+    assert await first.acquire("org", project, "planner", "a", 30)  # the lease node exists from here on
+    await first.release("org", project, "planner", "a")
     both = 0
     for _ in range(60):
         taken = await asyncio.gather(
-            first.acquire("org", project, "tracker", "a", 30), second.acquire("org", project, "tracker", "b", 30)
+            first.acquire("org", project, "planner", "a", 30), second.acquire("org", project, "planner", "b", 30)
         )
         assert any(taken), "a free lease is taken by someone"
         both += all(taken)
-        await first.release("org", project, "tracker", "a")
-        await second.release("org", project, "tracker", "b")
+        await first.release("org", project, "planner", "a")
+        await second.release("org", project, "planner", "b")
     assert both == 0, f"both replicas held the lease in {both} of 60 rounds"
 
 
@@ -50,12 +50,12 @@ async def test_a_held_lease_is_refused_to_another_owner_until_released_or_run_ou
     graph_driver: neo4j.AsyncDriver,
 ) -> None:
     leases, project = RefreshLeases(graph_driver, "neo4j"), f"proj-{uuid.uuid4().hex[:8]}"
-    assert await leases.acquire("org", project, "tracker", "a", 30)
-    assert not await leases.acquire("org", project, "tracker", "b", 30)
-    await leases.release("org", project, "tracker", "a")
-    assert await leases.acquire("org", project, "tracker", "b", 0.001)
+    assert await leases.acquire("org", project, "planner", "a", 30)
+    assert not await leases.acquire("org", project, "planner", "b", 30)
+    await leases.release("org", project, "planner", "a")
+    assert await leases.acquire("org", project, "planner", "b", 0.001)
     await asyncio.sleep(0.01)  # the lease's own TTL, the thing under test (1 ms)
-    assert await leases.acquire("org", project, "tracker", "a", 30), "a lease that ran out is free"
+    assert await leases.acquire("org", project, "planner", "a", 30), "a lease that ran out is free"
 
 
 async def test_the_project_lock_makes_a_second_writer_wait_for_the_first(
