@@ -26,6 +26,8 @@ from server.metrics import job_id as job_id_var
 from server.validation import require_name
 
 logger = logging.getLogger(__name__)
+# How a job stopped by a lost grant ends: FAILED with this prefix; a new sign-in resumes it.
+PAUSED = "paused until a new sign-in: "
 
 
 class ImportRunner:
@@ -83,6 +85,16 @@ class ImportRunner:
             return await self.jobs.for_request(org_id, project_id, name, request_id)
         except RequestIdReused as exc:
             raise InvalidArgument("request_id", str(exc), reason="REQUEST_ID_REUSED") from None
+
+    async def resume_paused(self, org_id: str, project_id: str, name: str) -> ImportJobRecord | None:
+        """After a new sign-in: the import that the lost grant paused starts again (from its
+        checkpoint, as any import after a failed one does); None when the last one was not paused."""
+        latest = await self.jobs.list_jobs(org_id, project_id, name, 0, 1)
+        if not latest or latest[0].state != "FAILED" or not latest[0].error.startswith(PAUSED):
+            return None
+        job = await self.start(org_id, project_id, name)
+        logger.info("import %s resumes the import %s paused for a new sign-in", job.id, latest[0].id)
+        return job
 
     async def job(self, job_id: str) -> ImportJobRecord | None:
         return await self.jobs.get(job_id)
@@ -194,7 +206,7 @@ class ImportRunner:
         except Exception as exc:
             if isinstance(exc, GrantRevoked):  # paused, not broken: a new sign-in lets it run again
                 await self._gallery.needs_reauthorization(view.key, str(exc))
-                message = f"paused: {exc}"
+                message = f"{PAUSED}{exc}"
             elif isinstance(exc, ServiceError):
                 message = exc.message
             elif isinstance(exc, ImportFailure):

@@ -188,6 +188,7 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
         key = completed.view.key
         await self.webhooks.release_held(key.org_id, key.project_id, key.name)  # kept while it waited
         await self.live_sync.reconcile(completed.view)
+        await self.imports.resume_paused(key.org_id, key.project_id, key.name)
         check = convert.connection_check(completed.check)
         return pb.CompleteAuthorizationResponse(
             integration=await self._view(completed.view), account=check.account, workspaces=check.workspaces

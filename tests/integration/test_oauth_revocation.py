@@ -17,7 +17,7 @@ from devtools.neo4j_local import Connection
 from integrations.v1 import integration_service_pb2 as pb
 from sandbox.clickup.generator import GeneratorConfig
 from tests.conftest import Tokens, bearer
-from tests.integration.importing import run_import
+from tests.integration.importing import run_import, watch
 from tests.integration.live_helpers import LiveStack, live_stack, task_name
 from tests.integration.oauth_helpers import complete, consent, start
 from tests.integration.rpc import failure
@@ -112,3 +112,27 @@ async def test_a_revoked_grant_pauses_the_integration_and_a_new_sign_in_resumes_
     )
     assert task.id in await events(stack, admin, tenant, pb.WEBHOOK_EVENT_STATE_APPLIED)
     assert (await run_import(stack.hub, admin, tenant))[-1].state == pb.IMPORT_JOB_STATE_SUCCEEDED
+
+
+async def test_an_import_that_meets_a_revoked_grant_pauses_and_a_new_sign_in_resumes_it(
+    stack: LiveStack, tokens: Tokens, tenant: tuple[str, str]
+) -> None:
+    admin = tokens.admin
+    await sign_in(stack, admin, tenant)
+    granted = [token for token in stack.sandbox.world.tokens if not token.startswith("pk_")]
+    async with httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as admin_api:
+        assert (await admin_api.post("/_sandbox/oauth/revoke", json={"token": granted[0]})).status_code == 200
+
+    paused = (await run_import(stack.hub, admin, tenant))[-1]  # ClickUp says so only once asked
+    assert paused.state == pb.IMPORT_JOB_STATE_FAILED
+    assert paused.error.startswith("paused until a new sign-in"), paused.error
+    assert (await status(stack, admin, tenant)).connection_status == pb.CONNECTION_STATUS_NEEDS_REAUTHORIZATION
+
+    await sign_in(stack, admin, tenant)
+    jobs = await stack.hub.stub.ListImportJobs(
+        pb.ListImportJobsRequest(org_id=tenant[0], project_id=tenant[1], page_size=10), metadata=bearer(admin)
+    )
+    resumed = jobs.jobs[0]
+    assert resumed.id != paused.id, "the sign-in started the paused import again"
+    final = await watch(stack.hub, admin, tenant, resumed.id)
+    assert final[-1].state == pb.IMPORT_JOB_STATE_SUCCEEDED, final[-1].error
