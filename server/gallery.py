@@ -233,14 +233,9 @@ class Gallery:
                 settings_key_id=self._keyring.primary_key_id,
             )
             try:
-                saved = await self._store.save(new)
+                saved = await self._save(new)
             except ConcurrentUpdateError:
                 continue
-            except ProjectOfAnotherOrg:
-                raise AlreadyExists(
-                    f"project id {key.project_id!r} is already used by another org; project ids are unique across orgs",
-                    reason="PROJECT_OF_ANOTHER_ORG",
-                ) from None
             logger.info("%s connected through OAuth for %s/%s", key.name, key.org_id, key.project_id)
             return IntegrationView(plugin, key, saved, self._opened(saved)), check
         raise Aborted("the integration kept changing concurrently; sign in again", reason="CONCURRENT_UPDATE")
@@ -266,6 +261,17 @@ class Gallery:
                 message,
             )
             return
+
+    async def _save(self, record: IntegrationRecord) -> IntegrationRecord:
+        """Save (compare-and-set: ``ConcurrentUpdateError`` for the caller to retry on a fresh read)."""
+        try:
+            return await self._store.save(record)
+        except ProjectOfAnotherOrg:
+            raise AlreadyExists(
+                f"project id {record.key.project_id!r} is already used by another org; project ids are unique "
+                "across orgs",
+                reason="PROJECT_OF_ANOTHER_ORG",
+            ) from None
 
     def _seal(self, key: IntegrationKey, settings: AnySettings) -> str:
         return codec.seal(self._keyring, self._plugin(key.name), key.org_id, key.project_id, settings)
@@ -344,14 +350,9 @@ class Gallery:
                     settings_ciphertext=self._seal(key, updated), settings_key_id=self._keyring.primary_key_id
                 )
             try:
-                saved = await self._store.save(new)
+                saved = await self._save(new)
             except ConcurrentUpdateError:
                 continue
-            except ProjectOfAnotherOrg:
-                raise AlreadyExists(
-                    f"project id {project_id!r} is already used by another org; project ids are unique across orgs",
-                    reason="PROJECT_OF_ANOTHER_ORG",
-                ) from None
             logger.info(
                 "integration %s updated for %s/%s (paths: %s)", key.name, org_id, project_id, ",".join(sorted(paths))
             )
