@@ -161,8 +161,9 @@ class HubServer:
         logger.info("IntegrationService stopped")
 
 
-async def serve(config: ServerConfig) -> None:
-    hub = HubServer(config)
+async def serve(config: ServerConfig, registry: IntegrationRegistry | None = None) -> None:
+    """Run until SIGTERM or SIGINT; ``registry`` replaces the configured plugins (a test's own)."""
+    hub = HubServer(config, registry)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -8,27 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 
 from server import logs
-from server.app import HubServer
+from server.app import serve
 from server.config import ConfigError, ServerConfig
-from server.integrations.registry import IntegrationRegistry
 from tests.tracker.registry import registry_with_tracker
-
-
-async def serve(config: ServerConfig, registry: IntegrationRegistry) -> None:
-    hub = HubServer(config, registry)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await hub.start()
-    try:
-        await stop.wait()
-    finally:
-        await hub.stop()
 
 
 def main() -> int:
