@@ -268,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         wait_for("the Integration Gallery", lambda: httpx.get(f"{gallery_url}/readyz").is_success, 30, gallery_log)
         cards = httpx.get(f"{gallery_url}/api/orgs/{ORG}/projects/{PROJECT}/integrations").json()["integrations"]
         say(f"Integration Gallery: {gallery_url}/ ({len(cards)} integration(s); open it in a browser)")
+        signs_in = [card["display_name"] for card in cards if card.get("oauth_available")]
+        say(f"  sign-in (OAuth) through the sandbox's consent page: {', '.join(signs_in) or 'none'}")
 
         # 9. how to call it
         grpcurl = None if args.no_grpcurl else grpcurl_binary(install=True)
