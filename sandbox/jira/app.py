@@ -1,0 +1,44 @@
+"""The sandbox as one Starlette app: platform v3, Agile 1.0, and the admin API."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from sandbox.jira import admin, agile, platform, search
+from sandbox.jira.state import Sandbox
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    """Unknown API paths are problem+json naming the method and path (§8)."""
+    if request.url.path.startswith("/rest/"):
+        body = {
+            "type": "about:blank",
+            "title": "Not Found",
+            "status": 404,
+            "detail": f"No endpoint {request.method} {request.url.path}.",
+            "instance": request.url.path,
+        }
+        return JSONResponse(body, status_code=404, media_type="application/problem+json")
+    return JSONResponse({"error": "not found"}, status_code=404)
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> Response:
+    body = {
+        "type": "about:blank",
+        "title": "Method Not Allowed",
+        "status": 405,
+        "detail": f"Method '{request.method}' is not supported.",
+        "instance": request.url.path,
+    }
+    return JSONResponse(body, status_code=405, media_type="application/problem+json")
+
+
+def create_app(sandbox: Sandbox) -> Starlette:
+    app = Starlette(
+        routes=[*search.routes(), *platform.routes(), *agile.routes(), *admin.routes()],
+        exception_handlers={404: _not_found, 405: _method_not_allowed},
+    )
+    app.state.sandbox = sandbox
+    return app

@@ -1,0 +1,82 @@
+"""The sandbox's mutable state, its clock and switches, and the three error bodies Jira sends (§8)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.jira.model import Site
+from sandbox.jira.pagetokens import PageTokens
+from sandbox.jira.ratelimit import BurstLimiter
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ApiError(Exception):
+    """An error answer: an ErrorCollection (dict), a problem+json (dict) or plain text (str)."""
+
+    def __init__(
+        self,
+        status: int,
+        body: dict[str, Any] | str,
+        media_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(str(body))
+        self.status = status
+        self.body = body
+        self.media_type = media_type
+        self.headers = headers or {}
+
+
+def error_collection(status: int, *messages: str, errors: bool = True) -> ApiError:
+    """``{"errorMessages": [...], "errors": {}}``; some 400s leave out ``errors`` (§8)."""
+    body: dict[str, Any] = {"errorMessages": list(messages)}
+    if errors:
+        body["errors"] = {}
+    return ApiError(status, body)
+
+
+def problem(status: int, title: str, detail: str, instance: str, headers: dict[str, str] | None = None) -> ApiError:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": instance}
+    return ApiError(status, body, PROBLEM_JSON, headers)
+
+
+@dataclass
+class Sandbox:
+    site: Site
+    clock: Callable[[], float] = time.time
+    requests: int = 0
+    limiter: BurstLimiter = field(init=False)
+    page_tokens: PageTokens = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Through a lambda, so a test that swaps ``clock`` moves every part's time with it.
+        self.limiter = BurstLimiter(lambda: self.clock())
+        self.page_tokens = PageTokens(lambda: self.clock())
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def configure(self, values: dict[str, Any]) -> None:
+        allowed = {"rate_limit", "rate_limit_refill_per_second", "page_token_ttl_seconds"}
+        unknown = sorted(set(values) - allowed)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        if "rate_limit" in values:
+            limit = values["rate_limit"]
+            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+                raise ValueError("rate_limit must be a positive integer or null (off)")
+            self.limiter.capacity = limit
+        if "rate_limit_refill_per_second" in values:
+            refill = float(values["rate_limit_refill_per_second"])
+            if refill <= 0:
+                raise ValueError("rate_limit_refill_per_second must be positive")
+            self.limiter.refill_per_second = refill
+        if "page_token_ttl_seconds" in values:
+            ttl = float(values["page_token_ttl_seconds"])
+            if ttl <= 0:
+                raise ValueError("page_token_ttl_seconds must be positive")
+            self.page_tokens.ttl_seconds = ttl
