@@ -390,3 +390,18 @@ def test_discover_fields_by_schema_custom() -> None:
     assert transform.discover_fields(fields[2:3]).story_points == "customfield_10030"
     assert transform.discover_fields(fields, "customfield_10002").story_points == "customfield_10002"
     assert transform.discover_fields(None) == SiteFields()
+
+
+@pytest.mark.parametrize(
+    ("item", "left", "joined"),
+    [
+        ({"field": "Sprint", "fieldId": "customfield_10107", "from": "", "to": "197", "toString": "TES Sprint 3"},
+         [], ["197"]),
+        ({"from": "196, 197", "to": "197,198,"}, ["196"], ["198"]),
+        ({"from": None, "to": None}, [], []),
+        ({"from": 5, "to": "5"}, [], []),
+        ("junk", [], []),
+    ],
+)  # fmt: skip
+def test_v10_sprint_changelog(item: Any, left: list[str], joined: list[str]) -> None:
+    assert transform.sprint_change(item) == (left, joined)

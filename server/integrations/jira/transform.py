@@ -441,3 +441,21 @@ def comment(item: dict[str, Any], issue_id: str, cloud_id: str) -> Rows:
     if author_id is not None:
         rows.edges.append(EdgeRow("AUTHORED_BY", "Comment", comment_id, "Person", author_id))
     return rows
+
+
+def id_list(value: Any) -> list[str]:
+    """A changelog ``from``/``to`` of a list field (sprints: ``"197, 198"``) as ids: split on commas,
+    trimmed, empties dropped (V10)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [str(value)]
+    if not isinstance(value, str):
+        return []
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def sprint_change(item: Any) -> tuple[list[str], list[str]]:
+    """A changelog item of the sprint field → (sprints the issue left, sprints it joined)."""
+    if not isinstance(item, dict):
+        return [], []
+    before, after = id_list(item.get("from")), id_list(item.get("to"))
+    return [s for s in before if s not in after], [s for s in after if s not in before]
