@@ -405,3 +405,18 @@ def test_discover_fields_by_schema_custom() -> None:
 )  # fmt: skip
 def test_v10_sprint_changelog(item: Any, left: list[str], joined: list[str]) -> None:
     assert transform.sprint_change(item) == (left, joined)
+
+
+@pytest.mark.parametrize("junk", [None, "x", 3, ["a"]])
+def test_records_that_are_not_objects_are_counted(junk: Any) -> None:
+    for rows in (
+        transform.project(junk, CLOUD),
+        transform.component(junk, CLOUD),
+        transform.version(junk, CLOUD),
+        transform.board(junk, CLOUD),
+        transform.sprint(junk, CLOUD),
+        transform.sprints([junk], CLOUD),
+        transform.issue(junk, CLOUD),
+        transform.comment(junk, "1", CLOUD),
+    ):
+        assert (rows.nodes, rows.edges, rows.issues["skipped_records"]) == ([], [], 1)

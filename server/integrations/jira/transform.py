@@ -149,8 +149,11 @@ def person(user: Any, *, reference: bool = False) -> Rows:
     return rows
 
 
-def project(item: dict[str, Any], cloud_id: str) -> Rows:
+def project(item: Any, cloud_id: str) -> Rows:
     rows = Rows()
+    if not isinstance(item, dict):
+        rows.issues["skipped_records"] += 1
+        return rows
     project_id = _id(item.get("id"))
     if project_id is None:
         rows.issues["skipped_records"] += 1
@@ -172,9 +175,12 @@ def project(item: dict[str, Any], cloud_id: str) -> Rows:
     return rows
 
 
-def component(item: dict[str, Any], cloud_id: str, project_id: str | None = None) -> Rows:
+def component(item: Any, cloud_id: str, project_id: str | None = None) -> Rows:
     """A component from ``/project/{k}/component``; its project from the argument or ``projectId``."""
     rows = Rows()
+    if not isinstance(item, dict):
+        rows.issues["skipped_records"] += 1
+        return rows
     component_id = _id(item.get("id"))
     owner = project_id or _id(item.get("projectId"))
     if component_id is None:
@@ -193,7 +199,7 @@ def component(item: dict[str, Any], cloud_id: str, project_id: str | None = None
     return rows
 
 
-def _version_props(item: dict[str, Any], issues: Counter[str]) -> dict[str, Any]:
+def _version_props(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": _text(item.get("name")) or "",
         "description": _text(item.get("description")),
@@ -204,23 +210,29 @@ def _version_props(item: dict[str, Any], issues: Counter[str]) -> dict[str, Any]
     }
 
 
-def version(item: dict[str, Any], cloud_id: str, project_id: str | None = None) -> Rows:
+def version(item: Any, cloud_id: str, project_id: str | None = None) -> Rows:
     """A version from ``/project/{k}/version`` (``projectId`` is a number there)."""
     rows = Rows()
+    if not isinstance(item, dict):
+        rows.issues["skipped_records"] += 1
+        return rows
     version_id = _id(item.get("id"))
     owner = project_id or _id(item.get("projectId"))
     if version_id is None:
         rows.issues["skipped_records"] += 1
         return rows
-    rows.nodes.append(NodeRow("Version", version_id, cloud_id, _version_props(item, rows.issues)))
+    rows.nodes.append(NodeRow("Version", version_id, cloud_id, _version_props(item)))
     if owner is not None:
         rows.edges.append(EdgeRow("CONTAINS", "JiraProject", owner, "Version", version_id, owner_is_from=False))
     return rows
 
 
-def board(item: dict[str, Any], cloud_id: str, project_ids: Iterable[str] = ()) -> Rows:
+def board(item: Any, cloud_id: str, project_ids: Iterable[str] = ()) -> Rows:
     """A board and ``SHOWS`` to each project on it (``/board/{id}/project``; else its location's)."""
     rows = Rows()
+    if not isinstance(item, dict):
+        rows.issues["skipped_records"] += 1
+        return rows
     board_id = _id(item.get("id"))
     if board_id is None:
         rows.issues["skipped_records"] += 1
@@ -248,9 +260,12 @@ def _sprint_props(item: dict[str, Any], issues: Counter[str]) -> dict[str, Any]:
     }
 
 
-def sprint(item: dict[str, Any], cloud_id: str) -> Rows:
+def sprint(item: Any, cloud_id: str) -> Rows:
     """A sprint, owned by its ``originBoardId`` (it may show on other boards too)."""
     rows = Rows()
+    if not isinstance(item, dict):
+        rows.issues["skipped_records"] += 1
+        return rows
     sprint_id = _id(item.get("id"))
     if sprint_id is None:
         rows.issues["skipped_records"] += 1
@@ -299,9 +314,12 @@ def _sprint_ids(value: Any) -> list[tuple[str, dict[str, Any] | None]]:
     return found
 
 
-def issue(item: dict[str, Any], cloud_id: str, site_fields: SiteFields = SiteFields()) -> Rows:
+def issue(item: Any, cloud_id: str, site_fields: SiteFields = SiteFields()) -> Rows:
     """One issue (v3 shape; ``fields`` as requested) with the relationships it owns."""
     rows = Rows()
+    if not isinstance(item, dict):
+        rows.issues["skipped_records"] += 1
+        return rows
     issues = rows.issues
     issue_id = _id(item.get("id"))
     fields = _obj(item.get("fields"), issues, "fields")
@@ -364,7 +382,7 @@ def issue(item: dict[str, Any], cloud_id: str, site_fields: SiteFields = SiteFie
     for entry in _list(fields.get("fixVersions")):
         version_id = _id(entry.get("id")) if isinstance(entry, dict) else None
         if version_id is not None:
-            rows.nodes.append(NodeRow("Version", version_id, cloud_id, _version_props(entry, issues), reference=True))
+            rows.nodes.append(NodeRow("Version", version_id, cloud_id, _version_props(entry), reference=True))
             own("FIX_VERSION", "Version", version_id)
     sprint_values = [fields.get(site_fields.sprint)] if site_fields.sprint else []
     sprint_values += [fields.get("sprint"), fields.get("closedSprints")]  # Agile API issues
@@ -410,9 +428,12 @@ def link_edges(link: Any, issue_id: str, issues: Counter[str]) -> list[EdgeRow]:
     return [EdgeRow("LINKED_TO", "Issue", issue_id, "Issue", other, props=props)]
 
 
-def comment(item: dict[str, Any], issue_id: str, cloud_id: str) -> Rows:
+def comment(item: Any, issue_id: str, cloud_id: str) -> Rows:
     """A comment the credential can see: ``(Comment)-[:ON]->(Issue)``, ``-[:AUTHORED_BY]->(Person)``."""
     rows = Rows()
+    if not isinstance(item, dict):
+        rows.issues["skipped_records"] += 1
+        return rows
     comment_id = _id(item.get("id"))
     if comment_id is None:
         rows.issues["skipped_records"] += 1
