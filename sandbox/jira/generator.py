@@ -13,6 +13,7 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sandbox.jira.adf import V7_DOCUMENT, paragraph_doc
 from sandbox.jira.model import (
@@ -280,37 +281,26 @@ def _comments(
 ) -> None:
     authors = users[:5]
     issues = list(site.issues.values())
+    if not issues:
+        return
     busy = issues[1] if len(issues) > 1 else None
+
+    def add(issue: Issue, author: str, body: dict[str, Any], created: int, visibility: str | None = None) -> None:
+        comment_id = str(20000 + len(site.comments))
+        updated = created + rng.choice([0, 0, 60_000])
+        site.comments[comment_id] = Comment(comment_id, issue.id, author, body, created, updated, None, visibility)
+
     for issue in issues:
-        count = (
-            config.busy_issue_comments
-            if issue is busy
-            else (rng.randint(1, 3) if rng.random() < config.comment_ratio else 0)
-        )
+        roll = rng.random() < config.comment_ratio
+        count = config.busy_issue_comments if issue is busy else (rng.randint(1, 3) if roll else 0)
         for number in range(count):
-            comment_id = str(20000 + len(site.comments))
             created = max(issue.created_ms, tick() - 30 * DAY_MS) + number
-            restricted = issue is issues[0] and number == 0
-            site.comments[comment_id] = Comment(
-                id=comment_id,
-                issue_id=issue.id,
-                author=rng.choice(authors),
-                body=paragraph_doc(f"Comment {number + 1} on {issue.key}"),
-                created_ms=created,
-                updated_ms=created + rng.choice([0, 0, 60_000]),
-                visibility="Developers"
-                if restricted
-                else ("Administrators" if number == 1 and issue is issues[0] else None),
-            )
-    if issues:
-        site.comments[str(20000 + len(site.comments))] = Comment(
-            str(20000 + len(site.comments)),
-            issues[0].id,
-            users[1],
-            V7_DOCUMENT,
-            issues[0].created_ms + 1,
-            issues[0].created_ms + 1,
-        )
+            add(issue, rng.choice(authors), paragraph_doc(f"Comment {number + 1} on {issue.key}"), created)
+    # The first issue: the V7 document, and comments restricted to a role the main user has and one it lacks.
+    first = issues[0]
+    add(first, users[1], V7_DOCUMENT, first.created_ms + 1)
+    add(first, users[0], paragraph_doc("For administrators"), first.created_ms + 2, "Administrators")
+    add(first, users[1], paragraph_doc("For developers"), first.created_ms + 3, "Developers")
 
 
 def _boards_and_sprints(site: Site, rng: random.Random, keys: list[str]) -> None:
