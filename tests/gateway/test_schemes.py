@@ -3,6 +3,8 @@ refuses, the lookup key each names, and a full verification with published vecto
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.gateway.support import sign
@@ -20,6 +22,17 @@ DIGEST = "ab" * 32
 V4_BODY = b'{"webhookEvent":"jira:issue_deleted","issue":{"id":"10001","key":"PROJ-1"}}'
 V4_HEADER = "sha256=86a0710910d1f2868b284362ed6ef6c5f886535c739b975f5287963aaa691fd4"
 HELLO_HEADER = "sha256=a4771c39fbe90f317c7824e83ddef3caae9cb3d976c214ace1f2937e133263c9"
+# V3: a signed comment_created delivery, 534 bytes, no trailing newline (jira-api.md §9).
+V3_BODY = (
+    b'{"timestamp":1767225600000,"webhookEvent":"comment_created","comment":{"self":"https://example.atlassian.net'
+    b'/rest/api/2/issue/10042/comment/10100","id":"10100","author":{"accountId":"5fc9e78d2730d800760becc4",'
+    b'"displayName":"Jane Doe","active":true,"accountType":"atlassian"},"body":"Looks good to me","created":'
+    b'"2026-01-01T00:00:00.000+0000","updated":"2026-01-01T00:00:00.000+0000","jsdPublic":true},"issue":{"id":'
+    b'"10042","self":"https://example.atlassian.net/rest/api/2/issue/10042","key":"PROJ-7","fields":{"summary":'
+    b'"Fix login"}}}'
+)
+V3_SECRET = "s3cr3t-webhook-key"
+V3_HEADER = "sha256=f6ef5f19576f8b7c0bff4335d55d5553f24b2e5aa2ad8181b5e2619c7c632946"
 
 
 def refusal(call: object) -> tuple[int, str]:
@@ -138,6 +151,16 @@ def test_the_hub_scheme_checks_the_body_after_the_signature(
 VECTORS = [
     ("hex: TV9", HEX, {"x-signature": tv.TV9_SIGNATURE}, tv.TV9_BODY, tv.TV_SECRET, True),
     ("hex: TV10 re-serialised", HEX, {"x-signature": tv.TV10_SIGNATURE}, tv.TV10_SPACED, tv.TV_SECRET, False),
+    ("hub: Jira V3", HUB, {"x-hub-signature": V3_HEADER}, V3_BODY, V3_SECRET, True),
+    (
+        "hub: Jira V3, re-serialised with indent=2",
+        HUB,
+        {"x-hub-signature": V3_HEADER},
+        json.dumps(json.loads(V3_BODY), indent=2).encode(),
+        V3_SECRET,
+        False,
+    ),
+    ("hub: Jira V3, body + newline", HUB, {"x-hub-signature": V3_HEADER}, V3_BODY + b"\n", V3_SECRET, False),
     ("hub: Jira V4", HUB, {"x-hub-signature": V4_HEADER}, V4_BODY, "test-secret", True),
     ("hub: Jira V4, -256 header", HUB, {"x-hub-signature-256": V4_HEADER}, V4_BODY, "test-secret", True),
     ("hub: Jira V4, body + newline", HUB, {"x-hub-signature": V4_HEADER}, V4_BODY + b"\n", "test-secret", False),
@@ -183,3 +206,12 @@ def test_the_support_signer_agrees_with_the_hex_scheme() -> None:
 def test_every_default_names_a_scheme_of_the_table() -> None:
     assert set(DEFAULT_SCHEMES.values()) <= set(SCHEMES)
     assert all(name == name.lower() for name in DEFAULT_SCHEMES)
+
+
+def test_jira_v3s_negative_headers_are_refused() -> None:
+    """V3's other refusals: a sha1 header, and no header when a secret is set."""
+    assert len(V3_BODY) == 534
+    assert (
+        refusal(lambda: HUB.signature({"x-hub-signature": "sha1=5613af64eb0e12575a7686fe63dfec8faeccd935"}))[0] == 401
+    )
+    assert refusal(lambda: HUB.signature({}))[0] == 401
