@@ -131,6 +131,7 @@ async def update_issue(request: Request) -> Response:
             raise AdminError(400, "description must be a string or null")
         issue.description = None if text is None else paragraph_doc(text)
     issue.updated_ms = now
+    site.touch()
     return JSONResponse({"id": issue.id, "key": issue.key, "updatedMs": now})
 
 

@@ -35,17 +35,14 @@ def select_fields(site: Site, requested: Iterable[str]) -> list[str]:
 
 def visible_comments(site: Site, issue: Issue, viewer: str | None) -> list[dict[str, Any]]:
     groups = site.users[viewer].groups if viewer in site.users else frozenset()
-    items = [c for c in site.comments.values() if c.issue_id == issue.id]
-    items.sort(key=lambda c: (c.created_ms, int(c.id)))
+    items = site.comments_of(issue.id)
     return [render.comment(site, c, viewer) for c in items if c.visibility is None or c.visibility in groups]
 
 
 def issue_links(site: Site, issue: Issue, viewer: str | None) -> list[dict[str, Any]]:
     """Both ends list a link under the same id: ``outwardIssue`` on the source, ``inwardIssue`` on the target."""
     out: list[dict[str, Any]] = []
-    for link in site.links.values():
-        if issue.id not in (link.outward_from, link.inward_to):
-            continue
+    for link in site.links_of(issue.id):
         other = site.issues[link.inward_to if link.outward_from == issue.id else link.outward_from]
         if not site.can_browse(viewer, site.projects[other.project_id]):
             continue
@@ -141,9 +138,7 @@ def _field_values(site: Site, issue: Issue, viewer: str | None) -> dict[str, Cal
         "resolutiondate": lambda: None if issue.resolved_ms is None else jira_time(issue.resolved_ms),
         "statuscategorychangedate": lambda: jira_time(issue.status_changed_ms),
         "subtasks": lambda: [
-            render.issue_ref(site, i)
-            for i in site.issues.values()
-            if i.parent_id == issue.id and site.issue_types[i.type_id].subtask
+            render.issue_ref(site, i) for i in site.children(issue.id) if site.issue_types[i.type_id].subtask
         ],
         "issuelinks": lambda: issue_links(site, issue, viewer),
         "timetracking": lambda: {},

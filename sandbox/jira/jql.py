@@ -40,6 +40,7 @@ class Query:
     projects: list[set[str]] = field(default_factory=list)  # each clause: keys or ids, ANDed
     times: list[tuple[str, str, int]] = field(default_factory=list)  # (field, operator, epoch ms)
     order: list[tuple[str, bool]] = field(default_factory=list)  # (field, ascending)
+    relative: bool = False  # a bound moves with the clock: its results cannot be cached
 
     def matches(self, site: Site, issue: Issue) -> bool:
         owner = site.projects[issue.project_id]
@@ -153,7 +154,9 @@ def parse(text: str, now_ms: int) -> Query:
                 raise JqlError(
                     f"Error in the JQL Query: The operator '{operator.text}' is not supported by the '{lowered}' field."
                 )
-            query.times.append((lowered, operator.text, _moment(take(), now_ms)))
+            value = take()
+            query.relative |= _RELATIVE.match(value.text) is not None
+            query.times.append((lowered, operator.text, _moment(value, now_ms)))
         else:
             raise JqlError(f"Field '{name.text}' does not exist or you do not have permission to view it.")
         restricted = True

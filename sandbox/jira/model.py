@@ -6,8 +6,11 @@ facts (§1): platform ids are numeric strings, Agile board and sprint ids are in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # Status categories are fixed across sites (§4.1): id -> (key, colorName, name).
 STATUS_CATEGORIES: dict[int, tuple[str, str, str]] = {
@@ -210,6 +213,56 @@ class Site:
     story_points_field: str = ""
     sprint_field: str = ""
     rank_field: str = ""
+    version: int = 0  # bumped by every mutation: derived indexes are then stale
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _derived_at: int = -1
+
+    def touch(self) -> None:
+        self.version += 1
+
+    def derived(self, key: str, compute: Callable[[], T]) -> T:
+        """An index over the site (children, links, comments per issue, search orders) until it changes.
+
+        A site of 50,000 issues is served page by page; rebuilding these per issue or page is quadratic.
+        """
+        if self._derived_at != self.version:
+            self._derived.clear()
+            self._derived_at = self.version
+        if key not in self._derived:
+            self._derived[key] = compute()
+        value: T = self._derived[key]
+        return value
+
+    def children(self, issue_id: str) -> list[Issue]:
+        def build() -> dict[str, list[Issue]]:
+            index: dict[str, list[Issue]] = {}
+            for issue in self.issues.values():
+                if issue.parent_id is not None:
+                    index.setdefault(issue.parent_id, []).append(issue)
+            return index
+
+        return self.derived("children", build).get(issue_id, [])
+
+    def links_of(self, issue_id: str) -> list[Link]:
+        def build() -> dict[str, list[Link]]:
+            index: dict[str, list[Link]] = {}
+            for link in self.links.values():
+                index.setdefault(link.outward_from, []).append(link)
+                index.setdefault(link.inward_to, []).append(link)
+            return index
+
+        return self.derived("links", build).get(issue_id, [])
+
+    def comments_of(self, issue_id: str) -> list[Comment]:
+        """Oldest first."""
+
+        def build() -> dict[str, list[Comment]]:
+            index: dict[str, list[Comment]] = {}
+            for item in sorted(self.comments.values(), key=lambda c: (c.created_ms, int(c.id))):
+                index.setdefault(item.issue_id, []).append(item)
+            return index
+
+        return self.derived("comments", build).get(issue_id, [])
 
     def can_browse(self, account_id: str | None, project: Project) -> bool:
         """Anonymous callers browse nothing; archived projects hide their content from everyone (§7)."""

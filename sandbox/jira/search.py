@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from sandbox.jira import issues, jql
 from sandbox.jira.endpoint import Viewer, endpoint
+from sandbox.jira.model import Issue
 from sandbox.jira.pagetokens import INVALID
 from sandbox.jira.state import Sandbox, error_collection, problem
 
@@ -106,22 +107,28 @@ async def _search(sandbox: Sandbox, request: Request, viewer: Viewer) -> dict[st
         cursor = sandbox.page_tokens.resolve(token, fingerprint)
         if cursor is None:
             raise error_collection(400, INVALID)
-    matching = [
-        i
-        for i in site.issues.values()
-        if site.can_browse(viewer, site.projects[i.project_id]) and query.matches(site, i)
-    ]
-    keyed = sorted((query.sort_key(i), i) for i in matching)
-    start = 0 if cursor is None else bisect.bisect_right([k for k, _ in keyed], cursor)
-    chunk = keyed[start : start + min(size, page_cap(len(field_ids)))]
-    body: dict[str, Any] = {"issues": [issues.issue_document(site, i, field_ids, viewer) for _, i in chunk]}
+
+    def order() -> tuple[list[tuple[tuple[int, ...], ...]], list[Issue]]:
+        matching = [
+            i
+            for i in site.issues.values()
+            if site.can_browse(viewer, site.projects[i.project_id]) and query.matches(site, i)
+        ]
+        keyed = sorted(((query.sort_key(i), i) for i in matching), key=lambda pair: pair[0])
+        return [k for k, _ in keyed], [i for _, i in keyed]
+
+    # Each page of a walk would re-sort the whole site; the order holds until the site changes.
+    keys, ordered = order() if query.relative else site.derived(f"search:{viewer}:{jql_text}", order)
+    start = 0 if cursor is None else bisect.bisect_right(keys, cursor)
+    end = start + min(size, page_cap(len(field_ids)))
+    body: dict[str, Any] = {"issues": [issues.issue_document(site, i, field_ids, viewer) for i in ordered[start:end]]}
     wants = {e.strip() for e in expand.split(",")}
     if "names" in wants:
         body["names"] = {f: site.fields[f].name for f in field_ids}
     if "schema" in wants:
         body["schema"] = {f: site.fields[f].schema for f in field_ids}
-    if start + len(chunk) < len(keyed):
-        body["nextPageToken"] = sandbox.page_tokens.issue(fingerprint, chunk[-1][0])
+    if end < len(keys):
+        body["nextPageToken"] = sandbox.page_tokens.issue(fingerprint, keys[end - 1])
         body["isLast"] = False
     else:
         body["isLast"] = True
