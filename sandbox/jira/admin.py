@@ -1,7 +1,8 @@
 """The sandbox's admin API under ``/_sandbox``: the truth an import is checked against, and steering.
 
 ``GET /_sandbox/state`` counts what the site holds (per kind, label, link type, relationship);
-``PATCH /_sandbox/issues/{id}`` edits an issue and bumps ``updated``; ``POST /_sandbox/tokens``
+``PATCH /_sandbox/issues/{id}`` edits an issue and bumps ``updated``; ``POST …/{id}/move`` moves
+it to another project (new key, same id); ``POST /_sandbox/tokens``
 issues an API token for a user; ``PUT /_sandbox/config`` sets the burst limit and token lifetime;
 ``POST /_sandbox/page-tokens/expire`` kills every outstanding ``nextPageToken``.
 Errors are JSON ``{"error": ...}`` with a 4xx status.
@@ -135,6 +136,34 @@ async def update_issue(request: Request) -> Response:
     return JSONResponse({"id": issue.id, "key": issue.key, "updatedMs": now})
 
 
+async def move_issue(request: Request) -> Response:
+    """Move an issue (and its subtasks) to another project: new keys, same ids, old keys still resolve."""
+    sandbox = _sandbox(request)
+    site, body = sandbox.site, await _body(request)
+    issue = site.issue_by_key_or_id(request.path_params["issue_id"])
+    if issue is None:
+        raise AdminError(404, f"no issue {request.path_params['issue_id']!r}")
+    target = site.project_by_key_or_id(str(body.get("project", "")))
+    if target is None:
+        raise AdminError(400, f"no project {body.get('project')!r}")
+    if site.issue_types[issue.type_id].subtask:
+        raise AdminError(400, "move the parent: subtasks move with it")
+    if target.id == issue.project_id:
+        raise AdminError(400, "the issue is already in that project")
+    now = max(sandbox.now_ms(), issue.updated_ms + 1)
+    taken = [int(i.key.rsplit("-", 1)[1]) for i in site.issues.values() if i.project_id == target.id]
+    number = max(taken, default=0)
+    for moved in [issue, *site.children(issue.id)]:
+        number += 1
+        moved.old_keys.append(moved.key)
+        moved.key, moved.project_id, moved.updated_ms = f"{target.key}-{number}", target.id, now
+        moved.component_ids, moved.fix_version_ids, moved.version_ids = [], [], []
+    if issue.parent_id is not None and site.issues[issue.parent_id].project_id != target.id:
+        issue.parent_id = None  # company-managed epics do not follow their children across projects
+    site.touch()
+    return JSONResponse({"id": issue.id, "key": issue.key, "oldKeys": issue.old_keys, "updatedMs": now})
+
+
 async def issue_token(request: Request) -> Response:
     """A new API token for a user (by email), with the ``Authorization`` header that carries it (V1)."""
     site, body = _sandbox(request).site, await _body(request)
@@ -183,6 +212,7 @@ def routes() -> list[Route]:
     table = [
         ("/_sandbox/state", state, ["GET"]),
         ("/_sandbox/issues/{issue_id}", update_issue, ["PATCH"]),
+        ("/_sandbox/issues/{issue_id}/move", move_issue, ["POST"]),
         ("/_sandbox/tokens", issue_token, ["POST"]),
         ("/_sandbox/config", configure, ["PUT"]),
         ("/_sandbox/page-tokens/expire", expire_page_tokens, ["POST"]),

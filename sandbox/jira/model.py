@@ -188,6 +188,7 @@ class Issue:
     story_points: float | None = None
     sprint_ids: list[int] = field(default_factory=list)  # every sprint it has been in, current last
     rank: str = ""
+    old_keys: list[str] = field(default_factory=list)  # keys it had before moving project (§1)
 
 
 @dataclass
@@ -274,7 +275,12 @@ class Site:
         if key_or_id in self.issues:
             return self.issues[key_or_id]
         wanted = key_or_id.upper()
-        return next((issue for issue in self.issues.values() if issue.key == wanted), None)
+
+        def build() -> dict[str, Issue]:
+            index = {old: issue for issue in self.issues.values() for old in issue.old_keys}
+            return index | {issue.key: issue for issue in self.issues.values()}
+
+        return self.derived("keys", build).get(wanted)
 
     def project_by_key_or_id(self, key_or_id: str) -> Project | None:
         if key_or_id in self.projects:

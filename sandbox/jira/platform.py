@@ -193,6 +193,42 @@ async def issue_get(sandbox: Sandbox, request: Request, viewer: Viewer) -> Any:
 
 
 @endpoint
+async def labels(sandbox: Sandbox, request: Request, viewer: Viewer) -> Any:
+    """Every label in use, as plain strings (labels have no ids and are case-sensitive, §4.1)."""
+    site = sandbox.site
+    used = {
+        label
+        for issue in site.issues.values()
+        if site.can_browse(viewer, site.projects[issue.project_id])
+        for label in issue.labels
+    }
+    return offset_page(request, sorted(used), 1000, 1000)
+
+
+@endpoint
+async def issue_link(sandbox: Sandbox, request: Request, viewer: Viewer) -> Any:
+    """Both sides of one link; missing or either side invisible is 404 (§8).
+
+    Named as on the issues: ``outwardIssue`` is the end the source ``type.outward``s (the target),
+    ``inwardIssue`` the source. The facts do not fix this endpoint's naming; the issue fields do.
+    """
+    site = sandbox.site
+    link_id = request.path_params["link_id"]
+    link = site.links.get(link_id)
+    ends = [] if link is None else [site.issues[link.outward_from], site.issues[link.inward_to]]
+    if link is None or not all(site.can_browse(viewer, site.projects[i.project_id]) for i in ends):
+        raise error_collection(404, f"No issue link with id '{link_id}' exists.")
+    kind = site.link_types[link.type_id]
+    return {
+        "id": link.id,
+        "self": f"{site.url}/rest/api/3/issueLink/{link.id}",
+        "type": {"id": kind.id, "name": kind.name, "inward": kind.inward, "outward": kind.outward},
+        "inwardIssue": render.issue_ref(site, ends[0]),
+        "outwardIssue": render.issue_ref(site, ends[1]),
+    }
+
+
+@endpoint
 async def comments(sandbox: Sandbox, request: Request, viewer: Viewer) -> Any:
     """Oldest first; ``orderBy`` takes only ``created`` with an optional sign (§3.1)."""
     issue = visible_issue(sandbox, viewer, request.path_params["key"])
@@ -222,6 +258,8 @@ def routes() -> list[Route]:
         Route(f"{base}/priority", priorities),
         Route(f"{base}/field", fields),
         Route(f"{base}/issueLinkType", link_types),
+        Route(f"{base}/issueLink/{{link_id}}", issue_link),
+        Route(f"{base}/label", labels),
         Route(f"{base}/issue/{{key}}", issue_get),
         Route(f"{base}/issue/{{key}}/comment", comments),
     ]

@@ -215,3 +215,19 @@ def test_components_and_versions_pages_and_arrays(jira: httpx.Client) -> None:
     assert (len(versions["values"]), versions["total"], versions["isLast"]) == (2, 3, False)
     released = jira.get("/rest/api/3/project/PROJ/versions").json()
     assert {v["name"]: v["released"] for v in released} == {"0.9": True, "1.0": True, "1.1": False}
+
+
+def test_a_link_reads_by_id_and_a_missing_one_is_404(jira: httpx.Client, site: Site) -> None:
+    link = next(iter(site.links.values()))
+    body = jira.get(f"/rest/api/3/issueLink/{link.id}").json()
+    assert (body["inwardIssue"]["id"], body["outwardIssue"]["id"]) == (link.outward_from, link.inward_to)
+    missing = jira.get("/rest/api/3/issueLink/99999999")
+    assert missing.status_code == 404
+    assert missing.json() == {"errorMessages": ["No issue link with id '99999999' exists."], "errors": {}}
+
+
+def test_labels_are_case_sensitive_strings(jira: httpx.Client) -> None:
+    page = jira.get("/rest/api/3/label").json()
+    assert page["maxResults"] == 1000
+    assert {"backend", "Backend"} <= set(page["values"])
+    assert all(isinstance(label, str) for label in page["values"])
