@@ -1,0 +1,195 @@
+"""The full Jira import of one site: get → transform → load, page by page, then cleanup (the sweep).
+
+Fetch plan (``plan_lower_bound`` counts it): ``/myself`` first (§2.1), the cloud id
+(``/_edge/tenant_info``), ``/field`` (which custom fields hold sprint, rank and story points), the
+projects (offset pages), per project its components and versions (offset pages) and its issues
+(``/search/jql`` token pages, bounded JQL ``project = KEY ORDER BY id ASC``, explicit fields), the
+comments of issues that have some when asked, then the Agile boards with their projects and sprints.
+Each page is written and checkpointed; a resumed run starts at the next project (the pages of a
+project are cheap to read again, and the writer makes re-writing them free). Only a complete run
+sweeps.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from graph.import_jobs import Progress
+from graph.rows import Rows
+from server.integrations.base import ImportContext, ImportFailure, ImportOutcome
+from server.integrations.import_log import ImportLog
+from server.integrations.jira import transform
+from server.integrations.jira.client import JiraClient
+from server.integrations.jira.errors import JiraBadRequest
+from server.integrations.jira.options import JiraOptions
+
+WATERMARKS = "watermarks"
+PROJECT_PAGE = 50
+SEARCH_PAGE = 100
+OFFSET_PAGE = 50
+ISSUE_FIELDS = (
+    "summary",
+    "description",
+    "status",
+    "issuetype",
+    "priority",
+    "parent",
+    "project",
+    "assignee",
+    "creator",
+    "reporter",
+    "labels",
+    "components",
+    "fixVersions",
+    "issuelinks",
+    "duedate",
+    "created",
+    "updated",
+    "resolutiondate",
+    "comment",
+)
+
+
+def plan_lower_bound(projects: int, issues_per_project: list[int], boards: int, comment_pages: int) -> int:
+    """The fewest calls this plan can make: the fixed calls, one page per list, one search page per
+    100 issues (at least one per project), and the comment pages it had to read."""
+    fixed = 3 + max(1, math.ceil(projects / PROJECT_PAGE))
+    per_project = sum(2 + max(1, math.ceil(count / SEARCH_PAGE)) for count in issues_per_project)
+    return fixed + per_project + max(1, math.ceil(boards / OFFSET_PAGE)) + 2 * boards + comment_pages
+
+
+class JiraImport:
+    def __init__(self, client: JiraClient, context: ImportContext[JiraOptions], site_url: str) -> None:
+        self._client = client
+        self._ctx = context
+        self._site_url = site_url
+        self._log = ImportLog(context)
+        raw = context.job.checkpoint.get(WATERMARKS)
+        self._marks = {
+            str(k): datetime.fromisoformat(str(v)) for k, v in (raw if isinstance(raw, dict) else {}).items()
+        }
+
+    async def run(self) -> ImportOutcome:
+        options = self._ctx.settings.options
+        await self._client.myself()
+        tenant = await self._client.get("/_edge/tenant_info")
+        cloud_id = str(tenant.get("cloudId") or "") if isinstance(tenant, dict) else ""
+        if not cloud_id:
+            raise ImportFailure("Jira did not say which site this is (/_edge/tenant_info has no cloudId)")
+        site_fields = transform.discover_fields(await self._client.get("/rest/api/3/field"))
+        projects = await self._projects(options)
+        start = int(self._ctx.job.checkpoint.get("project", 0))
+        if start == 0:
+            name = self._site_url.split("//", 1)[-1].split(".", 1)[0]
+            await self._commit(transform.site(cloud_id, name, self._site_url), "the site", {"project": 0})
+        for index, project in enumerate(projects):
+            if index >= start:
+                await self._project(index, project, cloud_id, site_fields, options)
+        await self._boards(cloud_id, {str(p.get("id")) for p in projects}, len(projects))
+        removed = await self._ctx.writer.sweep([cloud_id], self._log.seen)
+        return ImportOutcome([cloud_id], dict(self._marks), removed, await self._ctx.writer.totals())
+
+    async def _projects(self, options: JiraOptions) -> list[dict[str, Any]]:
+        params = {"status": "live,archived"} if options.include_archived else None
+        found: list[dict[str, Any]] = []
+        async for page in self._client.offset_pages("/rest/api/3/project/search", params, page_size=PROJECT_PAGE):
+            found.extend(item for item in page.values if isinstance(item, dict))
+        if options.project_keys:
+            keys = {str(p.get("key")) for p in found}
+            missing = sorted(set(options.project_keys) - keys)
+            if missing:
+                raise ImportFailure(f"the credentials cannot see project(s) {', '.join(missing)}")
+            found = [p for p in found if str(p.get("key")) in options.project_keys]
+        return sorted(found, key=lambda p: int(str(p.get("id"))) if str(p.get("id")).isdigit() else 0)
+
+    async def _project(
+        self,
+        index: int,
+        project: dict[str, Any],
+        cloud_id: str,
+        site_fields: transform.SiteFields,
+        options: JiraOptions,
+    ) -> None:
+        key, project_id = str(project.get("key")), str(project.get("id"))
+        rows = transform.project(project, cloud_id)
+        async for page in self._client.offset_pages(f"/rest/api/3/project/{key}/component", page_size=OFFSET_PAGE):
+            for item in page.values:
+                rows.extend(transform.component(item, cloud_id, project_id))
+        async for page in self._client.offset_pages(f"/rest/api/3/project/{key}/version", page_size=OFFSET_PAGE):
+            for item in page.values:
+                rows.extend(transform.version(item, cloud_id, project_id))
+        await self._commit(rows, f"project {key}", {"project": index})
+        fields = [*ISSUE_FIELDS, *(f for f in (site_fields.sprint, site_fields.rank, site_fields.story_points) if f)]
+        page_number = 0
+        async for found in self._client.search_pages(
+            f'project = "{key}" ORDER BY id ASC', fields, page_size=SEARCH_PAGE
+        ):
+            rows = Rows()
+            for item in found.issues:
+                rows.extend(transform.issue(item, cloud_id, site_fields))
+                if options.include_comments:
+                    rows.extend(await self._comments(item, cloud_id))
+            self._newest(rows, cloud_id)
+            await self._commit(rows, f"issues of {key}, page {page_number}", {"project": index})
+            page_number += 1
+        await self._commit(Rows(), f"project {key} done", {"project": index + 1})
+
+    async def _comments(self, item: dict[str, Any], cloud_id: str) -> Rows:
+        rows = Rows()
+        fields = item.get("fields") if isinstance(item.get("fields"), dict) else {}
+        listed = fields.get("comment") if isinstance(fields, dict) else None
+        if not isinstance(listed, dict) or not listed.get("total"):
+            return rows
+        issue_id = str(item.get("id"))
+        path = f"/rest/api/3/issue/{issue_id}/comment"
+        async for page in self._client.offset_pages(path, container="comments", page_size=100):
+            for comment in page.values:
+                rows.extend(transform.comment(comment, issue_id, cloud_id))
+        return rows
+
+    async def _boards(self, cloud_id: str, project_ids: set[str], projects: int) -> None:
+        rows = Rows()
+        sprints: list[Any] = []  # a sprint shows on every board whose filter has it: deduped once, below
+        async for page in self._client.offset_pages("/rest/agile/1.0/board", page_size=OFFSET_PAGE):
+            for board in page.values:
+                if not isinstance(board, dict):
+                    continue
+                board_id = str(board.get("id"))
+                shown: list[str] = []
+                async for listed in self._client.offset_pages(f"/rest/agile/1.0/board/{board_id}/project"):
+                    shown.extend(str(p.get("id")) for p in listed.values if isinstance(p, dict))
+                shown = [p for p in shown if p in project_ids]
+                if not shown:
+                    continue  # a board of projects this import does not cover
+                rows.extend(transform.board(board, cloud_id, shown))
+                if board.get("type") != "scrum":
+                    continue  # kanban and simple boards have no sprints (Jira answers 400 if asked)
+                try:
+                    async for listed in self._client.offset_pages(f"/rest/agile/1.0/board/{board_id}/sprint"):
+                        sprints.extend(listed.values)
+                except JiraBadRequest:  # a board whose sprints are switched off: none to read
+                    continue
+        rows.extend(transform.sprints(sprints, cloud_id))
+        await self._commit(rows, "boards and sprints", {"project": projects})
+
+    def _newest(self, rows: Rows, cloud_id: str) -> None:
+        for node in rows.nodes:
+            if node.label == "Issue" and node.source_updated_at:
+                mark = self._marks.get(cloud_id)
+                if mark is None or node.source_updated_at > mark:
+                    self._marks[cloud_id] = node.source_updated_at
+
+    async def _commit(self, rows: Rows, phase: str, checkpoint: dict[str, Any]) -> None:
+        """Write one page, then checkpoint it with the ids it saw (a crash in between redoes the page)."""
+        page_seen = await self._log.write(rows)
+        progress = Progress(
+            counters=self._log.counts(),
+            api_calls=self._ctx.job.api_calls + self._client.stats.api_calls,
+            rate_limit_waits=self._ctx.job.rate_limit_waits + self._client.stats.rate_limited,
+            pages=self._log.pages,
+            phase=phase,
+            checkpoint={**checkpoint, WATERMARKS: {k: m.isoformat() for k, m in self._marks.items()}},
+        )
+        await self._ctx.report(progress, page_seen)

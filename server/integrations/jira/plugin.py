@@ -1,0 +1,127 @@
+"""Jira Cloud as an integration: a site is its container; issues, projects, people, components,
+versions, boards and sprints its records. This slice connects with an API token (basic auth
+``email:token`` on the site host, §2.1) and imports; live sync, webhooks and OAuth come next, so it is
+not in the shipped registry yet (tests register it)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from envconfig import Config, duration
+from server.errors import InvalidArgument
+from server.integrations.base import (
+    AccountInfo,
+    ConnectionCheck,
+    ContainerInfo,
+    ImportContext,
+    ImportFailure,
+    ImportOutcome,
+    Integration,
+    Outcome,
+)
+from server.integrations.credentials import ApiToken, Credentials
+from server.integrations.jira.client import JiraClient
+from server.integrations.jira.errors import JiraAuthError, JiraError
+from server.integrations.jira.importer import JiraImport
+from server.integrations.jira.options import OPTIONS_SCHEMA, JiraOptions, dump_options, parse_options
+from server.integrations.jira.schema import SCHEMA
+from server.integrations.settings import IntegrationSettings
+
+_TOKEN = re.compile(r"[\x21-\x7e]{8,512}")
+Settings = IntegrationSettings[JiraOptions]
+
+
+@dataclass(frozen=True)
+class JiraConfig:
+    """Server-wide settings of the plugin (not per project)."""
+
+    timeout_seconds: float = 30.0
+
+    @classmethod
+    def from_config(cls, config: Config) -> JiraConfig:
+        return cls(timeout_seconds=config("JIRA_TIMEOUT_SECONDS", duration(0.1, 300), default="30"))
+
+
+class JiraIntegration(Integration[JiraOptions]):
+    name = "jira"
+    display_name = "Jira"
+    description = (
+        "Projects, issues, epics and subtasks, people, components, versions, boards and sprints from Jira Cloud."
+    )
+    logo_url = "https://wac-cdn.atlassian.com/assets/img/favicons/atlassian/favicon.png"
+    graph_schema = SCHEMA
+    options_schema = OPTIONS_SCHEMA
+    supports_import = True
+
+    def __init__(self, config: JiraConfig) -> None:
+        self._config = config
+
+    @classmethod
+    def from_config(cls, config: Config) -> JiraIntegration:
+        return cls(JiraConfig.from_config(config))
+
+    def client(self, settings: Settings) -> JiraClient:
+        options, credentials = settings.options, settings.credentials
+        if not options.site_url or not options.email:
+            raise ImportFailure("set settings.options.site_url and settings.options.email to sign in with an API token")
+        assert isinstance(credentials, ApiToken)  # validate_credentials lets no other kind in
+        return JiraClient.for_site(
+            options.site_url, options.email, credentials.token, timeout=self._config.timeout_seconds
+        )
+
+    # -- settings
+
+    def parse_options(self, raw: Mapping[str, Any], path: str) -> JiraOptions:
+        return parse_options(raw, path)
+
+    def dump_options(self, options: JiraOptions) -> dict[str, Any]:
+        return dump_options(options)
+
+    def validate_credentials(self, credentials: Credentials, path: str) -> None:
+        if not isinstance(credentials, ApiToken) or not _TOKEN.fullmatch(credentials.token):
+            raise InvalidArgument(path, "must be an Atlassian API token (8-512 printable characters, no spaces)")
+
+    def containers(self, options: JiraOptions) -> tuple[str, ...]:
+        return ()
+
+    def with_containers(self, options: JiraOptions, containers: Sequence[str]) -> JiraOptions:
+        return replace(options)
+
+    async def test_connection(self, settings: Settings) -> ConnectionCheck:
+        started = time.monotonic()
+        try:
+            async with self.client(settings) as client:
+                me = await client.myself()
+                tenant = await client.get("/_edge/tenant_info")
+        except ImportFailure as exc:
+            return ConnectionCheck(Outcome.ERROR, str(exc), time.monotonic() - started)
+        except JiraAuthError:
+            return ConnectionCheck(
+                Outcome.AUTH_FAILED, "Jira rejected the email and API token", time.monotonic() - started
+            )
+        except JiraError as exc:
+            return ConnectionCheck(Outcome.ERROR, f"Jira error: {exc}", time.monotonic() - started)
+        cloud_id = str(tenant.get("cloudId") or "") if isinstance(tenant, dict) else ""
+        site = settings.options.site_url
+        return ConnectionCheck(
+            Outcome.CONNECTED,
+            f"Connected to {site} as {me.display_name or me.account_id}",
+            time.monotonic() - started,
+            account=AccountInfo(me.account_id, me.display_name or "", me.email or ""),
+            containers=[ContainerInfo(cloud_id, site, 0)] if cloud_id else [],
+        )
+
+    # -- import
+
+    async def run_import(self, context: ImportContext[JiraOptions]) -> ImportOutcome:
+        async with self.client(context.settings) as client:
+            try:
+                return await JiraImport(client, context, context.settings.options.site_url).run()
+            except JiraAuthError as exc:
+                raise ImportFailure("Jira rejected the email and API token") from exc
+            except JiraError as exc:
+                raise ImportFailure(str(exc)) from exc
