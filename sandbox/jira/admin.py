@@ -3,7 +3,8 @@
 ``GET /_sandbox/state`` counts what the site holds (per kind, label, link type, relationship);
 ``PATCH /_sandbox/issues/{id}`` edits an issue and bumps ``updated``; ``POST …/{id}/move`` moves
 it to another project (new key, same id); ``POST /_sandbox/tokens``
-issues an API token for a user; ``PUT /_sandbox/config`` sets the burst limit and token lifetime;
+issues an API token for a user; ``PUT /_sandbox/config`` sets the burst limit, the page-token
+lifetime and the search-index lag;
 ``POST /_sandbox/page-tokens/expire`` kills every outstanding ``nextPageToken``.
 Errors are JSON ``{"error": ...}`` with a 4xx status.
 """
@@ -102,6 +103,7 @@ async def update_issue(request: Request) -> Response:
     unknown = sorted(set(body) - {"summary", "status", "priority", "assignee", "labels", "description"})
     if unknown:
         raise AdminError(400, f"unknown field(s): {', '.join(unknown)}")
+    sandbox.before_edit(issue)
     now = max(sandbox.now_ms(), issue.updated_ms + 1)
     if "summary" in body:
         if not isinstance(body["summary"], str) or not body["summary"].strip():
@@ -151,6 +153,8 @@ async def move_issue(request: Request) -> Response:
     if target.id == issue.project_id:
         raise AdminError(400, "the issue is already in that project")
     now = max(sandbox.now_ms(), issue.updated_ms + 1)
+    for moving in [issue, *site.children(issue.id)]:
+        sandbox.before_edit(moving)
     taken = [int(i.key.rsplit("-", 1)[1]) for i in site.issues.values() if i.project_id == target.id]
     number = max(taken, default=0)
     for moved in [issue, *site.children(issue.id)]:
@@ -190,6 +194,7 @@ async def configure(request: Request) -> Response:
             "rate_limit": sandbox.limiter.capacity,
             "rate_limit_refill_per_second": sandbox.limiter.refill_per_second,
             "page_token_ttl_seconds": sandbox.page_tokens.ttl_seconds,
+            "search_lag_seconds": sandbox.search_lag_seconds,
         }
     )
 

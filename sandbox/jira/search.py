@@ -3,12 +3,15 @@
 The rules a client must meet: bounded JQL, ``maxResults`` 1-5000 (pages may still come shorter),
 ``fields`` defaulting to ``id`` only, every other parameter resent unchanged with a token, no
 ``total``. Anonymous callers get 200 with no issues, as for JQL naming what they cannot see.
+The index is eventually consistent: with ``search_lag_seconds`` set, an edited issue is found and
+shown as it was until the lag passes, unless its id is in ``reconcileIssues``.
 """
 
 from __future__ import annotations
 
 import bisect
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -50,18 +53,30 @@ async def removed(sandbox: Sandbox, request: Request, viewer: Viewer) -> Any:
     raise error_collection(410, REMOVED)
 
 
-def _get_params(request: Request) -> tuple[str, str | None, str, list[str], str]:
+@dataclass(frozen=True)
+class SearchParams:
+    jql: str
+    token: str | None
+    max_results: str
+    fields: list[str]
+    expand: str
+    reconcile: frozenset[str]  # issue ids to serve as they are now, not as the lagging index holds them
+
+
+def _get_params(request: Request) -> SearchParams:
     params = request.query_params
-    return (
+    reconcile = {i.strip() for part in params.getlist("reconcileIssues") for i in part.split(",") if i.strip()}
+    return SearchParams(
         params.get("jql", ""),
         params.get("nextPageToken"),
         params.get("maxResults", "50"),
         params.getlist("fields"),
         params.get("expand", ""),
+        frozenset(reconcile),
     )
 
 
-async def _post_params(request: Request) -> tuple[str, str | None, str, list[str], str]:
+async def _post_params(request: Request) -> SearchParams:
     try:
         body = json.loads(await request.body() or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -69,7 +84,7 @@ async def _post_params(request: Request) -> tuple[str, str | None, str, list[str
     if not isinstance(body, dict) or set(body) - POST_KEYS:
         raise error_collection(400, INVALID_PAYLOAD, errors=False)
     jql_text, token, size = body.get("jql", ""), body.get("nextPageToken"), body.get("maxResults", 50)
-    requested, expand = body.get("fields", []), body.get("expand", "")
+    requested, expand, reconcile = body.get("fields", []), body.get("expand", ""), body.get("reconcileIssues", [])
     if (
         not isinstance(jql_text, str)
         or not (token is None or isinstance(token, str))
@@ -78,15 +93,23 @@ async def _post_params(request: Request) -> tuple[str, str | None, str, list[str
         or not isinstance(requested, list)
         or not all(isinstance(f, str) for f in requested)
         or not isinstance(expand, str)
+        or not isinstance(reconcile, list)
+        or len(reconcile) > 50
+        or not all(isinstance(i, int) and not isinstance(i, bool) for i in reconcile)
     ):
         raise error_collection(400, INVALID_PAYLOAD, errors=False)
-    return jql_text, token, str(size), requested, expand
+    return SearchParams(jql_text, token, str(size), requested, expand, frozenset(str(i) for i in reconcile))
 
 
 async def _search(sandbox: Sandbox, request: Request, viewer: Viewer) -> dict[str, Any]:
     site = sandbox.site
+    params = await _post_params(request) if request.method == "POST" else _get_params(request)
     jql_text, token, raw_size, requested, expand = (
-        await _post_params(request) if request.method == "POST" else _get_params(request)
+        params.jql,
+        params.token,
+        params.max_results,
+        params.fields,
+        params.expand,
     )
     try:
         size = int(raw_size)
@@ -109,16 +132,15 @@ async def _search(sandbox: Sandbox, request: Request, viewer: Viewer) -> dict[st
             raise error_collection(400, INVALID)
 
     def order() -> tuple[list[tuple[tuple[int, ...], ...]], list[Issue]]:
-        matching = [
-            i
-            for i in site.issues.values()
-            if site.can_browse(viewer, site.projects[i.project_id]) and query.matches(site, i)
-        ]
+        # Searches read the index, which lags behind fresh edits unless the caller asks to reconcile them.
+        views = (i if i.id in params.reconcile else sandbox.indexed(i) for i in site.issues.values())
+        matching = [i for i in views if site.can_browse(viewer, site.projects[i.project_id]) and query.matches(site, i)]
         keyed = sorted(((query.sort_key(i), i) for i in matching), key=lambda pair: pair[0])
         return [k for k, _ in keyed], [i for _, i in keyed]
 
     # Each page of a walk would re-sort the whole site; the order holds until the site changes.
-    keys, ordered = order() if query.relative else site.derived(f"search:{viewer}:{jql_text}", order)
+    cacheable = not query.relative and not params.reconcile and not sandbox.lagging()
+    keys, ordered = site.derived(f"search:{viewer}:{jql_text}", order) if cacheable else order()
     start = 0 if cursor is None else bisect.bisect_right(keys, cursor)
     end = start + min(size, page_cap(len(field_ids)))
     body: dict[str, Any] = {"issues": [issues.issue_document(site, i, field_ids, viewer) for i in ordered[start:end]]}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.jira.model import Site
+from sandbox.jira.model import Issue, Site
 from sandbox.jira.pagetokens import PageTokens
 from sandbox.jira.ratelimit import BurstLimiter
 
@@ -49,6 +50,8 @@ class Sandbox:
     site: Site
     clock: Callable[[], float] = time.time
     requests: int = 0
+    search_lag_seconds: float = 0.0  # how long searches keep serving an issue as it was before an edit
+    _indexed: dict[str, tuple[Issue, float]] = field(default_factory=dict)
     limiter: BurstLimiter = field(init=False)
     page_tokens: PageTokens = field(init=False)
 
@@ -60,8 +63,26 @@ class Sandbox:
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
+    def before_edit(self, issue: Issue) -> None:
+        """Keep the issue as the search index holds it until the index catches up (§3.2: eventual)."""
+        if self.search_lag_seconds <= 0:
+            return
+        held = self._indexed.get(issue.id)
+        snapshot = held[0] if held is not None and held[1] > self.clock() else copy.deepcopy(issue)
+        self._indexed[issue.id] = (snapshot, self.clock() + self.search_lag_seconds)
+
+    def lagging(self) -> bool:
+        now = self.clock()
+        self._indexed = {k: v for k, v in self._indexed.items() if v[1] > now}
+        return bool(self._indexed)
+
+    def indexed(self, issue: Issue) -> Issue:
+        """The issue as search sees it: stale for ``search_lag_seconds`` after an edit."""
+        held = self._indexed.get(issue.id)
+        return held[0] if held is not None and held[1] > self.clock() else issue
+
     def configure(self, values: dict[str, Any]) -> None:
-        allowed = {"rate_limit", "rate_limit_refill_per_second", "page_token_ttl_seconds"}
+        allowed = {"rate_limit", "rate_limit_refill_per_second", "page_token_ttl_seconds", "search_lag_seconds"}
         unknown = sorted(set(values) - allowed)
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
@@ -80,3 +101,8 @@ class Sandbox:
             if ttl <= 0:
                 raise ValueError("page_token_ttl_seconds must be positive")
             self.page_tokens.ttl_seconds = ttl
+        if "search_lag_seconds" in values:
+            lag = float(values["search_lag_seconds"])
+            if lag < 0:
+                raise ValueError("search_lag_seconds must be zero or positive")
+            self.search_lag_seconds = lag

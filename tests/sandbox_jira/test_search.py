@@ -152,3 +152,27 @@ def test_approximate_count_is_post_only(jira: httpx.Client, site: Site) -> None:
     assert refused.status_code == 405
     assert refused.headers["Allow"] == "POST"
     assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_index_lags_behind_edits_unless_reconciled(
+    jira: httpx.Client, site: Site, jira_sandbox: Sandbox, jira_clock: FakeClock
+) -> None:
+    issue = site.issues[project_ids(site, "WEB")[5]]
+    params: dict[str, Any] = {"jql": "project = WEB AND updated >= -1m", "fields": ["summary"]}
+    jira_sandbox.configure({"search_lag_seconds": 30})
+    try:
+        before = issue.summary
+        assert jira.patch(f"/_sandbox/issues/{issue.id}", json={"summary": "Fresh edit"}).status_code == 200
+        assert jira.post("/rest/api/3/search/jql", json=params).json()["issues"] == []  # still the old `updated`
+        stale = jira.post(
+            "/rest/api/3/search/jql", json={"jql": "project = WEB", "fields": ["summary"], "maxResults": 500}
+        )
+        assert {i["id"]: i["fields"]["summary"] for i in stale.json()["issues"]}[issue.id] == before
+        assert jira.get(f"/rest/api/3/issue/{issue.id}").json()["fields"]["summary"] == "Fresh edit"
+        reconciled = jira.post("/rest/api/3/search/jql", json={**params, "reconcileIssues": [int(issue.id)]}).json()
+        assert [i["fields"]["summary"] for i in reconciled["issues"]] == ["Fresh edit"]
+        jira_clock.now += 31
+        params["jql"] = "project = WEB AND updated >= -2m"
+        assert [i["id"] for i in jira.post("/rest/api/3/search/jql", json=params).json()["issues"]] == [issue.id]
+    finally:
+        jira_sandbox.configure({"search_lag_seconds": 0})
