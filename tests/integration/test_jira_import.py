@@ -55,7 +55,7 @@ def count(driver: neo4j.Driver, query: str, project: str) -> int:
 
 async def configure(hub: RunningHub, admin: str, tenant: tuple[str, str], site: JiraSite, token: str) -> pb.Integration:
     settings = pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=token)
-    settings.options.update({"site_url": site.url, "email": MAIN_EMAIL})
+    settings.options.update({"site_url": site.url, "email": MAIN_EMAIL, "include_comments": True})
     saved: pb.Integration = await hub.stub.UpdateIntegration(
         pb.UpdateIntegrationRequest(
             org_id=tenant[0],
@@ -120,6 +120,16 @@ async def test_a_site_is_imported_as_the_sandbox_holds_it_and_a_reimport_writes_
         neo4j_driver, "MATCH (:Issue {projectId: $p})-[r:DEPENDS_ON]->(:Issue {projectId: $p}) RETURN count(r)", project
     )
     assert blocked == len(blocks) > 0, "one DEPENDS_ON per Blocks link (V9)"
+    viewer = site.users[site.api_tokens[MAIN_TOKEN]]
+    visible = [
+        c
+        for c in site.comments.values()
+        if c.issue_id in imported and (c.visibility is None or c.visibility in viewer.groups)
+    ]
+    comments = count(
+        neo4j_driver, "MATCH (c:Comment {projectId: $p, source: 'jira'})-[:ON]->(:Issue) RETURN count(c)", project
+    )
+    assert comments == len(visible) > 100, "every comment the credential sees, past the first page of the busy issue"
     hidden = count(
         neo4j_driver, "MATCH (u:Person {projectId: $p, source: 'jira'}) WHERE u.email IS NULL RETURN count(u)", project
     )

@@ -1,6 +1,6 @@
 """The full Jira import of one site: get → transform → load, page by page, then cleanup (the sweep).
 
-Fetch plan (``plan_lower_bound`` counts it): ``/myself`` first (§2.1), the cloud id
+Fetch plan (its lower bound, reported against the calls made, comes with the next slice): ``/myself`` first (§2.1), the cloud id
 (``/_edge/tenant_info``), ``/field`` (which custom fields hold sprint, rank and story points), the
 projects (offset pages), per project its components and versions (offset pages) and its issues
 (``/search/jql`` token pages, bounded JQL ``project = KEY ORDER BY id ASC``, explicit fields), the
@@ -12,7 +12,6 @@ sweeps.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any
 
@@ -50,14 +49,6 @@ ISSUE_FIELDS = (
     "resolutiondate",
     "comment",
 )
-
-
-def plan_lower_bound(projects: int, issues_per_project: list[int], boards: int, comment_pages: int) -> int:
-    """The fewest calls this plan can make: the fixed calls, one page per list, one search page per
-    100 issues (at least one per project), and the comment pages it had to read."""
-    fixed = 3 + max(1, math.ceil(projects / PROJECT_PAGE))
-    per_project = sum(2 + max(1, math.ceil(count / SEARCH_PAGE)) for count in issues_per_project)
-    return fixed + per_project + max(1, math.ceil(boards / OFFSET_PAGE)) + 2 * boards + comment_pages
 
 
 class JiraImport:
