@@ -1,10 +1,11 @@
 """The full Jira import of one site: get → transform → load, page by page, then cleanup (the sweep).
 
-Fetch plan (its lower bound, reported against the calls made, comes with the next slice): ``/myself`` first (§2.1), the cloud id
-(``/_edge/tenant_info``), ``/field`` (which custom fields hold sprint, rank and story points), the
-projects (offset pages), per project its components and versions (offset pages) and its issues
-(``/search/jql`` token pages, bounded JQL ``project = KEY ORDER BY id ASC``, explicit fields), the
-comments of issues that have some when asked, then the Agile boards with their projects and sprints.
+Fetch plan (its lower bound, reported against the calls made, comes with the next slice):
+``/myself`` first (§2.1), the cloud id (``/_edge/tenant_info``), ``/field`` (which custom fields
+hold sprint, rank and story points), the projects (offset pages), per project its components and
+versions (offset pages) and its issues (``/search/jql`` token pages, bounded JQL
+``project = KEY ORDER BY id ASC``, explicit fields), the comments of issues that have some when
+asked, then the Agile boards with their projects and the sprints of scrum boards.
 Each page is written and checkpointed; a resumed run starts at the next project (the pages of a
 project are cheap to read again, and the writer makes re-writing them free). Only a complete run
 sweeps.
