@@ -178,7 +178,7 @@ def _reference_data(site: Site, rng: random.Random) -> None:
 def _users(site: Site, uid: Callable[[], str]) -> list[str]:
     """Main (admin, visible email), Jane (hidden email), two more, an app and a former user."""
     people = [
-        User("5b10a2844c20165700ede21g", "Mia Krystof", MAIN_EMAIL, groups=frozenset({"Administrators"})),
+        User("5b10a2844c20165700ede21f", "Mia Krystof", MAIN_EMAIL, groups=frozenset({"Administrators"})),
         User("5fc9e78d2730d800760becc4", "Jane Doe", OTHER_EMAIL, email_visible=False),
         User(f"557058:{uid()}", "Robin Fischer", "robin@example.com"),
         User("6a1f0c2d3e4b5a6978c8d9e0", "Kim Ode", "kim@example.com", email_visible=False),

@@ -231,3 +231,13 @@ def test_labels_are_case_sensitive_strings(jira: httpx.Client) -> None:
     assert page["maxResults"] == 1000
     assert {"backend", "Backend"} <= set(page["values"])
     assert all(isinstance(label, str) for label in page["values"])
+
+
+def test_account_ids_take_the_two_opaque_forms(jira: httpx.Client, site: Site) -> None:
+    import re
+
+    pattern = re.compile(r"^(557058:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{24})$")
+    assert all(pattern.match(account_id) for account_id in site.users)
+    forms = {account_id.startswith("557058:") for account_id in site.users}
+    assert forms == {True, False}
+    assert {u.account_type for u in site.users.values()} >= {"atlassian", "app"}
