@@ -30,7 +30,8 @@ from server.integrations.clickup.errors import (
     http_error,
 )
 from server.integrations.clickup.models import Team, User, parse_teams, parse_user
-from server.integrations.clickup.rate_limit import Clock, RateLimiter, RateLimitSnapshot, SystemClock
+from server.integrations.clickup.rate_limit import RateLimiter, RateLimitSnapshot
+from server.integrations.clock import Clock, SystemClock
 from server.integrations.credentials import ApiToken, Credentials, HeaderAuth, OAuthAuth, OAuthTokens
 from server.integrations.oauth import GrantRevoked
 

@@ -14,26 +14,11 @@ import asyncio
 import contextlib
 import hashlib
 import random
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Protocol
 
-
-class Clock(Protocol):
-    def time(self) -> float:
-        """Seconds since the epoch."""
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    def time(self) -> float:
-        return time.time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+from server.integrations.clock import Clock, SystemClock
 
 
 @dataclass(frozen=True)

@@ -23,15 +23,15 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
+from server.integrations.clock import Clock, SystemClock
 from server.integrations.jira.errors import (
     JiraAnonymous,
     JiraError,
@@ -48,21 +48,6 @@ GATEWAY_URL = "https://api.atlassian.com"
 SEARCH_PATH = "/rest/api/3/search/jql"
 SEARCH_MAX_RESULTS = 5000
 Params = Mapping[str, str | int | bool | Sequence[str]]
-
-
-class Clock(Protocol):
-    def time(self) -> float:
-        """Seconds since the epoch."""
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    def time(self) -> float:
-        return time.time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 @dataclass
