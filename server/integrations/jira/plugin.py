@@ -12,16 +12,20 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from envconfig import Config, duration
+from graph.writer import GraphWriter
 from server.errors import InvalidArgument
 from server.integrations.base import (
     AccountInfo,
     ConnectionCheck,
     ContainerInfo,
+    Delivery,
     ImportContext,
     ImportFailure,
     ImportOutcome,
     Integration,
     Outcome,
+    ParsedDelivery,
+    WebhookEvent,
 )
 from server.integrations.credentials import ApiToken, Credentials
 from server.integrations.jira.client import JiraClient
@@ -29,6 +33,7 @@ from server.integrations.jira.errors import JiraAuthError, JiraError
 from server.integrations.jira.importer import JiraImport
 from server.integrations.jira.options import OPTIONS_SCHEMA, JiraOptions, dump_options, parse_options
 from server.integrations.jira.schema import SCHEMA
+from server.integrations.jira.webhooks import SiteFacts, apply_event, parse_delivery
 from server.integrations.settings import IntegrationSettings
 
 _TOKEN = re.compile(r"[\x21-\x7e]{8,512}")
@@ -56,9 +61,11 @@ class JiraIntegration(Integration[JiraOptions]):
     graph_schema = SCHEMA
     options_schema = OPTIONS_SCHEMA
     supports_import = True
+    webhook_scheme = "hub-sha256-route"
 
     def __init__(self, config: JiraConfig) -> None:
         self._config = config
+        self._sites: dict[str, SiteFacts] = {}  # per site URL: cloud id and field ids, read once
 
     @classmethod
     def from_config(cls, config: Config) -> JiraIntegration:
@@ -90,6 +97,16 @@ class JiraIntegration(Integration[JiraOptions]):
 
     def with_containers(self, options: JiraOptions, containers: Sequence[str]) -> JiraOptions:
         return replace(options)
+
+    # -- webhooks
+
+    def parse_delivery(self, delivery: Delivery) -> ParsedDelivery:
+        return parse_delivery(delivery)
+
+    async def apply_webhook(self, settings: Settings, writer: GraphWriter, event: WebhookEvent, run_id: str) -> str:
+        site = self._sites.setdefault(settings.options.site_url, SiteFacts())
+        async with self.client(settings) as client:
+            return await apply_event(client, writer, event, run_id, site, settings.options)
 
     async def test_connection(self, settings: Settings) -> ConnectionCheck:
         started = time.monotonic()
