@@ -23,38 +23,13 @@ from typing import Any
 from graph.text import storable
 from server.errors import InvalidArgument
 from server.integrations.base import ParsedDelivery
+from server.integrations.delivery_checks import DeliveryProblem, is_storable, json_depth
 
 ID_ONLY_WINDOW_MS = 10 * 60 * 1000
 MAX_DEPTH = 64
 MAX_EVENT_CHARS = 200
 _OBJECT_KEYS = ("task_id", "list_id", "folder_id", "space_id", "goal_id", "key_result_id")
 _WEBHOOK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-
-
-class _Problem(Exception):
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
-def _is_storable(text: str) -> bool:
-    return storable(text) is text
-
-
-def depth(value: Any, limit: int = MAX_DEPTH) -> int:
-    """Nesting depth of parsed JSON, walked without recursion and stopping past ``limit``."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            if deepest > limit:
-                return deepest
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, level + 1) for child in children)
-    return deepest
 
 
 def _object_id(body: dict[str, Any]) -> str:
@@ -65,7 +40,7 @@ def _object_id(body: dict[str, Any]) -> str:
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, str | int):
-            raise _Problem("BAD_OBJECT_ID", f"'{key}' must be a string or an integer")
+            raise DeliveryProblem("BAD_OBJECT_ID", f"'{key}' must be a string or an integer")
         found = found or str(value).strip()[:200]
     return found
 
@@ -75,7 +50,7 @@ def _history_ids(body: dict[str, Any]) -> list[str]:
     if items is None:
         return []
     if not isinstance(items, list):
-        raise _Problem("BAD_HISTORY", "'history_items' must be a list")
+        raise DeliveryProblem("BAD_HISTORY", "'history_items' must be a list")
     ids = set()
     for item in items:
         value = item.get("id") if isinstance(item, dict) else None
@@ -104,17 +79,17 @@ def parse_delivery(raw: bytes, received_ms: int) -> ParsedDelivery:
     event = body.get("event")
     shown_event = storable(event[:MAX_EVENT_CHARS]) if isinstance(event, str) else ""
     try:
-        if depth(body) > MAX_DEPTH:
-            raise _Problem("TOO_DEEP", f"the body nests deeper than {MAX_DEPTH} levels")
+        if json_depth(body, MAX_DEPTH) > MAX_DEPTH:
+            raise DeliveryProblem("TOO_DEEP", f"the body nests deeper than {MAX_DEPTH} levels")
         if not isinstance(event, str) or not event.strip():
-            raise _Problem("MISSING_EVENT", "'event' must be a non-empty string")
+            raise DeliveryProblem("MISSING_EVENT", "'event' must be a non-empty string")
         if len(event) > MAX_EVENT_CHARS:
-            raise _Problem("BAD_EVENT", f"'event' is longer than {MAX_EVENT_CHARS} characters")
+            raise DeliveryProblem("BAD_EVENT", f"'event' is longer than {MAX_EVENT_CHARS} characters")
         object_id = _object_id(body)
         history = _history_ids(body)
-        if not all(_is_storable(text) for text in (event, object_id, *history)):
-            raise _Problem("UNSTORABLE_TEXT", "the envelope holds text that cannot be stored (a lone surrogate)")
-    except _Problem as problem:
+        if not all(is_storable(text) for text in (event, object_id, *history)):
+            raise DeliveryProblem("UNSTORABLE_TEXT", "the envelope holds text that cannot be stored (a lone surrogate)")
+    except DeliveryProblem as problem:
         # One key per distinct body: a redelivery of the same bad body is a duplicate, not a second row.
         digest = hashlib.sha256(raw).hexdigest()
         return ParsedDelivery(

@@ -27,6 +27,7 @@ from graph.text import storable
 from graph.writer import GraphWriter
 from server.errors import InvalidArgument
 from server.integrations.base import Delivery, ParsedDelivery, WebhookEvent
+from server.integrations.delivery_checks import DeliveryProblem, is_storable, json_depth
 from server.integrations.jira import transform
 from server.integrations.jira.client import JiraClient
 from server.integrations.jira.errors import JiraForbidden, JiraNotFound, JiraResponseError
@@ -55,27 +56,6 @@ FAMILIES = (
 )
 
 
-class _Problem(Exception):
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
-def depth(value: Any, limit: int = MAX_DEPTH) -> int:
-    """Nesting depth of parsed JSON, walked without recursion and stopping past ``limit``."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            if deepest > limit:
-                return deepest
-            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return deepest
-
-
 def family(event: str) -> str | None:
     """The body key of the object an event is about; None for events the graph does not follow."""
     for prefix, key in FAMILIES:
@@ -96,12 +76,12 @@ def _object_id(body: dict[str, Any], event: str) -> str:
         return ""
     obj = body[key]
     if not isinstance(obj, dict):
-        raise _Problem("BAD_OBJECT", f"'{key}' must be an object")
+        raise DeliveryProblem("BAD_OBJECT", f"'{key}' must be an object")
     raw = obj.get("id")
     if raw is None:
         return ""
     if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise _Problem("BAD_OBJECT_ID", f"'{key}.id' must be a string or an integer")
+        raise DeliveryProblem("BAD_OBJECT_ID", f"'{key}.id' must be a string or an integer")
     return str(raw).strip()[:200]
 
 
@@ -123,22 +103,22 @@ def parse_delivery(delivery: Delivery) -> ParsedDelivery:
             # UTF-8 only, as the gateway reads it; ValueError also covers a number too long to convert.
             body: Any = json.loads(raw.decode("utf-8"))
         except (ValueError, RecursionError):
-            raise _Problem("NOT_JSON", "the body is not JSON (or nests too deep to read)") from None
+            raise DeliveryProblem("NOT_JSON", "the body is not JSON (or nests too deep to read)") from None
         if not isinstance(body, dict):
-            raise _Problem("NOT_AN_OBJECT", "the body must be a JSON object")
+            raise DeliveryProblem("NOT_AN_OBJECT", "the body must be a JSON object")
         event = body.get("webhookEvent")
         shown_event = storable(event[:MAX_EVENT_CHARS]) if isinstance(event, str) else ""
-        if depth(body) > MAX_DEPTH:
-            raise _Problem("TOO_DEEP", f"the body nests deeper than {MAX_DEPTH} levels")
+        if json_depth(body, MAX_DEPTH) > MAX_DEPTH:
+            raise DeliveryProblem("TOO_DEEP", f"the body nests deeper than {MAX_DEPTH} levels")
         if not isinstance(event, str) or not event.strip():
-            raise _Problem("MISSING_EVENT", "'webhookEvent' must be a non-empty string")
+            raise DeliveryProblem("MISSING_EVENT", "'webhookEvent' must be a non-empty string")
         if len(event) > MAX_EVENT_CHARS:
-            raise _Problem("BAD_EVENT", f"'webhookEvent' is longer than {MAX_EVENT_CHARS} characters")
+            raise DeliveryProblem("BAD_EVENT", f"'webhookEvent' is longer than {MAX_EVENT_CHARS} characters")
         event = event.strip()
         object_id = _object_id(body, event)
-        if storable(event) is not event or storable(object_id) is not object_id:
-            raise _Problem("UNSTORABLE_TEXT", "the envelope holds text that cannot be stored (a lone surrogate)")
-    except _Problem as problem:
+        if not (is_storable(event) and is_storable(object_id)):
+            raise DeliveryProblem("UNSTORABLE_TEXT", "the envelope holds text that cannot be stored (a lone surrogate)")
+    except DeliveryProblem as problem:
         # One key per distinct body: a redelivery of the same bad body is a duplicate, not a second row.
         digest = hashlib.sha256(raw).hexdigest()
         return ParsedDelivery(
