@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from graph.rows import EdgeRow, NodeRow, Rows
+from server.integrations import provider_values as values
 
 KNOWN_TASK_KEYS = frozenset(
     {
@@ -69,14 +70,6 @@ KNOWN_TASK_KEYS = frozenset(
 # ---------------------------------------------------------------- value parsing
 
 
-def _id(value: Any) -> str | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | str) and str(value).strip():
-        return str(value).strip()
-    return None
-
-
 def when(value: Any, issues: Counter[str]) -> datetime | None:
     """ClickUp ms epochs (string or number) → UTC datetime; anything else is counted and dropped."""
     if value is None or value == "":
@@ -92,35 +85,6 @@ def when(value: Any, issues: Counter[str]) -> datetime | None:
     return datetime.fromtimestamp(millis / 1000, UTC)
 
 
-def _number(value: Any, issues: Counter[str]) -> float | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        issues["malformed_values"] += 1
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        issues["malformed_values"] += 1
-        return None
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _obj(value: Any, issues: Counter[str], what: str) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    if value is not None:
-        issues[f"malformed_{what}"] += 1
-    return {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:60] or "field"
 
@@ -133,19 +97,22 @@ _ROLES: dict[Any, str] = {1: "owner", 2: "admin", 3: "member", 4: "guest"}
 
 def workspace(team: dict[str, Any]) -> Rows:
     rows = Rows()
-    team_id = _id(team.get("id"))
+    team_id = values.ident(team.get("id"))
     if team_id is None:
         rows.issues["skipped_records"] += 1
         return rows
     rows.nodes.append(
         NodeRow(
-            "Workspace", team_id, team_id, {"name": _text(team.get("name")) or "", "color": _text(team.get("color"))}
+            "Workspace",
+            team_id,
+            team_id,
+            {"name": values.text(team.get("name")) or "", "color": values.text(team.get("color"))},
         )
     )
-    for member in _list(team.get("members")):
-        user = _obj(_obj(member, rows.issues, "member").get("user"), rows.issues, "person")
+    for member in values.items(team.get("members")):
+        user = values.obj(values.obj(member, rows.issues, "member").get("user"), rows.issues, "person")
         rows.extend(person(user, team_id))
-        user_id = _id(user.get("id"))
+        user_id = values.ident(user.get("id"))
         if user_id is not None:
             role = user.get("role_key") or _ROLES.get(user.get("role"))
             rows.edges.append(
@@ -158,21 +125,21 @@ def workspace(team: dict[str, Any]) -> Rows:
 
 def person(user: Any, workspace_id: str | None, *, reference: bool = False) -> Rows:
     rows = Rows()
-    if not isinstance(user, dict) or _id(user.get("id")) is None:
+    if not isinstance(user, dict) or values.ident(user.get("id")) is None:
         if user is not None:
             rows.issues["malformed_person"] += 1
         return rows
-    username = _text(user.get("username"))
+    username = values.text(user.get("username"))
     rows.nodes.append(
         NodeRow(
             "Person",
             str(user["id"]),
             None,
             {
-                "name": username or _text(user.get("email")) or str(user["id"]),
+                "name": username or values.text(user.get("email")) or str(user["id"]),
                 "username": username,
-                "email": _text(user.get("email")),
-                "initials": _text(user.get("initials")),
+                "email": values.text(user.get("email")),
+                "initials": values.text(user.get("initials")),
             },
             reference=reference,
         )
@@ -182,7 +149,7 @@ def person(user: Any, workspace_id: str | None, *, reference: bool = False) -> R
 
 def space(item: dict[str, Any], team_id: str) -> Rows:
     rows = Rows()
-    space_id = _id(item.get("id"))
+    space_id = values.ident(item.get("id"))
     if space_id is None:
         rows.issues["skipped_records"] += 1
         return rows
@@ -192,7 +159,7 @@ def space(item: dict[str, Any], team_id: str) -> Rows:
             space_id,
             team_id,
             {
-                "name": _text(item.get("name")) or "",
+                "name": values.text(item.get("name")) or "",
                 "archived": bool(item.get("archived")),
                 "private": bool(item.get("private")),
             },
@@ -204,7 +171,7 @@ def space(item: dict[str, Any], team_id: str) -> Rows:
 
 def folder(item: dict[str, Any], team_id: str, space_id: str) -> Rows:
     rows = Rows()
-    folder_id = _id(item.get("id"))
+    folder_id = values.ident(item.get("id"))
     if folder_id is None:
         rows.issues["skipped_records"] += 1
         return rows
@@ -214,7 +181,7 @@ def folder(item: dict[str, Any], team_id: str, space_id: str) -> Rows:
             folder_id,
             team_id,
             {
-                "name": _text(item.get("name")) or "",
+                "name": values.text(item.get("name")) or "",
                 "archived": bool(item.get("archived")),
                 "hidden": bool(item.get("hidden")),
             },
@@ -226,18 +193,18 @@ def folder(item: dict[str, Any], team_id: str, space_id: str) -> Rows:
 
 def task_list(item: dict[str, Any], team_id: str, space_id: str, folder_id: str | None) -> Rows:
     rows = Rows()
-    list_id = _id(item.get("id"))
+    list_id = values.ident(item.get("id"))
     if list_id is None:
         rows.issues["skipped_records"] += 1
         return rows
-    count = _number(item.get("task_count"), rows.issues)
+    count = values.number(item.get("task_count"), rows.issues)
     rows.nodes.append(
         NodeRow(
             "List",
             list_id,
             team_id,
             {
-                "name": _text(item.get("name")) or "",
+                "name": values.text(item.get("name")) or "",
                 "archived": bool(item.get("archived")),
                 "taskCount": None if count is None else int(count),
             },
@@ -257,7 +224,7 @@ def _custom_fields(fields: list[Any], issues: Counter[str]) -> dict[str, Any]:
         if not isinstance(raw, dict) or "value" not in raw or raw.get("value") is None:
             continue
         kind, value = raw.get("type"), raw["value"]
-        options = _list(_obj(raw.get("type_config"), issues, "type_config").get("options"))
+        options = values.items(values.obj(raw.get("type_config"), issues, "type_config").get("options"))
         typed: Any
         if kind == "drop_down":
             match = next(
@@ -267,9 +234,9 @@ def _custom_fields(fields: list[Any], issues: Counter[str]) -> dict[str, Any]:
             typed = (match.get("name") or match.get("label")) if match else None
         elif kind == "labels":
             names = {o.get("id"): o.get("label") or o.get("name") for o in options if isinstance(o, dict)}
-            typed = [names.get(v, str(v)) for v in _list(value)]
+            typed = [names.get(v, str(v)) for v in values.items(value)]
         elif kind in ("number", "currency", "emoji"):
-            typed = _number(value, issues)
+            typed = values.number(value, issues)
         elif kind == "checkbox":
             typed = value if isinstance(value, bool) else str(value).lower() == "true"
         elif kind == "date":
@@ -277,7 +244,7 @@ def _custom_fields(fields: list[Any], issues: Counter[str]) -> dict[str, Any]:
         elif kind in ("text", "short_text", "email", "url", "phone"):
             typed = str(value)
         elif kind in ("users", "tasks"):
-            typed = [str(v.get("id")) if isinstance(v, dict) else str(v) for v in _list(value)]
+            typed = [str(v.get("id")) if isinstance(v, dict) else str(v) for v in values.items(value)]
         else:
             typed = json.dumps(value, sort_keys=True)
         name = "cf_" + _slug(str(raw.get("name") or raw.get("id") or "field"))
@@ -288,7 +255,7 @@ def _custom_fields(fields: list[Any], issues: Counter[str]) -> dict[str, Any]:
 
 
 def _checklists(checklists: list[Any]) -> dict[str, Any]:
-    items = [i for c in checklists if isinstance(c, dict) for i in _list(c.get("items")) if isinstance(i, dict)]
+    items = [i for c in checklists if isinstance(c, dict) for i in values.items(c.get("items")) if isinstance(i, dict)]
     return {
         "checklistsJson": json.dumps(checklists, sort_keys=True) if checklists else None,
         "checklistTotal": len(items),
@@ -301,29 +268,29 @@ def task(item: dict[str, Any], team_id: str) -> Rows:
     """One task (or subtask) with the relationships it owns."""
     rows = Rows()
     issues = rows.issues
-    task_id = _id(item.get("id"))
-    home = _id(_obj(item.get("list"), issues, "list").get("id"))
+    task_id = values.ident(item.get("id"))
+    home = values.ident(values.obj(item.get("list"), issues, "list").get("id"))
     if task_id is None:
         issues["skipped_records"] += 1
         return rows
     for required in ("status", "creator"):  # ClickUp always sends these: null means a damaged record
         if item.get(required) is None:
             issues[f"missing_{required}"] += 1
-    status = _obj(item.get("status"), issues, "status")
-    priority = _obj(item.get("priority"), issues, "priority")
+    status = values.obj(item.get("status"), issues, "status")
+    priority = values.obj(item.get("priority"), issues, "priority")
     updated = when(item.get("date_updated"), issues)
     if item.get("date_updated") is None:
         issues["missing_date_updated"] += 1
     unknown = {k: v for k, v in item.items() if k not in KNOWN_TASK_KEYS}
     if unknown:
         issues["unknown_fields"] += len(unknown)
-    fields = _list(item.get("custom_fields"))
+    fields = values.items(item.get("custom_fields"))
     props: dict[str, Any] = {
-        "name": _text(item.get("name")) or "",
-        "url": _text(item.get("url")),
-        "status": _text(status.get("status")),
-        "statusType": _text(status.get("type")),
-        "priority": _text(priority.get("priority")),
+        "name": values.text(item.get("name")) or "",
+        "url": values.text(item.get("url")),
+        "status": values.text(status.get("status")),
+        "statusType": values.text(status.get("type")),
+        "priority": values.text(priority.get("priority")),
         "createdAt": when(item.get("date_created"), issues),
         "dueAt": when(item.get("due_date"), issues),
         "startAt": when(item.get("start_date"), issues),
@@ -331,13 +298,13 @@ def task(item: dict[str, Any], team_id: str) -> Rows:
         "doneAt": when(item.get("date_done"), issues),
         "sourceUpdatedAt": updated,
         "archived": bool(item.get("archived")),
-        "timeEstimateMs": _number(item.get("time_estimate"), issues),
-        "points": _number(item.get("points"), issues),
-        "textContent": _text(item.get("text_content")),
-        "customId": _text(item.get("custom_id")),
+        "timeEstimateMs": values.number(item.get("time_estimate"), issues),
+        "points": values.number(item.get("points"), issues),
+        "textContent": values.text(item.get("text_content")),
+        "customId": values.text(item.get("custom_id")),
         "customFieldsJson": json.dumps(fields, sort_keys=True) if fields else None,
         "extraJson": json.dumps(unknown, sort_keys=True, default=str) if unknown else None,
-        **_checklists(_list(item.get("checklists"))),
+        **_checklists(values.items(item.get("checklists"))),
         **_custom_fields(fields, issues),
     }
     rows.nodes.append(NodeRow("Task", task_id, team_id, props, updated))
@@ -348,20 +315,20 @@ def task(item: dict[str, Any], team_id: str) -> Rows:
 
     if home is not None:
         rows.edges.append(EdgeRow("CONTAINS", "List", home, "Task", task_id, owner_is_from=False))
-    for location in _list(item.get("locations")):
-        other = _id(location.get("id")) if isinstance(location, dict) else None
+    for location in values.items(item.get("locations")):
+        other = values.ident(location.get("id")) if isinstance(location, dict) else None
         if other is not None and other != home:
             rows.edges.append(EdgeRow("INCLUDES", "List", other, "Task", task_id, owner_is_from=False))
-    own("SUBTASK_OF", "Task", _id(item.get("parent")))
+    own("SUBTASK_OF", "Task", values.ident(item.get("parent")))
     creator = item.get("creator")
     rows.extend(person(creator, None, reference=True))
-    own("CREATED_BY", "Person", _id(creator.get("id")) if isinstance(creator, dict) else None)
-    for assignee in _list(item.get("assignees")):
+    own("CREATED_BY", "Person", values.ident(creator.get("id")) if isinstance(creator, dict) else None)
+    for assignee in values.items(item.get("assignees")):
         rows.extend(person(assignee, None, reference=True))
-        own("ASSIGNED_TO", "Person", _id(assignee.get("id")) if isinstance(assignee, dict) else None)
-    space_id = _id(_obj(item.get("space"), issues, "space").get("id"))
-    for tag in _list(item.get("tags")):
-        name = _text(tag.get("name")) if isinstance(tag, dict) else None
+        own("ASSIGNED_TO", "Person", values.ident(assignee.get("id")) if isinstance(assignee, dict) else None)
+    space_id = values.ident(values.obj(item.get("space"), issues, "space").get("id"))
+    for tag in values.items(item.get("tags")):
+        name = values.text(tag.get("name")) if isinstance(tag, dict) else None
         if name and space_id:
             tag_id = f"{space_id}:{name}"
             rows.nodes.append(
@@ -372,29 +339,29 @@ def task(item: dict[str, Any], team_id: str) -> Rows:
                     {
                         "name": name,
                         "spaceId": space_id,
-                        "foreground": _text(tag.get("tag_fg")),
-                        "background": _text(tag.get("tag_bg")),
+                        "foreground": values.text(tag.get("tag_fg")),
+                        "background": values.text(tag.get("tag_bg")),
                     },
                 )
             )
             own("TAGGED", "Tag", tag_id)
-    for dependency in _list(item.get("dependencies")):
-        if isinstance(dependency, dict) and _id(dependency.get("task_id")) == task_id:
-            own("DEPENDS_ON", "Task", _id(dependency.get("depends_on")))
-    for link in _list(item.get("linked_tasks")):
-        if isinstance(link, dict) and _id(link.get("task_id")) == task_id:
-            own("LINKED_TO", "Task", _id(link.get("link_id")))
+    for dependency in values.items(item.get("dependencies")):
+        if isinstance(dependency, dict) and values.ident(dependency.get("task_id")) == task_id:
+            own("DEPENDS_ON", "Task", values.ident(dependency.get("depends_on")))
+    for link in values.items(item.get("linked_tasks")):
+        if isinstance(link, dict) and values.ident(link.get("task_id")) == task_id:
+            own("LINKED_TO", "Task", values.ident(link.get("link_id")))
     return rows
 
 
 def comment(item: dict[str, Any], task_id: str, team_id: str) -> Rows:
     """A task comment: ``(Comment)-[:ON]->(Task)``, ``(Comment)-[:AUTHORED_BY]->(Person)``."""
     rows = Rows()
-    comment_id = _id(item.get("id"))
+    comment_id = values.ident(item.get("id"))
     if comment_id is None:
         rows.issues["skipped_records"] += 1
         return rows
-    text = _text(item.get("comment_text")) or ""
+    text = values.text(item.get("comment_text")) or ""
     created = when(item.get("date"), rows.issues)
     rows.nodes.append(
         NodeRow(
@@ -412,7 +379,7 @@ def comment(item: dict[str, Any], task_id: str, team_id: str) -> Rows:
     rows.edges.append(EdgeRow("ON", "Comment", comment_id, "Task", task_id))
     author = item.get("user")
     rows.extend(person(author, None, reference=True))
-    author_id = _id(author.get("id")) if isinstance(author, dict) else None
+    author_id = values.ident(author.get("id")) if isinstance(author, dict) else None
     if author_id is not None:
         rows.edges.append(EdgeRow("AUTHORED_BY", "Comment", comment_id, "Person", author_id))
     return rows

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from graph.rows import EdgeRow, NodeRow, Rows
+from server.integrations import provider_values as values
 from server.integrations.jira.adf import to_text
 from server.integrations.jira.times import parse_date, parse_datetime
 
@@ -64,30 +65,6 @@ def discover_fields(fields: Any, story_points_field: str | None = None) -> SiteF
 # ---------------------------------------------------------------- value parsing
 
 
-def _id(value: Any) -> str | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | str) and str(value).strip():
-        return str(value).strip()
-    return None
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _obj(value: Any, issues: Counter[str], what: str) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    if value is not None:
-        issues[f"malformed_{what}"] += 1
-    return {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def _when(value: Any, issues: Counter[str]) -> datetime | None:
     if value is None or value == "":
         return None
@@ -95,19 +72,6 @@ def _when(value: Any, issues: Counter[str]) -> datetime | None:
     if parsed is None:
         issues["malformed_values"] += 1
     return parsed
-
-
-def _number(value: Any, issues: Counter[str]) -> float | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        issues["malformed_values"] += 1
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        issues["malformed_values"] += 1
-        return None
 
 
 def _bool(value: Any) -> bool | None:
@@ -127,20 +91,20 @@ def site(cloud_id: str, name: str, url: str) -> Rows:
 def person(user: Any, *, reference: bool = False) -> Rows:
     """An account; ``emailAddress`` is often hidden (null or absent), and then so is ``email``."""
     rows = Rows()
-    if not isinstance(user, dict) or _id(user.get("accountId")) is None:
+    if not isinstance(user, dict) or values.ident(user.get("accountId")) is None:
         if user is not None:
             rows.issues["malformed_person"] += 1
         return rows
-    account_id = str(_id(user.get("accountId")))
+    account_id = str(values.ident(user.get("accountId")))
     rows.nodes.append(
         NodeRow(
             "Person",
             account_id,
             None,
             {
-                "name": _text(user.get("displayName")) or account_id,
-                "email": _text(user.get("emailAddress")) or None,
-                "accountType": _text(user.get("accountType")),
+                "name": values.text(user.get("displayName")) or account_id,
+                "email": values.text(user.get("emailAddress")) or None,
+                "accountType": values.text(user.get("accountType")),
                 "active": _bool(user.get("active")),
             },
             reference=reference,
@@ -154,7 +118,7 @@ def project(item: Any, cloud_id: str) -> Rows:
     if not isinstance(item, dict):
         rows.issues["skipped_records"] += 1
         return rows
-    project_id = _id(item.get("id"))
+    project_id = values.ident(item.get("id"))
     if project_id is None:
         rows.issues["skipped_records"] += 1
         return rows
@@ -164,9 +128,9 @@ def project(item: Any, cloud_id: str) -> Rows:
             project_id,
             cloud_id,
             {
-                "key": _text(item.get("key")),
-                "name": _text(item.get("name")) or "",
-                "projectTypeKey": _text(item.get("projectTypeKey")),
+                "key": values.text(item.get("key")),
+                "name": values.text(item.get("name")) or "",
+                "projectTypeKey": values.text(item.get("projectTypeKey")),
                 "archived": bool(item.get("archived")),
             },
         )
@@ -181,8 +145,8 @@ def component(item: Any, cloud_id: str, project_id: str | None = None) -> Rows:
     if not isinstance(item, dict):
         rows.issues["skipped_records"] += 1
         return rows
-    component_id = _id(item.get("id"))
-    owner = project_id or _id(item.get("projectId"))
+    component_id = values.ident(item.get("id"))
+    owner = project_id or values.ident(item.get("projectId"))
     if component_id is None:
         rows.issues["skipped_records"] += 1
         return rows
@@ -191,7 +155,7 @@ def component(item: Any, cloud_id: str, project_id: str | None = None) -> Rows:
             "Component",
             component_id,
             cloud_id,
-            {"name": _text(item.get("name")) or "", "description": _text(item.get("description"))},
+            {"name": values.text(item.get("name")) or "", "description": values.text(item.get("description"))},
         )
     )
     if owner is not None:
@@ -201,8 +165,8 @@ def component(item: Any, cloud_id: str, project_id: str | None = None) -> Rows:
 
 def _version_props(item: dict[str, Any]) -> dict[str, Any]:
     return {
-        "name": _text(item.get("name")) or "",
-        "description": _text(item.get("description")),
+        "name": values.text(item.get("name")) or "",
+        "description": values.text(item.get("description")),
         "released": bool(item.get("released")),
         "archived": bool(item.get("archived")),
         "releaseDate": parse_date(item.get("releaseDate")),
@@ -216,8 +180,8 @@ def version(item: Any, cloud_id: str, project_id: str | None = None) -> Rows:
     if not isinstance(item, dict):
         rows.issues["skipped_records"] += 1
         return rows
-    version_id = _id(item.get("id"))
-    owner = project_id or _id(item.get("projectId"))
+    version_id = values.ident(item.get("id"))
+    owner = project_id or values.ident(item.get("projectId"))
     if version_id is None:
         rows.issues["skipped_records"] += 1
         return rows
@@ -233,17 +197,22 @@ def board(item: Any, cloud_id: str, project_ids: Iterable[str] = ()) -> Rows:
     if not isinstance(item, dict):
         rows.issues["skipped_records"] += 1
         return rows
-    board_id = _id(item.get("id"))
+    board_id = values.ident(item.get("id"))
     if board_id is None:
         rows.issues["skipped_records"] += 1
         return rows
     rows.nodes.append(
-        NodeRow("Board", board_id, cloud_id, {"name": _text(item.get("name")) or "", "type": _text(item.get("type"))})
+        NodeRow(
+            "Board",
+            board_id,
+            cloud_id,
+            {"name": values.text(item.get("name")) or "", "type": values.text(item.get("type"))},
+        )
     )
-    shown = [pid for pid in (_id(p) for p in project_ids) if pid is not None]
+    shown = [pid for pid in (values.ident(p) for p in project_ids) if pid is not None]
     if not shown:
-        location = _obj(item.get("location"), rows.issues, "location")
-        shown = [pid for pid in (_id(location.get("projectId")),) if pid is not None]
+        location = values.obj(item.get("location"), rows.issues, "location")
+        shown = [pid for pid in (values.ident(location.get("projectId")),) if pid is not None]
     for project_id in dict.fromkeys(shown):
         rows.edges.append(EdgeRow("SHOWS", "Board", board_id, "JiraProject", project_id))
     return rows
@@ -251,12 +220,12 @@ def board(item: Any, cloud_id: str, project_ids: Iterable[str] = ()) -> Rows:
 
 def _sprint_props(item: dict[str, Any], issues: Counter[str]) -> dict[str, Any]:
     return {
-        "name": _text(item.get("name")) or "",
-        "state": _text(item.get("state")),
+        "name": values.text(item.get("name")) or "",
+        "state": values.text(item.get("state")),
         "startDate": _when(item.get("startDate"), issues),
         "endDate": _when(item.get("endDate"), issues),
         "completeDate": _when(item.get("completeDate"), issues),
-        "goal": _text(item.get("goal")),
+        "goal": values.text(item.get("goal")),
     }
 
 
@@ -266,12 +235,12 @@ def sprint(item: Any, cloud_id: str) -> Rows:
     if not isinstance(item, dict):
         rows.issues["skipped_records"] += 1
         return rows
-    sprint_id = _id(item.get("id"))
+    sprint_id = values.ident(item.get("id"))
     if sprint_id is None:
         rows.issues["skipped_records"] += 1
         return rows
     rows.nodes.append(NodeRow("Sprint", sprint_id, cloud_id, _sprint_props(item, rows.issues)))
-    origin = _id(item.get("originBoardId"))
+    origin = values.ident(item.get("originBoardId"))
     if origin is not None:
         rows.edges.append(EdgeRow("CONTAINS", "Board", origin, "Sprint", sprint_id, owner_is_from=False))
     else:
@@ -284,7 +253,7 @@ def sprints(items: Iterable[Any], cloud_id: str) -> Rows:
     rows = Rows()
     seen: set[str] = set()
     for item in items:
-        sprint_id = _id(item.get("id")) if isinstance(item, dict) else None
+        sprint_id = values.ident(item.get("id")) if isinstance(item, dict) else None
         if sprint_id is None or sprint_id in seen:
             if sprint_id is None:
                 rows.issues["skipped_records"] += 1
@@ -300,9 +269,9 @@ def sprints(items: Iterable[Any], cloud_id: str) -> Rows:
 def _sprint_ids(value: Any) -> list[tuple[str, dict[str, Any] | None]]:
     """Sprint field values: objects, or the legacy ``…Sprint@…[id=197,…]`` strings webhooks still send."""
     found: list[tuple[str, dict[str, Any] | None]] = []
-    for entry in _list(value) if not isinstance(value, dict) else [value]:
+    for entry in values.items(value) if not isinstance(value, dict) else [value]:
         if isinstance(entry, dict):
-            sprint_id = _id(entry.get("id"))
+            sprint_id = values.ident(entry.get("id"))
             if sprint_id is not None:
                 found.append((sprint_id, entry))
         elif isinstance(entry, str):
@@ -321,31 +290,33 @@ def issue(item: Any, cloud_id: str, site_fields: SiteFields = SiteFields()) -> R
         rows.issues["skipped_records"] += 1
         return rows
     issues = rows.issues
-    issue_id = _id(item.get("id"))
-    fields = _obj(item.get("fields"), issues, "fields")
+    issue_id = values.ident(item.get("id"))
+    fields = values.obj(item.get("fields"), issues, "fields")
     if issue_id is None:
         issues["skipped_records"] += 1
         return rows
-    status = _obj(fields.get("status"), issues, "status")
-    category = _obj(status.get("statusCategory"), issues, "status_category")
-    category_key = _text(category.get("key"))
-    issue_type = _obj(fields.get("issuetype"), issues, "issuetype")
+    status = values.obj(fields.get("status"), issues, "status")
+    category = values.obj(status.get("statusCategory"), issues, "status_category")
+    category_key = values.text(category.get("key"))
+    issue_type = values.obj(fields.get("issuetype"), issues, "issuetype")
     level = issue_type.get("hierarchyLevel")
     updated = _when(fields.get("updated"), issues)
     if fields.get("updated") is None:
         issues["missing_updated"] += 1
     props: dict[str, Any] = {
-        "key": _text(item.get("key")),
-        "name": _text(fields.get("summary")) or "",
+        "key": values.text(item.get("key")),
+        "name": values.text(fields.get("summary")) or "",
         "description": to_text(fields.get("description")),
-        "status": _text(status.get("name")),
+        "status": values.text(status.get("name")),
         "statusCategory": category_key,
         "statusType": STATUS_TYPES.get(category_key or ""),
-        "issueType": _text(issue_type.get("name")),
+        "issueType": values.text(issue_type.get("name")),
         "hierarchyLevel": level if isinstance(level, int) and not isinstance(level, bool) else None,
-        "priority": _text(_obj(fields.get("priority"), issues, "priority").get("name")),
-        "storyPoints": _number(fields.get(site_fields.story_points), issues) if site_fields.story_points else None,
-        "rank": _text(fields.get(site_fields.rank)) if site_fields.rank else None,
+        "priority": values.text(values.obj(fields.get("priority"), issues, "priority").get("name")),
+        "storyPoints": values.number(fields.get(site_fields.story_points), issues)
+        if site_fields.story_points
+        else None,
+        "rank": values.text(fields.get(site_fields.rank)) if site_fields.rank else None,
         "dueDate": parse_date(fields.get("duedate")),
         "createdAt": _when(fields.get("created"), issues),
         "updatedAt": updated,
@@ -360,27 +331,30 @@ def issue(item: Any, cloud_id: str, site_fields: SiteFields = SiteFields()) -> R
         if to_id is not None and to_id != issue_id:
             rows.edges.append(EdgeRow(edge_type, "Issue", issue_id, to_label, to_id, props=props))
 
-    project_id = _id(_obj(fields.get("project"), issues, "project").get("id"))
+    project_id = values.ident(values.obj(fields.get("project"), issues, "project").get("id"))
     if project_id is not None:
         rows.edges.append(EdgeRow("CONTAINS", "JiraProject", project_id, "Issue", issue_id, owner_is_from=False))
-    own("SUBTASK_OF", "Issue", _id(_obj(fields.get("parent"), issues, "parent").get("id")))
+    own("SUBTASK_OF", "Issue", values.ident(values.obj(fields.get("parent"), issues, "parent").get("id")))
     for edge_type, key in (("ASSIGNED_TO", "assignee"), ("CREATED_BY", "creator"), ("REPORTED_BY", "reporter")):
         user = fields.get(key)
         rows.extend(person(user, reference=True))
-        own(edge_type, "Person", _id(user.get("accountId")) if isinstance(user, dict) else None)
-    for label in _list(fields.get("labels")):
+        own(edge_type, "Person", values.ident(user.get("accountId")) if isinstance(user, dict) else None)
+    for label in values.items(fields.get("labels")):
         if isinstance(label, str) and label:
             tag_id = f"{cloud_id}:{label}"
             rows.nodes.append(NodeRow("Tag", tag_id, cloud_id, {"name": label}))
             own("TAGGED", "Tag", tag_id)
-    for entry in _list(fields.get("components")):
-        component_id = _id(entry.get("id")) if isinstance(entry, dict) else None
+    for entry in values.items(fields.get("components")):
+        component_id = values.ident(entry.get("id")) if isinstance(entry, dict) else None
         if component_id is not None:
-            props_ = {"name": _text(entry.get("name")) or "", "description": _text(entry.get("description"))}
+            props_ = {
+                "name": values.text(entry.get("name")) or "",
+                "description": values.text(entry.get("description")),
+            }
             rows.nodes.append(NodeRow("Component", component_id, cloud_id, props_, reference=True))
             own("IN_COMPONENT", "Component", component_id)
-    for entry in _list(fields.get("fixVersions")):
-        version_id = _id(entry.get("id")) if isinstance(entry, dict) else None
+    for entry in values.items(fields.get("fixVersions")):
+        version_id = values.ident(entry.get("id")) if isinstance(entry, dict) else None
         if version_id is not None:
             rows.nodes.append(NodeRow("Version", version_id, cloud_id, _version_props(entry), reference=True))
             own("FIX_VERSION", "Version", version_id)
@@ -391,7 +365,7 @@ def issue(item: Any, cloud_id: str, site_fields: SiteFields = SiteFields()) -> R
             if entry is not None:
                 rows.nodes.append(NodeRow("Sprint", sprint_id, cloud_id, _sprint_props(entry, issues), reference=True))
             own("IN_SPRINT", "Sprint", sprint_id)
-    for link in _list(fields.get("issuelinks")):
+    for link in values.items(fields.get("issuelinks")):
         rows.edges.extend(link_edges(link, issue_id, issues))
     return rows
 
@@ -402,18 +376,18 @@ def link_edges(link: Any, issue_id: str, issues: Counter[str]) -> list[EdgeRow]:
     if not isinstance(link, dict):
         issues["malformed_link"] += 1
         return []
-    link_id = _id(link.get("id"))
+    link_id = values.ident(link.get("id"))
     outward_issue = link.get("outwardIssue")
     if not isinstance(outward_issue, dict):
         return []  # inward copy (or malformed): the other issue owns it
-    other = _id(outward_issue.get("id"))
+    other = values.ident(outward_issue.get("id"))
     if link_id is None or other is None:
         issues["malformed_link"] += 1
         return []
     if other == issue_id:
         return []
-    kind = _obj(link.get("type"), issues, "link_type")
-    name = _text(kind.get("name")) or ""
+    kind = values.obj(link.get("type"), issues, "link_type")
+    name = values.text(kind.get("name")) or ""
     if name.lower() == BLOCKS:
         # this issue blocks ``other``: (blocked)-[:DEPENDS_ON]->(blocker), owned by the blocker (this one)
         return [
@@ -422,8 +396,8 @@ def link_edges(link: Any, issue_id: str, issues: Counter[str]) -> list[EdgeRow]:
     props = (
         ("linkId", link_id),
         ("type", name),
-        ("outward", _text(kind.get("outward"))),
-        ("inward", _text(kind.get("inward"))),
+        ("outward", values.text(kind.get("outward"))),
+        ("inward", values.text(kind.get("inward"))),
     )
     return [EdgeRow("LINKED_TO", "Issue", issue_id, "Issue", other, props=props)]
 
@@ -434,7 +408,7 @@ def comment(item: Any, issue_id: str, cloud_id: str) -> Rows:
     if not isinstance(item, dict):
         rows.issues["skipped_records"] += 1
         return rows
-    comment_id = _id(item.get("id"))
+    comment_id = values.ident(item.get("id"))
     if comment_id is None:
         rows.issues["skipped_records"] += 1
         return rows
@@ -458,7 +432,7 @@ def comment(item: Any, issue_id: str, cloud_id: str) -> Rows:
     rows.edges.append(EdgeRow("ON", "Comment", comment_id, "Issue", issue_id))
     author = item.get("author")
     rows.extend(person(author, reference=True))
-    author_id = _id(author.get("accountId")) if isinstance(author, dict) else None
+    author_id = values.ident(author.get("accountId")) if isinstance(author, dict) else None
     if author_id is not None:
         rows.edges.append(EdgeRow("AUTHORED_BY", "Comment", comment_id, "Person", author_id))
     return rows
