@@ -4,9 +4,11 @@ letter with its reason, never a failed batch."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from graph.text import storable
+from server.integrations.base import ParsedDelivery
 
 
 class DeliveryProblem(Exception):
@@ -16,6 +18,19 @@ class DeliveryProblem(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+    def dead_letter(self, source: str, webhook_id: str, shown_event: str, raw: bytes) -> ParsedDelivery:
+        """The routed delivery kept aside with this reason. Its key is one per distinct body, so a
+        redelivery of the same bad body is a duplicate, not a second row."""
+        digest = hashlib.sha256(raw).hexdigest()
+        return ParsedDelivery(
+            webhook_id,
+            shown_event,
+            "",
+            f"{source}|{webhook_id}|dead-letter|{digest}",
+            problem=self.reason,
+            problem_message=self.message,
+        )
 
 
 def json_depth(value: Any, limit: int) -> int:

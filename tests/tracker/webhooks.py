@@ -10,13 +10,13 @@ An item taken off a card keeps its node until the next complete run sweeps it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 from graph.writer import GraphWriter
 from server.errors import InvalidArgument
 from server.integrations.base import Delivery, ParsedDelivery, WebhookEvent
+from server.integrations.delivery_checks import DeliveryProblem
 from tests.tracker import transform
 from tests.tracker.client import TrackerClient, TrackerNotFound
 
@@ -25,10 +25,7 @@ FIELDS = ("event", "card_id", "board_id", "change_id")
 
 
 def _problem(webhook_id: str, raw: bytes, reason: str, message: str, event: str = "") -> ParsedDelivery:
-    digest = hashlib.sha256(raw).hexdigest()  # one key per distinct bad body: a redelivery is a duplicate
-    return ParsedDelivery(
-        webhook_id, event, "", f"tracker|{webhook_id}|dead-letter|{digest}", problem=reason, problem_message=message
-    )
+    return DeliveryProblem(reason, message).dead_letter("tracker", webhook_id, event, raw)
 
 
 def parse_delivery(delivery: Delivery) -> ParsedDelivery:

@@ -15,7 +15,6 @@ aside as DEAD_LETTERED, visible and replayable, so it never blocks the deliverie
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from typing import Any
@@ -90,16 +89,7 @@ def parse_delivery(raw: bytes, received_ms: int) -> ParsedDelivery:
         if not all(is_storable(text) for text in (event, object_id, *history)):
             raise DeliveryProblem("UNSTORABLE_TEXT", "the envelope holds text that cannot be stored (a lone surrogate)")
     except DeliveryProblem as problem:
-        # One key per distinct body: a redelivery of the same bad body is a duplicate, not a second row.
-        digest = hashlib.sha256(raw).hexdigest()
-        return ParsedDelivery(
-            webhook_id,
-            shown_event,
-            "",
-            f"clickup|{webhook_id}|dead-letter|{digest}",
-            problem=problem.reason,
-            problem_message=problem.message,
-        )
+        return problem.dead_letter("clickup", webhook_id, shown_event, raw)
     event = event.strip()
     if history:
         key = f"clickup|{webhook_id}|{event}|{','.join(history)}"

@@ -119,16 +119,7 @@ def parse_delivery(delivery: Delivery) -> ParsedDelivery:
         if not (is_storable(event) and is_storable(object_id)):
             raise DeliveryProblem("UNSTORABLE_TEXT", "the envelope holds text that cannot be stored (a lone surrogate)")
     except DeliveryProblem as problem:
-        # One key per distinct body: a redelivery of the same bad body is a duplicate, not a second row.
-        digest = hashlib.sha256(raw).hexdigest()
-        return ParsedDelivery(
-            webhook_id,
-            shown_event,
-            "",
-            f"jira|{webhook_id}|dead-letter|{digest}",
-            problem=problem.reason,
-            problem_message=problem.message,
-        )
+        return problem.dead_letter("jira", webhook_id, shown_event, raw)
     flow = "secondary" if delivery.headers.get(FLOW_HEADER, "").strip().lower() == "secondary" else "primary"
     identifier = delivery.headers.get(IDENTIFIER_HEADER, "").strip()
     if _IDENTIFIER.fullmatch(identifier):
