@@ -69,14 +69,14 @@ def _redirect_uri(value: str) -> str:
         raise InvalidArgument("redirect_uri", f"must be a URL of at most {MAX_REDIRECT_URI} printable characters")
     try:
         parts = urlsplit(value)
-        port = parts.port  # raises for a port that is not a number or out of range
+        if parts.port is not None and parts.port == 0:  # reading .port raises for a bad or out-of-range port
+            raise ValueError("port 0")
     except ValueError:
         raise InvalidArgument("redirect_uri", "is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidArgument("redirect_uri", "must be an absolute http(s) URL")
     if parts.username is not None or parts.password is not None or parts.fragment:
         raise InvalidArgument("redirect_uri", "must not carry credentials or a fragment")
-    del port
     return value
 
 
