@@ -6,7 +6,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sandbox.jira import admin, agile, platform, search
+from sandbox.jira import admin, agile, oauth, platform, search, webhooks
 from sandbox.jira.state import Sandbox
 
 
@@ -37,7 +37,14 @@ async def _method_not_allowed(request: Request, exc: Exception) -> Response:
 
 def create_app(sandbox: Sandbox) -> Starlette:
     app = Starlette(
-        routes=[*search.routes(), *platform.routes(), *agile.routes(), *admin.routes()],
+        routes=[
+            *search.routes(),
+            *platform.routes(),
+            *agile.routes(),
+            *admin.routes(),
+            *webhooks.routes(),
+            *oauth.routes(),
+        ],
         exception_handlers={404: _not_found, 405: _method_not_allowed},
     )
     app.state.sandbox = sandbox

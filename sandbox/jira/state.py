@@ -51,6 +51,8 @@ class Sandbox:
     clock: Callable[[], float] = time.time
     requests: int = 0
     search_lag_seconds: float = 0.0  # how long searches keep serving an issue as it was before an edit
+    # OAuth apps' client secrets by client id: the OAuth side registers apps, dynamic webhooks sign with them.
+    app_secrets: dict[str, str] = field(default_factory=dict)
     _indexed: dict[str, tuple[Issue, float]] = field(default_factory=dict)
     limiter: BurstLimiter = field(init=False)
     page_tokens: PageTokens = field(init=False)
