@@ -30,10 +30,14 @@ async def sweep(
     project_id: str,
     workspace_ids: Iterable[str],
     seen: dict[str, set[str]],
+    kinds: Iterable[str] | None = None,
 ) -> dict[str, int]:
     removed: dict[str, int] = {}
     workspaces = sorted(workspace_ids)
-    for label in schema.swept:
+    chosen = schema.swept if kinds is None else tuple(k for k in schema.swept if k in set(kinds))
+    if kinds is not None and len(chosen) != len(set(kinds)):
+        raise ValueError(f"only swept kinds can be swept: {sorted(set(kinds) - set(chosen))}")
+    for label in chosen:
         records, _, _ = await driver.execute_query(
             f"MATCH (n:{label} {{projectId: $project, source: $source}}) WHERE n.workspaceId IN $workspaces "
             "RETURN n.externalId AS id",

@@ -47,6 +47,9 @@ class EdgeRow:
     to_id: str
     owner_is_from: bool = True
     props: tuple[tuple[str, Any], ...] = ()
+    # Edges of one type between the same two nodes are one edge (their props combined) unless their
+    # keys differ: a source with several typed links between two records keys each by its own id.
+    key: str = ""
 
 
 @dataclass

@@ -29,6 +29,9 @@ class NodeKind:
     owns_out: tuple[str, ...] = ()  # outgoing relationship types this kind's record decides
     owns_in: tuple[str, ...] = ()  # incoming ones (a child owns its parent's CONTAINS)
     deletable: bool = False  # may be deleted (with tombstones) by an event
+    # Labels a node carries while one of its own properties has a value (``("Epic", "hierarchyLevel",
+    # 1)``): set or removed each time the node is written, so they follow the record.
+    labels_when: tuple[tuple[str, str, int | str | bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,11 @@ class GraphSchema:
     def __post_init__(self) -> None:
         labels = [kind.label for kind in self.kinds]
         names = [*labels, *(x for kind in self.kinds for x in kind.extra_labels)]
+        names += [part for kind in self.kinds for (label, prop, _) in kind.labels_when for part in (label, prop)]
         names += [t for kind in self.kinds for t in (*kind.owns_out, *kind.owns_in)]
         steps = [step for path in self.cascades for step in path]
         names += [step.type for step in steps] + [step.label for step in steps if step.label]
+        names += [v for kind in self.kinds for (_, _, v) in kind.labels_when if isinstance(v, str)]
         bad = [name for name in names if not _IDENTIFIER.fullmatch(name)]
         if bad:
             raise ValueError(f"schema {self.source!r}: not plain identifiers: {bad}")

@@ -17,6 +17,7 @@ What a source writes (kinds, extra labels, owned relationships, sweep and delete
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -66,6 +67,7 @@ class _Statements:
 
     def __init__(self, schema: GraphSchema) -> None:
         self._extra = {kind.label: "".join(f":{x}" for x in kind.extra_labels) for kind in schema.kinds}
+        self._when = {kind.label: "".join(map(_label_when, kind.labels_when)) for kind in schema.kinds}
 
     @staticmethod
     def key(label: str) -> str:
@@ -98,7 +100,7 @@ class _Statements:
             WHERE n.contentHash IS NULL OR (n.contentHash <> row.props.contentHash AND (n.sourceUpdatedAt IS NULL
                   OR (row.updated IS NOT NULL AND row.updated >= n.sourceUpdatedAt)))
             WITH n, row, n.contentHash IS NULL AS fresh, row.props AS props
-            SET n = {_SHARED}
+            SET n = {_SHARED}{self._when[label]}
             RETURN row.id AS id, fresh, elementId(n) AS element
         """
 
@@ -147,6 +149,17 @@ WITH l
 """
 
 
+def _label_when(rule: tuple[str, str, int | str | bool]) -> str:
+    """Set ``label`` while ``n.<prop>`` equals the value, remove it otherwise (the value is a literal:
+    schema data, never input; JSON's int, bool and plain-string literals are Cypher's too)."""
+    label, prop, value = rule
+    literal = json.dumps(value)
+    return (
+        f"\n            FOREACH (_ IN CASE WHEN n.{prop} = {literal} THEN [1] ELSE [] END | SET n:{label})"
+        f"\n            FOREACH (_ IN CASE WHEN n.{prop} = {literal} THEN [] ELSE [1] END | REMOVE n:{label})"
+    )
+
+
 def _other(edge: EdgeRow) -> tuple[str, str]:
     return (edge.to_label, edge.to_id) if edge.owner_is_from else (edge.from_label, edge.from_id)
 
@@ -154,7 +167,8 @@ def _other(edge: EdgeRow) -> tuple[str, str]:
 def _plan(
     schema: GraphSchema, changed: dict[tuple[str, str], str], owned: dict[tuple[str, str], list[EdgeRow]]
 ) -> list[tuple[str, str, str, EdgeRow, dict[str, Any], bool]]:
-    """The edges to write: ``(other label, other id, owner element, edge, props, merge)``, one per pair.
+    """The edges to write: ``(other label, other id, owner element, edge, props, merge)``, one per pair
+    (and edge key).
 
     A changed node has none of the edges it owns left (they were dropped, or it is new), so its edges
     are created, the props of a repeated pair combined as ``SET +=`` would. MERGE stays for a type the
@@ -171,7 +185,7 @@ def _plan(
                 merge = edge.type not in kind.owns_out or edge.type in other_kind.owns_in
             else:
                 merge = edge.type not in kind.owns_in or edge.type in other_kind.owns_out
-            key = (edge.type, "out" if edge.owner_is_from else "in", other_label, other_id)
+            key = (edge.type, "out" if edge.owner_is_from else "in", other_label, other_id, edge.key)
             pair = (*owner, *key)
             if pair in planned:
                 planned[pair][4].update(edge.props)
@@ -276,8 +290,14 @@ class GraphWriter:
             self._driver, self._database, self._schema, self._org_id, self._project_id, label, external_id, run_id
         )
 
-    async def sweep(self, workspace_ids: list[str], seen: dict[str, set[str]]) -> dict[str, int]:
-        return await cleanup.sweep(self._driver, self._database, self._schema, self._project_id, workspace_ids, seen)
+    async def sweep(
+        self, workspace_ids: list[str], seen: dict[str, set[str]], kinds: tuple[str, ...] | None = None
+    ) -> dict[str, int]:
+        """Tombstone what a complete listing did not see: every swept kind, or only ``kinds`` (a
+        source that re-lists some kinds on their own, because they send no events)."""
+        return await cleanup.sweep(
+            self._driver, self._database, self._schema, self._project_id, workspace_ids, seen, kinds
+        )
 
     async def totals(self) -> dict[str, int]:
         return await cleanup.totals(self._driver, self._database, self._schema, self._project_id)

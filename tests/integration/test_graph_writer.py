@@ -142,3 +142,45 @@ async def test_rows_of_an_undeclared_kind_are_refused(writer: GraphWriter) -> No
     rows.edges.append(EdgeRow("HOLDS", "ToyBoard", "b1", "Elsewhere", "x"))
     with pytest.raises(ValueError, match=r"toy rows use undeclared kinds: \['Elsewhere'\]"):
         await writer.write(rows, "run-1")
+
+
+LINKED = GraphSchema(
+    source="toy",
+    kinds=(NodeKind("ToyCard", owns_out=("TOY_LINK",), labels_when=(("ToyUrgent", "level", 1),)),),
+    swept=("ToyCard",),
+)
+
+
+def linked_card(card_id: str, level: int, updated: datetime, links: list[tuple[str, str]]) -> Rows:
+    rows = Rows([NodeRow("ToyCard", card_id, "w1", {"name": card_id, "level": level}, updated)])
+    for link_id, other in links:
+        rows.edges.append(
+            EdgeRow("TOY_LINK", "ToyCard", card_id, "ToyCard", other, props=(("id", link_id),), key=link_id)
+        )
+    return rows
+
+
+async def test_keyed_edges_between_the_same_nodes_stay_apart_and_conditional_labels_follow_the_record(
+    graph_driver: neo4j.AsyncDriver, neo4j_driver: neo4j.Driver, tenant: tuple[str, str]
+) -> None:
+    writer = GraphWriter(graph_driver, "neo4j", *tenant, LINKED)
+    await writer.write(linked_card("c1", 1, T0, [("L1", "c2"), ("L2", "c2")]), "run-1")
+    await writer.write(linked_card("c2", 0, T0, []), "run-1")
+
+    def state() -> tuple[list[str], list[str]]:
+        links, _, _ = neo4j_driver.execute_query(
+            "MATCH (:ToyCard {projectId: $p})-[r:TOY_LINK]->(:ToyCard) RETURN r.id AS id ORDER BY id", p=tenant[1]
+        )
+        urgent, _, _ = neo4j_driver.execute_query(
+            "MATCH (n:ToyUrgent {projectId: $p}) RETURN n.externalId AS id ORDER BY id", p=tenant[1]
+        )
+        return [r["id"] for r in links], [r["id"] for r in urgent]
+
+    assert state() == (["L1", "L2"], ["c1"]), "two links between one pair are two edges; level 1 is labelled"
+    again = await writer.write(linked_card("c1", 1, T0, [("L1", "c2"), ("L2", "c2")]), "run-2")
+    assert (again.properties_set, again.relationships_created) == (0, 0), "unchanged: nothing written"
+
+    later = T0 + timedelta(minutes=1)
+    await writer.write(linked_card("c1", 0, later, [("L2", "c2")]), "run-3")
+    await writer.write(linked_card("c2", 1, later, []), "run-3")
+    assert state() == (["L2"], ["c2"]), "the removed link is gone and the label moved with the property"

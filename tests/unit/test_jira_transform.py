@@ -184,7 +184,16 @@ def test_v9_one_edge_per_link_from_both_sides() -> None:
     rows = transform.issue(blocker, CLOUD, FIELDS)
     rows.extend(transform.issue(blocked, CLOUD, FIELDS))
     assert edges(rows, "DEPENDS_ON") == [
-        EdgeRow("DEPENDS_ON", "Issue", "10050", "Issue", "10042", owner_is_from=False, props=(("linkId", "10200"),))
+        EdgeRow(
+            "DEPENDS_ON",
+            "Issue",
+            "10050",
+            "Issue",
+            "10042",
+            owner_is_from=False,
+            props=(("linkId", "10200"),),
+            key="10200",
+        )
     ]
 
 
@@ -207,6 +216,7 @@ def test_other_link_types_go_outward_to_inward_with_their_names() -> None:
             "Issue",
             "10060",
             props=(("linkId", "10301"), ("type", "Relates"), ("outward", "relates to"), ("inward", "relates to")),
+            key="10301",
         )
     ]
     assert edges(rows, "DEPENDS_ON") == []

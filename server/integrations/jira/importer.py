@@ -129,17 +129,7 @@ class JiraImport:
         await self._commit(Rows(), f"project {key} done", {"project": index + 1})
 
     async def _comments(self, item: dict[str, Any], cloud_id: str) -> Rows:
-        rows = Rows()
-        fields = item.get("fields") if isinstance(item.get("fields"), dict) else {}
-        listed = fields.get("comment") if isinstance(fields, dict) else None
-        if not isinstance(listed, dict) or not listed.get("total"):
-            return rows
-        issue_id = str(item.get("id"))
-        path = f"/rest/api/3/issue/{issue_id}/comment"
-        async for page in self._client.offset_pages(path, container="comments", page_size=100):
-            for comment in page.values:
-                rows.extend(transform.comment(comment, issue_id, cloud_id))
-        return rows
+        return await fetch_comments(self._client, item, cloud_id)
 
     async def _boards(self, cloud_id: str, project_ids: set[str], projects: int) -> None:
         rows = Rows()
@@ -185,3 +175,18 @@ class JiraImport:
             checkpoint={**checkpoint, WATERMARKS: {k: m.isoformat() for k, m in self._marks.items()}},
         )
         await self._ctx.report(progress, page_seen)
+
+
+async def fetch_comments(client: JiraClient, item: Any, cloud_id: str) -> Rows:
+    """The comments of a searched issue that has some (its embedded list says how many), every page."""
+    rows = Rows()
+    fields: Any = item.get("fields") if isinstance(item, dict) else None
+    listed = fields.get("comment") if isinstance(fields, dict) else None
+    if not isinstance(listed, dict) or not listed.get("total"):
+        return rows
+    issue_id = str(item.get("id"))
+    path = f"/rest/api/3/issue/{issue_id}/comment"
+    async for page in client.offset_pages(path, container="comments", page_size=100):
+        for comment in page.values:
+            rows.extend(transform.comment(comment, issue_id, cloud_id))
+    return rows

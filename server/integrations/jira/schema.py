@@ -21,9 +21,9 @@ comments. Subtasks are not cascaded: ``SUBTASK_OF`` also joins issues to epics, 
 survive the epic in Jira, and a cascade step cannot tell the two apart; a deleted subtask arrives
 as its own event or is swept.
 
-Not expressible yet: epics should also carry ``:Epic``, but ``NodeKind.extra_labels`` are fixed per
-kind (set on create), so a label that depends on the record (``hierarchyLevel == 1``) needs the
-schema model to grow; until then epics are the issues with ``hierarchyLevel: 1``.
+Epics also carry ``:Epic`` while their ``hierarchyLevel`` is 1 (a conditional label, set or removed
+with each write). Links are keyed by their id, so two links of different types between the same two
+issues stay two edges (V9: one edge per link).
 
 People are not swept (the same account is seen on several sites and projects), nor is the site.
 """
@@ -55,7 +55,14 @@ SCHEMA = GraphSchema(
         NodeKind("Board", owns_out=("SHOWS",), deletable=True),
         NodeKind("Sprint", ("Collection",), owns_in=("CONTAINS",), deletable=True),
         NodeKind("Tag"),
-        NodeKind("Issue", ("Task",), owns_out=ISSUE_OWNS_OUT, owns_in=("CONTAINS", "DEPENDS_ON"), deletable=True),
+        NodeKind(
+            "Issue",
+            ("Task",),
+            owns_out=ISSUE_OWNS_OUT,
+            owns_in=("CONTAINS", "DEPENDS_ON"),
+            deletable=True,
+            labels_when=(("Epic", "hierarchyLevel", 1),),
+        ),
         NodeKind("Comment", owns_out=("ON", "AUTHORED_BY"), deletable=True),
     ),
     swept=("Comment", "Issue", "Sprint", "Board", "Version", "Component", "Tag", "JiraProject"),

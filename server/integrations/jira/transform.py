@@ -283,6 +283,11 @@ def _sprint_ids(value: Any) -> list[tuple[str, dict[str, Any] | None]]:
     return found
 
 
+def tag_key(cloud_id: str, label: str) -> str:
+    """A label's node key: labels have no ids and are per site (item 3: ``<cloudId>:<label>``)."""
+    return f"{cloud_id}:{label}"
+
+
 def issue(item: Any, cloud_id: str, site_fields: SiteFields = SiteFields()) -> Rows:
     """One issue (v3 shape; ``fields`` as requested) with the relationships it owns."""
     rows = Rows()
@@ -341,7 +346,7 @@ def issue(item: Any, cloud_id: str, site_fields: SiteFields = SiteFields()) -> R
         own(edge_type, "Person", values.ident(user.get("accountId")) if isinstance(user, dict) else None)
     for label in values.items(fields.get("labels")):
         if isinstance(label, str) and label:
-            tag_id = f"{cloud_id}:{label}"
+            tag_id = tag_key(cloud_id, label)
             rows.nodes.append(NodeRow("Tag", tag_id, cloud_id, {"name": label}))
             own("TAGGED", "Tag", tag_id)
     for entry in values.items(fields.get("components")):
@@ -391,7 +396,16 @@ def link_edges(link: Any, issue_id: str, issues: Counter[str]) -> list[EdgeRow]:
     if name.lower() == BLOCKS:
         # this issue blocks ``other``: (blocked)-[:DEPENDS_ON]->(blocker), owned by the blocker (this one)
         return [
-            EdgeRow("DEPENDS_ON", "Issue", other, "Issue", issue_id, owner_is_from=False, props=(("linkId", link_id),))
+            EdgeRow(
+                "DEPENDS_ON",
+                "Issue",
+                other,
+                "Issue",
+                issue_id,
+                owner_is_from=False,
+                props=(("linkId", link_id),),
+                key=link_id,
+            )
         ]
     props = (
         ("linkId", link_id),
@@ -399,7 +413,7 @@ def link_edges(link: Any, issue_id: str, issues: Counter[str]) -> list[EdgeRow]:
         ("outward", values.text(kind.get("outward"))),
         ("inward", values.text(kind.get("inward"))),
     )
-    return [EdgeRow("LINKED_TO", "Issue", issue_id, "Issue", other, props=props)]
+    return [EdgeRow("LINKED_TO", "Issue", issue_id, "Issue", other, props=props, key=link_id)]
 
 
 def comment(item: Any, issue_id: str, cloud_id: str) -> Rows:
