@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from envconfig import Config
 from server.integrations.base import AnyIntegration
 from server.integrations.clickup.plugin import ClickUpIntegration
+from server.integrations.jira.plugin import JiraIntegration
 
 
 class IntegrationRegistry:
@@ -31,4 +32,5 @@ def default_registry(config: Config) -> IntegrationRegistry:
     """Every integration this server ships, each configured from the server's environment."""
     registry = IntegrationRegistry()
     registry.register(ClickUpIntegration.from_config(config))
+    registry.register(JiraIntegration.from_config(config))
     return registry

@@ -35,7 +35,7 @@ async def test_the_whole_flow_from_the_command_line(cli_env: list[str], capsys: 
     assert code == 0
     assert text.startswith("clickup")
     code, listed = await run([*cli_env, "--json", "list"])
-    assert [i["name"] for i in json.loads(listed)] == ["clickup"]
+    assert [i["name"] for i in json.loads(listed)] == ["clickup", "jira"]
 
     code, configured = await run([*cli_env, "--json", "configure", "clickup"], stdin=TV_TOKEN + "\n")
     assert code == 0
@@ -64,7 +64,7 @@ async def test_the_whole_flow_from_the_command_line(cli_env: list[str], capsys: 
 @pytest.mark.parametrize(
     ("args", "stdin", "code", "message"),
     [
-        (["get", "jira"], "", 3, "not_found: no integration named 'jira'"),
+        (["get", "linear"], "", 3, "not_found: no integration named 'linear'"),
         (["configure", "clickup"], "", 2, "no API token given"),
         (["configure", "clickup"], "pk_0_WRONGTOKEN1234567\n", 6, "failed_precondition: new credentials were not"),
         (["replay"], "", 6, "invalid_argument: start_time"),

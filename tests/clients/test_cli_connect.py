@@ -162,7 +162,7 @@ async def test_a_declined_consent_through_the_listener_fails_with_one_line_and_c
         (["connect", "clickup", "--state", "abc"], 2, "--code and --state go together"),
         (["connect", "clickup", "--redirect-uri", "http://127.0.0.1:1/cb"], 2, "goes with --no-browser-listener"),
         (["connect", "clickup", "--timeout", "0"], 2, "--timeout must be a positive number"),
-        (["connect", "jira"], 3, "not_found"),
+        (["connect", "linear"], 3, "not_found"),
         (["connect", "clickup", "--state", "forged", "--code", "abc"], 6, "invalid_argument: state: unknown, already"),
         (
             ["connect", "clickup", "--no-browser-listener", "--redirect-uri", "ftp://x"],

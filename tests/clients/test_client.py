@@ -27,7 +27,7 @@ async def test_sync_client_returns_typed_values_and_raises_typed_errors(
     def scenario() -> None:  # in a thread: the server under test runs on this test's event loop
         with IntegrationsClient(hub.target, tokens.admin) as client:
             listed = client.list_integrations(*tenant)
-            assert [i.name for i in listed] == ["clickup"]
+            assert [i.name for i in listed] == ["clickup", "jira"]
             settings = pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=TV_TOKEN)
             updated = client.update_integration(
                 *tenant, "clickup", pb.Integration(enabled=True, settings=settings), ["settings", "enabled"]
@@ -37,7 +37,7 @@ async def test_sync_client_returns_typed_values_and_raises_typed_errors(
             started = client.start_import(*tenant, "clickup", request_id="client-start-1")
             assert client.start_import(*tenant, "clickup", request_id="client-start-1").id == started.id
             with pytest.raises(NotFoundError) as missing:
-                client.get_integration(*tenant, "jira")
+                client.get_integration(*tenant, "linear")
             assert missing.value.reason == "UNKNOWN_INTEGRATION"
             with pytest.raises(InvalidArgumentError) as invalid:
                 client.get_integration("", tenant[1], "clickup")
@@ -89,5 +89,5 @@ async def test_async_client_retries_unavailable_until_the_server_is_back(
         finally:
             await second.channel.close(None)
             await second.server.stop(grace=1)
-    assert [i.name for i in listed] == ["clickup"]
+    assert [i.name for i in listed] == ["clickup", "jira"]
     assert client.retries_made >= 1, "the first attempt met no server and was retried"

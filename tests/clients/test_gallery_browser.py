@@ -86,7 +86,8 @@ async def test_toggle_configure_test_and_import_with_the_keyboard_only(
     page.on("response", keep_body)
     await page.goto(gallery.url + "/")
     await expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    card = page.get_by_test_id("card")
+    await expect(page.get_by_test_id("card")).to_have_count(2)
+    card = page.get_by_test_id("card").filter(has_text="ClickUp")
     await expect(card).to_have_count(1)
     await expect(card.get_by_role("heading", name="ClickUp")).to_be_visible()
     await expect(card.get_by_test_id("status")).to_have_text("Not configured · off")
@@ -162,7 +163,7 @@ async def test_the_page_works_on_a_narrow_screen(page: Page, gallery: RunningGal
     await expect(page.locator("body")).to_have_attribute("data-ready", "true")
     overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
-    card = page.get_by_test_id("card")
+    card = page.get_by_test_id("card").filter(has_text="ClickUp")
     for button in await card.get_by_role("button").all():
         box = await button.bounding_box()
         assert box is not None

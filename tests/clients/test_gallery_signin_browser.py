@@ -124,7 +124,7 @@ async def test_connect_with_clickup_choosing_one_of_two_workspaces_then_a_declin
 
     await page.goto(signin_gallery.page)
     await expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    card = page.get_by_test_id("card")
+    card = page.get_by_test_id("card").filter(has_text="ClickUp")
     await expect(card.get_by_test_id("status")).to_have_text("Not configured · off")
 
     # Sign in, choosing the second workspace only.
@@ -226,7 +226,7 @@ async def test_the_connect_button_is_disabled_where_the_card_cannot_sign_in(
     await page.route(f"{signin_gallery.api}/integrations", without_oauth)
     await page.goto(signin_gallery.page)
     await expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    await page.get_by_test_id("card").get_by_role("button", name="Configure ClickUp").click()
+    await page.get_by_test_id("card").filter(has_text="ClickUp").get_by_role("button", name="Configure ClickUp").click()
     dialog = page.get_by_role("dialog", name="Configure ClickUp")
     await expect(dialog.get_by_role("button", name="Connect with ClickUp")).to_be_disabled()
     await expect(dialog).to_contain_text("Signing in to ClickUp is not set up on this server")
@@ -262,7 +262,7 @@ async def test_a_card_that_needs_a_new_sign_in_offers_reconnect(
     page = await context.new_page()
     await page.goto(signin_gallery.page)
     await expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    card = page.get_by_test_id("card")
+    card = page.get_by_test_id("card").filter(has_text="ClickUp")
     reconnect = card.get_by_role("button", name="Reconnect ClickUp")
     await expect(reconnect).to_be_hidden()
     await card.get_by_role("button", name="Test connection to ClickUp").click()

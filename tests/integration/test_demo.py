@@ -64,7 +64,7 @@ def test_main_job_brings_everything_up_and_prints_working_calls(neo4j_connection
     assert "SUCCEEDED" in result.stdout
     assert "imported into Neo4j: 3 spaces, 8 folders, 21 lists, 448 tasks" in result.stdout
     assert f"webhook gateway on http://127.0.0.1:{gateway_port}/webhooks/clickup (ready)" in result.stdout
-    assert f"Integration Gallery: http://127.0.0.1:{gallery_port}/ (1 integration(s)" in result.stdout
+    assert f"Integration Gallery: http://127.0.0.1:{gallery_port}/ (2 integration(s)" in result.stdout
     assert "sign-in (OAuth) through the sandbox's consent page: ClickUp" in result.stdout
     assert f"-plaintext 127.0.0.1:{grpc_port} list" in result.stdout
     assert "integrations.v1.IntegrationService/GetIntegration" in result.stdout

@@ -64,8 +64,11 @@ async def test_list_shows_every_registered_integration_unconfigured(
     response = await hub.stub.ListIntegrations(
         pb.ListIntegrationsRequest(org_id=tenant[0], project_id=tenant[1]), metadata=bearer(tokens.reader)
     )
-    assert [i.name for i in response.integrations] == ["clickup"]
-    clickup = response.integrations[0]
+    assert [i.name for i in response.integrations] == ["clickup", "jira"]
+    clickup, jira = response.integrations
+    assert jira.display_name == "Jira"
+    assert jira.description
+    assert list(jira.supported_auth_methods) == [pb.AUTH_METHOD_API_TOKEN]
     assert clickup.display_name == "ClickUp"
     assert clickup.description
     assert clickup.logo_url.startswith("https://")
@@ -263,7 +266,7 @@ async def test_tenant_pinned_token_reaches_only_its_project(
         pb.ListIntegrationsRequest(org_id=org, project_id=project), metadata=bearer(tokens.tenant)
     )
     if code == grpc.StatusCode.OK:
-        assert len((await call).integrations) == 1
+        assert len((await call).integrations) == 2
     else:
         refused = await failure(call)
         assert refused.code == code

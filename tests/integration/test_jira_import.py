@@ -1,6 +1,6 @@
 """The Jira plugin's first slice: an API-token connection test and a full import of a generated site
 from the Jira sandbox, through the real server and Neo4j, checked against the sandbox's own truth;
-then a re-import that writes nothing. (Jira is not in the shipped registry yet: registered here.)"""
+then a re-import that writes nothing."""
 
 from __future__ import annotations
 
@@ -14,12 +14,10 @@ import pytest
 from google.protobuf import field_mask_pb2
 
 from devtools.neo4j_local import Connection
-from envconfig import Config
 from integrations.v1 import integration_service_pb2 as pb
 from sandbox.jira.app import create_app
 from sandbox.jira.generator import MAIN_EMAIL, MAIN_TOKEN, GeneratorConfig, generate
 from sandbox.jira.state import Sandbox
-from server.integrations.jira.plugin import JiraIntegration
 from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer, hub_with, server_env
 from tests.integration.importing import watch
 from tests.integration.rpc import failure
@@ -44,7 +42,7 @@ async def jira_hub(
     neo4j_connection: Connection, tokens: Tokens, clickup_sandbox: RunningSandbox, encryption_keys: str
 ) -> AsyncIterator[RunningHub]:
     env = server_env(neo4j_connection, tokens, clickup_sandbox.api_url, encryption_keys)
-    async with hub_with(env, JiraIntegration.from_config(Config(env))) as hub:
+    async with hub_with(env) as hub:
         yield hub
 
 
@@ -120,6 +118,21 @@ async def test_a_site_is_imported_as_the_sandbox_holds_it_and_a_reimport_writes_
         neo4j_driver, "MATCH (:Issue {projectId: $p})-[r:DEPENDS_ON]->(:Issue {projectId: $p}) RETURN count(r)", project
     )
     assert blocked == len(blocks) > 0, "one DEPENDS_ON per Blocks link (V9)"
+    others = [
+        link
+        for link in site.links.values()
+        if site.link_types[link.type_id].name != "Blocks" and {link.outward_from, link.inward_to} <= imported
+    ]
+    linked = count(
+        neo4j_driver, "MATCH (:Issue {projectId: $p})-[r:LINKED_TO]->(:Issue {projectId: $p}) RETURN count(r)", project
+    )
+    assert linked == len(others) > 0, "one LINKED_TO per other link (V9)"
+    epics = count(neo4j_driver, "MATCH (e:Issue:Task:Epic {projectId: $p}) RETURN count(e)", project)
+    assert (
+        epics
+        == sum(1 for i in site.issues.values() if i.id in imported and site.issue_types[i.type_id].hierarchy_level == 1)
+        > 0
+    )
     viewer = site.users[site.api_tokens[MAIN_TOKEN]]
     visible = [
         c

@@ -25,7 +25,7 @@ async def test_a_second_plugin_needs_one_module_and_one_registration_line(
         listed = await running.stub.ListIntegrations(
             pb.ListIntegrationsRequest(org_id=tenant[0], project_id=tenant[1]), metadata=bearer(tokens.admin)
         )
-        assert [i.name for i in listed.integrations] == ["clickup", "dummy"]
+        assert [i.name for i in listed.integrations] == ["clickup", "dummy", "jira"]
 
         settings = pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token="dummy_good_token_123")
         enabled = await running.stub.UpdateIntegration(

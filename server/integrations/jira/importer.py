@@ -22,7 +22,7 @@ from server.integrations.base import ImportContext, ImportFailure, ImportOutcome
 from server.integrations.import_log import ImportLog
 from server.integrations.jira import transform
 from server.integrations.jira.client import JiraClient
-from server.integrations.jira.errors import JiraBadRequest
+from server.integrations.jira.errors import JiraBadRequest, JiraNotFound
 from server.integrations.jira.options import JiraOptions
 
 WATERMARKS = "watermarks"
@@ -106,6 +106,26 @@ class JiraImport:
     ) -> None:
         key, project_id = str(project.get("key")), str(project.get("id"))
         rows = transform.project(project, cloud_id)
+        try:
+            await self._project_content(index, key, project_id, rows, cloud_id, site_fields, options)
+        except JiraNotFound:
+            # Missing *or not visible* (§7): an archived project hides its content, access can be lost
+            # mid-run. The project node stays; its content is what the credential cannot see.
+            rows = transform.project(project, cloud_id)
+            rows.issues["project_content_not_visible"] += 1
+            await self._commit(rows, f"project {key} (content not visible)", {"project": index})
+        await self._commit(Rows(), f"project {key} done", {"project": index + 1})
+
+    async def _project_content(
+        self,
+        index: int,
+        key: str,
+        project_id: str,
+        rows: Rows,
+        cloud_id: str,
+        site_fields: transform.SiteFields,
+        options: JiraOptions,
+    ) -> None:
         async for page in self._client.offset_pages(f"/rest/api/3/project/{key}/component", page_size=OFFSET_PAGE):
             for item in page.values:
                 rows.extend(transform.component(item, cloud_id, project_id))
@@ -118,15 +138,14 @@ class JiraImport:
         async for found in self._client.search_pages(
             f'project = "{key}" ORDER BY id ASC', fields, page_size=SEARCH_PAGE
         ):
-            rows = Rows()
+            written = Rows()
             for item in found.issues:
-                rows.extend(transform.issue(item, cloud_id, site_fields))
+                written.extend(transform.issue(item, cloud_id, site_fields))
                 if options.include_comments:
-                    rows.extend(await self._comments(item, cloud_id))
-            self._newest(rows, cloud_id)
-            await self._commit(rows, f"issues of {key}, page {page_number}", {"project": index})
+                    written.extend(await self._comments(item, cloud_id))
+            self._newest(written, cloud_id)
+            await self._commit(written, f"issues of {key}, page {page_number}", {"project": index})
             page_number += 1
-        await self._commit(Rows(), f"project {key} done", {"project": index + 1})
 
     async def _comments(self, item: dict[str, Any], cloud_id: str) -> Rows:
         return await fetch_comments(self._client, item, cloud_id)

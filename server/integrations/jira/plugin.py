@@ -1,24 +1,25 @@
 """Jira Cloud as an integration: a site is its container; issues, projects, people, components,
-versions, boards and sprints its records. This slice connects with an API token (basic auth
-``email:token`` on the site host, §2.1) and imports; live sync, webhooks and OAuth come next, so it is
-not in the shipped registry yet (tests register it)."""
+versions, boards and sprints its records. It connects with an API token (basic auth ``email:token``
+on the site host, §2.1), imports, and keeps the graph live through admin webhooks (``live_sync.py``)."""
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 from envconfig import Config, duration
 from graph.writer import GraphWriter
-from server.errors import InvalidArgument
+from server.errors import FailedPrecondition, InvalidArgument
 from server.integrations.base import (
     AccountInfo,
     ConnectionCheck,
     ContainerInfo,
     Delivery,
+    GapRepair,
     ImportContext,
     ImportFailure,
     ImportOutcome,
@@ -26,18 +27,22 @@ from server.integrations.base import (
     Outcome,
     ParsedDelivery,
     WebhookEvent,
+    WebhookState,
+    WebhookSubscription,
 )
 from server.integrations.credentials import ApiToken, Credentials
+from server.integrations.jira import live_sync
 from server.integrations.jira.client import JiraClient
 from server.integrations.jira.errors import JiraAuthError, JiraError
 from server.integrations.jira.importer import JiraImport
 from server.integrations.jira.options import OPTIONS_SCHEMA, JiraOptions, dump_options, parse_options
 from server.integrations.jira.schema import SCHEMA
 from server.integrations.jira.webhooks import SiteFacts, apply_event, parse_delivery
-from server.integrations.settings import IntegrationSettings
+from server.integrations.settings import IntegrationSettings, WebhookTarget
 
 _TOKEN = re.compile(r"[\x21-\x7e]{8,512}")
 Settings = IntegrationSettings[JiraOptions]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class JiraIntegration(Integration[JiraOptions]):
     graph_schema = SCHEMA
     options_schema = OPTIONS_SCHEMA
     supports_import = True
+    supports_live_sync = True
     webhook_scheme = "hub-sha256-route"
 
     def __init__(self, config: JiraConfig) -> None:
@@ -98,13 +104,58 @@ class JiraIntegration(Integration[JiraOptions]):
     def with_containers(self, options: JiraOptions, containers: Sequence[str]) -> JiraOptions:
         return replace(options)
 
+    def _site(self, settings: Settings) -> SiteFacts:
+        return self._sites.setdefault(settings.options.site_url, SiteFacts())
+
+    # -- live sync
+
+    async def register_webhooks(self, settings: Settings, target: WebhookTarget) -> list[WebhookSubscription]:
+        url = target.in_path()
+        async with self.client(settings) as client:
+            cloud_id = await self._site(settings).cloud_id(client)
+            name = f"knowledge graph {target.route}"
+            secret = await self._live(live_sync.register(client, url, settings.options, name))
+        return [WebhookSubscription(live_sync.route_key(url), cloud_id, secret)]
+
+    async def webhook_status(self, settings: Settings, container_id: str, webhook_id: str) -> WebhookState | None:
+        async with self.client(settings) as client:
+            return await self._live(live_sync.status(client, webhook_id))
+
+    async def reactivate_webhook(self, settings: Settings, webhook_id: str) -> None:
+        async with self.client(settings) as client:
+            await self._live(live_sync.reactivate(client, webhook_id))
+
+    async def delete_webhook(self, settings: Settings, webhook_id: str) -> None:
+        async with self.client(settings) as client:
+            await self._live(live_sync.delete(client, webhook_id))
+
+    async def repair_gap(
+        self, settings: Settings, writer: GraphWriter, container_id: str, since: datetime, run_id: str
+    ) -> GapRepair:
+        async with self.client(settings) as client:
+            return await self._live(
+                live_sync.repair_gap(client, writer, self._site(settings), settings.options, since, run_id)
+            )
+
+    @staticmethod
+    async def _live(call: Awaitable[T]) -> T:
+        """Live-sync calls fail as clear FAILED_PRECONDITIONs, never as an internal error."""
+        try:
+            return await call
+        except live_sync.NotAnAdministrator as exc:
+            raise FailedPrecondition(str(exc), reason="JIRA_ADMIN_REQUIRED") from None
+        except JiraAuthError:
+            raise FailedPrecondition("Jira rejected the credentials", reason="AUTH_FAILED") from None
+        except JiraError as exc:
+            raise FailedPrecondition(f"Jira error: {exc}", reason="PROVIDER_ERROR") from None
+
     # -- webhooks
 
     def parse_delivery(self, delivery: Delivery) -> ParsedDelivery:
         return parse_delivery(delivery)
 
     async def apply_webhook(self, settings: Settings, writer: GraphWriter, event: WebhookEvent, run_id: str) -> str:
-        site = self._sites.setdefault(settings.options.site_url, SiteFacts())
+        site = self._site(settings)
         async with self.client(settings) as client:
             return await apply_event(client, writer, event, run_id, site, settings.options)
 
