@@ -1,5 +1,5 @@
-"""The main job: Neo4j, the ClickUp sandbox, the gRPC server, the webhook gateway and the Integration
-Gallery on loopback; ClickUp configured, tested and imported into Neo4j.
+"""The main job: Neo4j, the ClickUp and Jira sandboxes, the gRPC server, the webhook gateway and the
+Integration Gallery on loopback; ClickUp and Jira configured, tested and imported into Neo4j.
 
     python -m devtools.demo            # bring everything up, configure, test, print, keep running
     python -m devtools.demo --once     # the same, then shut everything down (smoke test)
@@ -29,6 +29,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from devtools.neo4j_local import Connection, LocalNeo4j, cache_root
 from integrations.v1 import integration_service_pb2 as pb
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
+from sandbox.jira.generator import MAIN_EMAIL as JIRA_EMAIL
+from sandbox.jira.generator import MAIN_TOKEN as JIRA_TOKEN
 from server.auth import Scope, hash_token, new_token
 from server.crypto import generate_key_spec
 
@@ -81,6 +83,53 @@ def grpcurl_binary(install: bool) -> str | None:
     return str(target / "grpcurl") if result.returncode == 0 else None
 
 
+def configure_and_import(
+    stub: pb_grpc.IntegrationServiceStub,
+    auth: tuple[tuple[str, str], ...],
+    integration: pb.Integration,
+    kinds: tuple[str, ...],
+) -> None:
+    """Save the settings (the server tests them first), test again for the report, import, follow it."""
+    name, label = integration.name, integration.name
+    configured = stub.UpdateIntegration(
+        pb.UpdateIntegrationRequest(
+            org_id=ORG,
+            project_id=PROJECT,
+            integration=integration,
+            update_mask=field_mask_pb2.FieldMask(paths=["settings", "enabled"]),
+        ),
+        metadata=auth,
+        timeout=60,
+    )
+    label = configured.display_name or name
+    check = stub.TestConnection(
+        pb.TestConnectionRequest(org_id=ORG, project_id=PROJECT, name=name), metadata=auth, timeout=30
+    )
+    say(
+        f"{label} configured for {ORG}/{PROJECT}: enabled={configured.enabled}, "
+        f"token shown as {configured.settings.api_token!r}"
+    )
+    budget = f"; rate limit {check.rate_limit.remaining}/{check.rate_limit.limit}" if check.rate_limit.limit else ""
+    say(f"{label} TestConnection: {'OK' if check.ok else 'FAILED'}: {check.message}{budget}")
+    if not check.ok:
+        raise SystemExit(f"the {label} connection test failed")
+    job = stub.StartImport(pb.StartImportRequest(org_id=ORG, project_id=PROJECT, name=name), metadata=auth, timeout=30)
+    final = job
+    for update in stub.WatchImportJob(
+        pb.WatchImportJobRequest(org_id=ORG, project_id=PROJECT, job_id=job.id), metadata=auth, timeout=600
+    ):
+        final = update
+        say(
+            f"{label} import {update.id[:8]}: "
+            f"{pb.ImportJobState.Name(update.state).removeprefix('IMPORT_JOB_STATE_')}"
+            f" - {update.phase} ({update.api_calls} API calls)"
+        )
+    if final.state != pb.IMPORT_JOB_STATE_SUCCEEDED:
+        raise SystemExit(f"the {label} import failed: {final.error}")
+    counts = ", ".join(f"{final.counters.get(k, 0)} {k}s" for k in kinds)
+    say(f"{label} imported into Neo4j: {counts}")
+
+
 def spawn(module: str, args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """``python -m module args`` from the repository, its output in ``log``."""
     return subprocess.Popen(
@@ -97,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="shut down after printing the calls")
     parser.add_argument("--grpc-port", type=int, default=50051)
     parser.add_argument("--sandbox-port", type=int, default=8990)
+    parser.add_argument("--jira-sandbox-port", type=int, default=8991)
     parser.add_argument("--gateway-port", type=int, default=8080)
     parser.add_argument("--gallery-port", type=int, default=8070)
     parser.add_argument("--neo4j-port", type=int, default=7687)
@@ -160,6 +210,13 @@ def main(argv: list[str] | None = None) -> int:
         wait_for("the ClickUp sandbox", lambda: httpx.get(f"{sandbox_url}/_sandbox/state").is_success, 30, sandbox_log)
         state = httpx.get(f"{sandbox_url}/_sandbox/state").json()
         say(f"ClickUp sandbox on {sandbox_url}/api/v2 ({state['tasks']} tasks in {state['lists']} lists)")
+        jira_url = f"http://127.0.0.1:{args.jira_sandbox_port}"
+        jira_log = run_dir / "logs" / "jira-sandbox.log"
+        children.append(spawn("sandbox.jira", ["--port", str(args.jira_sandbox_port)], jira_log))
+        wait_for("the Jira sandbox", lambda: httpx.get(f"{jira_url}/_sandbox/state").is_success, 30, jira_log)
+        truth = httpx.get(f"{jira_url}/_sandbox/state").json()
+        issues = sum(int(n) for n in truth["issuesPerProject"].values())
+        say(f"Jira sandbox on {jira_url}/rest/api/3 ({issues} issues in {len(truth['issuesPerProject'])} projects)")
 
         # 4. the gRPC server
         target = f"127.0.0.1:{args.grpc_port}"
@@ -192,55 +249,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         say(f"IntegrationService on {target} (health SERVING)")
 
-        # 5. configure ClickUp against the sandbox, enable it, test it
+        # 5. ClickUp and Jira configured against their sandboxes, tested, imported (followed live)
         stub = pb_grpc.IntegrationServiceStub(channel)
         auth = (("authorization", f"Bearer {admin_token}"),)
-        integration = pb.Integration(
+        clickup = pb.Integration(
             name="clickup",
             enabled=True,
             settings=pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=SANDBOX_TOKEN),
         )
-        configured = stub.UpdateIntegration(
-            pb.UpdateIntegrationRequest(
-                org_id=ORG,
-                project_id=PROJECT,
-                integration=integration,
-                update_mask=field_mask_pb2.FieldMask(paths=["settings", "enabled"]),
-            ),
-            metadata=auth,
-            timeout=30,
+        configure_and_import(stub, auth, clickup, ("space", "folder", "list", "task", "person"))
+        jira = pb.Integration(
+            name="jira",
+            enabled=True,
+            settings=pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=JIRA_TOKEN),
         )
-        check = stub.TestConnection(
-            pb.TestConnectionRequest(org_id=ORG, project_id=PROJECT, name="clickup"), metadata=auth, timeout=30
-        )
-        say(
-            f"ClickUp configured for {ORG}/{PROJECT}: enabled={configured.enabled}, "
-            f"token shown as {configured.settings.api_token!r}"
-        )
-        say(
-            f"TestConnection: {'OK' if check.ok else 'FAILED'}: {check.message}; rate limit "
-            f"{check.rate_limit.remaining}/{check.rate_limit.limit}"
-        )
-        if not check.ok:
-            raise SystemExit("the connection test failed")
-
-        # 6. a full import of the sandbox workspace, followed live
-        job = stub.StartImport(
-            pb.StartImportRequest(org_id=ORG, project_id=PROJECT, name="clickup"), metadata=auth, timeout=30
-        )
-        final = job
-        for update in stub.WatchImportJob(
-            pb.WatchImportJobRequest(org_id=ORG, project_id=PROJECT, job_id=job.id), metadata=auth, timeout=600
-        ):
-            final = update
-            say(
-                f"import {update.id[:8]}: {pb.ImportJobState.Name(update.state).removeprefix('IMPORT_JOB_STATE_')}"
-                f" - {update.phase} ({update.counters.get('task', 0)} tasks, {update.api_calls} API calls)"
-            )
-        if final.state != pb.IMPORT_JOB_STATE_SUCCEEDED:
-            raise SystemExit(f"the import failed: {final.error}")
-        kinds = ", ".join(f"{final.counters.get(k, 0)} {k}s" for k in ("space", "folder", "list", "task", "person"))
-        say(f"imported into Neo4j: {kinds}")
+        jira.settings.options.update({"site_url": jira_url, "email": JIRA_EMAIL, "include_comments": True})
+        configure_and_import(stub, auth, jira, ("jiraproject", "issue", "comment", "sprint", "person"))
 
         # 7. the webhook gateway
         gateway_url = f"http://127.0.0.1:{args.gateway_port}"
@@ -253,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         children.append(spawn("webhook_gateway", ["--port", str(args.gateway_port)], gateway_log, gateway_env))
         wait_for("the webhook gateway", lambda: httpx.get(f"{gateway_url}/readyz").is_success, 30, gateway_log)
-        say(f"webhook gateway on {gateway_url}/webhooks/clickup (ready)")
+        say(f"webhook gateway on {gateway_url}/webhooks/clickup and /webhooks/jira/<route> (ready)")
 
         # 8. the Integration Gallery (acts with the admin token, so it listens on loopback only)
         gallery_url = f"http://127.0.0.1:{args.gallery_port}"

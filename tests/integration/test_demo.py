@@ -1,4 +1,5 @@
-"""The README's main command, as a smoke test: everything comes up, ClickUp connects, it all stops."""
+"""The README's main command, as a smoke test: everything comes up, ClickUp and Jira connect and import,
+it all stops."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def test_main_job_brings_everything_up_and_prints_working_calls(neo4j_connection
         "NEO4J_PASSWORD": neo4j_connection.password,
     }
     grpc_port, sandbox_port, gateway_port, gallery_port = free_port(), free_port(), free_port(), free_port()
+    jira_port = free_port()
     result = subprocess.run(
         [
             sys.executable,
@@ -45,6 +47,8 @@ def test_main_job_brings_everything_up_and_prints_working_calls(neo4j_connection
             str(grpc_port),
             "--sandbox-port",
             str(sandbox_port),
+            "--jira-sandbox-port",
+            str(jira_port),
             "--gateway-port",
             str(gateway_port),
             "--gallery-port",
@@ -63,7 +67,9 @@ def test_main_job_brings_everything_up_and_prints_working_calls(neo4j_connection
     assert "TestConnection: OK: Connected as Ada Lovelace" in result.stdout
     assert "SUCCEEDED" in result.stdout
     assert "imported into Neo4j: 3 spaces, 8 folders, 21 lists, 448 tasks" in result.stdout
-    assert f"webhook gateway on http://127.0.0.1:{gateway_port}/webhooks/clickup (ready)" in result.stdout
+    assert f"webhook gateway on http://127.0.0.1:{gateway_port}/webhooks/clickup and /webhooks/jira/" in result.stdout
+    assert "Jira TestConnection: OK: Connected to http://127.0.0.1:" in result.stdout
+    assert "Jira imported into Neo4j: 3 jiraprojects, 88 issues, 199 comments, 12 sprints" in result.stdout
     assert f"Integration Gallery: http://127.0.0.1:{gallery_port}/ (2 integration(s)" in result.stdout
     assert "sign-in (OAuth) through the sandbox's consent page: ClickUp" in result.stdout
     assert f"-plaintext 127.0.0.1:{grpc_port} list" in result.stdout
