@@ -4,11 +4,12 @@ configuration says which scheme an integration's deliveries use. Order of work p
 
 the integration's scheme (404 without one) -> cap the body -> read raw bytes (the HTTP layer's read
 deadline covers this) -> the signature header present and well-formed -> the lookup key (from the
-body, after a bounded-depth parse, or from the path) -> secret (cached, negative-cached) -> HMAC over
-the exact bytes -> the scheme's remaining body rules -> durable in the local spool (group commit) ->
-2xx. Every refusal is a 4xx with a JSON body and nothing is stored or forwarded; only the gateway's
-own trouble (no secret lookup possible, spool unwritable) is a 503, which senders retry. A
-background drainer hands spooled deliveries to the server (``drainer.py``).
+body, after a bounded-depth parse, or from the path) -> secret (cached, negative-cached) -> the
+scheme's verification (an HMAC over the exact bytes, or a bearer token) -> the scheme's remaining
+body rules -> durable in the local spool (group commit) -> 2xx. Every refusal is a 4xx with a JSON
+body and nothing is stored or forwarded; only the gateway's own trouble (no secret lookup possible,
+spool unwritable) is a 503, which senders retry. A background drainer hands spooled deliveries to
+the server (``drainer.py``).
 
 Why spool first rather than call the server first: the sender's answer then depends only on this
 process and its disk (about a millisecond), never on the server or Neo4j being slow or away, and
@@ -43,7 +44,6 @@ from webhook_gateway.scheme_table import SchemeTable
 from webhook_gateway.schemes import SCHEMES, Scheme
 from webhook_gateway.secret_lookup import SecretLookup
 from webhook_gateway.server_link import ServerLink
-from webhook_gateway.signature import verify
 from webhook_gateway.spool import Delivery, Spool, SpoolWriter
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class Gateway:
             # A static secret replaces the per-webhook one for verification only: the webhook must
             # still be registered, so nothing is kept that no project would ever see.
             secret = await self.secrets.secret(integration, routed.key)
-            verify(self.config.static_secrets.get(integration) or secret, body, signed.digest, signed.header)
+            scheme.verify(self.config.static_secrets.get(integration) or secret, body, signed)
             scheme.check(body, routed, self.config.max_body_bytes)
         except Rejected as rejected:
             self.metrics.rejected.labels(rejected.reason).inc()

@@ -1,5 +1,5 @@
-"""HMAC-SHA256 of the exact raw body, compared in constant time; the schemes differ only in where
-the digest travels (``schemes/``).
+"""HMAC-SHA256 of the exact raw body, compared in constant time; the HMAC schemes differ only in
+where the digest travels (``schemes/``; a scheme that signs a token instead overrides ``verify``).
 
 Never re-serialise: senders sign their own bytes, and any other serialisation hashes differently
 (TV10 of the reference shows a genuine delivery failing that way).

@@ -14,7 +14,7 @@ BASE = {"GATEWAY_SERVER_TOKEN": "t"}
 
 
 def test_the_shipped_integrations_have_schemes_by_default() -> None:
-    assert GatewayConfig.from_env(BASE).schemes == {"clickup": "hex-hmac-body-id", "jira": "hub-sha256-route"}
+    assert GatewayConfig.from_env(BASE).schemes == {"clickup": "hex-hmac-body-id", "jira": "hub-sha256-or-jwt-route"}
     assert GatewayConfig(server_target="x", server_token="t", spool_path=Path("s")).schemes == DEFAULT_SCHEMES
 
 
@@ -41,7 +41,11 @@ BAD_SCHEMES = [
     ("no name", "=hub-sha256-route", "integration=scheme"),
     ("upper-case name", "Planner=hub-sha256-route", "lower-case"),
     ("a dash in the name", "my-planner=hub-sha256-route", "lower-case"),
-    ("unknown scheme", "planner=sha1-hmac", "known: hex-hmac-body-id, hub-sha256-route, or off"),
+    (
+        "unknown scheme",
+        "planner=sha1-hmac",
+        "known: hex-hmac-body-id, hub-sha256-or-jwt-route, hub-sha256-route, jwt-hs256-route, or off",
+    ),
 ]
 
 

@@ -16,6 +16,8 @@ from webhook_gateway.signature import verify
 
 HEX = SCHEMES["hex-hmac-body-id"]
 HUB = SCHEMES["hub-sha256-route"]
+# Jira's default: with a hub header it must read and verify exactly as HUB (its tokens: test_jwt_scheme.py).
+EITHER = SCHEMES["hub-sha256-or-jwt-route"]
 DIGEST = "ab" * 32
 
 # Jira's documented admin-webhook vector (jira-api.md 6.2, V4) and GitHub's published example.
@@ -32,6 +34,7 @@ V3_BODY = (
     b'"Fix login"}}}'
 )
 V3_SECRET = "s3cr3t-webhook-key"
+SHA1_EXAMPLE = "sha1=5613af64eb0e12575a7686fe63dfec8faeccd935"
 V3_HEADER = "sha256=f6ef5f19576f8b7c0bff4335d55d5553f24b2e5aa2ad8181b5e2619c7c632946"
 
 
@@ -85,8 +88,12 @@ HUB_HEADERS: list[tuple[str, dict[str, str], str | None]] = [
 
 @pytest.mark.parametrize(
     ("scheme", "case", "headers", "expected"),
-    [(HEX, *row) for row in HEX_HEADERS] + [(HUB, *row) for row in HUB_HEADERS],
-    ids=[f"hex: {row[0]}" for row in HEX_HEADERS] + [f"hub: {row[0]}" for row in HUB_HEADERS],
+    [(HEX, *row) for row in HEX_HEADERS]
+    + [(HUB, *row) for row in HUB_HEADERS]
+    + [(EITHER, *row) for row in HUB_HEADERS],
+    ids=[f"hex: {row[0]}" for row in HEX_HEADERS]
+    + [f"hub: {row[0]}" for row in HUB_HEADERS]
+    + [f"hub or jwt: {row[0]}" for row in HUB_HEADERS],
 )
 def test_signature_headers_per_scheme(scheme: Scheme, case: str, headers: dict[str, str], expected: str) -> None:
     if len(expected) == 64:
@@ -173,6 +180,19 @@ VECTORS = [
         "It's a Secret to Everybody",
         True,
     ),
+    ("hub or jwt: Jira V3", EITHER, {"x-hub-signature": V3_HEADER}, V3_BODY, V3_SECRET, True),
+    ("hub or jwt: Jira V3, body + newline", EITHER, {"x-hub-signature": V3_HEADER}, V3_BODY + b"\n", V3_SECRET, False),
+    ("hub or jwt: Jira V4", EITHER, {"x-hub-signature": V4_HEADER}, V4_BODY, "test-secret", True),
+    ("hub or jwt: Jira V4, -256 header", EITHER, {"x-hub-signature-256": V4_HEADER}, V4_BODY, "test-secret", True),
+    ("hub or jwt: Jira V4, wrong secret", EITHER, {"x-hub-signature": V4_HEADER}, V4_BODY, "test-secret ", False),
+    (
+        "hub or jwt: Jira V2 (GitHub's example)",
+        EITHER,
+        {"x-hub-signature-256": HELLO_HEADER},
+        b"Hello World!",
+        "It's a Secret to Everybody",
+        True,
+    ),
     (
         "hex: a hub digest bare",
         HEX,
@@ -197,6 +217,20 @@ def test_published_vectors_verify_under_their_scheme(
         assert refusal(lambda: verify(secret, body, signed.digest, signed.header)) == (401, "bad_signature")
 
 
+@pytest.mark.parametrize(
+    ("scheme", "headers", "body", "secret", "good"), [row[1:] for row in VECTORS], ids=[row[0] for row in VECTORS]
+)
+def test_published_vectors_verify_through_the_schemes_own_verify(
+    scheme: Scheme, headers: dict[str, str], body: bytes, secret: str, good: bool
+) -> None:
+    """What the gateway calls: ``Scheme.verify``, the HMAC of the raw body unless a scheme says otherwise."""
+    signed = scheme.signature(headers)
+    if good:
+        scheme.verify(secret, body, signed)
+    else:
+        assert refusal(lambda: scheme.verify(secret, body, signed)) == (401, "bad_signature")
+
+
 def test_the_support_signer_agrees_with_the_hex_scheme() -> None:
     body = b'{"webhook_id":"w","event":"e"}'
     signed = HEX.signature({"x-signature": sign("s", body)})
@@ -215,3 +249,5 @@ def test_jira_v3s_negative_headers_are_refused() -> None:
         refusal(lambda: HUB.signature({"x-hub-signature": "sha1=5613af64eb0e12575a7686fe63dfec8faeccd935"}))[0] == 401
     )
     assert refusal(lambda: HUB.signature({}))[0] == 401
+    assert refusal(lambda: EITHER.signature({"x-hub-signature": SHA1_EXAMPLE}))[0] == 401
+    assert refusal(lambda: EITHER.signature({}))[0] == 401

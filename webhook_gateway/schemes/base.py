@@ -1,10 +1,13 @@
-"""What a signing scheme decides: where the digest travels, which key finds the secret, and which
-body rules hold once the signature is good. The gateway runs every scheme the same way::
+"""What a signing scheme decides: where the signature travels, which key finds the secret, how the
+secret proves the signature, and which body rules hold once it is good. The gateway runs every
+scheme the same way::
 
-    signature(headers) -> route(body, route) -> secret(integration, key) -> HMAC -> check(body)
+    signature(headers) -> route(body, route) -> secret(integration, key) -> verify(secret, body, signed) -> check(body)
 
 so that refusals come in one order for all (401 for a missing or garbled signature before any
-lookup, 400 for a body that cannot be routed, 401 for a wrong digest, 400 for the remaining rules).
+lookup, 400 for a body that cannot be routed, 401 for a wrong signature, 400 for the remaining rules).
+``verify`` is an HMAC-SHA256 of the raw body compared with the carried hex digest unless a scheme
+signs something else (a bearer token: ``jwt_route.py``).
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from webhook_gateway.envelope import WEBHOOK_ID, Rejected
+from webhook_gateway.signature import verify as verify_hmac
 
 
 @dataclass(frozen=True)
 class Signed:
-    """The digest a delivery carries (lower-case hex) and the header it came in, for messages."""
+    """The signature a delivery carries, checked for shape only, and the header it came in, for
+    messages. ``digest`` is what the scheme's ``verify`` checks: lower-case hex for the HMAC
+    schemes, the compact token for a bearer JWT (``jwt_route.SignedToken``)."""
 
     digest: str
     header: str
@@ -47,6 +53,11 @@ class Scheme(ABC):
     @abstractmethod
     def route(self, body: bytes, route: str | None, max_bytes: int) -> Routed:
         """The secret's lookup key, checked before it is used."""
+
+    def verify(self, secret: str, body: bytes, signed: Signed) -> None:
+        """401 ``bad_signature`` unless ``secret`` made ``signed``: by default, the HMAC-SHA256 of the
+        exact raw body against the hex digest, in constant time."""
+        verify_hmac(secret, body, signed.digest, signed.header)
 
     @abstractmethod
     def check(self, body: bytes, routed: Routed, max_bytes: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DEFAULT_SCHEMES: dict[str, str] = {
     "clickup": "hex-hmac-body-id",
-    "jira": "hub-sha256-route",
+    "jira": "hub-sha256-or-jwt-route",  # admin webhooks sign the body, an OAuth app's dynamic ones send a JWT
 }
 
 # Old single-tenant secret variables, read for one more release (with a warning): variable -> integration.
