@@ -1,29 +1,35 @@
 """The sandbox's admin API under ``/_sandbox``: the truth an import is checked against, and steering.
 
 ``GET /_sandbox/state`` counts what the site holds (per kind, label, link type, relationship);
-``PATCH /_sandbox/issues/{id}`` edits an issue and bumps ``updated``; ``POST …/{id}/move`` moves
-it to another project (new key, same id); ``POST /_sandbox/tokens``
-issues an API token for a user; ``PUT /_sandbox/config`` sets the burst limit, the page-token
-lifetime and the search-index lag;
-``POST /_sandbox/page-tokens/expire`` kills every outstanding ``nextPageToken``.
+``POST /_sandbox/tokens`` issues an API token for a user; ``PUT /_sandbox/config`` sets the burst
+limit, the page-token lifetime, the search-index lag, ``hold_deliveries`` and
+``webhook_retry_delay_seconds``; ``POST /_sandbox/page-tokens/expire`` kills every outstanding
+``nextPageToken``. Webhook steering: ``POST /_sandbox/webhooks/flush`` sends held deliveries
+(duplicated, shuffled), ``GET /_sandbox/deliveries`` lists what was sent (``?wait=true`` first waits
+for the queues to drain), ``POST /_sandbox/webhooks/{id}/deliver`` sends a given payload now,
+``POST /_sandbox/webhooks/expire`` expires dynamic webhooks, ``PATCH /_sandbox/webhooks/{id}``
+disables or re-enables one. Mutations that emit events live in ``mutations.py``.
 Errors are JSON ``{"error": ...}`` with a 4xx status.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import dataclasses
 import json
 import secrets
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.jira.adf import paragraph_doc
 from sandbox.jira.model import Site
 from sandbox.jira.state import Sandbox
+from sandbox.jira.webhooks import PRIMARY, SECONDARY, Webhook
 
 
 class AdminError(Exception):
@@ -33,7 +39,7 @@ class AdminError(Exception):
         self.message = message
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def json_body(request: Request) -> dict[str, Any]:
     try:
         data = json.loads(await request.body() or b"{}")
     except json.JSONDecodeError:
@@ -43,7 +49,7 @@ async def _body(request: Request) -> dict[str, Any]:
     return data
 
 
-def _sandbox(request: Request) -> Sandbox:
+def sandbox_of(request: Request) -> Sandbox:
     sandbox: Sandbox = request.app.state.sandbox
     return sandbox
 
@@ -90,87 +96,12 @@ def truth(site: Site) -> dict[str, Any]:
 
 
 async def state(request: Request) -> Response:
-    return JSONResponse(truth(_sandbox(request).site))
-
-
-async def update_issue(request: Request) -> Response:
-    """Fields: summary, status (id), priority (id), assignee (accountId or null), labels, description (text)."""
-    sandbox = _sandbox(request)
-    site, body = sandbox.site, await _body(request)
-    issue = site.issue_by_key_or_id(request.path_params["issue_id"])
-    if issue is None:
-        raise AdminError(404, f"no issue {request.path_params['issue_id']!r}")
-    unknown = sorted(set(body) - {"summary", "status", "priority", "assignee", "labels", "description"})
-    if unknown:
-        raise AdminError(400, f"unknown field(s): {', '.join(unknown)}")
-    sandbox.before_edit(issue)
-    now = max(sandbox.now_ms(), issue.updated_ms + 1)
-    if "summary" in body:
-        if not isinstance(body["summary"], str) or not body["summary"].strip():
-            raise AdminError(400, "summary must be a non-empty string")
-        issue.summary = body["summary"]
-    if "status" in body:
-        if body["status"] not in site.statuses:
-            raise AdminError(400, f"no status {body['status']!r}; known: {', '.join(site.statuses)}")
-        issue.status_id = str(body["status"])
-        issue.status_changed_ms = now
-        issue.resolved_ms = now if site.statuses[issue.status_id].category_id == 3 else None
-    if "priority" in body:
-        if body["priority"] not in site.priorities:
-            raise AdminError(400, f"no priority {body['priority']!r}")
-        issue.priority_id = str(body["priority"])
-    if "assignee" in body:
-        if body["assignee"] is not None and body["assignee"] not in site.users:
-            raise AdminError(400, f"no user {body['assignee']!r}")
-        issue.assignee = body["assignee"]
-    if "labels" in body:
-        labels = body["labels"]
-        if not isinstance(labels, list) or not all(isinstance(x, str) and x and " " not in x for x in labels):
-            raise AdminError(400, "labels must be a list of non-empty strings without spaces")
-        issue.labels = sorted(set(labels))
-    if "description" in body:
-        text = body["description"]
-        if text is not None and not isinstance(text, str):
-            raise AdminError(400, "description must be a string or null")
-        issue.description = None if text is None else paragraph_doc(text)
-    issue.updated_ms = now
-    site.touch()
-    return JSONResponse({"id": issue.id, "key": issue.key, "updatedMs": now})
-
-
-async def move_issue(request: Request) -> Response:
-    """Move an issue (and its subtasks) to another project: new keys, same ids, old keys still resolve."""
-    sandbox = _sandbox(request)
-    site, body = sandbox.site, await _body(request)
-    issue = site.issue_by_key_or_id(request.path_params["issue_id"])
-    if issue is None:
-        raise AdminError(404, f"no issue {request.path_params['issue_id']!r}")
-    target = site.project_by_key_or_id(str(body.get("project", "")))
-    if target is None:
-        raise AdminError(400, f"no project {body.get('project')!r}")
-    if site.issue_types[issue.type_id].subtask:
-        raise AdminError(400, "move the parent: subtasks move with it")
-    if target.id == issue.project_id:
-        raise AdminError(400, "the issue is already in that project")
-    now = max(sandbox.now_ms(), issue.updated_ms + 1)
-    for moving in [issue, *site.children(issue.id)]:
-        sandbox.before_edit(moving)
-    taken = [int(i.key.rsplit("-", 1)[1]) for i in site.issues.values() if i.project_id == target.id]
-    number = max(taken, default=0)
-    for moved in [issue, *site.children(issue.id)]:
-        number += 1
-        moved.old_keys.append(moved.key)
-        moved.key, moved.project_id, moved.updated_ms = f"{target.key}-{number}", target.id, now
-        moved.component_ids, moved.fix_version_ids, moved.version_ids = [], [], []
-    if issue.parent_id is not None and site.issues[issue.parent_id].project_id != target.id:
-        issue.parent_id = None  # company-managed epics do not follow their children across projects
-    site.touch()
-    return JSONResponse({"id": issue.id, "key": issue.key, "oldKeys": issue.old_keys, "updatedMs": now})
+    return JSONResponse(truth(sandbox_of(request).site))
 
 
 async def issue_token(request: Request) -> Response:
     """A new API token for a user (by email), with the ``Authorization`` header that carries it (V1)."""
-    site, body = _sandbox(request).site, await _body(request)
+    site, body = sandbox_of(request).site, await json_body(request)
     email = str(body.get("email", "")).lower()
     person = next((u for u in site.users.values() if u.email and u.email.lower() == email), None)
     if person is None:
@@ -184,9 +115,9 @@ async def issue_token(request: Request) -> Response:
 
 
 async def configure(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     try:
-        sandbox.configure(await _body(request))
+        sandbox.configure(await json_body(request))
     except (TypeError, ValueError) as exc:
         raise AdminError(400, str(exc)) from None
     return JSONResponse(
@@ -195,31 +126,131 @@ async def configure(request: Request) -> Response:
             "rate_limit_refill_per_second": sandbox.limiter.refill_per_second,
             "page_token_ttl_seconds": sandbox.page_tokens.ttl_seconds,
             "search_lag_seconds": sandbox.search_lag_seconds,
+            "hold_deliveries": sandbox.hub.hold,
+            "webhook_retry_delay_seconds": sandbox.hub.retry_delay,
         }
     )
 
 
 async def expire_page_tokens(request: Request) -> Response:
-    return JSONResponse({"expired": _sandbox(request).page_tokens.expire_all()})
+    return JSONResponse({"expired": sandbox_of(request).page_tokens.expire_all()})
+
+
+def _number(body: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise AdminError(400, f"{name} must be a number from {low:g} to {high:g}")
+    return float(value)
+
+
+async def _drain(sandbox: Sandbox, seconds: float) -> None:
+    try:
+        async with asyncio.timeout(seconds):
+            await sandbox.hub.idle()
+    except TimeoutError:
+        raise AdminError(408, f"deliveries still running after {seconds:g}s") from None
+
+
+async def flush(request: Request) -> Response:
+    """Send every held delivery ``duplicate`` times with its identifier, shuffled when asked, and wait."""
+    sandbox, body = sandbox_of(request), await json_body(request)
+    duplicate = int(_number(body, "duplicate", 1, 1, 100))
+    seed = body.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise AdminError(400, "seed must be an integer")
+    count = sandbox.hub.flush(duplicate=duplicate, shuffle=bool(body.get("shuffle", False)), seed=seed)
+    if body.get("wait", True):
+        await _drain(sandbox, _number(body, "timeout", 60, 0, 600))
+    return JSONResponse({"flushed": count, "held": len(sandbox.hub.held)})
+
+
+async def deliveries(request: Request) -> Response:
+    """Every delivery sent so far, oldest first; ``?wait=true&timeout=s`` waits for the queues first."""
+    sandbox = sandbox_of(request)
+    if request.query_params.get("wait", "").lower() in ("1", "true"):
+        try:
+            seconds = float(request.query_params.get("timeout", "30"))
+        except ValueError:
+            raise AdminError(400, "timeout must be a number of seconds") from None
+        await _drain(sandbox, seconds)
+    return JSONResponse({"deliveries": [d.report() for d in sandbox.hub.log], "held": len(sandbox.hub.held)})
+
+
+def _webhook(sandbox: Sandbox, request: Request) -> Webhook:
+    hook = sandbox.hub.webhooks.get(request.path_params["webhook_id"])
+    if hook is None:
+        raise AdminError(404, f"no webhook {request.path_params['webhook_id']}")
+    return hook
+
+
+async def deliver(request: Request) -> Response:
+    """Send a payload byte for byte now: ``{"payload", "flow"?, "corrupt"?: "signature"|"body", "duplicate"?}``."""
+    sandbox, body = sandbox_of(request), await json_body(request)
+    hook = _webhook(sandbox, request)
+    payload, flow, corrupt = body.get("payload"), body.get("flow", PRIMARY), body.get("corrupt")
+    if not isinstance(payload, dict):
+        raise AdminError(400, 'give {"payload": {...}}')
+    if flow not in (PRIMARY, SECONDARY):
+        raise AdminError(400, "flow must be 'Primary' or 'Secondary'")
+    if corrupt not in (None, "signature", "body"):
+        raise AdminError(400, "corrupt must be 'signature' or 'body'")
+    duplicate = int(_number(body, "duplicate", 1, 1, 100))
+    first = sandbox.hub.direct(hook, payload, flow, corrupt)
+    sent = [first if n == 0 else dataclasses.replace(first) for n in range(duplicate)]
+    for delivery in sent:
+        sandbox.hub.enqueue(delivery)
+    await _drain(sandbox, _number(body, "timeout", 60, 0, 600))
+    return JSONResponse({"deliveries": [d.report() for d in sent]})
+
+
+async def expire_webhooks(request: Request) -> Response:
+    """Expire dynamic webhooks now (all, or ``webhookIds``): they stop delivering and leave the list."""
+    sandbox, body = sandbox_of(request), await json_body(request)
+    wanted = body.get("webhookIds")
+    if wanted is not None and (not isinstance(wanted, list) or not all(isinstance(i, int) for i in wanted)):
+        raise AdminError(400, "webhookIds must be a list of webhook ids")
+    now = sandbox.hub.now_ms()
+    expired = [h.id for h in sandbox.hub.live("dynamic") if wanted is None or h.id in wanted]
+    for hook_id in expired:
+        sandbox.hub.webhooks[hook_id].expires_ms = now
+    return JSONResponse({"expired": expired})
+
+
+async def patch_webhook(request: Request) -> Response:
+    """``{"enabled": false}``: Jira disabling a webhook (it then sends nothing until re-enabled)."""
+    sandbox, body = sandbox_of(request), await json_body(request)
+    hook = _webhook(sandbox, request)
+    if set(body) != {"enabled"} or not isinstance(body["enabled"], bool):
+        raise AdminError(400, 'give {"enabled": true|false}')
+    hook.enabled = body["enabled"]
+    return JSONResponse({"id": hook.id, "kind": hook.kind, "enabled": hook.enabled})
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def guard(handler: Handler) -> Handler:
+    """Admin errors become ``{"error": ...}`` with their status."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except AdminError as exc:
+            return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+    return wrapped
 
 
 def routes() -> list[Route]:
-    def guard(handler: Any) -> Any:
-        async def wrapped(request: Request) -> Response:
-            try:
-                response: Response = await handler(request)
-            except AdminError as exc:
-                return JSONResponse({"error": exc.message}, status_code=exc.status)
-            return response
-
-        return wrapped
-
-    table = [
+    table: list[tuple[str, Handler, list[str]]] = [
         ("/_sandbox/state", state, ["GET"]),
-        ("/_sandbox/issues/{issue_id}", update_issue, ["PATCH"]),
-        ("/_sandbox/issues/{issue_id}/move", move_issue, ["POST"]),
         ("/_sandbox/tokens", issue_token, ["POST"]),
         ("/_sandbox/config", configure, ["PUT"]),
         ("/_sandbox/page-tokens/expire", expire_page_tokens, ["POST"]),
+        ("/_sandbox/webhooks/flush", flush, ["POST"]),
+        ("/_sandbox/webhooks/expire", expire_webhooks, ["POST"]),
+        ("/_sandbox/webhooks/{webhook_id:int}", patch_webhook, ["PATCH"]),
+        ("/_sandbox/webhooks/{webhook_id:int}/deliver", deliver, ["POST"]),
+        ("/_sandbox/deliveries", deliveries, ["GET"]),
     ]
     return [Route(path, guard(handler), methods=methods) for path, handler, methods in table]

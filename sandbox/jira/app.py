@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sandbox.jira import admin, agile, oauth, platform, search, webhooks
+from sandbox.jira import admin, agile, authorize, gateway, mutations, oauth, platform, search, webhooks
 from sandbox.jira.state import Sandbox
 
 
@@ -42,10 +43,14 @@ def create_app(sandbox: Sandbox) -> Starlette:
             *platform.routes(),
             *agile.routes(),
             *admin.routes(),
+            *mutations.routes(),
             *webhooks.routes(),
             *oauth.routes(),
+            *authorize.routes(),
+            *gateway.routes(),
         ],
         exception_handlers={404: _not_found, 405: _method_not_allowed},
+        middleware=[Middleware(gateway.GatewayMiddleware)],  # api.atlassian.com/ex/jira/{cloudId} (gateway.py)
     )
     app.state.sandbox = sandbox
     return app

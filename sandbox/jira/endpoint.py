@@ -1,8 +1,14 @@
-"""One wrapper for every API route: basic auth (§2.1), the burst limit (§5), error bodies (§8).
+"""One wrapper for every API route: authentication (§2), the burst limit (§5), error bodies (§8).
 
-A request without credentials runs as the anonymous viewer (``None``): anonymous-capable
-endpoints then answer 200 with reduced data. Credentials that do not match answer Jira's
-plain-text 401 with ``X-Seraph-LoginReason: AUTHENTICATED_FAILED``.
+Site host: basic auth only. A request without credentials runs as the anonymous viewer (``None``):
+anonymous-capable endpoints then answer 200 with reduced data. Credentials that do not match, and
+any Bearer token (3LO works only via the gateway, §1), answer Jira's plain-text 401 with
+``X-Seraph-LoginReason: AUTHENTICATED_FAILED``.
+
+Gateway (``scope["jira.gateway"]``, set by ``gateway.GatewayMiddleware``): only a live 3LO access
+token passes, as the grant's user; no credentials, Basic, or an unknown, expired or revoked token
+answer ``401 {"code":401,"message":"Unauthorized"}`` (a sandbox pick: the facts give no body). The
+burst limit keys gateway traffic by grant, site traffic by user.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from sandbox.jira.gateway import UNAUTHORIZED, bearer_token
 from sandbox.jira.state import ApiError, Sandbox, error_collection, problem
 
 Viewer = str | None  # an accountId, or None for an anonymous caller
@@ -32,8 +39,17 @@ def unauthenticated() -> ApiError:
     return ApiError(401, UNAUTHENTICATED, "text/plain;charset=UTF-8", dict(UNAUTHENTICATED_HEADERS))
 
 
-def authenticate(sandbox: Sandbox, header: str) -> Viewer:
-    """The accountId behind ``Basic base64(email:api_token)``; any other scheme is refused on the site host."""
+def gateway_unauthorized() -> ApiError:
+    return ApiError(401, dict(UNAUTHORIZED), headers={"WWW-Authenticate": 'Bearer realm="api.atlassian.com"'})
+
+
+def authenticate(sandbox: Sandbox, header: str, *, gateway: bool = False) -> Viewer:
+    """The accountId behind ``Basic base64(email:api_token)``; any other scheme is refused on the site host.
+
+    Through the gateway, the accountId behind a 3LO access token, and nothing else.
+    """
+    if gateway:
+        return _oauth_user(sandbox, header)
     if not header:
         return None
     scheme, _, value = header.partition(" ")
@@ -50,6 +66,17 @@ def authenticate(sandbox: Sandbox, header: str) -> Viewer:
     return person.account_id
 
 
+def _oauth_user(sandbox: Sandbox, header: str) -> str:
+    token = bearer_token(header)
+    grant = sandbox.oauth.access_grant(token) if token else None
+    if grant is None or grant.cloud_id != sandbox.site.cloud_id:
+        raise gateway_unauthorized()
+    person = sandbox.site.users.get(grant.account_id)
+    if person is None or not person.active:
+        raise gateway_unauthorized()
+    return person.account_id
+
+
 def render_error(error: ApiError, extra_headers: dict[str, str] | None = None) -> Response:
     headers = {**(extra_headers or {}), **error.headers}
     if isinstance(error.body, str):
@@ -62,12 +89,14 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def wrapper(request: Request) -> Response:
         sandbox: Sandbox = request.app.state.sandbox
         sandbox.requests += 1
+        gateway = bool(request.scope.get("jira.gateway"))
         try:
-            viewer = authenticate(sandbox, request.headers.get("authorization", "").strip())
+            viewer = authenticate(sandbox, request.headers.get("authorization", "").strip(), gateway=gateway)
         except ApiError as exc:
             return render_error(exc)
         client = request.client.host if request.client else "unknown"
-        allowed, headers = sandbox.limiter.hit(viewer or f"anonymous:{client}")
+        grant_id = request.scope.get("jira.oauth_grant_id") if gateway else None
+        allowed, headers = sandbox.limiter.hit(f"oauth:{grant_id}" if grant_id else viewer or f"anonymous:{client}")
         if not allowed:
             return render_error(error_collection(429, "Rate limit exceeded."), headers)
         try:

@@ -6,7 +6,7 @@ facts (§1): platform ids are numeric strings, Agile board and sprint ids are in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -24,6 +24,10 @@ STATUS_CATEGORIES: dict[int, tuple[str, str, str]] = {
 SPRINT_TYPE = "com.pyxis.greenhopper.jira:gh-sprint"
 STORY_POINTS_TYPE = "com.pyxis.greenhopper.jira:jsw-story-points"
 RANK_TYPE = "com.pyxis.greenhopper.jira:gh-lexo-rank"
+
+# Members of this group are the site's Jira administrators (the generated main user is one): they alone
+# may manage admin webhooks (§6.1).
+ADMIN_GROUP = "Administrators"
 
 
 @dataclass
@@ -160,6 +164,7 @@ class Comment:
     updated_ms: int
     update_author: str | None = None
     visibility: str | None = None  # a role name: hidden from users outside it
+    visibility_type: str = "role"  # role | group: how ``visibility`` names its audience
 
 
 @dataclass
@@ -217,9 +222,30 @@ class Site:
     version: int = 0  # bumped by every mutation: derived indexes are then stale
     _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     _derived_at: int = -1
+    _high_water: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def touch(self) -> None:
         self.version += 1
+
+    def next_number(self, kind: str, taken: Iterable[int]) -> int:
+        """A fresh id or key number: Jira never reuses one, not even after the highest was deleted."""
+        number = max(self._high_water.get(kind, 0), max(taken, default=0)) + 1
+        self._high_water[kind] = number
+        return number
+
+    def is_admin(self, account_id: str | None) -> bool:
+        person = self.users.get(account_id or "")
+        return person is not None and person.active and ADMIN_GROUP in person.groups
+
+    def remove_comment(self, comment_id: str) -> Comment:
+        item = self.comments.pop(comment_id)
+        self.touch()
+        return item
+
+    def remove_link(self, link_id: str) -> Link:
+        item = self.links.pop(link_id)
+        self.touch()
+        return item
 
     def derived(self, key: str, compute: Callable[[], T]) -> T:
         """An index over the site (children, links, comments per issue, search orders) until it changes.

@@ -6,11 +6,15 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox.jira.model import Issue, Site
+from sandbox.jira.oauth import OAuth
 from sandbox.jira.pagetokens import PageTokens
 from sandbox.jira.ratelimit import BurstLimiter
+
+if TYPE_CHECKING:
+    from sandbox.jira.webhooks import WebhookHub
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -56,11 +60,17 @@ class Sandbox:
     _indexed: dict[str, tuple[Issue, float]] = field(default_factory=dict)
     limiter: BurstLimiter = field(init=False)
     page_tokens: PageTokens = field(init=False)
+    oauth: OAuth = field(init=False)  # 3LO apps, grants and tokens (oauth.py)
+    hub: WebhookHub = field(init=False)
 
     def __post_init__(self) -> None:
         # Through a lambda, so a test that swaps ``clock`` moves every part's time with it.
         self.limiter = BurstLimiter(lambda: self.clock())
         self.page_tokens = PageTokens(lambda: self.clock())
+        self.oauth = OAuth(lambda: self.clock(), self.site)
+        from sandbox.jira.webhooks import WebhookHub  # here: webhooks imports this module
+
+        self.hub = WebhookHub(lambda: self.clock(), self.app_secrets)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -84,7 +94,14 @@ class Sandbox:
         return held[0] if held is not None and held[1] > self.clock() else issue
 
     def configure(self, values: dict[str, Any]) -> None:
-        allowed = {"rate_limit", "rate_limit_refill_per_second", "page_token_ttl_seconds", "search_lag_seconds"}
+        allowed = {
+            "rate_limit",
+            "rate_limit_refill_per_second",
+            "page_token_ttl_seconds",
+            "search_lag_seconds",
+            "hold_deliveries",
+            "webhook_retry_delay_seconds",
+        }
         unknown = sorted(set(values) - allowed)
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
@@ -108,3 +125,12 @@ class Sandbox:
             if lag < 0:
                 raise ValueError("search_lag_seconds must be zero or positive")
             self.search_lag_seconds = lag
+        if "hold_deliveries" in values:
+            if not isinstance(values["hold_deliveries"], bool):
+                raise ValueError("hold_deliveries must be true or false")
+            self.hub.hold = values["hold_deliveries"]
+        if "webhook_retry_delay_seconds" in values:
+            delay = float(values["webhook_retry_delay_seconds"])
+            if delay < 0:
+                raise ValueError("webhook_retry_delay_seconds must be zero or positive")
+            self.hub.retry_delay = delay
