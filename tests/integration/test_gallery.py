@@ -68,7 +68,7 @@ async def test_list_shows_every_registered_integration_unconfigured(
     clickup, jira = response.integrations
     assert jira.display_name == "Jira"
     assert jira.description
-    assert list(jira.supported_auth_methods) == [pb.AUTH_METHOD_API_TOKEN]
+    assert list(jira.supported_auth_methods) == [pb.AUTH_METHOD_API_TOKEN, pb.AUTH_METHOD_OAUTH]
     assert clickup.display_name == "ClickUp"
     assert clickup.description
     assert clickup.logo_url.startswith("https://")

@@ -24,6 +24,7 @@ from server.integrations.jira.errors import (
     JiraResponseError,
     JiraScopeError,
     JiraServerError,
+    JiraSiteUnreachable,
     JiraTransportError,
 )
 
@@ -31,6 +32,7 @@ SITE = "https://example.atlassian.net"
 EMAIL = "jane@example.com"
 TOKEN = "ATATT3xFfGF0-example-token"
 CLOUD = "1324a887-45db-1bf4-1e99-ef0ff456d421"
+GATEWAY = "https://api.atlassian.com"
 MYSELF = {"accountId": "5fc9e78d2730d800760becc4", "displayName": "Jane Doe", "timeZone": "Europe/Berlin"}
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -83,10 +85,108 @@ async def test_gateway_with_the_callers_oauth_auth() -> None:
         return httpx.Response(200, json=MYSELF)
 
     auth = OAuthAuth(OAuthTokens("access-1", site_id=CLOUD))
-    async with JiraClient.for_gateway(CLOUD, auth, transport=httpx.MockTransport(handler)) as client:
+    async with gateway_client(handler, auth) as client:
         await client.myself()
+        await client.get("/rest/agile/1.0/board", {"startAt": 0})
+        assert client.cloud_id == CLOUD
     assert str(seen[0].url) == f"https://api.atlassian.com/ex/jira/{CLOUD}/rest/api/3/myself"
+    assert str(seen[1].url) == f"https://api.atlassian.com/ex/jira/{CLOUD}/rest/agile/1.0/board?startAt=0"
     assert seen[0].headers["Authorization"] == "Bearer access-1"
+    assert "access-1" not in repr(client)
+
+
+def gateway_client(handler: Handler, auth: httpx.Auth | None = None, api_url: str = GATEWAY) -> JiraClient:
+    return JiraClient.for_gateway(
+        api_url,
+        CLOUD,
+        auth or OAuthAuth(OAuthTokens("access-1", site_id=CLOUD)),
+        timeout=5.0,
+        transport=httpx.MockTransport(handler),
+        clock=FakeClock(),
+        rng=random.Random(0),
+    )
+
+
+async def test_the_gateway_url_is_configurable_and_the_site_client_has_no_cloud_id() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json=MYSELF)
+
+    async with gateway_client(handler, api_url="http://sandbox.test:8080/") as client:
+        await client.myself()
+    assert seen == [f"http://sandbox.test:8080/ex/jira/{CLOUD}/rest/api/3/myself"]
+    async with site_client(handler) as site:
+        assert site.cloud_id is None
+
+
+@pytest.mark.parametrize("cloud_id", ["", "../admin", "a/b", "id?x=1", "%2e%2e", "-lead", "x" * 129, "a b"])
+def test_a_cloud_id_must_be_one_safe_path_segment(cloud_id: str) -> None:
+    with pytest.raises(ValueError, match="cloud id"):
+        JiraClient.for_gateway(GATEWAY, cloud_id, httpx.BasicAuth("u", "p"), timeout=5.0)
+
+
+async def test_the_gateway_scope_401_says_a_scope_is_missing_not_bad_credentials() -> None:
+    def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"code": 401, "message": "Unauthorized; scope does not match"})
+
+    async with gateway_client(handler) as client:
+        with pytest.raises(JiraScopeError) as caught:
+            await client.get("/rest/agile/1.0/board")
+    error = caught.value
+    assert isinstance(error, JiraAuthError)
+    assert (error.status, error.method, error.path) == (401, "GET", "/rest/agile/1.0/board")
+    assert "missing a scope" in str(error)
+    assert "GET /rest/agile/1.0/board" in str(error)
+    assert "access-1" not in str(error)
+    assert client.stats.api_calls == 1  # final: no refresher here, and a 401 is not retried
+
+
+async def test_the_gateway_404_for_an_unknown_cloud_id_says_the_site_is_not_in_the_grant() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = {
+            "timestamp": "2026-01-05T08:00:00.000Z",
+            "status": 404,
+            "error": "Not Found",
+            "message": "No message available",
+            "path": request.url.path,
+        }
+        return httpx.Response(404, json=body)
+
+    async with gateway_client(handler) as client:
+        with pytest.raises(JiraSiteUnreachable) as caught:
+            await client.myself()
+    error = caught.value
+    assert isinstance(error, JiraNotFound)
+    assert "not reachable with this grant" in str(error)
+    assert "GET /rest/api/3/myself" in str(error)
+    assert client.stats.api_calls == 1  # final, not retried
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        error_body("Issue does not exist or you do not have permission to see it."),
+        {"timestamp": "2026-01-05T08:00:00Z", "status": 404, "error": "Not Found", "message": "x",
+         "path": "/rest/api/3/issue/NOPE-1"},
+        {"status": 404, "error": "Not Found", "message": "No message available"},
+    ],
+)  # fmt: skip
+async def test_other_gateway_404s_stay_plain_not_found(body: dict[str, Any]) -> None:
+    async with gateway_client(lambda _: httpx.Response(404, json=body)) as client:
+        with pytest.raises(JiraNotFound) as caught:
+            await client.get("/rest/api/3/issue/NOPE-1")
+    assert type(caught.value) is JiraNotFound
+
+
+async def test_the_site_host_never_calls_a_404_an_unknown_site() -> None:
+    body = {"timestamp": "2026-01-05T08:00:00Z", "status": 404, "error": "Not Found", "message": "No message available",
+            "path": f"/ex/jira/{CLOUD}/rest/api/3/myself"}  # fmt: skip
+    async with site_client(lambda _: httpx.Response(404, json=body)) as client:
+        with pytest.raises(JiraNotFound) as caught:
+            await client.myself()
+    assert type(caught.value) is JiraNotFound
 
 
 @pytest.mark.parametrize("body", [{}, {"accountId": ""}, {"accountId": 5}, [], None])

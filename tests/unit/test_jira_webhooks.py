@@ -142,7 +142,7 @@ def test_without_a_usable_route_key_a_delivery_cannot_be_routed(route: str | Non
 
 def test_the_plugin_reads_deliveries_under_the_hub_scheme() -> None:
     plugin = JiraIntegration(JiraConfig())
-    assert plugin.webhook_scheme == "hub-sha256-route"
+    assert plugin.webhook_scheme == "hub-sha256-or-jwt-route"
     assert plugin.parse_delivery(delivery(V3_BODY)).object_id == "10100"
 
 
@@ -360,7 +360,7 @@ class _Plugin(JiraIntegration):
         super().__init__(JiraConfig())
         self.site = site
 
-    def client(self, settings: Settings) -> JiraClient:
+    async def client(self, settings: Settings) -> JiraClient:
         return self.site.client()
 
 

@@ -3,6 +3,10 @@
 Two hosts (§1, §2): the site (``https://{site}.atlassian.net``) with API-token basic auth
 ``email:api_token``, or the gateway ``https://api.atlassian.com/ex/jira/{cloudId}`` with whatever
 ``httpx.Auth`` the caller gives (OAuth's ``OAuthAuth``, which refreshes itself, or a Bearer token).
+Every path (``/rest/api/3/…``, ``/rest/agile/1.0/…``) is the same on both, so callers do not care
+which; only ``/_edge/tenant_info`` is site-only, and a gateway client knows its ``cloud_id`` already.
+At the gateway a 401 ``scope does not match`` is a missing scope (``JiraScopeError``) and the
+gateway's own 404 is a site outside the grant (``JiraSiteUnreachable``).
 Every run starts with ``myself()``: an anonymous caller gets 200s with empty data, so a 200 without
 an ``accountId`` is an error, not an empty site.
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +44,7 @@ from server.integrations.jira.errors import (
     JiraRateLimited,
     JiraResponseError,
     JiraServerError,
+    JiraSiteUnreachable,
     JiraTransportError,
     http_error,
 )
@@ -47,6 +53,8 @@ from server.integrations.jira.times import parse_datetime
 GATEWAY_URL = "https://api.atlassian.com"
 SEARCH_PATH = "/rest/api/3/search/jql"
 SEARCH_MAX_RESULTS = 5000
+# A cloud id goes into the URL path: one safe segment (they are UUIDs), never "/", "..", "?" or "%".
+CLOUD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,127}")
 Params = Mapping[str, str | int | bool | Sequence[str]]
 
 
@@ -101,6 +109,9 @@ def basic_auth(email: str, api_token: str) -> httpx.Auth:
 
 
 def gateway_base_url(cloud_id: str, gateway: str = GATEWAY_URL) -> str:
+    """``{gateway}/ex/jira/{cloud_id}``; ``ValueError`` for a cloud id that is not one path segment."""
+    if not CLOUD_ID.fullmatch(cloud_id):
+        raise ValueError("a Jira cloud id must be 1-128 letters, digits or '-' (a UUID)")
     return f"{gateway.rstrip('/')}/ex/jira/{cloud_id}"
 
 
@@ -157,6 +168,26 @@ def _messages(response: httpx.Response) -> tuple[str, ...]:
     return tuple(m[:300] for m in found[:5])
 
 
+def _gateway_not_found(response: httpx.Response) -> bool:
+    """The gateway's own 404 (§2.2.6: Spring's ``{"timestamp","status","error","message","path"}``),
+    not Jira's ErrorCollection 404 for an issue or project behind a known cloud id."""
+    if response.status_code != 404:
+        return False
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    if not isinstance(body, dict) or "errorMessages" in body or "errors" in body:
+        return False
+    path = body.get("path")
+    return (
+        body.get("status") == 404
+        and body.get("error") == "Not Found"
+        and "timestamp" in body
+        and (path is None or (isinstance(path, str) and path.startswith("/ex/jira/")))
+    )
+
+
 class JiraClient:
     def __init__(
         self,
@@ -174,7 +205,10 @@ class JiraClient:
         near_limit_pause: float = 0.5,
         rng: random.Random | None = None,
         secrets: Sequence[str] = (),
+        cloud_id: str | None = None,
     ) -> None:
+        self._cloud_id = cloud_id
+        self.auth = auth  # callers that ask the provider beside the API (accessible-resources) need its token
         self._clock = clock or SystemClock()
         self._max_retries = max_retries
         self._backoff_base = backoff_base
@@ -201,9 +235,18 @@ class JiraClient:
         return cls(site_url, basic_auth(email, api_token), secrets=(api_token,), **options)
 
     @classmethod
-    def for_gateway(cls, cloud_id: str, auth: httpx.Auth, *, gateway: str = GATEWAY_URL, **options: Any) -> JiraClient:
-        """The gateway, for OAuth 2.0 (3LO) tokens and scoped or service-account tokens."""
-        return cls(gateway_base_url(cloud_id, gateway), auth, **options)
+    def for_gateway(
+        cls, api_url: str, cloud_id: str, auth: httpx.Auth, *, timeout: float, **options: Any
+    ) -> JiraClient:
+        """The gateway ``{api_url}/ex/jira/{cloud_id}``, for OAuth 2.0 (3LO) tokens (rejected on the
+        site host) and scoped or service-account tokens. ``ValueError`` for a malformed cloud id."""
+        return cls(gateway_base_url(cloud_id, api_url), auth, timeout=timeout, cloud_id=cloud_id, **options)
+
+    @property
+    def cloud_id(self) -> str | None:
+        """The site's cloud id when it is known without asking (gateway clients); None on the site
+        host, where ``GET /_edge/tenant_info`` says it."""
+        return self._cloud_id
 
     def __repr__(self) -> str:
         return f"JiraClient(base_url={str(self._http.base_url)!r}, auth='***')"
@@ -306,6 +349,8 @@ class JiraClient:
 
     def _error(self, response: httpx.Response, method: str, path: str) -> JiraHTTPError:
         messages = tuple(self._scrub(m) for m in _messages(response))
+        if self._cloud_id is not None and _gateway_not_found(response):
+            return JiraSiteUnreachable(response.status_code, messages, method, path)
         return http_error(response.status_code, messages, method, path)
 
     @staticmethod

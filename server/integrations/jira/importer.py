@@ -66,8 +66,10 @@ class JiraImport:
     async def run(self) -> ImportOutcome:
         options = self._ctx.settings.options
         await self._client.myself()
-        tenant = await self._client.get("/_edge/tenant_info")
-        cloud_id = str(tenant.get("cloudId") or "") if isinstance(tenant, dict) else ""
+        cloud_id = self._client.cloud_id or ""  # the gateway's client knows it (OAuth)
+        if not cloud_id:
+            tenant = await self._client.get("/_edge/tenant_info")
+            cloud_id = str(tenant.get("cloudId") or "") if isinstance(tenant, dict) else ""
         if not cloud_id:
             raise ImportFailure("Jira did not say which site this is (/_edge/tenant_info has no cloudId)")
         site_fields = transform.discover_fields(await self._client.get("/rest/api/3/field"))

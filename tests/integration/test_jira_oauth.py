@@ -1,0 +1,170 @@
+"""Jira connected by signing in (OAuth 2.0 3LO) through the Jira sandbox's consent page: a site is
+chosen, the import runs through the ``/ex/jira/{cloudId}`` gateway, rotating refresh tokens are spent
+once across two replicas, and a revoked grant pauses the integration until a new sign-in."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from devtools.neo4j_local import Connection
+from integrations.v1 import integration_service_pb2 as pb
+from sandbox.jira.app import create_app
+from sandbox.jira.generator import GeneratorConfig, generate
+from sandbox.jira.state import Sandbox
+from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer, hub_with, server_env
+from tests.integration.importing import watch
+from tests.support import UvicornThread
+
+CLIENT_ID, CLIENT_SECRET = "jira-test-app", "jira-test-secret-0123456789"
+REDIRECT_URI = "http://127.0.0.1:9/oauth/callback"  # never called: the test reads the redirect itself
+_HIDDEN = re.compile(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', re.I)
+_SELECT = re.compile(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', re.I | re.S)
+_OPTION = re.compile(r'<option[^>]*value="([^"]+)"([^>]*)>([^<]*)</option>', re.I)
+
+
+@dataclass
+class JiraCloud:
+    url: str
+    sandbox: Sandbox
+
+
+@pytest.fixture(scope="module")
+def jira_cloud() -> Iterator[JiraCloud]:
+    sandbox = Sandbox(generate(GeneratorConfig(seed=9, projects=2, issues_per_project=10)))
+    with UvicornThread(create_app(sandbox)) as server:
+        with httpx.Client(base_url=server.url) as admin:
+            admin.post(
+                "/_sandbox/oauth/clients",
+                json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": [REDIRECT_URI]},
+            ).raise_for_status()
+            admin.post("/_sandbox/oauth/sites", json={"name": "beta", "url": "https://beta.example.net"})
+        yield JiraCloud(server.url, sandbox)
+
+
+def jira_env(env: dict[str, str], cloud: JiraCloud) -> dict[str, str]:
+    return {
+        **env,
+        "JIRA_OAUTH_CLIENT_ID": CLIENT_ID,
+        "JIRA_OAUTH_CLIENT_SECRET": CLIENT_SECRET,
+        "JIRA_OAUTH_AUTHORIZE_URL": f"{cloud.url}/authorize",
+        "JIRA_OAUTH_TOKEN_URL": f"{cloud.url}/oauth/token",
+        "JIRA_API_URL": cloud.url,
+    }
+
+
+@pytest.fixture
+async def replicas(
+    neo4j_connection: Connection,
+    tokens: Tokens,
+    clickup_sandbox: RunningSandbox,
+    encryption_keys: str,
+    jira_cloud: JiraCloud,
+) -> AsyncIterator[tuple[RunningHub, RunningHub]]:
+    """Two servers on one Neo4j, as two replicas of the service."""
+    env = jira_env(server_env(neo4j_connection, tokens, clickup_sandbox.api_url, encryption_keys), jira_cloud)
+    async with hub_with(env) as first, hub_with(env) as second:
+        yield first, second
+
+
+async def sign_in(hub: RunningHub, admin: str, tenant: tuple[str, str], site: str) -> pb.CompleteAuthorizationResponse:
+    started = await hub.stub.StartAuthorization(
+        pb.StartAuthorizationRequest(org_id=tenant[0], project_id=tenant[1], name="jira", redirect_uri=REDIRECT_URI),
+        metadata=bearer(admin),
+    )
+    query = parse_qs(urlsplit(started.authorization_url).query)
+    assert query["audience"] == ["api.atlassian.com"]
+    assert "offline_access" in query["scope"][0].split()
+    async with httpx.AsyncClient(timeout=10) as browser:
+        page = await browser.get(started.authorization_url)
+        assert page.status_code == 200, page.text
+        form = {name: html.unescape(value) for name, value in _HIDDEN.findall(page.text)}
+        selects = {name: _OPTION.findall(body) for name, body in _SELECT.findall(page.text)}
+        account = next(html.unescape(v) for v, attrs, _ in selects["account_id"] if "selected" in attrs)
+        sites = {label.strip(): html.unescape(value) for value, _, label in selects["site"]}
+        assert len(sites) >= 2, "the consent page offers a choice of sites"
+        chosen = next(value for label, value in sites.items() if label.startswith(site + " "))
+        choice = {**form, "account_id": account, "site": chosen, "decision": "accept"}
+        answer = await browser.post(page.url, data=choice)
+    assert answer.status_code in (302, 303), answer.text
+    redirect = {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
+    assert redirect["state"] == started.state
+    done: pb.CompleteAuthorizationResponse = await hub.stub.CompleteAuthorization(
+        pb.CompleteAuthorizationRequest(
+            org_id=tenant[0], project_id=tenant[1], name="jira", state=redirect["state"], code=redirect["code"]
+        ),
+        metadata=bearer(admin),
+    )
+    return done
+
+
+async def test_consent_with_a_site_choice_then_an_import_through_the_gateway(
+    replicas: tuple[RunningHub, RunningHub], tokens: Tokens, tenant: tuple[str, str], jira_cloud: JiraCloud
+) -> None:
+    hub = replicas[0]
+    site = jira_cloud.sandbox.site
+    done = await sign_in(hub, tokens.admin, tenant, site.name)
+    assert done.integration.settings.auth_method == pb.AUTH_METHOD_OAUTH
+    assert done.integration.connection_status == pb.CONNECTION_STATUS_CONNECTED
+    assert [w.id for w in done.workspaces] == [site.cloud_id], "the chosen site, not the other"
+    job = await hub.stub.StartImport(
+        pb.StartImportRequest(org_id=tenant[0], project_id=tenant[1], name="jira"), metadata=bearer(tokens.admin)
+    )
+    final = (await watch(hub, tokens.admin, tenant, job.id))[-1]
+    assert final.state == pb.IMPORT_JOB_STATE_SUCCEEDED, final.error
+    assert final.counters["issue"] > 0
+
+
+async def test_two_replicas_spend_each_rotating_refresh_token_once(
+    replicas: tuple[RunningHub, RunningHub], tokens: Tokens, tenant: tuple[str, str], jira_cloud: JiraCloud
+) -> None:
+    oauth = jira_cloud.sandbox.oauth
+    async with httpx.AsyncClient(base_url=jira_cloud.url) as admin:
+        await admin.put("/_sandbox/oauth/config", json={"access_token_ttl_seconds": 3600})
+        await sign_in(replicas[0], tokens.admin, tenant, jira_cloud.sandbox.site.name)
+        before = (await admin.get("/_sandbox/oauth/stats")).json()
+        for _ in range(5):
+            for held in oauth.access_tokens.values():  # the access tokens die: the next calls refresh
+                held.expires_at = 0
+            tested = await asyncio.gather(
+                *(
+                    hub.stub.TestConnection(
+                        pb.TestConnectionRequest(org_id=tenant[0], project_id=tenant[1], name="jira"),
+                        metadata=bearer(tokens.admin),
+                    )
+                    for hub in replicas
+                )
+            )
+            assert all(t.ok for t in tested), [t.message for t in tested]
+        after = (await admin.get("/_sandbox/oauth/stats")).json()
+    assert after["refreshes"] - before["refreshes"] == 5, "one refresh per expiry, whichever replica did it"
+    assert after["leeway_reuses"] == before["leeway_reuses"], "no replica spent a rotated token"
+    assert after["invalid_grants"] == before["invalid_grants"]
+
+
+async def test_a_revoked_grant_needs_a_new_sign_in(
+    replicas: tuple[RunningHub, RunningHub], tokens: Tokens, tenant: tuple[str, str], jira_cloud: JiraCloud
+) -> None:
+    hub, site = replicas[0], jira_cloud.sandbox.site
+    await sign_in(hub, tokens.admin, tenant, site.name)
+    oauth = jira_cloud.sandbox.oauth
+    async with httpx.AsyncClient(base_url=jira_cloud.url) as admin:
+        for token in list(oauth.access_tokens):
+            await admin.post("/_sandbox/oauth/revoke", json={"token": token})
+    tested = await hub.stub.TestConnection(
+        pb.TestConnectionRequest(org_id=tenant[0], project_id=tenant[1], name="jira"), metadata=bearer(tokens.admin)
+    )
+    assert not tested.ok
+    got = await hub.stub.GetIntegration(
+        pb.GetIntegrationRequest(org_id=tenant[0], project_id=tenant[1], name="jira"), metadata=bearer(tokens.admin)
+    )
+    assert got.connection_status == pb.CONNECTION_STATUS_NEEDS_REAUTHORIZATION
+    again = await sign_in(hub, tokens.admin, tenant, site.name)
+    assert again.integration.connection_status == pb.CONNECTION_STATUS_CONNECTED
