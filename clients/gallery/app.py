@@ -55,6 +55,7 @@ from clients.gallery.views import (
     Update,
     connection_result,
     enabled_update,
+    form_schema,
     import_job,
     integration_card,
     settings_update,
@@ -80,6 +81,15 @@ FORM_FIELDS = {
     "settings.sync_settings.auto_sync": "auto_sync",
     "settings.sync_settings.sync_interval": "sync_interval_minutes",
 }
+OPTIONS_PATH = "settings.options."
+
+
+def form_field(path: str) -> str:
+    """The form's name for a field the server named: ``settings.options.project_keys[2]`` is the
+    dialog's ``options.project_keys[2]``, as the body spells it."""
+    if path.startswith(OPTIONS_PATH):
+        return "options." + path.removeprefix(OPTIONS_PATH)
+    return FORM_FIELDS.get(path, path)
 
 
 Handler = Callable[[Request, "Gallery", str, str], Awaitable[Response]]
@@ -129,7 +139,7 @@ def scoped(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 return error(502, "bad_gateway", "the gallery is not allowed to do this; ask an operator")
             if status >= 500:
                 logger.warning("IntegrationService call failed: %s", exc)
-            fields = {FORM_FIELDS.get(path, path): text for path, text in exc.field_violations.items()}
+            fields = {form_field(path): text for path, text in exc.field_violations.items()}
             return error(status, exc.code.name.lower(), exc.message, fields)
 
     return endpoint
@@ -178,7 +188,14 @@ async def set_enabled(request: Request, gallery: Gallery, org: str, project: str
 
 
 async def save_settings(request: Request, gallery: Gallery, org: str, project: str) -> Response:
-    return await _update(request, gallery, org, project, settings_update(await json_body(request)))
+    """Options are checked against the integration's own schema, read from the server first, so an
+    unknown option or a wrong type is a 400 naming it before anything is changed."""
+    body = await json_body(request)
+    schema: dict[str, Any] = {}
+    if isinstance(body, dict) and "options" in body:
+        item = await gallery.client.get_integration(org, project, request.path_params["name"])
+        schema = form_schema(item)["properties"]
+    return await _update(request, gallery, org, project, settings_update(body, schema))
 
 
 async def test_connection(request: Request, gallery: Gallery, org: str, project: str) -> Response:

@@ -4,16 +4,26 @@ settings forms are checked here before any RPC, so bad input changes nothing."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
 from integrations.v1 import integration_service_pb2 as pb
 
 MAX_TOKEN_CHARS = 512
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
-SETTINGS_FIELDS = frozenset({"api_token", "auto_sync", "sync_interval_minutes"})
+SETTINGS_FIELDS = frozenset({"api_token", "auto_sync", "sync_interval_minutes", "options"})
+MAX_OPTION_CHARS = 2000
+MAX_OPTION_ITEMS = 1000
+MAX_SAFE_INTEGER = 2**53 - 1  # options travel as a Struct, whose numbers are doubles
+# The option types the dialog can render, in the order it shows them (the wire's Struct keeps no order).
+OPTION_TYPES = ("string", "integer", "array", "boolean")
+_SCHEMA_KEYWORDS = ("description", "pattern", "format", "maxItems", "minimum", "maximum")
+_LIST_SEPARATORS = re.compile(r"[\s,]+")
+_OPTION_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")  # what the server accepts in settings.options.<key>
 
 
 class FormError(ValueError):
@@ -31,6 +41,52 @@ def _time(value: timestamp_pb2.Timestamp) -> str | None:
 
 def _enum(enum: Any, value: int, prefix: str) -> str:
     return str(enum.Name(value)).removeprefix(prefix).lower()
+
+
+def _plain(value: Any) -> Any:
+    """A Struct number that is whole as an int: the form and the schema speak of integers."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_SAFE_INTEGER:
+        return int(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _struct(value: struct_pb2.Struct) -> dict[str, Any]:
+    plain: dict[str, Any] = json_format.MessageToDict(value)
+    return {key: _plain(v) for key, v in plain.items()}
+
+
+def _form_property(raw: Any) -> dict[str, Any] | None:
+    """One schema property the dialog can render (None for any other), with only the keywords it uses."""
+    if not isinstance(raw, dict) or raw.get("type") not in OPTION_TYPES:
+        return None
+    prop: dict[str, Any] = {"type": raw["type"]}
+    if raw["type"] == "array":
+        items = raw.get("items")
+        if not isinstance(items, dict) or items.get("type") != "string":
+            return None
+        prop["items"] = {
+            "type": "string",
+            **({"pattern": items["pattern"]} if isinstance(items.get("pattern"), str) else {}),
+        }
+    for keyword in _SCHEMA_KEYWORDS:
+        value = _plain(raw.get(keyword))
+        if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+            prop[keyword] = value
+    return prop
+
+
+def form_schema(item: pb.Integration) -> dict[str, Any]:
+    """The part of ``options_schema`` the configure dialog renders: string, integer, array-of-string and
+    boolean properties, ordered by type then name so the form looks the same on every load."""
+    raw = _struct(item.options_schema).get("properties")
+    props = {k: _form_property(v) for k, v in raw.items() if _OPTION_KEY.fullmatch(k)} if isinstance(raw, dict) else {}
+    shown = sorted(
+        ((key, p) for key, p in props.items() if p is not None),
+        key=lambda kv: (OPTION_TYPES.index(kv[1]["type"]), kv[0]),
+    )
+    return {"properties": dict(shown)}
 
 
 def integration_card(item: pb.Integration) -> dict[str, Any]:
@@ -53,6 +109,10 @@ def integration_card(item: pb.Integration) -> dict[str, Any]:
             "auto_sync": sync.auto_sync,
             "sync_interval_minutes": sync.sync_interval.seconds // 60,
         },
+        # The integration's own options and what the dialog needs to edit them. Options never hold
+        # credentials (those travel only in api_token), so they are shown as stored.
+        "options_schema": form_schema(item),
+        "options": _struct(item.settings.options),
         "last_import_time": _time(item.sync_state.last_full_import_time),
         "last_import_job_id": item.sync_state.last_import_job_id,
         "totals": dict(sorted(item.sync_state.totals.items())),
@@ -111,8 +171,10 @@ def enabled_update(body: Any) -> Update:
     return Update(pb.Integration(enabled=body["enabled"]), ["enabled"])
 
 
-def settings_update(body: Any) -> Update:
-    """The configuration dialog: a new token (empty keeps the stored one), auto-sync, interval."""
+def settings_update(body: Any, options_schema: Mapping[str, Any] | None = None) -> Update:
+    """The configuration dialog: a new token (empty keeps the stored one), auto-sync, interval, and the
+    integration's options. ``options_schema`` is ``form_schema(...)["properties"]`` of the integration
+    being saved; without it no option is accepted."""
     if not isinstance(body, dict) or not body:
         raise FormError("body", "expected a JSON object of settings")
     unknown = sorted(set(body) - SETTINGS_FIELDS)
@@ -138,6 +200,66 @@ def settings_update(body: Any) -> Update:
             raise FormError("sync_interval_minutes", f"must be a whole number from 0 to {MAX_INTERVAL_MINUTES}")
         settings.sync_settings.sync_interval.CopyFrom(duration_pb2.Duration(seconds=minutes * 60))
         paths.append("settings.sync_settings.sync_interval")
+    if "options" in body:
+        values, cleared = _options(body["options"], options_schema or {})
+        if values:
+            settings.options.update(values)
+        paths += [f"settings.options.{key}" for key in sorted({*values, *cleared})]
     if not paths:
         raise FormError("api_token", "nothing to save: enter an API token or change a setting")
     return Update(pb.Integration(settings=settings), paths)
+
+
+def _options(raw: Any, schema: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """The options to set, and those to clear (sent in the mask but not in ``options``: back to the
+    integration's default). Types are checked here; what the values mean (a URL, a key's pattern) is
+    the server's to judge, and its field errors come back named ``options.<key>``."""
+    if not isinstance(raw, dict):
+        raise FormError("options", "must be a JSON object of option values")
+    values: dict[str, Any] = {}
+    cleared: set[str] = set()
+    for key, value in raw.items():
+        field = f"options.{key}"
+        prop = schema.get(key)
+        if not isinstance(prop, Mapping):
+            raise FormError(field, "is not an option of this integration")
+        kind = prop.get("type")
+        if kind == "boolean":
+            if not isinstance(value, bool):
+                raise FormError(field, "must be true or false")
+            values[key] = value
+        elif kind == "string":
+            if not isinstance(value, str) or len(value) > MAX_OPTION_CHARS:
+                raise FormError(field, f"must be text of at most {MAX_OPTION_CHARS} characters")
+            if value.strip():
+                values[key] = value.strip()
+            else:
+                cleared.add(key)
+        elif kind == "integer":
+            if value is None or value == "":
+                cleared.add(key)
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_SAFE_INTEGER:
+                raise FormError(field, "must be a whole number")
+            low, high = prop.get("minimum"), prop.get("maximum")
+            if (isinstance(low, int) and value < low) or (isinstance(high, int) and value > high):
+                raise FormError(
+                    field, f"must be from {low if low is not None else '…'} to {high if high is not None else '…'}"
+                )
+            values[key] = value
+        else:  # an array of strings: a list, or the text input's "A, B C"
+            items = _LIST_SEPARATORS.split(value) if isinstance(value, str) else value
+            if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+                raise FormError(field, "must be a list of text values, e.g. A, B")
+            items = [item.strip() for item in items if item.strip()]
+            limit = prop.get("maxItems")
+            limit = min(limit, MAX_OPTION_ITEMS) if isinstance(limit, int) else MAX_OPTION_ITEMS
+            if len(items) > limit:
+                raise FormError(field, f"at most {limit} values")
+            if any(len(item) > MAX_OPTION_CHARS for item in items):
+                raise FormError(field, f"each value at most {MAX_OPTION_CHARS} characters")
+            if items:
+                values[key] = items
+            else:
+                cleared.add(key)
+    return values, cleared

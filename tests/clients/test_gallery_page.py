@@ -54,7 +54,10 @@ async def test_configure_test_and_import_through_the_page_api(
     http: httpx.AsyncClient, clickup_sandbox: RunningSandbox
 ) -> None:
     listed = (await http.get("/integrations")).json()["integrations"]
-    assert [(c["name"], c["enabled"], c["configured"]) for c in listed] == [("clickup", False, False)]
+    assert [(c["name"], c["enabled"], c["configured"]) for c in listed] == [
+        ("clickup", False, False),
+        ("jira", False, False),
+    ]
 
     card = await configure(http)
     assert card["configured"] is True
@@ -175,7 +178,7 @@ async def test_no_secret_ever_reaches_the_browser(http: httpx.AsyncClient) -> No
         ("PATCH", SETTINGS, b"[" * 10_000, JSON, 400, "invalid_argument", "body"),
         ("PATCH", SETTINGS, b'{"api_token": "pk_1_\\ud800"}', JSON, 400, "invalid_argument", "body"),
         ("PATCH", SETTINGS, b'{"\\ud800": 1}', JSON, 400, "invalid_argument", "body"),
-        ("PUT", "/integrations/jira/enabled", b'{"enabled": true}', JSON, 404, "not_found", None),
+        ("PUT", "/integrations/nosuch/enabled", b'{"enabled": true}', JSON, 404, "not_found", None),
         ("POST", "/integrations/clickup/test", b"{}", JSON, 409, "failed_precondition", None),
         ("POST", "/integrations/clickup/imports", b"{}", JSON, 409, "failed_precondition", None),
         ("GET", "/imports/00000000-0000-4000-8000-000000000000/events", b"", {}, 404, "not_found", None),

@@ -311,7 +311,8 @@ function openConfigure(card, opener) {
   const hint = data.settings.api_token_hint;
   document.getElementById("api-token-help").textContent = hint
     ? `A token is stored (${hint}). Leave this empty to keep it.`
-    : "Your personal API token (starts with pk_).";
+    : "Your personal API token; it is checked when you save and never shown again.";
+  renderOptions(data);
   document.getElementById("auto-sync").checked = data.settings.auto_sync;
   document.getElementById("sync-interval").value = String(data.settings.sync_interval_minutes);
   const label = data.display_name || data.name;
@@ -345,10 +346,11 @@ async function saveConfigure(event) {
   };
   const token = document.getElementById("api-token").value;
   if (token.trim()) body.api_token = token;
-  if (!Number.isInteger(body.sync_interval_minutes)) {
-    showFieldError("sync_interval_minutes", "must be a whole number of minutes");
-    return;
-  }
+  const local = {};
+  if (!Number.isInteger(body.sync_interval_minutes)) local.sync_interval_minutes = "must be a whole number of minutes";
+  const options = readOptions(card.data, local);
+  if (Object.keys(options).length) body.options = options;
+  if (showFieldErrors(local) > 0) return;
   const save = dialog().querySelector('button[type="submit"]');
   save.disabled = true;
   try {
@@ -357,23 +359,171 @@ async function saveConfigure(event) {
     closeConfigure();
     setResult(card, `Settings saved${body.api_token ? "; the new token was verified" : ""}`, true);
   } catch (exc) {
-    const shown = Object.entries(exc.fields).filter(([field, message]) => showFieldError(field, message));
-    if (shown.length === 0) document.getElementById("configure-error").textContent = exc.message;
+    if (showFieldErrors(exc.fields) === 0) document.getElementById("configure-error").textContent = exc.message;
   } finally {
     save.disabled = false;
   }
 }
 
-function showFieldError(field, message) {
-  const target = dialog().querySelector(`.field-error[data-field="${CSS.escape(field)}"]`);
-  if (!target) return false;
-  target.textContent = message;
-  const input = dialog().querySelector(`[name="${CSS.escape(field)}"]`);
-  if (input) {
-    input.setAttribute("aria-invalid", "true");
-    input.focus();
+// Shows each {field: message} next to its input and focuses the first; returns how many were shown.
+// The server names one item of a list ("options.project_keys[2]"): shown on the list's input.
+function showFieldErrors(fields) {
+  let shown = 0;
+  for (const [field, message] of Object.entries(fields)) {
+    const item = /^(.*)\[(\d+)\]$/.exec(field);
+    const [name, text] = item ? [item[1], `item ${Number(item[2]) + 1}: ${message}`] : [field, message];
+    const target = dialog().querySelector(`.field-error[data-field="${CSS.escape(name)}"]`);
+    if (!target) continue;
+    target.textContent = target.textContent ? `${target.textContent}; ${text}` : text;
+    const input = dialog().querySelector(`[name="${CSS.escape(name)}"]`);
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      if (shown === 0) input.focus();
+    }
+    shown += 1;
   }
-  return true;
+  return shown;
+}
+
+// ---------------------------------------------------------------- options, from the integration's schema
+// One input per property of card.options_schema (string, integer, list of strings, boolean); the page
+// knows no integration by name. Only options the user changed are sent; an emptied one goes back to
+// the integration's default.
+
+const ACRONYMS = { api: "API", id: "ID", ids: "IDs", uri: "URI", url: "URL" };
+
+function optionLabel(key) {
+  const words = key.split("_").filter(Boolean).map((word) => ACRONYMS[word] || word);
+  if (words.length === 0) return key;
+  words[0] = words[0].charAt(0).toUpperCase() + words[0].slice(1);
+  return words.join(" ");
+}
+
+function optionProperties(data) {
+  return (data.options_schema && data.options_schema.properties) || {};
+}
+
+// The value the form shows for what is stored (absent means the integration's default).
+function storedOption(prop, value) {
+  if (prop.type === "boolean") return value === true;
+  if (prop.type === "integer") return Number.isInteger(value) ? value : null;
+  if (prop.type === "array") return Array.isArray(value) ? value.map(String) : [];
+  return typeof value === "string" ? value : "";
+}
+
+function optionHelp(prop) {
+  const parts = [];
+  if (prop.description) parts.push(prop.description);
+  if (prop.type === "array") {
+    parts.push(`Separate values with commas${prop.maxItems ? ` (at most ${prop.maxItems})` : ""}.`);
+  }
+  if (prop.type === "integer" && (prop.minimum !== undefined || prop.maximum !== undefined)) {
+    parts.push(`A whole number from ${prop.minimum ?? "any"} to ${prop.maximum ?? "any"}; empty uses the default.`);
+  }
+  return parts.join(" ");
+}
+
+function optionField(key, prop, value) {
+  const id = `option-${key}`;
+  const wrap = document.createElement("div");
+  wrap.className = "option";
+  const input = document.createElement("input");
+  input.id = id;
+  input.name = `options.${key}`;
+  input.dataset.option = key;
+  input.setAttribute("data-testid", id);
+  const label = document.createElement("label");
+  label.htmlFor = id;
+  const help = document.createElement("p");
+  help.className = "help";
+  help.id = `${id}-help`;
+  help.textContent = optionHelp(prop);
+  const error = document.createElement("p");
+  error.className = "field-error";
+  error.id = `${id}-error`;
+  error.dataset.field = `options.${key}`;
+  input.setAttribute("aria-describedby", `${help.id} ${error.id}`);
+  const shown = storedOption(prop, value);
+  if (prop.type === "boolean") {
+    input.type = "checkbox";
+    input.checked = shown;
+    label.className = "check";
+    label.append(input, ` ${optionLabel(key)}`);
+    wrap.append(label, help, error);
+    return wrap;
+  }
+  label.textContent = optionLabel(key);
+  input.autocomplete = "off";
+  input.spellcheck = false;
+  if (prop.type === "integer") {
+    input.type = "number";
+    input.step = "1";
+    input.inputMode = "numeric";
+    if (prop.minimum !== undefined) input.min = String(prop.minimum);
+    if (prop.maximum !== undefined) input.max = String(prop.maximum);
+    input.value = shown === null ? "" : String(shown);
+  } else if (prop.type === "array") {
+    input.type = "text";
+    input.placeholder = "A, B";
+    input.value = shown.join(", ");
+  } else {
+    input.type = { uri: "url", email: "email" }[prop.format] || "text";
+    if (prop.format === "uri") input.placeholder = "https://";
+    input.value = shown;
+  }
+  wrap.append(label, input, help, error);
+  return wrap;
+}
+
+function renderOptions(data) {
+  const properties = optionProperties(data);
+  const keys = Object.keys(properties);
+  const fields = document.getElementById("option-fields");
+  fields.replaceChildren(...keys.map((key) => optionField(key, properties[key], (data.options || {})[key])));
+  document.getElementById("options-title").textContent = `${data.display_name || data.name} options`;
+  document.getElementById("options").hidden = keys.length === 0;
+}
+
+// A JSON Schema pattern is an ECMAScript regular expression, unanchored; one that cannot be compiled
+// here is left to the server.
+function matches(pattern, text) {
+  if (!pattern) return true;
+  try {
+    return new RegExp(pattern, "u").test(text);
+  } catch (exc) {
+    return true;
+  }
+}
+
+// The changed options as the body's {key: value}; problems found here go into `errors`.
+function readOptions(data, errors) {
+  const changed = {};
+  for (const [key, prop] of Object.entries(optionProperties(data))) {
+    const input = document.getElementById(`option-${key}`);
+    if (!input) continue;
+    const field = `options.${key}`;
+    let value;
+    if (prop.type === "boolean") {
+      value = input.checked;
+    } else if (prop.type === "integer") {
+      const text = input.value.trim();
+      value = text === "" ? null : Number(text);
+      if (value !== null && !Number.isInteger(value)) errors[field] = "must be a whole number";
+    } else if (prop.type === "array") {
+      value = input.value.split(/[\s,]+/).filter(Boolean);
+      const pattern = prop.items && prop.items.pattern;
+      const wrong = value.filter((item) => !matches(pattern, item));
+      if (prop.maxItems && value.length > prop.maxItems) errors[field] = `at most ${prop.maxItems} values`;
+      else if (wrong.length) errors[field] = `not in the expected form: ${wrong.join(", ")}`;
+    } else {
+      value = input.value.trim();
+      if (value && !matches(prop.pattern, value)) errors[field] = "is not in the expected form";
+    }
+    if (JSON.stringify(value) !== JSON.stringify(storedOption(prop, (data.options || {})[key]))) {
+      changed[key] = value;
+    }
+  }
+  return changed;
 }
 
 function closeConfigure() {
