@@ -241,6 +241,36 @@ async def comments(sandbox: Sandbox, request: Request, viewer: Viewer) -> Any:
     return offset_page(request, items, 100, 100, container="comments", links=False, is_last=False)
 
 
+@endpoint
+async def version_get(sandbox: Sandbox, request: Request, viewer: Viewer) -> Any:
+    """One version (§4.2); missing or in a project the caller cannot browse is 404."""
+    site, version_id = sandbox.site, request.path_params["version_id"]
+    version = site.versions.get(version_id)
+    if version is None or not site.can_browse(viewer, site.projects[version.project_id]):
+        raise error_collection(404, f"Could not find version for id '{version_id}'")
+    return render.version(site, version)
+
+
+@endpoint
+async def component_get(sandbox: Sandbox, request: Request, viewer: Viewer) -> Any:
+    site, component_id = sandbox.site, request.path_params["component_id"]
+    component = site.components.get(component_id)
+    if component is None or not site.can_browse(viewer, site.projects[component.project_id]):
+        raise error_collection(404, f"The component with id {component_id} does not exist.")
+    return render.component(site, component)
+
+
+@endpoint
+async def comment_get(sandbox: Sandbox, request: Request, viewer: Viewer) -> Any:
+    """One comment of a visible issue; a restricted one the caller may not read is 404, as missing."""
+    issue = visible_issue(sandbox, viewer, request.path_params["key"])
+    wanted = request.path_params["comment_id"]
+    found = [c for c in issues.visible_comments(sandbox.site, issue, viewer) if c.get("id") == wanted]
+    if not found:
+        raise error_collection(404, "Can not find a comment for the id: " + wanted + ".")
+    return found[0]
+
+
 def routes() -> list[Route]:
     base = "/rest/api/3"
     return [
@@ -262,4 +292,7 @@ def routes() -> list[Route]:
         Route(f"{base}/label", labels),
         Route(f"{base}/issue/{{key}}", issue_get),
         Route(f"{base}/issue/{{key}}/comment", comments),
+        Route(f"{base}/issue/{{key}}/comment/{{comment_id}}", comment_get),
+        Route(f"{base}/version/{{version_id}}", version_get),
+        Route(f"{base}/component/{{component_id}}", component_get),
     ]

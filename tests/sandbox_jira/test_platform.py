@@ -241,3 +241,25 @@ def test_account_ids_take_the_two_opaque_forms(jira: httpx.Client, site: Site) -
     forms = {account_id.startswith("557058:") for account_id in site.users}
     assert forms == {True, False}
     assert {u.account_type for u in site.users.values()} >= {"atlassian", "app"}
+
+
+def test_one_version_component_and_comment_by_id_and_404_when_not_visible(
+    jira: httpx.Client, anonymous: httpx.Client, site: Site
+) -> None:
+    version = next(iter(site.versions.values()))
+    got = jira.get(f"/rest/api/3/version/{version.id}").json()
+    assert (got["id"], got["name"], got["projectId"]) == (version.id, version.name, int(version.project_id))
+    assert anonymous.get(f"/rest/api/3/version/{version.id}").status_code == 404
+    assert jira.get("/rest/api/3/version/99999999").status_code == 404
+    component = next(iter(site.components.values()))
+    assert jira.get(f"/rest/api/3/component/{component.id}").json()["name"] == component.name
+    assert jira.get("/rest/api/3/component/99999999").status_code == 404
+    viewer = site.users[site.api_tokens[MAIN_TOKEN]]
+    browsable = {i.id for i in site.issues.values() if site.can_browse(viewer.account_id, site.projects[i.project_id])}
+    comments = [c for c in site.comments.values() if c.issue_id in browsable]
+    open_one = next(c for c in comments if c.visibility is None)
+    assert jira.get(f"/rest/api/3/issue/{open_one.issue_id}/comment/{open_one.id}").json()["id"] == open_one.id
+    hidden = next((c for c in comments if c.visibility and c.visibility not in viewer.groups), None)
+    if hidden is not None:
+        assert jira.get(f"/rest/api/3/issue/{hidden.issue_id}/comment/{hidden.id}").status_code == 404
+    assert jira.get(f"/rest/api/3/issue/{open_one.issue_id}/comment/99999999").status_code == 404
