@@ -6,7 +6,6 @@ Also the page API's answers to bad options, which must be a 400 naming the optio
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -15,13 +14,11 @@ from google.protobuf import json_format
 from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
 from integrations.v1 import integration_service_pb2 as pb
-from sandbox.jira.app import create_app
-from sandbox.jira.generator import MAIN_EMAIL, MAIN_TOKEN, GeneratorConfig, generate
-from sandbox.jira.state import Sandbox
+from sandbox.jira.generator import MAIN_EMAIL, MAIN_TOKEN, GeneratorConfig
 from tests.clients import test_gallery_browser as shared
 from tests.clients.conftest import RunningGallery
 from tests.conftest import RunningHub, Tokens, bearer
-from tests.support import UvicornThread
+from tests.jira_sites import JiraSite, serving
 
 browser = shared.browser  # the same headless Chromium as the ClickUp browser test
 tab_to = shared.tab_to
@@ -29,17 +26,10 @@ tab_to = shared.tab_to
 EXPECTED_REFUSALS = ("status of 400 (Bad Request)",)
 
 
-@dataclass
-class JiraSite:
-    url: str
-    sandbox: Sandbox
-
-
 @pytest.fixture(scope="module")
 def jira_site() -> Iterator[JiraSite]:
-    sandbox = Sandbox(generate(GeneratorConfig(seed=5, projects=2, issues_per_project=8)))
-    with UvicornThread(create_app(sandbox)) as server:
-        yield JiraSite(server.url, sandbox)
+    with serving(GeneratorConfig(seed=5, projects=2, issues_per_project=8)) as site:
+        yield site
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ then a re-import that writes nothing."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
 import grpc
 import httpx
@@ -15,26 +14,17 @@ from google.protobuf import field_mask_pb2
 
 from devtools.neo4j_local import Connection
 from integrations.v1 import integration_service_pb2 as pb
-from sandbox.jira.app import create_app
-from sandbox.jira.generator import MAIN_EMAIL, MAIN_TOKEN, GeneratorConfig, generate
-from sandbox.jira.state import Sandbox
+from sandbox.jira.generator import MAIN_EMAIL, MAIN_TOKEN, GeneratorConfig
 from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer, hub_with, server_env
 from tests.integration.importing import watch
 from tests.integration.rpc import failure
-from tests.support import UvicornThread
-
-
-@dataclass
-class JiraSite:
-    url: str
-    sandbox: Sandbox
+from tests.jira_sites import JiraSite, serving
 
 
 @pytest.fixture(scope="module")
 def jira_site() -> Iterator[JiraSite]:
-    sandbox = Sandbox(generate(GeneratorConfig(seed=7, projects=2, issues_per_project=12)))
-    with UvicornThread(create_app(sandbox)) as server:
-        yield JiraSite(server.url, sandbox)
+    with serving(GeneratorConfig(seed=7, projects=2, issues_per_project=12)) as site:
+        yield site
 
 
 @pytest.fixture

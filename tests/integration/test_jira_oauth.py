@@ -8,7 +8,6 @@ import asyncio
 import html
 import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -16,12 +15,10 @@ import pytest
 
 from devtools.neo4j_local import Connection
 from integrations.v1 import integration_service_pb2 as pb
-from sandbox.jira.app import create_app
-from sandbox.jira.generator import GeneratorConfig, generate
-from sandbox.jira.state import Sandbox
+from sandbox.jira.generator import GeneratorConfig
 from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer, hub_with, server_env
 from tests.integration.importing import watch
-from tests.support import UvicornThread
+from tests.jira_sites import JiraSite, serving
 
 CLIENT_ID, CLIENT_SECRET = "jira-test-app", "jira-test-secret-0123456789"
 REDIRECT_URI = "http://127.0.0.1:9/oauth/callback"  # never called: the test reads the redirect itself
@@ -30,26 +27,19 @@ _SELECT = re.compile(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', re.I | r
 _OPTION = re.compile(r'<option[^>]*value="([^"]+)"([^>]*)>([^<]*)</option>', re.I)
 
 
-@dataclass
-class JiraCloud:
-    url: str
-    sandbox: Sandbox
-
-
 @pytest.fixture(scope="module")
-def jira_cloud() -> Iterator[JiraCloud]:
-    sandbox = Sandbox(generate(GeneratorConfig(seed=9, projects=2, issues_per_project=10)))
-    with UvicornThread(create_app(sandbox)) as server:
-        with httpx.Client(base_url=server.url) as admin:
+def jira_cloud() -> Iterator[JiraSite]:
+    with serving(GeneratorConfig(seed=9, projects=2, issues_per_project=10)) as site:
+        with httpx.Client(base_url=site.url) as admin:
             admin.post(
                 "/_sandbox/oauth/clients",
                 json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": [REDIRECT_URI]},
             ).raise_for_status()
             admin.post("/_sandbox/oauth/sites", json={"name": "beta", "url": "https://beta.example.net"})
-        yield JiraCloud(server.url, sandbox)
+        yield site
 
 
-def jira_env(env: dict[str, str], cloud: JiraCloud) -> dict[str, str]:
+def jira_env(env: dict[str, str], cloud: JiraSite) -> dict[str, str]:
     return {
         **env,
         "JIRA_OAUTH_CLIENT_ID": CLIENT_ID,
@@ -66,7 +56,7 @@ async def replicas(
     tokens: Tokens,
     clickup_sandbox: RunningSandbox,
     encryption_keys: str,
-    jira_cloud: JiraCloud,
+    jira_cloud: JiraSite,
 ) -> AsyncIterator[tuple[RunningHub, RunningHub]]:
     """Two servers on one Neo4j, as two replicas of the service."""
     env = jira_env(server_env(neo4j_connection, tokens, clickup_sandbox.api_url, encryption_keys), jira_cloud)
@@ -106,7 +96,7 @@ async def sign_in(hub: RunningHub, admin: str, tenant: tuple[str, str], site: st
 
 
 async def test_consent_with_a_site_choice_then_an_import_through_the_gateway(
-    replicas: tuple[RunningHub, RunningHub], tokens: Tokens, tenant: tuple[str, str], jira_cloud: JiraCloud
+    replicas: tuple[RunningHub, RunningHub], tokens: Tokens, tenant: tuple[str, str], jira_cloud: JiraSite
 ) -> None:
     hub = replicas[0]
     site = jira_cloud.sandbox.site
@@ -123,7 +113,7 @@ async def test_consent_with_a_site_choice_then_an_import_through_the_gateway(
 
 
 async def test_two_replicas_spend_each_rotating_refresh_token_once(
-    replicas: tuple[RunningHub, RunningHub], tokens: Tokens, tenant: tuple[str, str], jira_cloud: JiraCloud
+    replicas: tuple[RunningHub, RunningHub], tokens: Tokens, tenant: tuple[str, str], jira_cloud: JiraSite
 ) -> None:
     oauth = jira_cloud.sandbox.oauth
     async with httpx.AsyncClient(base_url=jira_cloud.url) as admin:
@@ -150,7 +140,7 @@ async def test_two_replicas_spend_each_rotating_refresh_token_once(
 
 
 async def test_a_revoked_grant_needs_a_new_sign_in(
-    replicas: tuple[RunningHub, RunningHub], tokens: Tokens, tenant: tuple[str, str], jira_cloud: JiraCloud
+    replicas: tuple[RunningHub, RunningHub], tokens: Tokens, tenant: tuple[str, str], jira_cloud: JiraSite
 ) -> None:
     hub, site = replicas[0], jira_cloud.sandbox.site
     await sign_in(hub, tokens.admin, tenant, site.name)
