@@ -8,17 +8,23 @@ import asyncio
 import html
 import re
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import neo4j
 import pytest
+from google.protobuf import field_mask_pb2
 
 from devtools.neo4j_local import Connection
 from integrations.v1 import integration_service_pb2 as pb
-from sandbox.jira.generator import GeneratorConfig
+from sandbox.jira.generator import MAIN_TOKEN, GeneratorConfig
 from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer, hub_with, server_env
 from tests.integration.importing import watch
 from tests.jira_sites import JiraSite, serving
+from tests.support import UvicornThread, free_port, wait_until
+from webhook_gateway.app import create_app as create_gateway
+from webhook_gateway.config import GatewayConfig
 
 CLIENT_ID, CLIENT_SECRET = "jira-test-app", "jira-test-secret-0123456789"
 REDIRECT_URI = "http://127.0.0.1:9/oauth/callback"  # never called: the test reads the redirect itself
@@ -158,3 +164,91 @@ async def test_a_revoked_grant_needs_a_new_sign_in(
     assert got.connection_status == pb.CONNECTION_STATUS_NEEDS_REAUTHORIZATION
     again = await sign_in(hub, tokens.admin, tenant, site.name)
     assert again.integration.connection_status == pb.CONNECTION_STATUS_CONNECTED
+
+
+@pytest.fixture
+async def live(
+    neo4j_connection: Connection,
+    tokens: Tokens,
+    clickup_sandbox: RunningSandbox,
+    encryption_keys: str,
+    jira_cloud: JiraSite,
+    tmp_path: Path,
+) -> AsyncIterator[RunningHub]:
+    """One server with the applying worker and a public URL, behind the real gateway."""
+    gateway_port = free_port()
+    env = jira_env(server_env(neo4j_connection, tokens, clickup_sandbox.api_url, encryption_keys), jira_cloud) | {
+        "WEBHOOK_WORKER": "on",
+        "LIVE_SYNC_CHECK_SECONDS": "3600",
+        "WEBHOOK_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
+    }
+    async with hub_with(env) as hub:
+        config = GatewayConfig(server_target=hub.target, server_token=tokens.gateway, spool_path=tmp_path / "s.db")
+        with UvicornThread(create_gateway(config), gateway_port):
+            yield hub
+
+
+async def test_an_oauth_project_lives_on_dynamic_webhooks_signed_with_a_jwt_and_refreshed_before_expiry(
+    live: RunningHub, tokens: Tokens, tenant: tuple[str, str], jira_cloud: JiraSite, neo4j_driver: neo4j.Driver
+) -> None:
+    admin, hub = tokens.admin, live
+    await sign_in(hub, admin, tenant, jira_cloud.sandbox.site.name)
+    job = await hub.stub.StartImport(
+        pb.StartImportRequest(org_id=tenant[0], project_id=tenant[1], name="jira"), metadata=bearer(admin)
+    )
+    assert (await watch(hub, admin, tenant, job.id))[-1].state == pb.IMPORT_JOB_STATE_SUCCEEDED
+    on = pb.Integration(name="jira", settings=pb.IntegrationSettings(sync_settings=pb.SyncSettings(auto_sync=True)))
+    enabled = await hub.stub.UpdateIntegration(
+        pb.UpdateIntegrationRequest(
+            org_id=tenant[0],
+            project_id=tenant[1],
+            integration=on,
+            update_mask=field_mask_pb2.FieldMask(paths=["settings.sync_settings.auto_sync"]),
+        ),
+        metadata=bearer(admin),
+    )
+    assert [w.status for w in enabled.webhooks] == ["active"]
+    hooks = jira_cloud.sandbox.hub.webhooks
+    dynamic = [h for h in hooks.values() if h.kind == "dynamic" and h.client_id == CLIENT_ID]
+    assert len(dynamic) == 1, "a dynamic webhook, registered by the OAuth app"
+    assert not any(h.kind == "admin" for h in hooks.values())
+
+    site = jira_cloud.sandbox.site
+    issue = next(
+        i for i in site.issues.values() if site.can_browse(site.api_tokens.get(MAIN_TOKEN), site.projects[i.project_id])
+    )
+    async with httpx.AsyncClient(base_url=jira_cloud.url, timeout=60) as jira:
+        renamed = await jira.patch(f"/_sandbox/issues/{issue.id}", json={"summary": "Renamed through a JWT delivery"})
+        assert renamed.status_code == 200, renamed.text
+        sent = (await jira.get("/_sandbox/deliveries", params={"wait": "true", "timeout": "30"})).json()["deliveries"]
+    assert sent
+    assert all(d["kind"] == "dynamic" and d["delivered"] for d in sent), sent
+
+    def renamed_in_graph() -> bool:
+        records, _, _ = neo4j_driver.execute_query(
+            "MATCH (i:Issue {projectId: $p, externalId: $id}) RETURN i.name AS name", p=tenant[1], id=issue.id
+        )
+        return bool(records) and records[0]["name"] == "Renamed through a JWT delivery"
+
+    await asyncio.to_thread(wait_until, renamed_in_graph, 60, "the rename applied")
+
+    # Six days before expiry, the health check refreshes the registration for another 30 days.
+    now_ms = jira_cloud.sandbox.now_ms()
+    dynamic[0].expires_ms = now_ms + 6 * 24 * 3600 * 1000
+    assert hub.server.live_sync is not None
+    await hub.server.live_sync.check_once()
+    assert dynamic[0].expires_ms is not None
+    assert dynamic[0].expires_ms > now_ms + 29 * 24 * 3600 * 1000, "refreshed before it expired"
+
+    off = pb.Integration(name="jira", settings=pb.IntegrationSettings(sync_settings=pb.SyncSettings(auto_sync=False)))
+    disabled = await hub.stub.UpdateIntegration(
+        pb.UpdateIntegrationRequest(
+            org_id=tenant[0],
+            project_id=tenant[1],
+            integration=off,
+            update_mask=field_mask_pb2.FieldMask(paths=["settings.sync_settings.auto_sync"]),
+        ),
+        metadata=bearer(admin),
+    )
+    assert list(disabled.webhooks) == []
+    assert not any(h.kind == "dynamic" for h in hooks.values()), "deleted in Jira too"

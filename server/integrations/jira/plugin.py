@@ -33,7 +33,7 @@ from server.integrations.base import (
     WebhookSubscription,
 )
 from server.integrations.credentials import ApiToken, AuthMethod, Credentials, OAuthAuth, OAuthTokens
-from server.integrations.jira import live_sync
+from server.integrations.jira import dynamic_webhooks, live_sync
 from server.integrations.jira.client import JiraClient
 from server.integrations.jira.errors import JiraAuthError, JiraError, JiraScopeError, JiraSiteNotGranted
 from server.integrations.jira.importer import JiraImport
@@ -191,24 +191,46 @@ class JiraIntegration(Integration[JiraOptions]):
     # -- live sync
 
     async def register_webhooks(self, settings: Settings, target: WebhookTarget) -> list[WebhookSubscription]:
+        """An admin webhook with a secret of ours (API token), or a dynamic webhook (OAuth), whose
+        deliveries carry a JWT signed with the app's client secret: that secret is what verifies them."""
         url = target.in_path()
         async with await self.client(settings) as client:
             cloud_id = await self._site(settings, client).cloud_id(client)
-            name = f"knowledge graph {target.route}"
-            secret = await self._live(live_sync.register(client, url, settings.options, name))
+            if self._dynamic(settings):
+                assert self._config.oauth_app is not None  # _dynamic says so
+                await self._live(dynamic_webhooks.register(client, url, settings.options))
+                secret = self._config.oauth_app.client_secret
+            else:
+                name = f"knowledge graph {target.route}"
+                secret = await self._live(live_sync.register(client, url, settings.options, name))
         return [WebhookSubscription(live_sync.route_key(url), cloud_id, secret)]
+
+    def _dynamic(self, settings: Settings) -> bool:
+        """OAuth-connected projects register dynamic webhooks (only apps may, and they may not use the
+        admin API's secret-signed ones)."""
+        return isinstance(settings.credentials, OAuthTokens) and self._config.oauth_app is not None
 
     async def webhook_status(self, settings: Settings, container_id: str, webhook_id: str) -> WebhookState | None:
         async with await self.client(settings) as client:
+            if self._dynamic(settings):
+                return await self._live(dynamic_webhooks.status(client, webhook_id))
             return await self._live(live_sync.status(client, webhook_id))
 
     async def reactivate_webhook(self, settings: Settings, webhook_id: str) -> None:
         async with await self.client(settings) as client:
-            await self._live(live_sync.reactivate(client, webhook_id))
+            if self._dynamic(settings):
+                hooks = await self._live(dynamic_webhooks.listed(client, webhook_id))
+                if hooks:
+                    await self._live(dynamic_webhooks.refresh(client, [hook.id for hook in hooks]))
+            else:
+                await self._live(live_sync.reactivate(client, webhook_id))
 
     async def delete_webhook(self, settings: Settings, webhook_id: str) -> None:
         async with await self.client(settings) as client:
-            await self._live(live_sync.delete(client, webhook_id))
+            if self._dynamic(settings):
+                await self._live(dynamic_webhooks.delete(client, webhook_id))
+            else:
+                await self._live(live_sync.delete(client, webhook_id))
 
     async def repair_gap(
         self, settings: Settings, writer: GraphWriter, container_id: str, since: datetime, run_id: str
