@@ -2,7 +2,7 @@
 versions, boards and sprints its records. It connects with an API token (basic auth ``email:token``
 on the site host, §2.1) or by signing in (OAuth 2.0 3LO: the gateway ``api.atlassian.com/ex/jira/
 {cloudId}`` with rotating refresh tokens, ``oauth.py``), imports, and keeps the graph live through
-admin webhooks (``live_sync.py``)."""
+admin webhooks (API token, ``live_sync.py``) or dynamic webhooks (OAuth, ``dynamic_webhooks.py``)."""
 
 from __future__ import annotations
 
