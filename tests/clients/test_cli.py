@@ -12,7 +12,9 @@ import pytest
 from clients.cli import main
 from integrations.v1 import integration_service_pb2 as pb
 from sandbox.clickup.fixtures import TV_TOKEN
+from sandbox.jira.generator import MAIN_EMAIL, MAIN_TOKEN, GeneratorConfig
 from tests.conftest import RunningHub, Tokens
+from tests.jira_sites import serving
 from tests.support import free_port
 
 
@@ -124,3 +126,25 @@ async def test_configure_sets_the_integrations_own_options(cli_env: list[str]) -
     settings = json.loads(configured)["settings"]
     assert settings["options"] == {"workspace_ids": ["90120000"], "include_comments": True}
     assert settings["data_mapping"] == {"workspace_ids": ["90120000"], "include_comments": True}
+
+
+async def test_jira_from_the_command_line_with_its_options(
+    cli_env: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The second card works from the CLI too: options by --option, the token on stdin."""
+    with serving(GeneratorConfig(seed=13, projects=1, issues_per_project=6)) as site:
+        options = ["--option", f"site_url={site.url}", "--option", f"email={MAIN_EMAIL}"]
+        code, configured = await run([*cli_env, "--json", "configure", "jira", *options], stdin=MAIN_TOKEN + "\n")
+        assert code == 0, configured
+        assert json.loads(configured)["settings"]["options"]["site_url"] == site.url
+        assert MAIN_TOKEN not in configured
+        assert (await run([*cli_env, "enable", "jira"]))[1].strip() == "Jira enabled"
+        code, tested = await run([*cli_env, "test", "jira"])
+        assert (code, tested.split(":")[0]) == (0, "OK"), tested
+        code, imported = await run([*cli_env, "--json", "import", "jira"])
+        assert code == 0
+        assert json.loads(imported.strip().splitlines()[-1])["state"] == "IMPORT_JOB_STATE_SUCCEEDED"
+        capsys.readouterr()
+        bad = ["configure", "jira", "--option", 'project_keys=["bad key"]']
+        assert (await run([*cli_env, *bad], stdin=MAIN_TOKEN + "\n"))[0] == 6
+        assert "settings.options.project_keys[0]" in capsys.readouterr().err
