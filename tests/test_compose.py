@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from webhook_gateway.schemes.defaults import DEFAULT_SCHEMES
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -79,3 +81,10 @@ def test_docker_compose_config_names_each_missing_secret() -> None:
         result = docker_compose("config", "--quiet", env={k: v for k, v in REQUIRED.items() if k != name})
         assert result.returncode != 0
         assert f"set {name}" in result.stderr or f"required variable {name}" in result.stderr
+
+
+def test_the_gateways_default_schemes_are_the_codes() -> None:
+    """The compose file repeats the gateway's scheme defaults; they drifted once (Jira's scheme)."""
+    value = compose()["services"]["webhook-gateway"]["environment"]["GATEWAY_SCHEMES"]
+    default = value.split(":-", 1)[1].rstrip("}") if value.startswith("${") else value
+    assert dict(pair.split("=", 1) for pair in default.split(",")) == DEFAULT_SCHEMES
