@@ -199,13 +199,20 @@ class JiraImport:
 
 
 async def fetch_comments(client: JiraClient, item: Any, cloud_id: str) -> Rows:
-    """The comments of a searched issue that has some (its embedded list says how many), every page."""
+    """The comments of a searched issue: the embedded list when it is whole (Jira truncates it, §4.3),
+    else every page of ``/comment``."""
     rows = Rows()
     fields: Any = item.get("fields") if isinstance(item, dict) else None
     listed = fields.get("comment") if isinstance(fields, dict) else None
     if not isinstance(listed, dict) or not listed.get("total"):
         return rows
     issue_id = str(item.get("id"))
+    embedded = listed.get("comments")
+    total = listed.get("total")
+    if isinstance(embedded, list) and isinstance(total, int) and not isinstance(total, bool) and len(embedded) >= total:
+        for comment in embedded:  # the whole list came with the issue: no call needed
+            rows.extend(transform.comment(comment, issue_id, cloud_id))
+        return rows
     path = f"/rest/api/3/issue/{issue_id}/comment"
     async for page in client.offset_pages(path, container="comments", page_size=100):
         for comment in page.values:
