@@ -8,7 +8,8 @@ limit, the page-token lifetime, the search-index lag, ``hold_deliveries`` and
 (duplicated, shuffled), ``GET /_sandbox/deliveries`` lists what was sent (``?wait=true`` first waits
 for the queues to drain), ``POST /_sandbox/webhooks/{id}/deliver`` sends a given payload now,
 ``POST /_sandbox/webhooks/expire`` expires dynamic webhooks, ``PATCH /_sandbox/webhooks/{id}``
-disables or re-enables one. Mutations that emit events live in ``mutations.py``.
+disables or re-enables one. Mutations that emit events live in ``mutations.py`` (routes) and
+``mutator.py`` (logic).
 Errors are JSON ``{"error": ...}`` with a 4xx status.
 """
 
@@ -27,9 +28,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox.jira.delivery import PRIMARY, SECONDARY, Webhook
 from sandbox.jira.model import Site
 from sandbox.jira.state import Sandbox
-from sandbox.jira.webhooks import PRIMARY, SECONDARY, Webhook
 
 
 class AdminError(Exception):

@@ -6,15 +6,13 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from sandbox.jira.delivery import WebhookHub
 from sandbox.jira.model import Issue, Site
 from sandbox.jira.oauth import OAuth
 from sandbox.jira.pagetokens import PageTokens
 from sandbox.jira.ratelimit import BurstLimiter
-
-if TYPE_CHECKING:
-    from sandbox.jira.webhooks import WebhookHub
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -68,8 +66,6 @@ class Sandbox:
         self.limiter = BurstLimiter(lambda: self.clock())
         self.page_tokens = PageTokens(lambda: self.clock())
         self.oauth = OAuth(lambda: self.clock(), self.site)
-        from sandbox.jira.webhooks import WebhookHub  # here: webhooks imports this module
-
         self.hub = WebhookHub(lambda: self.clock(), self.app_secrets)
 
     def now_ms(self) -> int:

@@ -19,9 +19,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox.jira.app import create_app
+from sandbox.jira.delivery import jwt_hs256, sign
 from sandbox.jira.generator import MAIN_EMAIL, MAIN_TOKEN, OTHER_EMAIL, OTHER_TOKEN, generate
 from sandbox.jira.state import Sandbox
-from sandbox.jira.webhooks import jwt_hs256, sign
 from tests.sandbox_jira.conftest import CONFIG, FakeClock, basic
 from tests.support import UvicornThread
 
