@@ -94,7 +94,7 @@ async def test_bad_scope_ids_are_invalid_argument_naming_the_field(
     [
         ("", grpc.StatusCode.INVALID_ARGUMENT),
         ("Jira!", grpc.StatusCode.INVALID_ARGUMENT),
-        ("jira", grpc.StatusCode.NOT_FOUND),
+        ("linear", grpc.StatusCode.NOT_FOUND),
     ],
 )
 async def test_bad_or_unknown_integration_name(
@@ -127,7 +127,7 @@ BAD_UPDATES = [
     ("no mask", lambda t: update(t), "update_mask"),
     ("unknown path", lambda t: update(t, "settings.colour"), "update_mask"),
     ("read-only path", lambda t: update(t, "connection_status"), "update_mask"),
-    ("unknown integration", lambda t: update(t, "enabled", name="jira"), None),
+    ("unknown integration", lambda t: update(t, "enabled", name="linear"), None),
     ("empty integration name", lambda t: update(t, "enabled", name=""), "name"),
     (
         "org mismatch",

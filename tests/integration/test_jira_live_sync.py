@@ -130,7 +130,11 @@ async def test_mutations_delivered_twice_and_shuffled_end_equal_to_a_fresh_impor
     assert records[0]["attempts"] == records[0]["events"], "and applied once"
 
     # Components and labels send no events: the interval's repair reconciles them.
-    reg = (await hub.server.webhooks.registrations())[0]
+    (reg,) = [
+        r
+        for r in await hub.server.webhooks.registrations()
+        if (r.org_id, r.project_id, r.integration) == (tenant[0], tenant[1], "jira")
+    ]
     view = await hub.server.gallery.get(tenant[0], tenant[1], "jira")
     assert hub.server.live_sync is not None
     await hub.server.live_sync.repair(reg, view)

@@ -33,7 +33,7 @@ async def test_rpcs_are_counted_by_method_and_code_and_timed(
             )
         await failure(
             hub.stub.GetIntegration(
-                pb.GetIntegrationRequest(org_id=tenant[0], project_id=tenant[1], name="jira"),
+                pb.GetIntegrationRequest(org_id=tenant[0], project_id=tenant[1], name="linear"),
                 metadata=bearer(tokens.admin),
             )
         )

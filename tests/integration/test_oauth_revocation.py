@@ -110,7 +110,11 @@ async def test_a_revoked_grant_pauses_the_integration_and_a_new_sign_in_resumes_
         30,
         "the kept event to be applied after the new sign-in",
     )
-    assert task.id in await events(stack, admin, tenant, pb.WEBHOOK_EVENT_STATE_APPLIED)
+
+    async def applied() -> bool:  # the graph changes first, then the event is marked: wait for both
+        return task.id in await events(stack, admin, tenant, pb.WEBHOOK_EVENT_STATE_APPLIED)
+
+    await wait_for(applied, 30, "the kept event to be marked applied")
     assert (await run_import(stack.hub, admin, tenant))[-1].state == pb.IMPORT_JOB_STATE_SUCCEEDED
 
 

@@ -130,7 +130,7 @@ async def test_the_gallery_lists_the_tracker_card(stack: TrackerStack, tenant: t
     )
     tracker = next(i for i in listed.integrations if i.name == "tracker")
     assert tracker.display_name == "Tracker"
-    assert [i.name for i in listed.integrations] == ["clickup", "tracker"]
+    assert [i.name for i in listed.integrations] == ["clickup", "jira", "tracker"]
 
     page = UvicornThread(
         create_gallery(GalleryConfig(server_target=stack.hub.target, token=stack.admin, projects=(tenant,)))

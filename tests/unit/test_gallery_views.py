@@ -84,7 +84,7 @@ def test_bad_forms_name_their_field(body: Any, field: str) -> None:
 
 def _jira_like() -> pb.Integration:
     """An integration with every kind of option the dialog renders, and one it cannot (an object)."""
-    item = pb.Integration(name="tracker", display_name="Tracker", configured=True)
+    item = pb.Integration(name="planner", display_name="Planner", configured=True)
     item.options_schema.update(
         {
             "type": "object",
