@@ -98,6 +98,81 @@ def delete_query(schema: GraphSchema, label: str) -> str:
     """
 
 
+async def held_by(
+    driver: neo4j.AsyncDriver, database: str, schema: GraphSchema, project_id: str, label: str, ids: list[str]
+) -> dict[str, set[str]]:
+    """What deleting each of ``ids`` would take with it (the nodes themselves included), by kind, read
+    only: a source that cannot tell "gone" from "no longer visible" keeps these out of a sweep."""
+    if not ids:
+        return {}
+    kinds = " OR ".join(f"x:{kind}" for kind in schema.deletable)
+    branches = ["RETURN n AS x"] + [f"MATCH {_path(path)} WHERE {kinds} RETURN x" for path in schema.cascades]
+    body = "\n            UNION\n            ".join(branches)
+    records, _, _ = await driver.execute_query(
+        f"""
+        UNWIND $ids AS id
+        MATCH (n:{label} {{projectId: $projectId, source: $source, externalId: id}})
+        CALL (n) {{
+            {body}
+        }}
+        WITH DISTINCT x
+        RETURN [l IN labels(x) WHERE l IN $kinds][0] AS kind, x.externalId AS id
+        """,
+        ids=ids,
+        projectId=project_id,
+        source=schema.source,
+        kinds=list(schema.deletable),
+        database_=database,
+    )
+    held: dict[str, set[str]] = {}
+    for record in records:
+        if record["kind"] is not None:
+            held.setdefault(record["kind"], set()).add(record["id"])
+    return held
+
+
+async def referenced_by(
+    driver: neo4j.AsyncDriver, database: str, schema: GraphSchema, project_id: str, label: str, ids: list[str]
+) -> dict[str, set[str]]:
+    """The nodes ``ids`` point to through the relationships their kind owns, by kind: what records
+    kept out of a sweep still need (their tags, sprints, components)."""
+    owned = schema.kind(label).owns_out
+    if not ids or not owned:
+        return {}
+    records, _, _ = await driver.execute_query(
+        f"""
+        UNWIND $ids AS id
+        MATCH (n:{label} {{projectId: $projectId, source: $source, externalId: id}})-[:{"|".join(owned)}]->(x)
+        WHERE x.projectId = $projectId AND x.source = $source
+        WITH DISTINCT x
+        RETURN [l IN labels(x) WHERE l IN $kinds][0] AS kind, x.externalId AS id
+        """,
+        ids=ids,
+        projectId=project_id,
+        source=schema.source,
+        kinds=list(schema.labels),
+        database_=database,
+    )
+    found: dict[str, set[str]] = {}
+    for record in records:
+        if record["kind"] is not None:
+            found.setdefault(record["kind"], set()).add(record["id"])
+    return found
+
+
+async def live_ids(
+    driver: neo4j.AsyncDriver, database: str, schema: GraphSchema, project_id: str, label: str
+) -> set[str]:
+    """The external ids of one kind's nodes in a project (tombstones are another label)."""
+    records, _, _ = await driver.execute_query(
+        f"MATCH (n:{label} {{projectId: $projectId, source: $source}}) WHERE n.stub IS NULL RETURN n.externalId AS id",
+        projectId=project_id,
+        source=schema.source,
+        database_=database,
+    )
+    return {record["id"] for record in records}
+
+
 async def delete(
     driver: neo4j.AsyncDriver,
     database: str,

@@ -299,6 +299,18 @@ class GraphWriter:
             self._driver, self._database, self._schema, self._project_id, workspace_ids, seen, kinds
         )
 
+    async def held_by(self, label: str, ids: list[str]) -> dict[str, set[str]]:
+        """What deleting ``ids`` would take with it, by kind (read only; see ``cleanup.held_by``)."""
+        return await cleanup.held_by(self._driver, self._database, self._schema, self._project_id, label, ids)
+
+    async def referenced_by(self, label: str, ids: list[str]) -> dict[str, set[str]]:
+        """What ``ids`` point to through the relationships their kind owns, by kind."""
+        return await cleanup.referenced_by(self._driver, self._database, self._schema, self._project_id, label, ids)
+
+    async def live_ids(self, label: str) -> set[str]:
+        """The external ids of ``label``'s nodes in this project."""
+        return await cleanup.live_ids(self._driver, self._database, self._schema, self._project_id, label)
+
     async def totals(self) -> dict[str, int]:
         return await cleanup.totals(self._driver, self._database, self._schema, self._project_id)
 

@@ -184,3 +184,15 @@ async def test_keyed_edges_between_the_same_nodes_stay_apart_and_conditional_lab
     await writer.write(linked_card("c1", 0, later, [("L2", "c2")]), "run-3")
     await writer.write(linked_card("c2", 1, later, []), "run-3")
     assert state() == (["L2"], ["c2"]), "the removed link is gone and the label moved with the property"
+
+
+async def test_what_a_delete_would_take_and_what_records_point_to_are_read_without_writing(
+    writer: GraphWriter, neo4j_driver: neo4j.Driver, tenant: tuple[str, str]
+) -> None:
+    await writer.write(combine(board("b1"), card("c1", "b1", T0, member="m1"), item("i1", "c1")), "run-1")
+    before = graph(neo4j_driver, tenant[1])
+    assert await writer.held_by("ToyBoard", ["b1"]) == {"ToyBoard": {"b1"}, "ToyCard": {"c1"}, "ToyItem": {"i1"}}
+    assert await writer.held_by("ToyBoard", []) == {}
+    assert await writer.referenced_by("ToyCard", ["c1"]) == {"ToyMember": {"m1"}}
+    assert await writer.live_ids("ToyCard") == {"c1"}
+    assert graph(neo4j_driver, tenant[1]) == before, "nothing was written"

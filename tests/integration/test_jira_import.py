@@ -150,3 +150,45 @@ async def _live_projects(site: JiraSite) -> list[dict[str, str]]:
     async with httpx.AsyncClient(base_url=site.url, auth=(MAIN_EMAIL, MAIN_TOKEN)) as api:
         body = (await api.get("/rest/api/3/project/search", params={"maxResults": 100})).json()
     return [{"key": str(p["key"])} for p in body["values"]]
+
+
+async def test_a_project_that_goes_out_of_view_keeps_its_issues_while_a_deleted_issue_is_tombstoned(
+    jira_hub: RunningHub, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+) -> None:
+    """A 404 means missing *or not visible* (§7): only what a visible project no longer holds is gone."""
+    with serving(GeneratorConfig(seed=19, projects=2, issues_per_project=8)) as site:
+        await configure(jira_hub, tokens.admin, tenant, site, MAIN_TOKEN)
+        assert (await import_once(jira_hub, tokens.admin, tenant)).state == pb.IMPORT_JOB_STATE_SUCCEEDED
+        model = site.sandbox.site
+        main = model.api_tokens[MAIN_TOKEN]
+        live = [p for p in model.projects.values() if model.can_browse(main, p)]
+        hidden, kept = live[0], live[1]
+        hidden_issues = {i.id for i in model.issues.values() if i.project_id == hidden.id}
+        doomed = next(i.id for i in model.issues.values() if i.project_id == kept.id and not model.children(i.id))
+        edges_before = out_edges(neo4j_driver, tenant[1], hidden_issues)
+        async with httpx.AsyncClient(base_url=site.url) as admin_api:
+            assert (await admin_api.delete(f"/_sandbox/issues/{doomed}")).status_code == 200
+        hidden.members = frozenset({"someone-else"})  # the credential loses access to the project
+        again = await import_once(jira_hub, tokens.admin, tenant)
+    assert again.state == pb.IMPORT_JOB_STATE_SUCCEEDED, again.error
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (i:Issue {projectId: $p, source: 'jira'}) WHERE i.externalId IN $ids RETURN count(i) AS c",
+        p=tenant[1],
+        ids=sorted(hidden_issues),
+    )
+    assert records[0]["c"] == len(hidden_issues) > 0, "issues of a project out of view are not taken for deleted"
+    assert out_edges(neo4j_driver, tenant[1], hidden_issues) == edges_before > 0, "nor their tags, sprints, people"
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (t:Tombstone {projectId: $p, source: 'jira', kind: 'Issue'}) RETURN collect(t.externalId) AS ids",
+        p=tenant[1],
+    )
+    assert records[0]["ids"] == [doomed], "the deleted issue of a visible project is tombstoned, and only it"
+
+
+def out_edges(driver: neo4j.Driver, project: str, ids: set[str]) -> int:
+    records, _, _ = driver.execute_query(
+        "MATCH (i:Issue {projectId: $p, source: 'jira'})-[r]->() WHERE i.externalId IN $ids RETURN count(r) AS c",
+        p=project,
+        ids=sorted(ids),
+    )
+    return int(records[0]["c"])

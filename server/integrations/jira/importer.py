@@ -8,7 +8,7 @@ versions (offset pages) and its issues (``/search/jql`` token pages, bounded JQL
 asked, then the Agile boards with their projects and the sprints of scrum boards.
 Each page is written and checkpointed; a resumed run starts at the next project (the pages of a
 project are cheap to read again, and the writer makes re-writing them free). Only a complete run
-sweeps.
+sweeps, and it leaves what projects out of view hold (``visibility.py``: a 404 is not a delete).
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from graph.import_jobs import Progress
 from graph.rows import Rows
 from server.integrations.base import ImportContext, ImportFailure, ImportOutcome
 from server.integrations.import_log import ImportLog
-from server.integrations.jira import transform
+from server.integrations.jira import transform, visibility
 from server.integrations.jira.client import JiraClient
 from server.integrations.jira.errors import JiraBadRequest, JiraNotFound
 from server.integrations.jira.options import JiraOptions
 
 WATERMARKS = "watermarks"
+HIDDEN = "content_not_visible"  # checkpoint key: projects whose content answered 404 in this run
 PROJECT_PAGE = 50
 SEARCH_PAGE = 100
 OFFSET_PAGE = 50
@@ -62,6 +63,9 @@ class JiraImport:
         self._marks = {
             str(k): datetime.fromisoformat(str(v)) for k, v in (raw if isinstance(raw, dict) else {}).items()
         }
+        self._visible: set[str] = set()  # every project the credential lists, selected or not
+        hidden = context.job.checkpoint.get(HIDDEN)
+        self._hidden = {str(h) for h in hidden} if isinstance(hidden, list) else set()  # listed, content 404
 
     async def run(self) -> ImportOutcome:
         options = self._ctx.settings.options
@@ -82,14 +86,21 @@ class JiraImport:
             if index >= start:
                 await self._project(index, project, cloud_id, site_fields, options)
         await self._boards(cloud_id, {str(p.get("id")) for p in projects}, len(projects))
-        removed = await self._ctx.writer.sweep([cloud_id], self._log.seen)
+        removed = await self._ctx.writer.sweep([cloud_id], await self._seen_or_not_visible())
         return ImportOutcome([cloud_id], dict(self._marks), removed, await self._ctx.writer.totals())
+
+    async def _seen_or_not_visible(self) -> dict[str, set[str]]:
+        """What the sweep must leave: what this run saw, and what the graph holds of projects out of
+        view (``visibility.py``)."""
+        kept = await visibility.out_of_view(self._ctx.writer, self._visible, self._hidden)
+        return visibility.with_kept(self._log.seen, kept)
 
     async def _projects(self, options: JiraOptions) -> list[dict[str, Any]]:
         params = {"status": "live,archived"} if options.include_archived else None
         found: list[dict[str, Any]] = []
         async for page in self._client.offset_pages("/rest/api/3/project/search", params, page_size=PROJECT_PAGE):
             found.extend(item for item in page.values if isinstance(item, dict))
+        self._visible = {str(p.get("id")) for p in found}
         if options.project_keys:
             keys = {str(p.get("key")) for p in found}
             missing = sorted(set(options.project_keys) - keys)
@@ -115,6 +126,7 @@ class JiraImport:
             # mid-run. The project node stays; its content is what the credential cannot see.
             rows = transform.project(project, cloud_id)
             rows.issues["project_content_not_visible"] += 1
+            self._hidden.add(project_id)
             await self._commit(rows, f"project {key} (content not visible)", {"project": index})
         await self._commit(Rows(), f"project {key} done", {"project": index + 1})
 
@@ -193,7 +205,11 @@ class JiraImport:
             rate_limit_waits=self._ctx.job.rate_limit_waits + self._client.stats.rate_limited,
             pages=self._log.pages,
             phase=phase,
-            checkpoint={**checkpoint, WATERMARKS: {k: m.isoformat() for k, m in self._marks.items()}},
+            checkpoint={
+                **checkpoint,
+                WATERMARKS: {k: m.isoformat() for k, m in self._marks.items()},
+                HIDDEN: sorted(self._hidden),
+            },
         )
         await self._ctx.report(progress, page_seen)
 

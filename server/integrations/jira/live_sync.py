@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from graph.rows import Rows
 from graph.writer import GraphWriter
 from server.integrations.base import GapRepair, WebhookState
-from server.integrations.jira import transform
+from server.integrations.jira import transform, visibility
 from server.integrations.jira.client import JiraClient
 from server.integrations.jira.errors import JiraForbidden, JiraNotFound, JiraResponseError
 from server.integrations.jira.importer import SEARCH_PAGE, fetch_comments
@@ -217,19 +217,28 @@ async def reconcile_silent_kinds(
     """Components and labels as Jira lists them now: written, and the graph's others swept."""
     rows = Rows()
     projects: list[dict[str, Any]] = []
-    async for page in client.offset_pages("/rest/api/3/project/search"):
+    params = {"status": "live,archived"} if options.include_archived else None
+    async for page in client.offset_pages("/rest/api/3/project/search", params):
         projects.extend(p for p in page.values if isinstance(p, dict))
+    listed = {str(p.get("id")) for p in projects}
     if options.project_keys:
         projects = [p for p in projects if p.get("key") in options.project_keys]
+    hidden: set[str] = set()
     for project in projects:
         key, project_id = str(project.get("key")), str(project.get("id"))
-        async for page in client.offset_pages(f"/rest/api/3/project/{key}/component"):
-            for item in page.values:
-                rows.extend(transform.component(item, cloud_id, project_id))
+        try:
+            async for page in client.offset_pages(f"/rest/api/3/project/{key}/component"):
+                for item in page.values:
+                    rows.extend(transform.component(item, cloud_id, project_id))
+        except JiraNotFound:  # archived: its content is not visible, not gone
+            hidden.add(project_id)
     components = {node.external_id for node in rows.nodes if node.label == "Component"}
     labels: set[str] = set()
     async for page in client.offset_pages("/rest/api/3/label", page_size=1000):
         labels.update(value for value in page.values if isinstance(value, str))
     await writer.write(rows, run_id)
     tags = {transform.tag_key(cloud_id, label) for label in labels}
-    return await writer.sweep([cloud_id], {"Component": components, "Tag": tags}, kinds=("Component", "Tag"))
+    seen = visibility.with_kept(
+        {"Component": components, "Tag": tags}, await visibility.out_of_view(writer, listed, hidden)
+    )
+    return await writer.sweep([cloud_id], seen, kinds=("Component", "Tag"))
