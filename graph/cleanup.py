@@ -124,11 +124,7 @@ async def held_by(
         kinds=list(schema.deletable),
         database_=database,
     )
-    held: dict[str, set[str]] = {}
-    for record in records:
-        if record["kind"] is not None:
-            held.setdefault(record["kind"], set()).add(record["id"])
-    return held
+    return _by_kind(records)
 
 
 async def referenced_by(
@@ -153,6 +149,11 @@ async def referenced_by(
         kinds=list(schema.labels),
         database_=database,
     )
+    return _by_kind(records)
+
+
+def _by_kind(records: list[neo4j.Record]) -> dict[str, set[str]]:
+    """``kind``/``id`` rows as ids per kind (rows of no declared kind left out)."""
     found: dict[str, set[str]] = {}
     for record in records:
         if record["kind"] is not None:

@@ -4,7 +4,7 @@ then a re-import that writes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import grpc
 import httpx
@@ -12,10 +12,9 @@ import neo4j
 import pytest
 from google.protobuf import field_mask_pb2
 
-from devtools.neo4j_local import Connection
 from integrations.v1 import integration_service_pb2 as pb
 from sandbox.jira.generator import MAIN_EMAIL, MAIN_TOKEN, GeneratorConfig
-from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer, hub_with, server_env
+from tests.conftest import RunningHub, Tokens, bearer
 from tests.integration.importing import watch
 from tests.integration.rpc import failure
 from tests.jira_sites import JiraSite, serving
@@ -27,23 +26,19 @@ def jira_site() -> Iterator[JiraSite]:
         yield site
 
 
-@pytest.fixture
-async def jira_hub(
-    neo4j_connection: Connection, tokens: Tokens, clickup_sandbox: RunningSandbox, encryption_keys: str
-) -> AsyncIterator[RunningHub]:
-    env = server_env(neo4j_connection, tokens, clickup_sandbox.api_url, encryption_keys)
-    async with hub_with(env) as hub:
-        yield hub
-
-
 def count(driver: neo4j.Driver, query: str, project: str) -> int:
     records, _, _ = driver.execute_query(query, p=project)
     return int(records[0][0])
 
 
-async def configure(hub: RunningHub, admin: str, tenant: tuple[str, str], site: JiraSite, token: str) -> pb.Integration:
+async def configure(
+    hub: RunningHub, admin: str, tenant: tuple[str, str], site: JiraSite, token: str, *, include_archived: bool = False
+) -> pb.Integration:
+    """API-token sign-in as the main user, every project, comments included."""
     settings = pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=token)
-    settings.options.update({"site_url": site.url, "email": MAIN_EMAIL, "include_comments": True})
+    settings.options.update(
+        {"site_url": site.url, "email": MAIN_EMAIL, "include_comments": True, "include_archived": include_archived}
+    )
     saved: pb.Integration = await hub.stub.UpdateIntegration(
         pb.UpdateIntegrationRequest(
             org_id=tenant[0],
@@ -64,23 +59,23 @@ async def import_once(hub: RunningHub, admin: str, tenant: tuple[str, str]) -> p
 
 
 async def test_a_bad_token_is_refused_before_anything_is_saved(
-    jira_hub: RunningHub, tokens: Tokens, tenant: tuple[str, str], jira_site: JiraSite
+    hub: RunningHub, tokens: Tokens, tenant: tuple[str, str], jira_site: JiraSite
 ) -> None:
-    refused = await failure(configure(jira_hub, tokens.admin, tenant, jira_site, "ATATT3xFfGF0-not-a-real-token"))
+    refused = await failure(configure(hub, tokens.admin, tenant, jira_site, "ATATT3xFfGF0-not-a-real-token"))
     assert (refused.code, refused.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "CONNECTION_TEST_FAILED")
     assert "Jira rejected the email and API token" in refused.message
     assert "not-a-real-token" not in refused.message
 
 
 async def test_a_site_is_imported_as_the_sandbox_holds_it_and_a_reimport_writes_nothing(
-    jira_hub: RunningHub, tokens: Tokens, tenant: tuple[str, str], jira_site: JiraSite, neo4j_driver: neo4j.Driver
+    hub: RunningHub, tokens: Tokens, tenant: tuple[str, str], jira_site: JiraSite, neo4j_driver: neo4j.Driver
 ) -> None:
-    saved = await configure(jira_hub, tokens.admin, tenant, jira_site, MAIN_TOKEN)
+    saved = await configure(hub, tokens.admin, tenant, jira_site, MAIN_TOKEN)
     assert saved.connection_status == pb.CONNECTION_STATUS_CONNECTED
     async with httpx.AsyncClient(base_url=jira_site.url) as admin_api:
         truth = (await admin_api.get("/_sandbox/state")).json()
 
-    first = await import_once(jira_hub, tokens.admin, tenant)
+    first = await import_once(hub, tokens.admin, tenant)
     assert first.state == pb.IMPORT_JOB_STATE_SUCCEEDED, first.error
     project = tenant[1]
     sites = count(neo4j_driver, "MATCH (s:Site:Organization {projectId: $p, source: 'jira'}) RETURN count(s)", project)
@@ -139,7 +134,7 @@ async def test_a_site_is_imported_as_the_sandbox_holds_it_and_a_reimport_writes_
     assert hidden >= 1, "people whose email Jira hides have none in the graph"
     assert first.api_calls > 0
 
-    again = await import_once(jira_hub, tokens.admin, tenant)
+    again = await import_once(hub, tokens.admin, tenant)
     assert again.state == pb.IMPORT_JOB_STATE_SUCCEEDED, again.error
     assert again.counters["properties_set"] == 0
     assert again.counters["relationships_created"] == 0
@@ -153,12 +148,12 @@ async def _live_projects(site: JiraSite) -> list[dict[str, str]]:
 
 
 async def test_a_project_that_goes_out_of_view_keeps_its_issues_while_a_deleted_issue_is_tombstoned(
-    jira_hub: RunningHub, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+    hub: RunningHub, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
 ) -> None:
     """A 404 means missing *or not visible* (§7): only what a visible project no longer holds is gone."""
     with serving(GeneratorConfig(seed=19, projects=2, issues_per_project=8)) as site:
-        await configure(jira_hub, tokens.admin, tenant, site, MAIN_TOKEN)
-        assert (await import_once(jira_hub, tokens.admin, tenant)).state == pb.IMPORT_JOB_STATE_SUCCEEDED
+        await configure(hub, tokens.admin, tenant, site, MAIN_TOKEN)
+        assert (await import_once(hub, tokens.admin, tenant)).state == pb.IMPORT_JOB_STATE_SUCCEEDED
         model = site.sandbox.site
         main = model.api_tokens[MAIN_TOKEN]
         live = [p for p in model.projects.values() if model.can_browse(main, p)]
@@ -169,7 +164,7 @@ async def test_a_project_that_goes_out_of_view_keeps_its_issues_while_a_deleted_
         async with httpx.AsyncClient(base_url=site.url) as admin_api:
             assert (await admin_api.delete(f"/_sandbox/issues/{doomed}")).status_code == 200
         hidden.members = frozenset({"someone-else"})  # the credential loses access to the project
-        again = await import_once(jira_hub, tokens.admin, tenant)
+        again = await import_once(hub, tokens.admin, tenant)
     assert again.state == pb.IMPORT_JOB_STATE_SUCCEEDED, again.error
     records, _, _ = neo4j_driver.execute_query(
         "MATCH (i:Issue {projectId: $p, source: 'jira'}) WHERE i.externalId IN $ids RETURN count(i) AS c",

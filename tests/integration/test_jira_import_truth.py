@@ -11,23 +11,21 @@ written while its content, which Jira hides (§7), is not.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import neo4j
 import pytest
-from google.protobuf import field_mask_pb2
 
-from devtools.neo4j_local import Connection
 from integrations.v1 import integration_service_pb2 as pb
 from sandbox.jira.adf import V7_DOCUMENT, V7_TEXT
 from sandbox.jira.generator import MAIN_EMAIL, MAIN_TOKEN, GeneratorConfig
 from sandbox.jira.model import Issue, Site
 from sandbox.jira.times import jira_time
-from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer, hub_with, server_env
-from tests.integration.test_jira_import import import_once
+from tests.conftest import RunningHub, Tokens
+from tests.integration.test_jira_import import configure, import_once
 from tests.jira_sites import JiraSite, serving
 
 CONFIG = GeneratorConfig(seed=3, projects=3, issues_per_project=10)
@@ -38,33 +36,6 @@ LABELS = ("Site", "JiraProject", "Issue", "Epic", "Person", "Tag", "Component", 
 def jira_site() -> Iterator[JiraSite]:
     with serving(CONFIG) as site:
         yield site
-
-
-@pytest.fixture
-async def jira_hub(
-    neo4j_connection: Connection, tokens: Tokens, clickup_sandbox: RunningSandbox, encryption_keys: str
-) -> AsyncIterator[RunningHub]:
-    env = server_env(neo4j_connection, tokens, clickup_sandbox.api_url, encryption_keys)
-    async with hub_with(env) as hub:
-        yield hub
-
-
-async def configure_all(hub: RunningHub, admin: str, tenant: tuple[str, str], site: JiraSite) -> pb.Integration:
-    """API-token sign-in as the main user, every project, comments and archived projects included."""
-    settings = pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=MAIN_TOKEN)
-    settings.options.update(
-        {"site_url": site.url, "email": MAIN_EMAIL, "include_comments": True, "include_archived": True}
-    )
-    saved: pb.Integration = await hub.stub.UpdateIntegration(
-        pb.UpdateIntegrationRequest(
-            org_id=tenant[0],
-            project_id=tenant[1],
-            integration=pb.Integration(name="jira", enabled=True, settings=settings),
-            update_mask=field_mask_pb2.FieldMask(paths=["settings", "enabled"]),
-        ),
-        metadata=bearer(admin),
-    )
-    return saved
 
 
 # ---------------------------------------------------------------- the truth, from the sandbox's model
@@ -195,16 +166,16 @@ def native(value: Any) -> Any:
 
 
 async def test_a_generated_site_is_imported_as_its_truth_says(
-    jira_hub: RunningHub, tokens: Tokens, tenant: tuple[str, str], jira_site: JiraSite, neo4j_driver: neo4j.Driver
+    hub: RunningHub, tokens: Tokens, tenant: tuple[str, str], jira_site: JiraSite, neo4j_driver: neo4j.Driver
 ) -> None:
     site = jira_site.sandbox.site
     t = truth_of(site)
     archived = [p for p in t.projects if site.projects[p].archived]
     assert archived, "the site has an archived project to list"
     assert len(t.browsable) == CONFIG.projects
-    saved = await configure_all(jira_hub, tokens.admin, tenant, jira_site)
+    saved = await configure(hub, tokens.admin, tenant, jira_site, MAIN_TOKEN, include_archived=True)
     assert saved.connection_status == pb.CONNECTION_STATUS_CONNECTED
-    job = await import_once(jira_hub, tokens.admin, tenant)
+    job = await import_once(hub, tokens.admin, tenant)
     assert job.state == pb.IMPORT_JOB_STATE_SUCCEEDED, job.error
     p = tenant[1]
 

@@ -188,6 +188,20 @@ async def live(
             yield hub
 
 
+async def auto_sync(hub: RunningHub, admin: str, tenant: tuple[str, str], on: bool) -> pb.Integration:
+    wanted = pb.Integration(name="jira", settings=pb.IntegrationSettings(sync_settings=pb.SyncSettings(auto_sync=on)))
+    saved: pb.Integration = await hub.stub.UpdateIntegration(
+        pb.UpdateIntegrationRequest(
+            org_id=tenant[0],
+            project_id=tenant[1],
+            integration=wanted,
+            update_mask=field_mask_pb2.FieldMask(paths=["settings.sync_settings.auto_sync"]),
+        ),
+        metadata=bearer(admin),
+    )
+    return saved
+
+
 async def test_an_oauth_project_lives_on_dynamic_webhooks_signed_with_a_jwt_and_refreshed_before_expiry(
     live: RunningHub, tokens: Tokens, tenant: tuple[str, str], jira_cloud: JiraSite, neo4j_driver: neo4j.Driver
 ) -> None:
@@ -197,16 +211,7 @@ async def test_an_oauth_project_lives_on_dynamic_webhooks_signed_with_a_jwt_and_
         pb.StartImportRequest(org_id=tenant[0], project_id=tenant[1], name="jira"), metadata=bearer(admin)
     )
     assert (await watch(hub, admin, tenant, job.id))[-1].state == pb.IMPORT_JOB_STATE_SUCCEEDED
-    on = pb.Integration(name="jira", settings=pb.IntegrationSettings(sync_settings=pb.SyncSettings(auto_sync=True)))
-    enabled = await hub.stub.UpdateIntegration(
-        pb.UpdateIntegrationRequest(
-            org_id=tenant[0],
-            project_id=tenant[1],
-            integration=on,
-            update_mask=field_mask_pb2.FieldMask(paths=["settings.sync_settings.auto_sync"]),
-        ),
-        metadata=bearer(admin),
-    )
+    enabled = await auto_sync(hub, admin, tenant, True)
     assert [w.status for w in enabled.webhooks] == ["active"]
     hooks = jira_cloud.sandbox.hub.webhooks
     dynamic = [h for h in hooks.values() if h.kind == "dynamic" and h.client_id == CLIENT_ID]
@@ -240,15 +245,6 @@ async def test_an_oauth_project_lives_on_dynamic_webhooks_signed_with_a_jwt_and_
     assert dynamic[0].expires_ms is not None
     assert dynamic[0].expires_ms > now_ms + 29 * 24 * 3600 * 1000, "refreshed before it expired"
 
-    off = pb.Integration(name="jira", settings=pb.IntegrationSettings(sync_settings=pb.SyncSettings(auto_sync=False)))
-    disabled = await hub.stub.UpdateIntegration(
-        pb.UpdateIntegrationRequest(
-            org_id=tenant[0],
-            project_id=tenant[1],
-            integration=off,
-            update_mask=field_mask_pb2.FieldMask(paths=["settings.sync_settings.auto_sync"]),
-        ),
-        metadata=bearer(admin),
-    )
+    disabled = await auto_sync(hub, admin, tenant, False)
     assert list(disabled.webhooks) == []
     assert not any(h.kind == "dynamic" for h in hooks.values()), "deleted in Jira too"

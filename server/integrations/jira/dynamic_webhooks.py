@@ -25,16 +25,10 @@ from server.integrations.jira.errors import JiraResponseError
 from server.integrations.jira.live_sync import route_key
 from server.integrations.jira.options import JiraOptions
 from server.integrations.jira.times import parse_datetime
+from server.integrations.jira.webhooks import ISSUE_AND_COMMENT_EVENTS
 
 PATH = "/rest/api/3/webhook"
-EVENTS = (
-    "jira:issue_created",
-    "jira:issue_updated",
-    "jira:issue_deleted",
-    "comment_created",
-    "comment_updated",
-    "comment_deleted",
-)
+EVENTS = ISSUE_AND_COMMENT_EVENTS  # all a dynamic webhook may ask for (§6.1)
 REFRESH_BEFORE = timedelta(days=7)  # the facts advise refreshing weekly; a 30-day life leaves room
 MAX_KEYS_IN_FILTER = 200
 

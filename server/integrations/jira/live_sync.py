@@ -31,17 +31,12 @@ from server.integrations.jira.client import JiraClient
 from server.integrations.jira.errors import JiraForbidden, JiraNotFound, JiraResponseError
 from server.integrations.jira.importer import SEARCH_PAGE, fetch_comments
 from server.integrations.jira.options import JiraOptions
-from server.integrations.jira.webhooks import SiteFacts, issue_fields
+from server.integrations.jira.webhooks import ISSUE_AND_COMMENT_EVENTS, SiteFacts, issue_fields
 
 ADMIN_WEBHOOKS = "/rest/webhooks/1.0/webhook"
 # Every admin event the graph follows (webhooks.FAMILIES); the rest would only be stored and ignored.
 EVENTS = (
-    "jira:issue_created",
-    "jira:issue_updated",
-    "jira:issue_deleted",
-    "comment_created",
-    "comment_updated",
-    "comment_deleted",
+    *ISSUE_AND_COMMENT_EVENTS,
     "issuelink_created",
     "issuelink_deleted",
     "sprint_created",

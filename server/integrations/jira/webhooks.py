@@ -43,6 +43,16 @@ _WEBHOOK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _IDENTIFIER = re.compile(r"[\x21-\x7e]{1,200}")
 _PROJECT_KEY = re.compile(r"([A-Z][A-Z0-9_]{0,49})-\d+")
 
+# The issue and comment events: all a dynamic webhook may ask for (§6.1), and the core of an admin one's.
+ISSUE_AND_COMMENT_EVENTS = (
+    "jira:issue_created",
+    "jira:issue_updated",
+    "jira:issue_deleted",
+    "comment_created",
+    "comment_updated",
+    "comment_deleted",
+)
+
 # Event prefix → the body's object whose ``id`` the event is about (first match wins).
 FAMILIES = (
     ("jira:issue_", "issue"),
@@ -338,6 +348,7 @@ async def apply_event(
 __all__ = [
     "FLOW_HEADER",
     "IDENTIFIER_HEADER",
+    "ISSUE_AND_COMMENT_EVENTS",
     "ROUTE_KEY_HEADER",
     "SiteFacts",
     "apply_event",
