@@ -225,7 +225,11 @@ class WebhookHub:
         hook.status = "suspended" if hook.fail_count >= SUSPEND_AT else "failing"
 
     async def aclose(self) -> None:
-        for worker in self._workers.values():
+        """Stop the workers and wait for them: a task left pending when the loop goes is destroyed
+        mid-connect, and its coroutines are never awaited (a warning the test suite treats as an error)."""
+        workers = list(self._workers.values())
+        for worker in workers:
             worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
         if self._http is not None:
             await self._http.aclose()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -37,7 +40,13 @@ async def _method_not_allowed(request: Request, exc: Exception) -> Response:
 
 
 def create_app(sandbox: Sandbox) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await sandbox.hub.aclose()
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             *search.routes(),
             *platform.routes(),

@@ -318,9 +318,14 @@ class WebhookHub:
             headers["X-Hub-Signature"] = sign((delivery.secret or "") + ("forged" if forged else ""), delivery.body)
         return headers
 
-    def close(self) -> None:
-        for worker in self._workers.values():
+    async def aclose(self) -> None:
+        """Stop the delivery workers and wait for them, before the server's event loop goes: a task
+        left pending there is destroyed mid-connect, and its coroutines are never awaited."""
+        workers = list(self._workers.values())
+        for worker in workers:
             worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        self._workers.clear()
 
 
 def _fields_match(hook: Webhook, event: str, payload: dict[str, Any]) -> bool:

@@ -14,67 +14,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
 import grpc
 import httpx
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from devtools.neo4j_local import Connection
 from integrations.v1 import integration_service_pb2 as pb
-from integrations.v1 import integration_service_pb2_grpc as pb_grpc
 from tests.conftest import Tokens, bearer, server_env
 from tests.integration.rpc import failure
-from tests.support import UvicornThread, free_port
+from tests.replicas import START_SECONDS, Replica, serving, start_replica
+from tests.support import UvicornThread
 from tests.tracker.conftest import UNUSED_URL
 from tests.tracker.standin import Tracker, create_app
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVICE = "integrations.v1.IntegrationService"
 CLIENT_ID = "tracker-test-app"
 REDIRECT_URI = "http://127.0.0.1:9/oauth/callback"  # never called: the test reads the redirect itself
 ROUNDS = 20
-START_SECONDS = 90.0
-# Health answers while the server starts: not listening yet, or its services not registered yet.
-NOT_YET = (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND)
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@dataclass
-class Replica:
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    log: IO[bytes]
-    channel: grpc.aio.Channel
-    stub: pb_grpc.IntegrationServiceAsyncStub
-
-    async def stop(self) -> None:
-        """SIGTERM, as an orchestrator stops a replica; killed if it has not exited in 30 s."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.to_thread(self.process.wait, 30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                await asyncio.to_thread(self.process.wait, 30)
-        await self.channel.close(None)
-        self.log.close()
-
-    def tail(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")[-3000:]
 
 
 @dataclass
@@ -93,38 +57,6 @@ class Replicas:
 
     def logs(self) -> str:
         return "\n".join(server.log_path.read_text(errors="replace") for server in self.servers)
-
-
-def start_replica(env: dict[str, str], log_path: Path) -> Replica:
-    port = free_port()
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.tracker.serve"],
-        cwd=ROOT,
-        env={**env, "INTEGRATIONS_GRPC_ADDRESS": f"127.0.0.1:{port}", "PATH": os.environ["PATH"]},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    return Replica(process, log_path, log, channel, pb_grpc.IntegrationServiceStub(channel))
-
-
-async def serving(replica: Replica, deadline: float) -> None:
-    """Until the replica's gRPC health says SERVING; fails at once if the process exits."""
-    health: Any = health_pb2_grpc.HealthStub(replica.channel)
-    while True:
-        if replica.process.poll() is not None:
-            raise AssertionError(f"the server exited ({replica.process.returncode}) before serving:\n{replica.tail()}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the server was not serving within {START_SECONDS:.0f}s:\n{replica.tail()}")
-        try:
-            answer = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE), timeout=1, wait_for_ready=True)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() not in NOT_YET:
-                raise
-            continue
-        if answer.status == health_pb2.HealthCheckResponse.SERVING:
-            return
 
 
 @pytest.fixture
@@ -146,7 +78,7 @@ async def replicas(
             "TRACKER_OAUTH_CLIENT_SECRET_FILE": str(secret_file),
             "LOG_LEVEL": "DEBUG",  # the most the server ever says: none of it may be a secret
         }
-        servers = [start_replica(env, tmp_path / f"replica-{n}.log") for n in (1, 2)]
+        servers = [start_replica(env, tmp_path / f"replica-{n}.log", "tests.tracker.serve") for n in (1, 2)]
         stack = Replicas(tracker, standin.url, servers, tokens.admin, [client_secret, tokens.admin])
         try:
             deadline = time.monotonic() + START_SECONDS
