@@ -126,6 +126,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "REQUIRE (l.orgId, l.projectId, l.integration) IS UNIQUE",
         ),
     ),
+    Migration(
+        8,
+        "background duties leased to one replica per period",
+        ("CREATE CONSTRAINT duty_lease_key IF NOT EXISTS FOR (l:DutyLease) REQUIRE l.duty IS UNIQUE",),
+    ),
 )
 
 _BOOTSTRAP = (

@@ -14,6 +14,7 @@ from grpc_reflection.v1alpha import reflection
 
 from graph.authorization_states import AuthorizationStates
 from graph.connection import GraphConfig, open_driver
+from graph.duty_leases import DutyLeases
 from graph.import_jobs import ImportJobStore
 from graph.integration_store import IntegrationStore
 from graph.migrations import migrate
@@ -106,6 +107,7 @@ class HubServer:
             cfg.neo4j_database,
             cfg.webhook_public_url,
             cfg.live_sync_check_seconds,
+            DutyLeases(self._driver, cfg.neo4j_database),
         )
         authorizations = Authorizations(gallery, AuthorizationStates(self._driver, cfg.neo4j_database), cfg.keyring)
         service = IntegrationService(

@@ -6,6 +6,11 @@ re-activates a suspended one, and repairs the gap by having the plugin re-read e
 since the container's watermark (minus an overlap, for sources whose "changed since" bound is
 fuzzy) through the same writer. The same repair also runs on the integration's sync interval.
 
+Every replica runs this supervisor; each duty (checking one webhook, reconciling one integration,
+repairing one gap) is claimed for its period through a lease in Neo4j (``graph/duty_leases.py``), so
+it runs once per period whichever replica gets there first, and a dead replica's duties pass to
+another when its leases run out.
+
 Each project gets its own webhook endpoint (``WebhookTarget``): the gateway's URL for the
 integration plus a route derived from (org, project, integration), which the plugin puts in the
 query or the path as its signing scheme needs. A third party that allows one webhook per account
@@ -18,12 +23,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
+import uuid
 from datetime import timedelta
 
 import neo4j
 from google.protobuf import field_mask_pb2
 
+from graph.duty_leases import DutyLeases
 from graph.import_jobs import ImportJobStore
 from graph.integration_store import IntegrationKey
 from graph.webhook_inbox import WebhookHealth, WebhookRegistration
@@ -40,6 +46,10 @@ logger = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=5)
 DEFAULT_INTERVAL_SECONDS = 15 * 60
+# A check's claim lasts this share of the check interval: the next round (of any replica) finds it
+# free, a replica whose loop runs a little behind finds it taken.
+CHECK_CLAIM_SHARE = 0.8
+RECONCILE_CLAIM_SECONDS = 120.0  # the longest a reconcile may take before another replica may step in
 
 
 def webhook_target(public_url: str, key: IntegrationKey) -> WebhookTarget:
@@ -76,7 +86,9 @@ class LiveSync:
         database: str,
         public_url: str | None,
         check_seconds: float = 60.0,
+        leases: DutyLeases | None = None,
     ) -> None:
+        """``leases`` None: this process is the only one supervising (every duty is its own)."""
         self._desk = desk
         self._gallery = gallery
         self._jobs = jobs
@@ -84,7 +96,8 @@ class LiveSync:
         self._database = database
         self._public_url = public_url
         self._check_seconds = check_seconds
-        self._last_repair: dict[str, float] = {}
+        self._leases = leases
+        self._owner = f"live-sync-{uuid.uuid4().hex[:12]}"
         self._task: asyncio.Task[None] | None = None
 
     async def reconcile(self, view: IntegrationView) -> None:
@@ -193,9 +206,16 @@ class LiveSync:
     async def health(self, org_id: str, project_id: str, name: str) -> list[WebhookHealth]:
         return await self._desk.health(org_id, project_id, name)
 
+    async def _claim(self, duty: str, seconds: float) -> bool:
+        return self._leases is None or await self._leases.claim(duty, self._owner, seconds)
+
     async def check_once(self) -> None:
         await self.reconcile_all()
+        period = self._check_seconds * CHECK_CLAIM_SHARE
         for registration in await self._desk.registrations():
+            duty = f"supervise|{registration.org_id}|{registration.project_id}|{registration.integration}|"
+            if not await self._claim(duty + registration.webhook_id, period):
+                continue  # another replica checks this webhook in this period
             try:
                 await self._check(registration)
             except ServiceError as exc:
@@ -218,6 +238,11 @@ class LiveSync:
         keys: set[IntegrationKey] = set(await self._gallery.enabled())
         keys.update(IntegrationKey(r.org_id, r.project_id, r.integration) for r in await self._desk.registrations())
         for key in sorted(keys, key=lambda k: (k.org_id, k.project_id, k.name)):
+            # One replica at a time, given back when done: the next one finds the states agree and
+            # does nothing, so a heal is never done twice, and a new mismatch is healed next round.
+            duty = f"reconcile|{key.org_id}|{key.project_id}|{key.name}"
+            if not await self._claim(duty, RECONCILE_CLAIM_SECONDS):
+                continue
             try:
                 await self.reconcile(await self._gallery.get(key.org_id, key.project_id, key.name))
             except Exception as exc:
@@ -228,6 +253,9 @@ class LiveSync:
                     key.project_id,
                     _describe(exc),
                 )
+            finally:
+                if self._leases is not None:
+                    await self._leases.free(duty, self._owner)
 
     async def _check(self, reg: WebhookRegistration) -> None:
         view = await self._gallery.get(reg.org_id, reg.project_id, reg.integration)
@@ -246,15 +274,16 @@ class LiveSync:
         state = status.status
         await self._desk.record_health(reg.integration, reg.webhook_id, state, status.fail_count)
         interval = view.settings.sync.interval_seconds or DEFAULT_INTERVAL_SECONDS
-        due = time.monotonic() - self._last_repair.get(reg.webhook_id, float("-inf")) >= interval
+        repair_duty = f"repair|{reg.org_id}|{reg.project_id}|{reg.integration}|{reg.webhook_id}"
         if state == "suspended":
             await view.plugin.reactivate_webhook(view.settings, reg.webhook_id)
             await self._desk.record_health(reg.integration, reg.webhook_id, "active", 0)
             logger.warning(
                 "webhook %s was suspended by %s: re-activated; repairing the gap", reg.webhook_id, reg.integration
             )
+            await self._claim(repair_duty, interval)  # repaired now: the next one is an interval away
             await self.repair(reg, view)
-        elif due:
+        elif await self._claim(repair_duty, interval):
             await self.repair(reg, view)
 
     async def _replace(self, reg: WebhookRegistration, view: IntegrationView) -> None:
@@ -305,8 +334,7 @@ class LiveSync:
                 )
                 logger.warning("%s/%s %s: %s", reg.org_id, reg.project_id, reg.integration, problem)
                 await self._jobs.record_sync_error(reg.org_id, reg.project_id, reg.integration, problem)
-                self._last_repair[reg.webhook_id] = time.monotonic()  # said once per interval, not per check
-                return 0
+                return 0  # said once per interval: the repair's claim holds until the next
             logger.info("workspace %s has no watermark: repairing from the last import's start", reg.workspace_id)
             mark = started
         writer = GraphWriter(self._driver, self._database, reg.org_id, reg.project_id, view.plugin.graph_schema)
@@ -315,7 +343,6 @@ class LiveSync:
         )
         count, reached = repaired.records, repaired.newest or mark
         await self._jobs.advance_watermark(reg.org_id, reg.project_id, reg.integration, reg.workspace_id, reached)
-        self._last_repair[reg.webhook_id] = time.monotonic()
         logger.info("gap repair of workspace %s re-read %d task(s)", reg.workspace_id, count)
         return count
 
