@@ -34,6 +34,11 @@ from server.integrations.registry import IntegrationRegistry
 from tests.support import UvicornThread
 
 TEST_NEO4J_PORT = int(os.environ.get("TEST_NEO4J_PORT", "7697"))
+# The suite reaches its own Neo4j through the routing scheme, as a cluster deployment does (issue 13,
+# item 4); ``NEO4J_TEST_SCHEME=bolt`` runs it over a direct connection instead.
+TEST_NEO4J_SCHEME = os.environ.get("NEO4J_TEST_SCHEME", "neo4j")
+if TEST_NEO4J_SCHEME not in ("neo4j", "bolt"):
+    raise pytest.UsageError(f"NEO4J_TEST_SCHEME must be neo4j or bolt, not {TEST_NEO4J_SCHEME!r}")
 
 
 def _wipe(connection: Connection) -> None:
@@ -61,7 +66,10 @@ def neo4j_connection() -> Iterator[Connection]:
     if shutil.which("java") and shutil.which("mvn"):
         instance = LocalNeo4j("test", TEST_NEO4J_PORT, heap="1g")
         was_running = instance.pid() is not None and instance.answers()
-        connection = instance.start()
+        started = instance.start()
+        connection = Connection(
+            started.uri.replace("bolt://", f"{TEST_NEO4J_SCHEME}://", 1), started.user, started.password
+        )
         _wipe(connection)
         yield connection
         if not was_running:
