@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from datetime import timedelta
 
@@ -35,7 +36,7 @@ from graph.integration_store import IntegrationKey
 from graph.webhook_inbox import WebhookHealth, WebhookRegistration
 from graph.writer import GraphWriter
 from integrations.v1 import integration_service_pb2 as pb
-from server.errors import FailedPrecondition, ServiceError
+from server.errors import FailedPrecondition, ServiceError, Unavailable
 from server.gallery import Gallery, IntegrationView
 from server.integrations.base import Outcome
 from server.integrations.oauth import GrantRevoked
@@ -50,6 +51,7 @@ DEFAULT_INTERVAL_SECONDS = 15 * 60
 # free, a replica whose loop runs a little behind finds it taken.
 CHECK_CLAIM_SHARE = 0.8
 RECONCILE_CLAIM_SECONDS = 120.0  # the longest a reconcile may take before another replica may step in
+RECONCILE_WAIT_SECONDS = 0.2
 
 
 def webhook_target(public_url: str, key: IntegrationKey) -> WebhookTarget:
@@ -105,8 +107,31 @@ class LiveSync:
 
         Called once the update is saved. If the webhooks cannot be set up, auto-sync is saved back
         to off (and the reason recorded in the sync state) before the error is raised, so no saved
-        state ever claims a live sync that does not exist.
+        state ever claims a live sync that does not exist. One replica at a time per integration (a
+        lease, waited for), against the state as saved then: two updates on two replicas cannot
+        register its webhooks twice.
         """
+        if not view.plugin.supports_live_sync:
+            return
+        key = view.key
+        duty = f"reconcile|{key.org_id}|{key.project_id}|{key.name}"
+        deadline = time.monotonic() + RECONCILE_CLAIM_SECONDS
+        while not await self._claim(duty, RECONCILE_CLAIM_SECONDS):
+            if time.monotonic() > deadline:
+                raise Unavailable(
+                    f"another replica is still setting up live sync of {key.name}; try again", reason="LIVE_SYNC_BUSY"
+                )
+            await asyncio.sleep(RECONCILE_WAIT_SECONDS)
+        try:
+            await self._reconcile(await self._gallery.get(key.org_id, key.project_id, key.name))
+        finally:
+            await self._free(duty)
+
+    async def _free(self, duty: str) -> None:
+        if self._leases is not None:
+            await self._leases.free(duty, self._owner)
+
+    async def _reconcile(self, view: IntegrationView) -> None:
         if not view.plugin.supports_live_sync or _paused(view):
             return  # a paused integration keeps its webhooks (their events are held) until a new sign-in
         key = view.key
@@ -244,7 +269,7 @@ class LiveSync:
             if not await self._claim(duty, RECONCILE_CLAIM_SECONDS):
                 continue
             try:
-                await self.reconcile(await self._gallery.get(key.org_id, key.project_id, key.name))
+                await self._reconcile(await self._gallery.get(key.org_id, key.project_id, key.name))
             except Exception as exc:
                 logger.warning(
                     "live sync of %s for %s/%s is not as saved: %s",
@@ -254,8 +279,7 @@ class LiveSync:
                     _describe(exc),
                 )
             finally:
-                if self._leases is not None:
-                    await self._leases.free(duty, self._owner)
+                await self._free(duty)
 
     async def _check(self, reg: WebhookRegistration) -> None:
         view = await self._gallery.get(reg.org_id, reg.project_id, reg.integration)

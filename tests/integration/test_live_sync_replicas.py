@@ -1,4 +1,5 @@
-"""The live-sync supervisor on several replicas (issue 13, item 1): each duty once per period.
+"""Live sync on several replicas (issue 13, items 1 and 2): each duty once per period, one
+registration however many replicas save the same update.
 
 Two servers on one Neo4j supervise the same webhook. Both run their check at the same moment, twice:
 ClickUp is asked for the webhook's health once and the gap is repaired once, whichever replica got
@@ -8,11 +9,14 @@ there first; the second round finds every duty already done for this period.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from google.protobuf import field_mask_pb2
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from devtools.neo4j_local import Connection
@@ -20,8 +24,11 @@ from integrations.v1 import integration_service_pb2 as pb
 from sandbox.clickup.app import create_app
 from sandbox.clickup.generator import GeneratorConfig, generate
 from sandbox.clickup.state import Sandbox
+from sandbox.jira.generator import MAIN_EMAIL, MAIN_TOKEN
+from sandbox.jira.generator import GeneratorConfig as JiraConfig
 from tests.conftest import RunningHub, Tokens, bearer, server_env, start_hub
 from tests.integration.importing import enable_request, run_import
+from tests.jira_sites import serving
 from tests.support import UvicornThread, free_port
 
 
@@ -99,3 +106,49 @@ async def test_two_replicas_check_a_webhook_and_repair_its_gap_once_per_period(
 
     assert replicas.calls[health_path] == 1, "one health check of the webhook, not one per replica and round"
     assert replicas.calls[repair_path] >= 1, "the gap was repaired"
+
+
+async def test_two_replicas_turning_auto_sync_on_at_once_register_one_webhook(
+    neo4j_connection: Connection, tokens: Tokens, encryption_keys: str
+) -> None:
+    """Issue 13, item 2: the update's reconcile runs one replica at a time, against the saved state.
+    Eight projects, each turned on through both replicas at once, each on its own Jira site."""
+    sites = [serving(JiraConfig(seed=43 + n, projects=1, issues_per_project=2)) for n in range(8)]
+    with contextlib.ExitStack() as stack:
+        running = [stack.enter_context(site) for site in sites]
+        env = server_env(neo4j_connection, tokens, "http://127.0.0.1:9/api/v2", encryption_keys) | {
+            "LIVE_SYNC_CHECK_SECONDS": "3600",
+            "WEBHOOK_PUBLIC_URL": f"http://127.0.0.1:{free_port()}",
+        }
+        first, second = await start_hub(env), await start_hub(env)
+        try:
+            tenants = [("org-race", f"race-{uuid.uuid4().hex[:8]}") for _ in running]
+
+            def update(tenant: tuple[str, str], url: str, auto_sync: bool) -> pb.UpdateIntegrationRequest:
+                settings = pb.IntegrationSettings(auth_method=pb.AUTH_METHOD_API_TOKEN, api_token=MAIN_TOKEN)
+                settings.options.update({"site_url": url, "email": MAIN_EMAIL})
+                settings.sync_settings.auto_sync = auto_sync
+                return pb.UpdateIntegrationRequest(
+                    org_id=tenant[0],
+                    project_id=tenant[1],
+                    integration=pb.Integration(name="jira", enabled=True, settings=settings),
+                    update_mask=field_mask_pb2.FieldMask(paths=["settings", "enabled"]),
+                )
+
+            for tenant, site in zip(tenants, running, strict=True):
+                await first.stub.UpdateIntegration(update(tenant, site.url, False), metadata=bearer(tokens.admin))
+            answers = await asyncio.gather(
+                *(
+                    hub.stub.UpdateIntegration(update(tenant, site.url, True), metadata=bearer(tokens.admin))
+                    for tenant, site in zip(tenants, running, strict=True)
+                    for hub in (first, second)
+                )
+            )
+            assert all([w.status for w in a.webhooks] == ["active"] for a in answers)
+            for site in running:
+                hooks = [h for h in site.sandbox.hub.webhooks.values() if h.kind == "admin"]
+                assert len(hooks) == 1, "one webhook in Jira per project, not one per replica"
+        finally:
+            for hub in (first, second):
+                await hub.channel.close(None)
+                await hub.server.stop(grace=1)
