@@ -59,6 +59,11 @@ def _settings_request(
     )
 
 
+# Calls spread over every address the target names (``ipv4:10.0.0.1:50051,10.0.0.2:50051``, or
+# ``dns:///integrations:50051`` with an address per replica), and move on from one that is down.
+SPREAD = (("grpc.lb_policy_name", "round_robin"),)
+
+
 class IntegrationsClient:
     def __init__(
         self,
@@ -71,7 +76,7 @@ class IntegrationsClient:
         channel: grpc.Channel | None = None,
     ) -> None:
         self._policy = _Policy(token, deadline, retries, backoff)
-        self._channel = channel or grpc.insecure_channel(target)
+        self._channel = channel or grpc.insecure_channel(target, options=SPREAD)
         self._stub = pb_grpc.IntegrationServiceStub(self._channel)
 
     @property
@@ -196,7 +201,7 @@ class AsyncIntegrationsClient:
         self, target: str, token: str, *, deadline: float = DEFAULT_DEADLINE, retries: int = 5, backoff: float = 0.2
     ) -> None:
         self._policy = _Policy(token, deadline, retries, backoff)
-        self._channel = grpc.aio.insecure_channel(target)
+        self._channel = grpc.aio.insecure_channel(target, options=SPREAD)
         self._stub: pb_grpc.IntegrationServiceAsyncStub = pb_grpc.IntegrationServiceStub(self._channel)
 
     @property

@@ -83,6 +83,14 @@ def grpcurl_binary(install: bool) -> str | None:
     return str(target / "grpcurl") if result.returncode == 0 else None
 
 
+def serving(channel: grpc.Channel) -> Callable[[], bool]:
+    """Whether the server behind ``channel`` says SERVING (for ``wait_for``)."""
+    health = health_pb2_grpc.HealthStub(channel)
+    return lambda: bool(
+        health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING
+    )
+
+
 def configure_and_import(
     stub: pb_grpc.IntegrationServiceStub,
     auth: tuple[tuple[str, str], ...],
@@ -147,6 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grpc-port", type=int, default=50051)
     parser.add_argument("--sandbox-port", type=int, default=8990)
     parser.add_argument("--jira-sandbox-port", type=int, default=8991)
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        choices=range(1, 10),
+        metavar="N",
+        help="server replicas (ports from --grpc-port)",
+    )
     parser.add_argument("--gateway-port", type=int, default=8080)
     parser.add_argument("--gallery-port", type=int, default=8070)
     parser.add_argument("--neo4j-port", type=int, default=7687)
@@ -235,19 +251,16 @@ def main(argv: list[str] | None = None) -> int:
             "CLICKUP_OAUTH_CLIENT_SECRET": "sandbox-secret",
             "CLICKUP_OAUTH_AUTHORIZE_URL": f"{sandbox_url}/api",
         }
-        children.append(spawn("server", [], server_log, env))
+        addresses = [f"127.0.0.1:{args.grpc_port + n}" for n in range(args.replicas)]
+        for n, address in enumerate(addresses):  # replicas on one Neo4j: they share its leases
+            log = server_log if n == 0 else run_dir / "logs" / f"server-{n + 1}.log"
+            children.append(spawn("server", [], log, {**env, "INTEGRATIONS_GRPC_ADDRESS": address}))
+            with grpc.insecure_channel(address) as replica:
+                wait_for(f"the gRPC server on {address}", serving(replica), 60, log)
         channel = grpc.insecure_channel(target)
-        health = health_pb2_grpc.HealthStub(channel)
-        wait_for(
-            "the gRPC server",
-            lambda: (
-                health.Check(health_pb2.HealthCheckRequest(), timeout=1).status
-                == health_pb2.HealthCheckResponse.SERVING
-            ),
-            60,
-            server_log,
-        )
-        say(f"IntegrationService on {target} (health SERVING)")
+        # The gateway and the gallery reach every replica, round-robin (their channels spread calls).
+        servers = target if args.replicas == 1 else "ipv4:" + ",".join(addresses)
+        say(f"IntegrationService on {', '.join(addresses)} (health SERVING; {args.replicas} replica(s))")
 
         # 5. ClickUp and Jira configured against their sandboxes, tested, imported (followed live)
         stub = pb_grpc.IntegrationServiceStub(channel)
@@ -271,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         gateway_log = run_dir / "logs" / "gateway.log"
         gateway_env = {
             **os.environ,
-            "GATEWAY_SERVER_TARGET": target,
+            "GATEWAY_SERVER_TARGET": servers,
             "GATEWAY_SERVER_TOKEN": gateway_token,
             "GATEWAY_SPOOL_PATH": str(run_dir / "gateway-spool.sqlite3"),
         }
@@ -284,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         gallery_log = run_dir / "logs" / "gallery.log"
         gallery_env = {
             **os.environ,
-            "INTEGRATIONS_SERVER": target,
+            "INTEGRATIONS_SERVER": servers,
             "INTEGRATIONS_TOKEN_FILE": str(run_dir / "admin-token"),
             "GALLERY_PROJECTS": f"{ORG}/{PROJECT}",
         }

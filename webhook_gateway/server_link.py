@@ -36,9 +36,14 @@ def error_reason(error: grpc.aio.AioRpcError) -> str:
 SECRET_TIMEOUT_SECONDS = 1.5
 
 
+# Deliveries spread over every server replica the target names (``ipv4:a:p,b:p`` or ``dns:///name:p``),
+# and move on from one that is down.
+SPREAD = (("grpc.lb_policy_name", "round_robin"),)
+
+
 class ServerLink:
     def __init__(self, target: str, token: str, timeout: float) -> None:
-        self._channel = grpc.aio.insecure_channel(target)
+        self._channel = grpc.aio.insecure_channel(target, options=SPREAD)
         self._stub: pb_grpc.IntegrationServiceAsyncStub = pb_grpc.IntegrationServiceStub(self._channel)
         self._metadata = (("authorization", f"Bearer {token}"),)
         self._timeout = timeout

@@ -17,6 +17,7 @@ from clients.errors import (
 from devtools.neo4j_local import Connection
 from integrations.v1 import integration_service_pb2 as pb
 from sandbox.clickup.fixtures import TV_TOKEN
+from server.metrics import ServerMetrics
 from tests.conftest import RunningHub, RunningSandbox, Tokens, server_env, start_hub
 from tests.support import free_port
 
@@ -91,3 +92,41 @@ async def test_async_client_retries_unavailable_until_the_server_is_back(
             await second.server.stop(grace=1)
     assert [i.name for i in listed] == ["clickup", "jira"]
     assert client.retries_made >= 1, "the first attempt met no server and was retried"
+
+
+async def test_a_client_spreads_over_replicas_and_keeps_working_when_one_stops(
+    neo4j_connection: Connection,
+    tokens: Tokens,
+    clickup_sandbox: RunningSandbox,
+    encryption_keys: str,
+    tenant: tuple[str, str],
+) -> None:
+    """A target naming several replicas (``ipv4:a,b``): calls go round-robin, and a stopped replica is
+    left out (issue 13, item 5)."""
+    env = server_env(neo4j_connection, tokens, clickup_sandbox.api_url, encryption_keys)
+    replicas = []
+    for _ in range(2):
+        env["INTEGRATIONS_GRPC_ADDRESS"] = f"127.0.0.1:{free_port()}"
+        replicas.append(await start_hub(env))
+    target = "ipv4:" + ",".join(hub.target for hub in replicas)
+    served = [hub.server.metrics for hub in replicas]
+    try:
+        async with AsyncIntegrationsClient(target, tokens.admin, retries=8, backoff=0.1, deadline=5) as client:
+            for _ in range(6):
+                assert [i.name for i in await client.list_integrations(*tenant)] == ["clickup", "jira"]
+            counts = [rpc_count(metrics) for metrics in served]
+            assert all(count >= 1 for count in counts), f"both replicas served calls: {counts}"
+            await replicas[0].channel.close(None)
+            await replicas[0].server.stop(grace=0)
+            for _ in range(4):
+                assert [i.name for i in await client.list_integrations(*tenant)] == ["clickup", "jira"]
+    finally:
+        for hub in replicas[1:]:
+            await hub.channel.close(None)
+            await hub.server.stop(grace=1)
+
+
+def rpc_count(metrics: ServerMetrics) -> float:
+    """ListIntegrations calls this replica answered OK (its own metrics registry)."""
+    value = metrics.registry.get_sample_value("integrations_rpc_total", {"method": "ListIntegrations", "code": "OK"})
+    return value or 0.0

@@ -4,6 +4,7 @@ it all stops."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ def test_main_job_brings_everything_up_and_prints_working_calls(neo4j_connection
         "NEO4J_USER": neo4j_connection.user,
         "NEO4J_PASSWORD": neo4j_connection.password,
     }
-    grpc_port, sandbox_port, gateway_port, gallery_port = free_port(), free_port(), free_port(), free_port()
+    grpc_port, sandbox_port, gateway_port, gallery_port = two_free_ports(), free_port(), free_port(), free_port()
     jira_port = free_port()
     result = subprocess.run(
         [
@@ -45,6 +46,8 @@ def test_main_job_brings_everything_up_and_prints_working_calls(neo4j_connection
             "--no-grpcurl",
             "--grpc-port",
             str(grpc_port),
+            "--replicas",
+            "2",
             "--sandbox-port",
             str(sandbox_port),
             "--jira-sandbox-port",
@@ -73,7 +76,22 @@ def test_main_job_brings_everything_up_and_prints_working_calls(neo4j_connection
     assert f"Integration Gallery: http://127.0.0.1:{gallery_port}/ (2 integration(s)" in result.stdout
     assert "sign-in (OAuth) through the sandbox's consent page: ClickUp" in result.stdout
     assert f"-plaintext 127.0.0.1:{grpc_port} list" in result.stdout
+    replicas = f"IntegrationService on 127.0.0.1:{grpc_port}, 127.0.0.1:{grpc_port + 1} (health SERVING; 2 replica(s))"
+    assert replicas in result.stdout
     assert "integrations.v1.IntegrationService/GetIntegration" in result.stdout
     admin_token = (tmp_path / "admin-token").read_text().strip()
     assert admin_token not in result.stdout, "the token is referenced by file, never printed"
     assert (tmp_path / "admin-token").stat().st_mode & 0o077 == 0
+
+
+def two_free_ports() -> int:
+    """A free port whose next one is free too (the demo's second replica listens there)."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no two consecutive free ports on this machine")
