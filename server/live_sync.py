@@ -52,6 +52,7 @@ DEFAULT_INTERVAL_SECONDS = 15 * 60
 CHECK_CLAIM_SHARE = 0.8
 RECONCILE_CLAIM_SECONDS = 120.0  # the longest a reconcile may take before another replica may step in
 RECONCILE_WAIT_SECONDS = 0.2
+CHECK_CONCURRENCY = 8  # webhooks checked side by side, per replica
 
 
 def webhook_target(public_url: str, key: IntegrationKey) -> WebhookTarget:
@@ -236,25 +237,34 @@ class LiveSync:
 
     async def check_once(self) -> None:
         await self.reconcile_all()
-        period = self._check_seconds * CHECK_CLAIM_SHARE
-        for registration in await self._desk.registrations():
-            duty = f"supervise|{registration.org_id}|{registration.project_id}|{registration.integration}|"
-            if not await self._claim(duty + registration.webhook_id, period):
-                continue  # another replica checks this webhook in this period
-            try:
-                await self._check(registration)
-            except ServiceError as exc:
-                # An expected refusal (settings unreadable, integration gone): one line with the reason,
-                # every check interval, not a traceback that buries the log.
-                logger.warning(
-                    "live-sync check of webhook %s of %s failed: %s [%s]",
-                    registration.webhook_id,
-                    registration.integration,
-                    exc.message,
-                    exc.reason,
-                )
-            except Exception:
-                logger.exception("live-sync check of webhook %s failed", registration.webhook_id)
+        slots = asyncio.Semaphore(CHECK_CONCURRENCY)
+
+        async def supervise(registration: WebhookRegistration) -> None:
+            async with slots:
+                await self._supervise(registration)
+
+        # Side by side: a third party that does not answer (retries, backoff) holds up its own
+        # webhooks' checks, not everyone's.
+        await asyncio.gather(*(supervise(r) for r in await self._desk.registrations()))
+
+    async def _supervise(self, registration: WebhookRegistration) -> None:
+        duty = f"supervise|{registration.org_id}|{registration.project_id}|{registration.integration}|"
+        if not await self._claim(duty + registration.webhook_id, self._check_seconds * CHECK_CLAIM_SHARE):
+            return  # another replica checks this webhook in this period
+        try:
+            await self._check(registration)
+        except ServiceError as exc:
+            # An expected refusal (settings unreadable, integration gone): one line with the reason,
+            # every check interval, not a traceback that buries the log.
+            logger.warning(
+                "live-sync check of webhook %s of %s failed: %s [%s]",
+                registration.webhook_id,
+                registration.integration,
+                exc.message,
+                exc.reason,
+            )
+        except Exception:
+            logger.exception("live-sync check of webhook %s failed", registration.webhook_id)
 
     async def reconcile_all(self) -> None:
         """Bring every integration to its saved state: a server that died between saving an update
