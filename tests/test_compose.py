@@ -73,7 +73,14 @@ def test_docker_compose_config_accepts_the_file() -> None:
     assert version.returncode == 0, "docker CLI without the compose plugin: run scripts/bootstrap.sh --for-tests"
     result = docker_compose("--profile", "sandbox", "config", "--services", env=REQUIRED)
     assert result.returncode == 0, result.stderr
-    assert set(result.stdout.split()) == {"neo4j", "server", "webhook-gateway", "gallery", "clickup-sandbox"}
+    assert set(result.stdout.split()) == {
+        "neo4j",
+        "server",
+        "webhook-gateway",
+        "gallery",
+        "clickup-sandbox",
+        "jira-sandbox",
+    }
 
 
 def test_docker_compose_config_names_each_missing_secret() -> None:
@@ -88,3 +95,12 @@ def test_the_gateways_default_schemes_are_the_codes() -> None:
     value = compose()["services"]["webhook-gateway"]["environment"]["GATEWAY_SCHEMES"]
     default = value.split(":-", 1)[1].rstrip("}") if value.startswith("${") else value
     assert dict(pair.split("=", 1) for pair in default.split(",")) == DEFAULT_SCHEMES
+
+
+def test_two_server_replicas_reached_round_robin_by_name() -> None:
+    """Issue 13, item 5: the server runs as two replicas, and its clients name the service, not one
+    container (dns:/// gives one address per replica; their channels spread calls over them)."""
+    services = compose()["services"]
+    assert services["server"]["deploy"]["replicas"] == 2
+    assert services["webhook-gateway"]["environment"]["GATEWAY_SERVER_TARGET"] == "dns:///server:50051"
+    assert services["gallery"]["environment"]["INTEGRATIONS_SERVER"] == "dns:///server:50051"
