@@ -23,18 +23,13 @@ Every provider value is checked before use, and no message holds a code, token o
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 import httpx
 
 from server.integrations.credentials import OAuthTokens
-from server.integrations.jira.client import CLOUD_ID
 from server.integrations.jira.errors import (
     JiraError,
     JiraOAuthAppRejected,
@@ -42,6 +37,15 @@ from server.integrations.jira.errors import (
     JiraResponseError,
     JiraSiteNotGranted,
     http_error,
+)
+from server.integrations.jira.token_answers import (
+    BadAnswer,
+    JiraSite,
+    Refusal,
+    read_json,
+    refusal,
+    site_list,
+    token_answer,
 )
 from server.integrations.oauth import GrantRevoked, OAuthApp, OAuthFlowError, OAuthProvider
 
@@ -67,48 +71,9 @@ SCOPES = (
     "read:jql:jira",
 )
 
-MAX_VALUE = 4096
-MAX_EXPIRES_IN = 366 * 24 * 3600  # a year: anything longer is not a token lifetime we believe
-MAX_SITES = 1000
-_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 # The token endpoint's words for "this app (client id, secret) is not accepted".
 _APP_ERRORS = frozenset({"invalid_client", "unauthorized_client", "access_denied", "unsupported_grant_type"})
 _SETTINGS = "check JIRA_OAUTH_CLIENT_ID and JIRA_OAUTH_CLIENT_SECRET"
-
-
-@dataclass(frozen=True)
-class JiraSite:
-    """One site a grant covers: ``id`` is its cloud id, ``url`` has no trailing slash."""
-
-    id: str
-    name: str
-    url: str
-    scopes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class _TokenAnswer:
-    access_token: str
-    refresh_token: str  # "" when the answer has none
-    expires_in: int
-    scopes: tuple[str, ...] | None  # None when the answer does not say (RFC 6749: as requested)
-
-
-@dataclass(frozen=True)
-class _Refusal:
-    """What a non-2xx OAuth answer said, safe to show: an error code and a scrubbed description."""
-
-    status: int
-    error: str
-    description: str
-
-    def said(self) -> str:
-        words = ": ".join(part for part in (self.error, self.description) if part)
-        return f"{self.status} {words}" if words else str(self.status)
-
-
-class _BadAnswer(Exception):
-    """A provider value failed its check; the message names the value, never shows it."""
 
 
 class JiraOAuth(OAuthProvider):
@@ -175,10 +140,10 @@ class JiraOAuth(OAuthProvider):
                     "PROVIDER_UNAVAILABLE",
                 ) from None
             if not response.is_success:
-                raise _exchange_refused(_refusal(response, hidden))
+                raise _exchange_refused(refusal(response, hidden))
             try:
-                answer = _token_answer(response)
-            except _BadAnswer as exc:
+                answer = token_answer(response)
+            except BadAnswer as exc:
                 raise OAuthFlowError("code", f"Atlassian's token endpoint answered {exc}") from None
             if not answer.refresh_token:
                 raise OAuthFlowError(
@@ -233,10 +198,10 @@ class JiraOAuth(OAuthProvider):
                     "retry"
                 ) from None
         if not response.is_success:
-            raise _refresh_refused(_refusal(response, hidden))
+            raise _refresh_refused(refusal(response, hidden))
         try:
-            answer = _token_answer(response)
-        except _BadAnswer as exc:
+            answer = token_answer(response)
+        except BadAnswer as exc:
             raise JiraResponseError(f"Atlassian's token endpoint answered a Jira refresh {exc}") from None
         return OAuthTokens(
             answer.access_token,
@@ -264,14 +229,14 @@ class JiraOAuth(OAuthProvider):
                 f"could not reach Atlassian for GET {RESOURCES_PATH} ({type(exc).__name__})"
             ) from None
         if not response.is_success:
-            refusal = _refusal(response, (access_token, self._app.client_secret))
+            refused = refusal(response, (access_token, self._app.client_secret))
             if response.status_code == 429 or response.status_code >= 500:
-                raise JiraOAuthUnavailable(f"Atlassian answered {refusal.said()} for GET {RESOURCES_PATH}")
-            said = tuple(part for part in (refusal.error, refusal.description) if part)
+                raise JiraOAuthUnavailable(f"Atlassian answered {refused.said()} for GET {RESOURCES_PATH}")
+            said = tuple(part for part in (refused.error, refused.description) if part)
             raise http_error(response.status_code, said, "GET", RESOURCES_PATH)
         try:
-            return _site_list(_json(response))
-        except _BadAnswer as exc:
+            return site_list(read_json(response))
+        except BadAnswer as exc:
             raise JiraResponseError(f"Atlassian's GET {RESOURCES_PATH} answer is unusable: {exc}") from None
 
 
@@ -305,151 +270,55 @@ def _normal_url(url: str) -> str:
     return url.strip().rstrip("/").lower()
 
 
-def _json(response: httpx.Response) -> object:
-    try:
-        return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-
-
-def _scrub(text: str, hidden: Sequence[str]) -> str:
-    for value in hidden:
-        if value:
-            text = text.replace(value, "***")
-    return text
-
-
-def _refusal(response: httpx.Response, hidden: Sequence[str]) -> _Refusal:
-    """The error code and description of an OAuth error answer, safe to show: the code only when it
-    looks like one, the description printable, short, and without any of ``hidden``."""
-    body = _json(response)
-    error = description = ""
-    if isinstance(body, dict):
-        raw_error = body.get("error")
-        if isinstance(raw_error, str) and _ERROR_CODE.fullmatch(raw_error):
-            error = raw_error
-        raw = body.get("error_description", body.get("message"))
-        if isinstance(raw, str):
-            description = "".join(c for c in _scrub(raw, hidden) if c.isprintable())[:200]
-    return _Refusal(response.status_code, error, description)
-
-
-def _exchange_refused(refusal: _Refusal) -> OAuthFlowError:
+def _exchange_refused(refused: Refusal) -> OAuthFlowError:
     """Which request field to fix, and how, for a refused code exchange."""
-    if refusal.status == 429 or refusal.status >= 500:
+    if refused.status == 429 or refused.status >= 500:
         return OAuthFlowError(
             "code",
-            f"Atlassian's token endpoint failed ({refusal.said()}); sign in again later",
+            f"Atlassian's token endpoint failed ({refused.said()}); sign in again later",
             "PROVIDER_UNAVAILABLE",
         )
-    if refusal.status == 401 or refusal.error in _APP_ERRORS:
+    if refused.status == 401 or refused.error in _APP_ERRORS:
         return OAuthFlowError(
             "client_id",
-            f"Atlassian does not accept this server's OAuth app ({refusal.said()}): {_SETTINGS}",
+            f"Atlassian does not accept this server's OAuth app ({refused.said()}): {_SETTINGS}",
             "OAUTH_EXCHANGE_FAILED",
         )
-    if "redirect" in refusal.description.lower():
+    if "redirect" in refused.description.lower():
         return OAuthFlowError(
             "redirect_uri",
-            f"Atlassian did not accept the redirect URI ({refusal.said()}): it must be the app's callback URL",
+            f"Atlassian did not accept the redirect URI ({refused.said()}): it must be the app's callback URL",
             "OAUTH_EXCHANGE_FAILED",
         )
-    if refusal.error == "invalid_grant":
+    if refused.error == "invalid_grant":
         return OAuthFlowError(
             "code",
-            f"Atlassian did not accept the authorization code ({refusal.said()}): it expired or was used "
+            f"Atlassian did not accept the authorization code ({refused.said()}): it expired or was used "
             "already; sign in again",
             "OAUTH_EXCHANGE_FAILED",
         )
     return OAuthFlowError(
-        "code", f"Atlassian refused the code exchange ({refusal.said()}); sign in again", "OAUTH_EXCHANGE_FAILED"
+        "code", f"Atlassian refused the code exchange ({refused.said()}); sign in again", "OAUTH_EXCHANGE_FAILED"
     )
 
 
-def _refresh_refused(refusal: _Refusal) -> Exception:
+def _refresh_refused(refused: Refusal) -> Exception:
     """invalid_grant (Atlassian's 403 for a dead, rotated-away or revoked refresh token) means only a
     new sign-in helps; a server-side failure is worth a retry; anything else is this app's fault."""
-    if refusal.status == 429 or refusal.status >= 500:
+    if refused.status == 429 or refused.status >= 500:
         return JiraOAuthUnavailable(
-            f"Atlassian's token endpoint failed refreshing the Jira token ({refusal.said()}); retry"
+            f"Atlassian's token endpoint failed refreshing the Jira token ({refused.said()}); retry"
         )
-    if refusal.error == "invalid_grant" or (refusal.status == 403 and refusal.error not in _APP_ERRORS):
+    if refused.error == "invalid_grant" or (refused.status == 403 and refused.error not in _APP_ERRORS):
         return GrantRevoked(
-            f"Atlassian no longer accepts the Jira grant ({refusal.said()}): it was revoked, or unused for 90 "
+            f"Atlassian no longer accepts the Jira grant ({refused.said()}): it was revoked, or unused for 90 "
             "days, or its refresh token was replaced; sign in to Jira again"
         )
-    if 400 <= refusal.status < 500:
+    if 400 <= refused.status < 500:
         return JiraOAuthAppRejected(
-            f"Atlassian refused this server's OAuth app refreshing the Jira token ({refusal.said()}): {_SETTINGS}"
+            f"Atlassian refused this server's OAuth app refreshing the Jira token ({refused.said()}): {_SETTINGS}"
         )
-    return JiraResponseError(f"Atlassian's token endpoint answered a Jira refresh with {refusal.status}")
-
-
-def _text(body: dict[str, Any], key: str, *, spaces: bool) -> str | None:
-    """``body[key]`` when it is 1-4096 printable characters (no whitespace unless ``spaces``)."""
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not 0 < len(value) <= MAX_VALUE or not value.isprintable():
-        raise _BadAnswer(f"with a {key} value that is not 1-{MAX_VALUE} printable characters")
-    if not spaces and any(c.isspace() for c in value):
-        raise _BadAnswer(f"with a {key} value that has spaces in it")
-    return value
-
-
-def _token_answer(response: httpx.Response) -> _TokenAnswer:
-    body = _json(response)
-    if not isinstance(body, dict):
-        raise _BadAnswer("with a body that is not a JSON object")
-    access = _text(body, "access_token", spaces=False)
-    if access is None:
-        raise _BadAnswer("without an access_token")
-    refresh = _text(body, "refresh_token", spaces=False) or ""
-    token_type = body.get("token_type")
-    if token_type is not None and (not isinstance(token_type, str) or token_type.lower() != "bearer"):
-        raise _BadAnswer("with a token_type other than Bearer")
-    expires_in = body.get("expires_in")
-    if not isinstance(expires_in, int) or isinstance(expires_in, bool) or not 0 < expires_in <= MAX_EXPIRES_IN:
-        raise _BadAnswer(f"without an expires_in of 1-{MAX_EXPIRES_IN} seconds")
-    scope = body.get("scope")
-    if scope == "":
-        scopes: tuple[str, ...] | None = ()
-    else:
-        text = _text(body, "scope", spaces=True)
-        scopes = tuple(text.split()) if text is not None else None
-    return _TokenAnswer(access, refresh, expires_in, scopes)
-
-
-def _site_list(body: object) -> list[JiraSite]:
-    if not isinstance(body, list):
-        raise _BadAnswer("not a JSON list")
-    if len(body) > MAX_SITES:
-        raise _BadAnswer(f"more than {MAX_SITES} sites")
-    return [_site(index, item) for index, item in enumerate(body)]
-
-
-def _site(index: int, item: object) -> JiraSite:
-    where = f"site {index}"
-    if not isinstance(item, dict):
-        raise _BadAnswer(f"{where} is not an object")
-    cloud_id = item.get("id")
-    if not isinstance(cloud_id, str) or not CLOUD_ID.fullmatch(cloud_id):
-        raise _BadAnswer(f"{where} has no id of 1-128 letters, digits or '-'")
-    url = item.get("url")
-    if not isinstance(url, str) or not 0 < len(url) <= MAX_VALUE or not url.isprintable():
-        raise _BadAnswer(f"{where} has no url string")
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
-        raise _BadAnswer(f"{where} has a url that is not an http(s) site address")
-    name = item.get("name", "")
-    if not isinstance(name, str) or len(name) > MAX_VALUE or not name.isprintable():
-        raise _BadAnswer(f"{where} has a name that is not printable text")
-    scopes = item.get("scopes", [])
-    if not isinstance(scopes, list) or not all(
-        isinstance(s, str) and 0 < len(s) <= MAX_VALUE and s.isprintable() for s in scopes
-    ):
-        raise _BadAnswer(f"{where} has scopes that are not a list of strings")
-    return JiraSite(cloud_id, name, url.strip().rstrip("/"), tuple(scopes))
+    return JiraResponseError(f"Atlassian's token endpoint answered a Jira refresh with {refused.status}")
 
 
 __all__ = ["SCOPES", "JiraOAuth", "JiraSite", "site_for"]
