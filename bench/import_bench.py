@@ -28,19 +28,18 @@ import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 import neo4j
 
+from bench.jobs import import_once
 from devtools.neo4j_local import Connection, LocalNeo4j
 from graph.connection import GraphConfig, open_driver
 from graph.migrations import migrate
 from graph.rows import Rows
 from graph.writer import GraphWriter
-from integrations.v1 import integration_service_pb2 as pb
 from sandbox.clickup import render
 from sandbox.clickup.app import create_app
 from sandbox.clickup.generator import GeneratorConfig, generate
@@ -95,22 +94,6 @@ def rows_of(world: World) -> list[Rows]:
             current = Rows()
     batches.append(current)
     return batches
-
-
-async def import_once(hub: Any, tenant: tuple[str, str]) -> tuple[pb.ImportJob, float]:
-    metadata = (("authorization", f"Bearer {ADMIN}"),)
-    started = time.perf_counter()
-    job = await hub.stub.StartImport(
-        pb.StartImportRequest(org_id=tenant[0], project_id=tenant[1], name="clickup"), metadata=metadata
-    )
-    final = job
-    async for update in hub.stub.WatchImportJob(
-        pb.WatchImportJobRequest(org_id=tenant[0], project_id=tenant[1], job_id=job.id), metadata=metadata
-    ):
-        final = update
-    if final.state != pb.IMPORT_JOB_STATE_SUCCEEDED:
-        raise SystemExit(f"import failed: {final.error}")
-    return final, time.perf_counter() - started
 
 
 def row(name: str, value: str, baseline: str = "") -> None:
@@ -177,7 +160,7 @@ async def end_to_end(world: World, env: dict[str, str]) -> None:
         try:
             tenant = ("bench", f"bench-{uuid.uuid4().hex[:8]}")
             await enable(hub, TOKEN, ADMIN, tenant)
-            first, seconds = await import_once(hub, tenant)
+            first, seconds = await import_once(hub, tenant, "clickup", ADMIN)
             print("1. API calls (full import)")
             row(
                 "calls made",
@@ -188,7 +171,7 @@ async def end_to_end(world: World, env: dict[str, str]) -> None:
             row("wall time", f"{seconds:.1f} s")
             row("tasks/s", f"{len(world.tasks) / seconds:,.0f}")
             print("4. Re-import of the unchanged workspace")
-            again, again_seconds = await import_once(hub, tenant)
+            again, again_seconds = await import_once(hub, tenant, "clickup", ADMIN)
             row("wall time", f"{again_seconds:.1f} s", f"first import {seconds:.1f} s")
             row(
                 "properties written (result counters)",
@@ -217,7 +200,7 @@ async def rate_limited(rate_tasks: int, env: dict[str, str]) -> None:
         try:
             tenant = ("bench", f"rate-{uuid.uuid4().hex[:8]}")
             await enable(hub, TOKEN, ADMIN, tenant)
-            job, seconds = await import_once(hub, tenant)
+            job, seconds = await import_once(hub, tenant, "clickup", ADMIN)
         finally:
             await hub.channel.close(None)
             await hub.server.stop(grace=1)

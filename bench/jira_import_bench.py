@@ -36,6 +36,7 @@ import httpx
 from google.protobuf import field_mask_pb2
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bench.jobs import import_once
 from devtools.neo4j_local import LocalNeo4j
 from integrations.v1 import integration_service_pb2 as pb
 from sandbox.jira.app import create_app
@@ -200,21 +201,6 @@ async def configure(hub: RunningHub, tenant: tuple[str, str], site_url: str) -> 
         raise SystemExit(f"Jira connection test failed: {saved}")
 
 
-async def import_once(hub: RunningHub, tenant: tuple[str, str]) -> tuple[pb.ImportJob, float]:
-    started = time.perf_counter()
-    job = await hub.stub.StartImport(
-        pb.StartImportRequest(org_id=tenant[0], project_id=tenant[1], name="jira"), metadata=METADATA
-    )
-    final = job
-    async for update in hub.stub.WatchImportJob(
-        pb.WatchImportJobRequest(org_id=tenant[0], project_id=tenant[1], job_id=job.id), metadata=METADATA
-    ):
-        final = update
-    if final.state != pb.IMPORT_JOB_STATE_SUCCEEDED:
-        raise SystemExit(f"import failed: {final.error}")
-    return final, time.perf_counter() - started
-
-
 def row(name: str, value: str, baseline: str = "") -> None:
     print(f"  {name:<46} {value:>16}  {baseline}")
 
@@ -283,10 +269,10 @@ async def end_to_end(site: Site, env: dict[str, str], generated_in: float) -> No
             tenant = ("jirabench", f"jirabench-{uuid.uuid4().hex[:8]}")
             await configure(hub, tenant, server.url)
             app.calls.clear()  # the connection test's /myself is not part of the import
-            first, first_seconds = await import_once(hub, tenant)
+            first, first_seconds = await import_once(hub, tenant, "jira", ADMIN)
             made = Counter(app.calls)
             app.calls.clear()
-            again, again_seconds = await import_once(hub, tenant)
+            again, again_seconds = await import_once(hub, tenant, "jira", ADMIN)
             made_again = Counter(app.calls)
         finally:
             await hub.channel.close(None)

@@ -1,0 +1,1 @@
+"""Benchmarks: each script prints figures beside a baseline from the same run (not tests)."""
