@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from google.protobuf import json_format
-from playwright.async_api import Browser, ConsoleMessage, Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from integrations.v1 import integration_service_pb2 as pb
 from sandbox.jira.generator import MAIN_EMAIL, MAIN_TOKEN, GeneratorConfig
@@ -35,19 +35,8 @@ def jira_site() -> Iterator[JiraSite]:
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
     """As the ClickUp test's page, but the provoked 400s are expected in the console."""
-    context = await browser.new_context(viewport={"width": 1280, "height": 860})
-    opened = await context.new_page()
-    problems: list[str] = []
-    opened.on("console", lambda message: _console(message, problems))
-    opened.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    yield opened
-    await context.close()
-    assert problems == []  # no script error, no CSP violation, no unexpected failed request
-
-
-def _console(message: ConsoleMessage, problems: list[str]) -> None:
-    if message.type == "error" and not any(text in message.text for text in EXPECTED_REFUSALS):
-        problems.append(f"console: {message.text}")
+    async with shared.watched_page(browser, expected=EXPECTED_REFUSALS) as opened:
+        yield opened
 
 
 async def stored(hub: RunningHub, tokens: Tokens, gallery: RunningGallery) -> pb.Integration:
