@@ -16,6 +16,16 @@ def ident(value: Any) -> str | None:
     return None
 
 
+def record(value: Any, issues: Counter[str]) -> tuple[dict[str, Any], str] | None:
+    """A record and its id; None (counted as ``skipped_records``) when either is missing."""
+    record_id = ident(value.get("id")) if isinstance(value, dict) else None
+    if record_id is None:
+        issues["skipped_records"] += 1
+        return None
+    assert isinstance(value, dict)  # ident found an id in it
+    return value, record_id
+
+
 def text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 

@@ -115,13 +115,10 @@ def person(user: Any, *, reference: bool = False) -> Rows:
 
 def project(item: Any, cloud_id: str) -> Rows:
     rows = Rows()
-    if not isinstance(item, dict):
-        rows.issues["skipped_records"] += 1
+    found = values.record(item, rows.issues)
+    if found is None:
         return rows
-    project_id = values.ident(item.get("id"))
-    if project_id is None:
-        rows.issues["skipped_records"] += 1
-        return rows
+    item, project_id = found
     rows.nodes.append(
         NodeRow(
             "JiraProject",
@@ -142,14 +139,11 @@ def project(item: Any, cloud_id: str) -> Rows:
 def component(item: Any, cloud_id: str, project_id: str | None = None) -> Rows:
     """A component from ``/project/{k}/component``; its project from the argument or ``projectId``."""
     rows = Rows()
-    if not isinstance(item, dict):
-        rows.issues["skipped_records"] += 1
+    found = values.record(item, rows.issues)
+    if found is None:
         return rows
-    component_id = values.ident(item.get("id"))
+    item, component_id = found
     owner = project_id or values.ident(item.get("projectId"))
-    if component_id is None:
-        rows.issues["skipped_records"] += 1
-        return rows
     rows.nodes.append(
         NodeRow(
             "Component",
@@ -177,14 +171,11 @@ def _version_props(item: dict[str, Any]) -> dict[str, Any]:
 def version(item: Any, cloud_id: str, project_id: str | None = None) -> Rows:
     """A version from ``/project/{k}/version`` (``projectId`` is a number there)."""
     rows = Rows()
-    if not isinstance(item, dict):
-        rows.issues["skipped_records"] += 1
+    found = values.record(item, rows.issues)
+    if found is None:
         return rows
-    version_id = values.ident(item.get("id"))
+    item, version_id = found
     owner = project_id or values.ident(item.get("projectId"))
-    if version_id is None:
-        rows.issues["skipped_records"] += 1
-        return rows
     rows.nodes.append(NodeRow("Version", version_id, cloud_id, _version_props(item)))
     if owner is not None:
         rows.edges.append(EdgeRow("CONTAINS", "JiraProject", owner, "Version", version_id, owner_is_from=False))
@@ -194,13 +185,10 @@ def version(item: Any, cloud_id: str, project_id: str | None = None) -> Rows:
 def board(item: Any, cloud_id: str, project_ids: Iterable[str] = ()) -> Rows:
     """A board and ``SHOWS`` to each project on it (``/board/{id}/project``; else its location's)."""
     rows = Rows()
-    if not isinstance(item, dict):
-        rows.issues["skipped_records"] += 1
+    found = values.record(item, rows.issues)
+    if found is None:
         return rows
-    board_id = values.ident(item.get("id"))
-    if board_id is None:
-        rows.issues["skipped_records"] += 1
-        return rows
+    item, board_id = found
     rows.nodes.append(
         NodeRow(
             "Board",
@@ -232,13 +220,10 @@ def _sprint_props(item: dict[str, Any], issues: Counter[str]) -> dict[str, Any]:
 def sprint(item: Any, cloud_id: str) -> Rows:
     """A sprint, owned by its ``originBoardId`` (it may show on other boards too)."""
     rows = Rows()
-    if not isinstance(item, dict):
-        rows.issues["skipped_records"] += 1
+    found = values.record(item, rows.issues)
+    if found is None:
         return rows
-    sprint_id = values.ident(item.get("id"))
-    if sprint_id is None:
-        rows.issues["skipped_records"] += 1
-        return rows
+    item, sprint_id = found
     rows.nodes.append(NodeRow("Sprint", sprint_id, cloud_id, _sprint_props(item, rows.issues)))
     origin = values.ident(item.get("originBoardId"))
     if origin is not None:
@@ -419,13 +404,10 @@ def link_edges(link: Any, issue_id: str, issues: Counter[str]) -> list[EdgeRow]:
 def comment(item: Any, issue_id: str, cloud_id: str) -> Rows:
     """A comment the credential can see: ``(Comment)-[:ON]->(Issue)``, ``-[:AUTHORED_BY]->(Person)``."""
     rows = Rows()
-    if not isinstance(item, dict):
-        rows.issues["skipped_records"] += 1
+    found = values.record(item, rows.issues)
+    if found is None:
         return rows
-    comment_id = values.ident(item.get("id"))
-    if comment_id is None:
-        rows.issues["skipped_records"] += 1
-        return rows
+    item, comment_id = found
     text = to_text(item.get("body")) or ""
     updated = _when(item.get("updated"), rows.issues)
     rows.nodes.append(
