@@ -24,6 +24,7 @@ from server.integrations.jira.errors import (
     JiraTransportError,
 )
 from server.integrations.jira.oauth import SCOPES, JiraOAuth, JiraSite, site_for
+from server.integrations.jira.plugin import JiraConfig, JiraIntegration
 from server.integrations.oauth import GrantRevoked, OAuthApp, OAuthFlowError
 
 SECRET = "app-secret-Zq9"
@@ -492,3 +493,10 @@ def test_site_for_names_the_granted_sites_when_none_fits(sites: list[JiraSite], 
     with pytest.raises(JiraSiteNotGranted) as caught:
         site_for(sites, site_url)
     assert says in str(caught.value)
+
+
+async def test_a_server_without_the_app_credentials_refuses_to_refresh_without_pausing_the_project() -> None:
+    """Missing app credentials are this server's problem, not a revoked grant: no NEEDS_REAUTHORIZATION."""
+    plugin = JiraIntegration(JiraConfig())
+    with pytest.raises(JiraOAuthAppRejected, match="JIRA_OAUTH_CLIENT_ID"):
+        await plugin.refresh_tokens(OAuthTokens("access-token-1234", "refresh-token-1234"))

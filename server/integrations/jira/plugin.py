@@ -35,7 +35,13 @@ from server.integrations.base import (
 from server.integrations.credentials import ApiToken, AuthMethod, Credentials, OAuthAuth, OAuthTokens
 from server.integrations.jira import dynamic_webhooks, live_sync
 from server.integrations.jira.client import JiraClient
-from server.integrations.jira.errors import JiraAuthError, JiraError, JiraScopeError, JiraSiteNotGranted
+from server.integrations.jira.errors import (
+    JiraAuthError,
+    JiraError,
+    JiraOAuthAppRejected,
+    JiraScopeError,
+    JiraSiteNotGranted,
+)
 from server.integrations.jira.importer import JiraImport
 from server.integrations.jira.oauth import (
     DEFAULT_API_URL,
@@ -160,7 +166,8 @@ class JiraIntegration(Integration[JiraOptions]):
 
     async def refresh_tokens(self, tokens: OAuthTokens) -> OAuthTokens:
         if self._oauth is None:
-            raise GrantRevoked("Jira sign-in is not configured on this server any more: connect again")
+            # The grant may be fine: this server lacks the app credentials (no reason to pause the project).
+            raise JiraOAuthAppRejected("cannot refresh Jira tokens here: set JIRA_OAUTH_CLIENT_ID and its secret")
         return await self._oauth.refresh(tokens)
 
     # -- settings
