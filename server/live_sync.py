@@ -75,6 +75,11 @@ def _paused(view: IntegrationView) -> bool:
     return view.record is not None and view.record.connection_status == Outcome.NEEDS_REAUTHORIZATION.value
 
 
+def _duty(kind: str, *scope: str) -> str:
+    """A duty's lease key: what is done, and for which project, integration (and webhook)."""
+    return "|".join((kind, *scope))
+
+
 def _describe(error: BaseException) -> str:
     return error.message if isinstance(error, ServiceError) else f"{type(error).__name__}: {error}"
 
@@ -115,7 +120,7 @@ class LiveSync:
         if not view.plugin.supports_live_sync:
             return
         key = view.key
-        duty = f"reconcile|{key.org_id}|{key.project_id}|{key.name}"
+        duty = _duty("reconcile", key.org_id, key.project_id, key.name)
         deadline = time.monotonic() + RECONCILE_CLAIM_SECONDS
         while not await self._claim(duty, RECONCILE_CLAIM_SECONDS):
             if time.monotonic() > deadline:
@@ -247,24 +252,24 @@ class LiveSync:
         # webhooks' checks, not everyone's.
         await asyncio.gather(*(supervise(r) for r in await self._desk.registrations()))
 
-    async def _supervise(self, registration: WebhookRegistration) -> None:
-        duty = f"supervise|{registration.org_id}|{registration.project_id}|{registration.integration}|"
-        if not await self._claim(duty + registration.webhook_id, self._check_seconds * CHECK_CLAIM_SHARE):
+    async def _supervise(self, reg: WebhookRegistration) -> None:
+        duty = _duty("supervise", reg.org_id, reg.project_id, reg.integration, reg.webhook_id)
+        if not await self._claim(duty, self._check_seconds * CHECK_CLAIM_SHARE):
             return  # another replica checks this webhook in this period
         try:
-            await self._check(registration)
+            await self._check(reg)
         except ServiceError as exc:
             # An expected refusal (settings unreadable, integration gone): one line with the reason,
             # every check interval, not a traceback that buries the log.
             logger.warning(
                 "live-sync check of webhook %s of %s failed: %s [%s]",
-                registration.webhook_id,
-                registration.integration,
+                reg.webhook_id,
+                reg.integration,
                 exc.message,
                 exc.reason,
             )
         except Exception:
-            logger.exception("live-sync check of webhook %s failed", registration.webhook_id)
+            logger.exception("live-sync check of webhook %s failed", reg.webhook_id)
 
     async def reconcile_all(self) -> None:
         """Bring every integration to its saved state: a server that died between saving an update
@@ -275,7 +280,7 @@ class LiveSync:
         for key in sorted(keys, key=lambda k: (k.org_id, k.project_id, k.name)):
             # One replica at a time, given back when done: the next one finds the states agree and
             # does nothing, so a heal is never done twice, and a new mismatch is healed next round.
-            duty = f"reconcile|{key.org_id}|{key.project_id}|{key.name}"
+            duty = _duty("reconcile", key.org_id, key.project_id, key.name)
             if not await self._claim(duty, RECONCILE_CLAIM_SECONDS):
                 continue
             try:
@@ -308,7 +313,7 @@ class LiveSync:
         state = status.status
         await self._desk.record_health(reg.integration, reg.webhook_id, state, status.fail_count)
         interval = view.settings.sync.interval_seconds or DEFAULT_INTERVAL_SECONDS
-        repair_duty = f"repair|{reg.org_id}|{reg.project_id}|{reg.integration}|{reg.webhook_id}"
+        repair_duty = _duty("repair", reg.org_id, reg.project_id, reg.integration, reg.webhook_id)
         if state == "suspended":
             await view.plugin.reactivate_webhook(view.settings, reg.webhook_id)
             await self._desk.record_health(reg.integration, reg.webhook_id, "active", 0)
