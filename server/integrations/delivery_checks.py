@@ -33,6 +33,29 @@ class DeliveryProblem(Exception):
         )
 
 
+MAX_DEPTH = 64
+MAX_EVENT_CHARS = 200
+
+
+def event_name(body: dict[str, Any], key: str) -> str:
+    """The event a body names under ``key``, after the checks every parser makes: bounded nesting,
+    a non-empty name of bounded length. Raises ``DeliveryProblem`` with the first one broken."""
+    if json_depth(body, MAX_DEPTH) > MAX_DEPTH:
+        raise DeliveryProblem("TOO_DEEP", f"the body nests deeper than {MAX_DEPTH} levels")
+    event = body.get(key)
+    if not isinstance(event, str) or not event.strip():
+        raise DeliveryProblem("MISSING_EVENT", f"'{key}' must be a non-empty string")
+    if len(event) > MAX_EVENT_CHARS:
+        raise DeliveryProblem("BAD_EVENT", f"'{key}' is longer than {MAX_EVENT_CHARS} characters")
+    return event
+
+
+def shown_event(body: dict[str, Any], key: str) -> str:
+    """The event name as far as it can be shown with a dead letter (stored text, bounded)."""
+    event = body.get(key)
+    return storable(event[:MAX_EVENT_CHARS]) if isinstance(event, str) else ""
+
+
 def json_depth(value: Any, limit: int) -> int:
     """Nesting depth of parsed JSON, walked without recursion and stopping past ``limit``."""
     deepest = 0

@@ -19,14 +19,11 @@ import json
 import re
 from typing import Any
 
-from graph.text import storable
 from server.errors import InvalidArgument
 from server.integrations.base import ParsedDelivery
-from server.integrations.delivery_checks import DeliveryProblem, is_storable, json_depth
+from server.integrations.delivery_checks import DeliveryProblem, event_name, is_storable, shown_event
 
 ID_ONLY_WINDOW_MS = 10 * 60 * 1000
-MAX_DEPTH = 64
-MAX_EVENT_CHARS = 200
 _OBJECT_KEYS = ("task_id", "list_id", "folder_id", "space_id", "goal_id", "key_result_id")
 _WEBHOOK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
@@ -75,21 +72,15 @@ def parse_delivery(raw: bytes, received_ms: int) -> ParsedDelivery:
         raise InvalidArgument(
             "raw_body.webhook_id", "must be 1-128 letters, digits, '.', '_', ':' or '-'", reason="BAD_WEBHOOK_ID"
         )
-    event = body.get("event")
-    shown_event = storable(event[:MAX_EVENT_CHARS]) if isinstance(event, str) else ""
+    shown = shown_event(body, "event")
     try:
-        if json_depth(body, MAX_DEPTH) > MAX_DEPTH:
-            raise DeliveryProblem("TOO_DEEP", f"the body nests deeper than {MAX_DEPTH} levels")
-        if not isinstance(event, str) or not event.strip():
-            raise DeliveryProblem("MISSING_EVENT", "'event' must be a non-empty string")
-        if len(event) > MAX_EVENT_CHARS:
-            raise DeliveryProblem("BAD_EVENT", f"'event' is longer than {MAX_EVENT_CHARS} characters")
+        event = event_name(body, "event")
         object_id = _object_id(body)
         history = _history_ids(body)
         if not all(is_storable(text) for text in (event, object_id, *history)):
             raise DeliveryProblem("UNSTORABLE_TEXT", "the envelope holds text that cannot be stored (a lone surrogate)")
     except DeliveryProblem as problem:
-        return problem.dead_letter("clickup", webhook_id, shown_event, raw)
+        return problem.dead_letter("clickup", webhook_id, shown, raw)
     event = event.strip()
     if history:
         key = f"clickup|{webhook_id}|{event}|{','.join(history)}"

@@ -23,11 +23,10 @@ import re
 from typing import Any
 
 from graph.rows import Rows
-from graph.text import storable
 from graph.writer import GraphWriter
 from server.errors import InvalidArgument
 from server.integrations.base import Delivery, ParsedDelivery, WebhookEvent
-from server.integrations.delivery_checks import DeliveryProblem, is_storable, json_depth
+from server.integrations.delivery_checks import DeliveryProblem, event_name, is_storable, shown_event
 from server.integrations.jira import transform
 from server.integrations.jira.client import JiraClient
 from server.integrations.jira.errors import JiraForbidden, JiraNotFound, JiraResponseError
@@ -37,8 +36,6 @@ from server.integrations.jira.options import JiraOptions
 ROUTE_KEY_HEADER = "x-gateway-route-key"
 IDENTIFIER_HEADER = "x-atlassian-webhook-identifier"
 FLOW_HEADER = "x-atlassian-webhook-flow"
-MAX_DEPTH = 64
-MAX_EVENT_CHARS = 200
 _WEBHOOK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _IDENTIFIER = re.compile(r"[\x21-\x7e]{1,200}")
 _PROJECT_KEY = re.compile(r"([A-Z][A-Z0-9_]{0,49})-\d+")
@@ -107,7 +104,7 @@ def parse_delivery(delivery: Delivery) -> ParsedDelivery:
             reason="BAD_WEBHOOK_ID",
         )
     raw = delivery.raw_body
-    shown_event = ""
+    shown = ""
     try:
         try:
             # UTF-8 only, as the gateway reads it; ValueError also covers a number too long to convert.
@@ -116,20 +113,13 @@ def parse_delivery(delivery: Delivery) -> ParsedDelivery:
             raise DeliveryProblem("NOT_JSON", "the body is not JSON (or nests too deep to read)") from None
         if not isinstance(body, dict):
             raise DeliveryProblem("NOT_AN_OBJECT", "the body must be a JSON object")
-        event = body.get("webhookEvent")
-        shown_event = storable(event[:MAX_EVENT_CHARS]) if isinstance(event, str) else ""
-        if json_depth(body, MAX_DEPTH) > MAX_DEPTH:
-            raise DeliveryProblem("TOO_DEEP", f"the body nests deeper than {MAX_DEPTH} levels")
-        if not isinstance(event, str) or not event.strip():
-            raise DeliveryProblem("MISSING_EVENT", "'webhookEvent' must be a non-empty string")
-        if len(event) > MAX_EVENT_CHARS:
-            raise DeliveryProblem("BAD_EVENT", f"'webhookEvent' is longer than {MAX_EVENT_CHARS} characters")
-        event = event.strip()
+        shown = shown_event(body, "webhookEvent")
+        event = event_name(body, "webhookEvent").strip()
         object_id = _object_id(body, event)
         if not (is_storable(event) and is_storable(object_id)):
             raise DeliveryProblem("UNSTORABLE_TEXT", "the envelope holds text that cannot be stored (a lone surrogate)")
     except DeliveryProblem as problem:
-        return problem.dead_letter("jira", webhook_id, shown_event, raw)
+        return problem.dead_letter("jira", webhook_id, shown, raw)
     flow = "secondary" if delivery.headers.get(FLOW_HEADER, "").strip().lower() == "secondary" else "primary"
     identifier = delivery.headers.get(IDENTIFIER_HEADER, "").strip()
     if _IDENTIFIER.fullmatch(identifier):
