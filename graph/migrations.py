@@ -131,6 +131,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "background duties leased to one replica per period",
         ("CREATE CONSTRAINT duty_lease_key IF NOT EXISTS FOR (l:DutyLease) REQUIRE l.duty IS UNIQUE",),
     ),
+    Migration(
+        9,
+        "providers' request budgets shared by the replicas using one token",
+        ("CREATE CONSTRAINT rate_budget_key IF NOT EXISTS FOR (b:RateBudget) REQUIRE b.key IS UNIQUE",),
+    ),
 )
 
 _BOOTSTRAP = (

@@ -18,6 +18,7 @@ from graph.duty_leases import DutyLeases
 from graph.import_jobs import ImportJobStore
 from graph.integration_store import IntegrationStore
 from graph.migrations import migrate
+from graph.rate_budgets import RateBudgets
 from graph.refresh_leases import RefreshLeases
 from graph.schema_keys import ensure_keys
 from graph.webhook_inbox import WebhookInbox, WebhookRegistry
@@ -72,6 +73,7 @@ class HubServer:
             IntegrationStore(self._driver, cfg.neo4j_database),
             cfg.keyring,
             RefreshLeases(self._driver, cfg.neo4j_database),
+            RateBudgets(self._driver, cfg.neo4j_database),
         )
         self.gallery = gallery
         jobs = ImportJobStore(self._driver, cfg.neo4j_database, lease_seconds=cfg.import_lease_seconds)

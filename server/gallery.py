@@ -29,6 +29,7 @@ from server.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArg
 from server.integrations.base import AnyIntegration, ConnectionCheck, Outcome
 from server.integrations.credentials import OAuthTokens
 from server.integrations.oauth import GrantRevoked
+from server.integrations.rate_budget import SharedBudget
 from server.integrations.registry import IntegrationRegistry
 from server.integrations.settings import IntegrationSettings
 from server.validation import optional_request_id, require_name
@@ -80,12 +81,20 @@ class SettingsUnreadable(FailedPrecondition):
 
 class Gallery:
     def __init__(
-        self, registry: IntegrationRegistry, store: IntegrationStore, keyring: KeyRing, leases: RefreshLeases
+        self,
+        registry: IntegrationRegistry,
+        store: IntegrationStore,
+        keyring: KeyRing,
+        leases: RefreshLeases,
+        budgets: SharedBudget | None = None,
     ) -> None:
+        """``budgets``: the providers' request budgets as every replica shares them; None: each
+        process counts its own requests."""
         self._registry = registry
         self._store = store
         self._keyring = keyring
         self._leases = leases
+        self._budgets = budgets
         self._owner = f"gallery-{uuid.uuid4().hex[:12]}"
         self._refreshing: dict[IntegrationKey, asyncio.Lock] = {}
 
@@ -109,7 +118,8 @@ class Gallery:
             raise SettingsUnreadable(key.name) from None
 
     def _opened(self, record: IntegrationRecord | None) -> AnySettings | None:
-        """Stored settings, with the sink a refreshed OAuth token set is sealed back through."""
+        """Stored settings, with the sink a refreshed OAuth token set is sealed back through and the
+        shared request budget."""
         settings = self._open(record)
         if settings is None or record is None:
             return settings
@@ -118,7 +128,7 @@ class Gallery:
         async def refresh(stale: OAuthTokens) -> OAuthTokens:
             return await self.refresh_tokens(key, stale)
 
-        return replace(settings, refresh=refresh)
+        return replace(settings, refresh=refresh, rate_budget=self._budgets)
 
     async def keep_tokens(self, key: IntegrationKey, tokens: OAuthTokens) -> bool:
         """Seal a refreshed OAuth token set in place of the stored one (the refresh token may be

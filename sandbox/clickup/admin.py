@@ -556,7 +556,12 @@ def summary(world: World) -> dict[str, Any]:
 async def state(request: Request) -> Response:
     sandbox = _sandbox(request)
     return JSONResponse(
-        {**summary(sandbox.world), "requests": sandbox.requests, "rate_limited": sandbox.limiter.rejected}
+        {
+            **summary(sandbox.world),
+            "requests": sandbox.requests,
+            "rate_limited": sandbox.limiter.rejected,
+            "rate_windows": [vars(window) for window in sandbox.limiter.windows()],
+        }
     )
 
 

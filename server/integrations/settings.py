@@ -12,6 +12,7 @@ from typing import Generic, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from server.integrations.credentials import Credentials, Refresher
+from server.integrations.rate_budget import SharedBudget
 
 OptionsT = TypeVar("OptionsT")
 
@@ -31,6 +32,9 @@ class IntegrationSettings(Generic[OptionsT]):
     # opens stored settings (one replica refreshes, the new set is sealed before it is used; the
     # others wait for it). ``OAuthAuth`` calls it. Not part of the settings' value.
     refresh: Refresher | None = field(default=None, compare=False, repr=False)
+    # The provider's request budget as all replicas share it (set by the gallery like ``refresh``);
+    # None: this process counts alone.
+    rate_budget: SharedBudget | None = field(default=None, compare=False, repr=False)
 
     def with_options(self, options: OptionsT) -> IntegrationSettings[OptionsT]:
         return replace(self, options=options)

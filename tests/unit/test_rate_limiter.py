@@ -9,8 +9,9 @@ from email.utils import formatdate
 import httpx
 import pytest
 
+from graph.rate_budgets import BudgetAnswer, ProviderCount
 from server.integrations.clickup.client import ClickUpClient
-from server.integrations.clickup.rate_limit import RateLimiter
+from server.integrations.clickup.rate_limit import LimiterPool, RateLimiter, SharedRateLimiter
 
 START = 1_800_000_000.0
 
@@ -154,3 +155,65 @@ async def test_persistent_429_gives_up_after_bounded_retries() -> None:
         with pytest.raises(ClickUpRateLimited):
             await client.get("/team")
     assert client.stats.rate_limited == 7  # first try + 6 retries
+
+
+class ScriptedBudget:
+    """A shared budget that answers from a script and records what each take was told."""
+
+    def __init__(self, answers: list[BudgetAnswer]) -> None:
+        self.answers = answers
+        self.takes: list[ProviderCount | None] = []
+
+    async def take(
+        self, key: str, limit: int, window_seconds: float, seen: ProviderCount | None = None
+    ) -> BudgetAnswer:
+        assert key.startswith("clickup:")
+        assert "pk_" not in key  # a fingerprint, never the token
+        self.takes.append(seen)
+        return self.answers.pop(0)
+
+
+def headers(remaining: str, reset: float, **more: str) -> httpx.Headers:
+    return httpx.Headers(
+        {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": remaining, "X-RateLimit-Reset": str(int(reset))} | more
+    )
+
+
+GRANT = BudgetAnswer(granted=True, wait_seconds=60, used=1, limit=100)
+
+
+async def test_the_shared_limiter_sends_the_providers_newest_count_with_the_next_take() -> None:
+    clock = FakeClock()
+    budget = ScriptedBudget([GRANT, BudgetAnswer(False, 7.5, 100, 100), GRANT])
+    limiter = LimiterPool(clock=clock).for_token("pk_secret_token", budget)
+    assert isinstance(limiter, SharedRateLimiter)
+    await limiter.acquire()
+    date = formatdate(START, usegmt=True)
+    for remaining, reset in (("12", START + 40), ("9", START + 40), ("30", START - 20)):  # the last: a late one
+        limiter.observe(headers(remaining, reset, Date=date))
+    await limiter.acquire()  # refused once, waits what the budget said, then granted
+    assert budget.takes == [None, ProviderCount(100, 9, 40.0, START + 40), None]
+    assert len(clock.sleeps) == 1
+    assert 7.5 <= clock.sleeps[0] <= 7.75
+    assert limiter.stats.waits == 1
+
+
+async def test_a_bare_429_tells_the_shared_budget_the_window_is_spent() -> None:
+    clock = FakeClock()
+    budget = ScriptedBudget([GRANT, GRANT])
+    limiter = LimiterPool(clock=clock).for_token("pk_secret_token", budget)
+    await limiter.acquire()
+    limiter.observe(
+        {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "50", "X-RateLimit-Reset": str(int(START + 9))}
+    )
+    limiter.exhausted({})
+    await limiter.acquire()
+    assert budget.takes == [None, ProviderCount(100, 0, 60.0, None)]
+
+
+def test_the_pool_keeps_one_shared_limiter_per_token() -> None:
+    budget = ScriptedBudget([])
+    pool = LimiterPool()
+    assert pool.for_token("pk_a_token", budget) is pool.for_token("pk_a_token", budget)
+    assert pool.for_token("pk_a_token", budget) is not pool.for_token("pk_b_token", budget)
+    assert isinstance(pool.for_token("pk_a_token"), RateLimiter)

@@ -30,7 +30,7 @@ from server.integrations.clickup.errors import (
     http_error,
 )
 from server.integrations.clickup.models import Team, User, parse_teams, parse_user
-from server.integrations.clickup.rate_limit import RateLimiter, RateLimitSnapshot
+from server.integrations.clickup.rate_limit import AnyRateLimiter, RateLimiter, RateLimitSnapshot
 from server.integrations.clock import Clock, SystemClock
 from server.integrations.credentials import ApiToken, Credentials, HeaderAuth, OAuthAuth, OAuthTokens
 from server.integrations.oauth import GrantRevoked
@@ -80,7 +80,7 @@ class ClickUpClient:
         *,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 30.0,
-        limiter: RateLimiter | None = None,
+        limiter: AnyRateLimiter | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
         max_retries: int = 4,
@@ -109,7 +109,7 @@ class ClickUpClient:
         return f"ClickUpClient(base_url={str(self._http.base_url)!r}, token='***')"
 
     @property
-    def limiter(self) -> RateLimiter:
+    def limiter(self) -> AnyRateLimiter:
         return self._limiter
 
     @property

@@ -47,6 +47,7 @@ from server.integrations.clickup.schema import SCHEMA
 from server.integrations.clickup.webhooks import parse_delivery
 from server.integrations.credentials import AuthMethod, Credentials, OAuthTokens, rate_key
 from server.integrations.oauth import GrantRevoked, OAuthApp, OAuthProvider
+from server.integrations.rate_budget import SharedBudget
 from server.integrations.settings import IntegrationSettings, WebhookTarget
 
 # Used with fullmatch: "$" would let a final "\n" through (into an HTTP header or a graph key).
@@ -118,12 +119,14 @@ class ClickUpIntegration(Integration[ClickUpOptions]):
     def settings(self) -> ClickUpSettings:
         return self._settings
 
-    def client(self, credentials: Credentials, *, max_retries: int = 2) -> ClickUpClient:
+    def client(
+        self, credentials: Credentials, *, max_retries: int = 2, budget: SharedBudget | None = None
+    ) -> ClickUpClient:
         return ClickUpClient(
             credentials,
             base_url=self._settings.api_base_url,
             timeout=self._settings.timeout_seconds,
-            limiter=self._settings.limiters.for_token(rate_key(credentials)),
+            limiter=self._settings.limiters.for_token(rate_key(credentials), budget),
             max_retries=max_retries,
         )
 
@@ -131,7 +134,7 @@ class ClickUpIntegration(Integration[ClickUpOptions]):
         return self._oauth
 
     def _client_for(self, settings: Settings) -> ClickUpClient:
-        return self.client(settings.credentials, max_retries=4)
+        return self.client(settings.credentials, max_retries=4, budget=settings.rate_budget)
 
     # -- settings
 
@@ -213,7 +216,7 @@ class ClickUpIntegration(Integration[ClickUpOptions]):
 
     async def test_connection(self, settings: Settings) -> ConnectionCheck:
         started = time.monotonic()
-        async with self.client(settings.credentials) as client:
+        async with self.client(settings.credentials, budget=settings.rate_budget) as client:
             try:
                 user = await client.get_user()
                 teams = await client.get_teams()

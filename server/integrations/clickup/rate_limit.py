@@ -6,6 +6,10 @@ The limiter keeps its own estimate between responses (so concurrent callers cann
 overshoot), corrects it from every set of headers, spreads the last part of each window's
 budget over the time left instead of hitting zero, and once the budget is spent waits
 for the reset plus jitter. The clock is injectable so tests simulate minutes in milliseconds.
+
+Several replicas using one token share one budget (``SharedRateLimiter``): the count lives in
+Neo4j (``graph/rate_budgets.py``), and each request is granted there. ``LimiterPool`` hands out a
+shared limiter when the project's settings carry the shared budget, the local one otherwise.
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+from graph.rate_budgets import ProviderCount
 from server.integrations.clock import Clock, SystemClock
+from server.integrations.rate_budget import SharedBudget
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,23 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
         return int(float(value.strip()))
     except ValueError:
         return None
+
+
+def provider_count(headers: Mapping[str, str], now: float) -> tuple[RateLimitSnapshot, float] | None:
+    """A response's ``X-RateLimit-*`` headers and the seconds until the reset, or None without them.
+    The wait is counted as the server counts it, like tap-clickup: the reset minus the server's own
+    ``Date`` when it sends one, so a skewed local clock does not matter."""
+    limit = _int_header(headers, "x-ratelimit-limit")
+    remaining = _int_header(headers, "x-ratelimit-remaining")
+    reset = _int_header(headers, "x-ratelimit-reset")
+    if limit is None or remaining is None or reset is None or limit < 1:
+        return None
+    reset_in = reset - now
+    date = headers.get("date")
+    if date:
+        with contextlib.suppress(TypeError, ValueError):
+            reset_in = reset - parsedate_to_datetime(date).timestamp()
+    return RateLimitSnapshot(limit, remaining, float(reset)), reset_in
 
 
 class RateLimiter:
@@ -104,23 +128,16 @@ class RateLimiter:
     def observe(self, headers: Mapping[str, str]) -> RateLimitSnapshot | None:
         """Correct the estimate from a response's headers; returns what they said."""
         self.release()
-        limit = _int_header(headers, "x-ratelimit-limit")
-        remaining = _int_header(headers, "x-ratelimit-remaining")
-        reset = _int_header(headers, "x-ratelimit-reset")
-        if limit is None or remaining is None or reset is None or limit < 1:
-            return None
         now = self._clock.time()
-        reset_at = float(reset)
-        date = headers.get("date")
-        if date:
-            # Wait as the server counts it, like tap-clickup: reset minus the server's own now.
-            with contextlib.suppress(TypeError, ValueError):
-                reset_at = now + (reset - parsedate_to_datetime(date).timestamp())
-        self._limit = limit
-        self._reset_at = reset_at
-        self._remaining = max(0, min(remaining - self._in_flight, limit))
-        self.last = RateLimitSnapshot(limit, remaining, float(reset))
-        return self.last
+        counted = provider_count(headers, now)
+        if counted is None:
+            return None
+        snapshot, reset_in = counted
+        self._limit = snapshot.limit
+        self._reset_at = now + reset_in
+        self._remaining = max(0, min(snapshot.remaining - self._in_flight, snapshot.limit))
+        self.last = snapshot
+        return snapshot
 
     def exhausted(self, headers: Mapping[str, str]) -> None:
         """A 429: nothing is left until the reset the server gave (or one window)."""
@@ -129,16 +146,100 @@ class RateLimiter:
         self._remaining = 0
 
 
+class SharedRateLimiter:
+    """The same contract as ``RateLimiter``, with the count kept in the shared budget: every grant is
+    one statement there, and the newest provider count seen here rides along with the next one."""
+
+    def __init__(
+        self,
+        budget: SharedBudget,
+        key: str,
+        *,
+        limit: int = 100,
+        window: float = 60.0,
+        clock: Clock | None = None,
+        max_jitter: float = 0.25,
+        rng: random.Random | None = None,
+    ) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError("limit must be >= 1 and window > 0")
+        self._budget = budget
+        self._key = key
+        self._limit = limit
+        self._window = window
+        self._clock = clock or SystemClock()
+        self._max_jitter = max_jitter
+        self._rng = rng or random.Random()
+        self._seen: ProviderCount | None = None
+        self.stats = LimiterStats()
+        self.last: RateLimitSnapshot | None = None
+
+    async def acquire(self) -> None:
+        """Wait until the shared budget grants one more request."""
+        while True:
+            seen, self._seen = self._seen, None
+            answer = await self._budget.take(self._key, self._limit, self._window, seen)
+            if answer.granted:
+                return
+            wait = answer.wait_seconds + (self._rng.uniform(0, self._max_jitter) if self._max_jitter > 0 else 0.0)
+            self.stats.waits += 1
+            self.stats.waited_seconds += wait
+            await self._clock.sleep(wait)
+
+    def release(self) -> None:
+        """Nothing to give back: a request that was sent counts, as the provider counts it."""
+
+    def observe(self, headers: Mapping[str, str]) -> RateLimitSnapshot | None:
+        counted = provider_count(headers, self._clock.time())
+        if counted is None:
+            return None
+        snapshot, reset_in = counted
+        self._keep(ProviderCount(snapshot.limit, snapshot.remaining, reset_in, snapshot.reset_epoch))
+        self.last = snapshot
+        return snapshot
+
+    def exhausted(self, headers: Mapping[str, str]) -> None:
+        """A 429: the window is spent until the reset the server gave (or one window)."""
+        counted = provider_count(headers, self._clock.time())
+        if counted is None:
+            self._keep(ProviderCount(self._limit, 0, self._window, None))
+            return
+        snapshot, reset_in = counted
+        self._keep(ProviderCount(snapshot.limit, 0, reset_in, snapshot.reset_epoch))
+        self.last = snapshot
+
+    def _keep(self, seen: ProviderCount) -> None:
+        """Hold the newest count for the next grant: a bare refusal first, else the latest window, and
+        in it the fewest left."""
+
+        def rank(count: ProviderCount) -> tuple[float, int]:
+            return (math.inf if count.window_end is None else count.window_end, -count.remaining)
+
+        if self._seen is None or rank(seen) > rank(self._seen):
+            self._seen = seen
+
+
+AnyRateLimiter = RateLimiter | SharedRateLimiter
+
+
 class LimiterPool:
-    """One limiter per token, shared by every client of that token in this process."""
+    """One limiter per token, shared by every client of that token in this process; shared with the
+    other replicas too when a shared budget is given."""
 
     def __init__(self, *, clock: Clock | None = None, default_limit: int = 100) -> None:
         self._clock = clock
         self._default_limit = default_limit
         self._limiters: dict[str, RateLimiter] = {}
+        self._shared: dict[str, SharedRateLimiter] = {}
 
-    def for_token(self, token: str) -> RateLimiter:
+    def for_token(self, token: str, budget: SharedBudget | None = None) -> AnyRateLimiter:
         key = hashlib.sha256(token.encode()).hexdigest()  # never keep the token itself as a key
+        if budget is not None:
+            shared = self._shared.get(key)
+            if shared is None:
+                shared = SharedRateLimiter(budget, f"clickup:{key}", limit=self._default_limit, clock=self._clock)
+                self._shared[key] = shared
+            return shared
         limiter = self._limiters.get(key)
         if limiter is None:
             limiter = RateLimiter(limit=self._default_limit, clock=self._clock)
