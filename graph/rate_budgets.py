@@ -36,8 +36,8 @@ class ProviderCount:
 
 @dataclass(frozen=True)
 class BudgetAnswer:
-    granted: bool
-    wait_seconds: float  # until the window ends: when not granted, how long before asking again
+    granted: int  # requests granted (0: none left in this window)
+    wait_seconds: float  # until the window ends: grants expire then; none granted: when to ask again
     used: int
     limit: int
 
@@ -48,11 +48,12 @@ class RateBudgets:
         self._database = database
 
     async def take(
-        self, key: str, limit: int, window_seconds: float, seen: ProviderCount | None = None
+        self, key: str, limit: int, window_seconds: float, seen: ProviderCount | None = None, want: int = 1
     ) -> BudgetAnswer:
-        """Count one request against ``key``'s window if it fits; first apply ``seen``, the newest
-        provider count this caller holds. ``limit`` and ``window_seconds`` shape a window the
-        provider has not described yet."""
+        """Count up to ``want`` requests against ``key``'s window, as many as fit; first apply
+        ``seen``, the newest provider count this caller holds. ``limit`` and ``window_seconds`` shape a
+        window the provider has not described yet. Taking several at once spares statements where
+        the budget is large; what a caller took and did not use by the window's end is lost."""
         window_ms = max(1, int(window_seconds * 1000))
         records, _, _ = await self._driver.execute_query(
             """
@@ -82,13 +83,15 @@ class RateBudgets:
                  CASE WHEN over THEN 0 ELSE used END AS used,
                  CASE WHEN over THEN now + $windowMs ELSE endsAt END AS endsAt,
                  CASE WHEN over THEN null ELSE window END AS window
-            WITH b, now, quota, lastWindow, used, endsAt, window, used < quota AS granted
+            WITH b, now, quota, lastWindow, used, endsAt, window,
+                 CASE WHEN used >= quota THEN 0 WHEN quota - used < $want THEN quota - used ELSE $want END AS granted
             SET b.quota = quota, b.endsAt = endsAt, b.lastWindow = lastWindow, b.window = window,
-                b.used = CASE WHEN granted THEN used + 1 ELSE used END
+                b.used = used + granted
             RETURN granted, endsAt - now AS waitMs, b.used AS used, quota
             """,
             key=key,
             limit=limit,
+            want=max(1, want),
             windowMs=window_ms,
             seen=None
             if seen is None
@@ -102,6 +105,4 @@ class RateBudgets:
             routing_=neo4j.RoutingControl.WRITE,
         )
         row = records[0]
-        return BudgetAnswer(
-            bool(row["granted"]), max(0, int(row["waitMs"])) / 1000, int(row["used"]), int(row["quota"])
-        )
+        return BudgetAnswer(int(row["granted"]), max(0, int(row["waitMs"])) / 1000, int(row["used"]), int(row["quota"]))

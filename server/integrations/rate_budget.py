@@ -14,5 +14,5 @@ from graph.rate_budgets import BudgetAnswer, ProviderCount
 
 class SharedBudget(Protocol):
     async def take(
-        self, key: str, limit: int, window_seconds: float, seen: ProviderCount | None = None
+        self, key: str, limit: int, window_seconds: float, seen: ProviderCount | None = None, want: int = 1
     ) -> BudgetAnswer: ...

@@ -44,7 +44,7 @@ async def test_three_replicas_taking_at_once_are_granted_the_limit_exactly(repli
     answers = [granted for replica in await asyncio.gather(*(hammer(b) for b in replicas)) for granted in replica]
     assert answers.count(True) == 100
     refused = await replicas[0].take(key, 100, 60)
-    assert not refused.granted
+    assert refused.granted == 0
     assert 0 < refused.wait_seconds <= 60
     assert (refused.used, refused.limit) == (100, 100)
 
@@ -107,3 +107,9 @@ async def test_a_bare_429_spends_at_least_the_rest_of_the_window(replicas: list[
     spent = await replicas[1].take(key, 100, 1, ProviderCount(limit=100, remaining=0, reset_in=30, window_end=None))
     assert (first.granted, spent.granted, spent.used) == (True, False, 100)
     assert 29 < spent.wait_seconds <= 30
+
+
+async def test_a_block_is_granted_as_far_as_the_budget_goes(replicas: list[RateBudgets]) -> None:
+    key = fresh_key()
+    blocks = [await replicas[n % 3].take(key, 250, 60, want=100) for n in range(4)]
+    assert [(b.granted, b.used) for b in blocks] == [(100, 100), (100, 200), (50, 250), (0, 250)]

@@ -163,28 +163,30 @@ class ScriptedBudget:
     def __init__(self, answers: list[BudgetAnswer]) -> None:
         self.answers = answers
         self.takes: list[ProviderCount | None] = []
+        self.wanted: list[int] = []
 
     async def take(
-        self, key: str, limit: int, window_seconds: float, seen: ProviderCount | None = None
+        self, key: str, limit: int, window_seconds: float, seen: ProviderCount | None = None, want: int = 1
     ) -> BudgetAnswer:
         assert key.startswith("clickup:")
         assert "pk_" not in key  # a fingerprint, never the token
         self.takes.append(seen)
+        self.wanted.append(want)
         return self.answers.pop(0)
 
 
 def headers(remaining: str, reset: float, **more: str) -> httpx.Headers:
     return httpx.Headers(
-        {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": remaining, "X-RateLimit-Reset": str(int(reset))} | more
+        {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": remaining, "X-RateLimit-Reset": str(int(reset)), **more}
     )
 
 
-GRANT = BudgetAnswer(granted=True, wait_seconds=60, used=1, limit=100)
+GRANT = BudgetAnswer(granted=1, wait_seconds=60, used=1, limit=100)
 
 
 async def test_the_shared_limiter_sends_the_providers_newest_count_with_the_next_take() -> None:
     clock = FakeClock()
-    budget = ScriptedBudget([GRANT, BudgetAnswer(False, 7.5, 100, 100), GRANT])
+    budget = ScriptedBudget([GRANT, BudgetAnswer(0, 7.5, 100, 100), GRANT])
     limiter = LimiterPool(clock=clock).for_token("pk_secret_token", budget)
     assert isinstance(limiter, SharedRateLimiter)
     await limiter.acquire()
@@ -217,3 +219,22 @@ def test_the_pool_keeps_one_shared_limiter_per_token() -> None:
     assert pool.for_token("pk_a_token", budget) is pool.for_token("pk_a_token", budget)
     assert pool.for_token("pk_a_token", budget) is not pool.for_token("pk_b_token", budget)
     assert isinstance(pool.for_token("pk_a_token"), RateLimiter)
+
+
+async def test_a_large_budget_is_taken_in_blocks_that_end_with_their_window() -> None:
+    """At 10,000 a minute the limiter takes a hundred grants per statement, spends them here, and
+    drops what is left when the window they belong to ends."""
+    clock = FakeClock()
+    budget = ScriptedBudget([BudgetAnswer(100, 60, 100, 10_000), BudgetAnswer(100, 60, 200, 10_000)])
+    limiter = LimiterPool(clock=clock).for_token("pk_secret_token", budget)
+    limiter.observe(headers("9999", START + 60, **{"X-RateLimit-Limit": "10000"}))
+    for _ in range(100):
+        await limiter.acquire()
+    assert budget.wanted == [100]
+    clock.now += 1
+    await limiter.acquire()  # the block is spent: the next one
+    assert budget.wanted == [100, 100]
+    clock.now += 60
+    budget.answers.append(BudgetAnswer(100, 60, 100, 10_000))
+    await limiter.acquire()  # 99 left, but their window is over
+    assert budget.wanted == [100, 100, 100]

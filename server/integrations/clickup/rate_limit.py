@@ -146,9 +146,15 @@ class RateLimiter:
         self._remaining = 0
 
 
+# Grants taken at once from the shared budget: one per request up to 100 a window, then a hundredth
+# of the window's budget (a token with 10,000 a minute costs 100 statements a minute, not 10,000);
+# at most that many per replica go unused at a window's end.
+BLOCK_SHARE = 100
+
+
 class SharedRateLimiter:
-    """The same contract as ``RateLimiter``, with the count kept in the shared budget: every grant is
-    one statement there, and the newest provider count seen here rides along with the next one."""
+    """The same contract as ``RateLimiter``, with the count kept in the shared budget: grants are
+    taken there (one statement per block), and the newest provider count seen here rides along."""
 
     def __init__(
         self,
@@ -171,20 +177,34 @@ class SharedRateLimiter:
         self._max_jitter = max_jitter
         self._rng = rng or random.Random()
         self._seen: ProviderCount | None = None
+        self._grants = 0  # taken from the shared budget, not used yet
+        self._grants_until = 0.0  # local time their window ends
+        self._lock = asyncio.Lock()
         self.stats = LimiterStats()
         self.last: RateLimitSnapshot | None = None
 
     async def acquire(self) -> None:
         """Wait until the shared budget grants one more request."""
-        while True:
-            seen, self._seen = self._seen, None
-            answer = await self._budget.take(self._key, self._limit, self._window, seen)
-            if answer.granted:
-                return
-            wait = answer.wait_seconds + (self._rng.uniform(0, self._max_jitter) if self._max_jitter > 0 else 0.0)
-            self.stats.waits += 1
-            self.stats.waited_seconds += wait
-            await self._clock.sleep(wait)
+        async with self._lock:
+            while True:
+                if self._grants > 0 and self._clock.time() < self._grants_until:
+                    self._grants -= 1
+                    return
+                limit = self.last.limit if self.last is not None else self._limit
+                seen, self._seen = self._seen, None
+                answer = await self._budget.take(
+                    self._key, self._limit, self._window, seen, want=max(1, limit // BLOCK_SHARE)
+                )
+                if answer.granted:
+                    self._grants, self._grants_until = answer.granted - 1, self._clock.time() + answer.wait_seconds
+                    return
+                await self._wait(answer.wait_seconds)
+
+    async def _wait(self, seconds: float) -> None:
+        wait = seconds + (self._rng.uniform(0, self._max_jitter) if self._max_jitter > 0 else 0.0)
+        self.stats.waits += 1
+        self.stats.waited_seconds += wait
+        await self._clock.sleep(wait)
 
     def release(self) -> None:
         """Nothing to give back: a request that was sent counts, as the provider counts it."""
