@@ -315,7 +315,11 @@ class LiveSync:
         interval = view.settings.sync.interval_seconds or DEFAULT_INTERVAL_SECONDS
         repair_duty = _duty("repair", reg.org_id, reg.project_id, reg.integration, reg.webhook_id)
         if state == "suspended":
-            await view.plugin.reactivate_webhook(view.settings, reg.webhook_id)
+            secret = await view.plugin.reactivate_webhook(view.settings, reg.webhook_id)
+            if secret is not None:  # re-armed with a new secret: deliveries are signed with it from now
+                await self._desk.register(
+                    reg.integration, reg.webhook_id, reg.org_id, reg.project_id, reg.workspace_id, secret
+                )
             await self._desk.record_health(reg.integration, reg.webhook_id, "active", 0)
             logger.warning(
                 "webhook %s was suspended by %s: re-activated; repairing the gap", reg.webhook_id, reg.integration

@@ -36,7 +36,7 @@ from starlette.routing import Route
 
 from webhook_gateway.config import GatewayConfig
 from webhook_gateway.drainer import Drainer
-from webhook_gateway.envelope import Rejected
+from webhook_gateway.envelope import Rejected, SignatureMismatch
 from webhook_gateway.http_limits import READ_TIMED_OUT, REFUSAL_HOOK
 from webhook_gateway.last_resort import LastResortMiddleware
 from webhook_gateway.metrics import GatewayMetrics
@@ -136,7 +136,14 @@ class Gateway:
             # A static secret replaces the per-webhook one for verification only: the webhook must
             # still be registered, so nothing is kept that no project would ever see.
             secret = await self.secrets.secret(integration, routed.key)
-            scheme.verify(self.config.static_secrets.get(integration) or secret, body, signed)
+            static = self.config.static_secrets.get(integration)
+            try:
+                scheme.verify(static or secret, body, signed)
+            except SignatureMismatch:
+                newer = None if static else await self.secrets.newer_than(integration, routed.key, secret)
+                if newer is None:
+                    raise
+                scheme.verify(newer, body, signed)
             scheme.check(body, routed, self.config.max_body_bytes)
         except Rejected as rejected:
             self.metrics.rejected.labels(rejected.reason).inc()

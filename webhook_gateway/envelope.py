@@ -36,6 +36,14 @@ class Rejected(Exception):
         self.message = message
 
 
+class SignatureMismatch(Rejected):
+    """A well-formed signature made with another secret: a forgery, or a secret changed since the
+    gateway cached it (a webhook re-armed with a new one). The gateway asks the server once more."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(401, "bad_signature", message)
+
+
 def _structure(body: bytes) -> bytes:
     """The body's brackets outside strings, as ``(`` and ``)``; an unterminated string runs to the end.
 

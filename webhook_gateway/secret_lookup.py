@@ -6,6 +6,9 @@ The ids come from unauthenticated bodies, so the lookup is built for strangers:
   server is away, so deliveries keep being accepted and spooled through a server restart);
 - unknown ones are cached too (a bounded *negative* cache), so repeating an id costs nothing;
 - concurrent lookups of one id share one RPC, and only a few RPCs run at once;
+- a signature that does not match the cached secret may mean the secret changed (a webhook
+  re-armed with a new one): the server is asked again, at most once per webhook every
+  ``RECHECK_SECONDS``, so forged signatures cost next to nothing;
 - what the answer means for the sender is decided here, once: unknown (NOT_FOUND, or a
   PERMISSION_DENIED because a tenant-pinned token may not see that webhook) is 401, a malformed
   id is 400, both permanent; only the server being away or misconfigured is 503, which senders
@@ -30,6 +33,7 @@ MAX_ENTRIES = 10_000
 UNKNOWN_TTL_SECONDS = 30.0
 STALE_FOR_SECONDS = 3600.0
 MAX_CONCURRENT_LOOKUPS = 32
+RECHECK_SECONDS = 10.0
 # The gateway's own set-up is wrong: every delivery would fail alike, so it is a 503 and an ERROR line.
 OPERATOR_PROBLEMS = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION})
 
@@ -62,6 +66,7 @@ class SecretLookup:
         self._metrics = metrics
         self._known: TtlCache[Key, str] = TtlCache(max_entries)
         self._refused: TtlCache[Key, Rejected] = TtlCache(max_entries)
+        self._rechecked: TtlCache[Key, bool] = TtlCache(max_entries)
         self._unknown_ttl = unknown_ttl
         self._stale_for = stale_for
         self._flights: dict[Key, asyncio.Future[str]] = {}
@@ -76,6 +81,23 @@ class SecretLookup:
         refused = self._refused.get(key)
         if refused is not None:
             raise Rejected(refused.status, refused.reason, refused.message)
+        return await self._flight(key)
+
+    async def newer_than(self, integration: str, webhook_id: str, stale: str) -> str | None:
+        """The secret as the server has it now, if it is not ``stale`` (the one a signature did not
+        match); None if unchanged, unknown now, or asked within ``RECHECK_SECONDS`` already."""
+        key = (integration, webhook_id)
+        if self._rechecked.get(key) is not None:
+            return None
+        self._rechecked.put(key, True, RECHECK_SECONDS)
+        try:
+            fresh = await self._flight(key)
+        except Rejected:
+            return None
+        return fresh if fresh != stale else None
+
+    async def _flight(self, key: Key) -> str:
+        """Ask the server, sharing a lookup already on its way."""
         flight = self._flights.get(key)
         if flight is None:
             flight = asyncio.ensure_future(self._fetch(key))

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import re
 
-from webhook_gateway.envelope import Rejected
+from webhook_gateway.envelope import Rejected, SignatureMismatch
 
 _HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -37,4 +37,4 @@ def parse_hex_digest(value: str | None, header: str, prefix: str = "") -> str:
 def verify(secret: str, body: bytes, digest: str, header: str) -> None:
     """``digest`` comes from ``parse_hex_digest`` (lower-case hex)."""
     if not hmac.compare_digest(expected_signature(secret, body), digest):
-        raise Rejected(401, "bad_signature", f"{header} does not match the body")
+        raise SignatureMismatch(f"{header} does not match the body")

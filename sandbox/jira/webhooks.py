@@ -117,9 +117,20 @@ def _admin_fields(body: Any) -> dict[str, Any]:
         errors["excludeBody"] = "excludeBody must be true or false."
     if secret is not None and (not isinstance(secret, str) or not secret):
         errors["secret"] = "The secret must be a non-empty string."
+    enabled = body.get("enabled", True)
+    if not isinstance(enabled, bool):
+        errors["enabled"] = "enabled must be true or false."
     if errors:
         raise ApiError(400, {"errorMessages": [], "errors": errors})
-    return {"name": name, "url": url, "events": list(events), "filter": parsed, "exclude": exclude, "secret": secret}
+    return {
+        "name": name,
+        "url": url,
+        "events": list(events),
+        "filter": parsed,
+        "exclude": exclude,
+        "secret": secret,
+        "enabled": enabled,
+    }
 
 
 def render_admin(site: Site, hook: Webhook) -> dict[str, Any]:
@@ -147,8 +158,11 @@ def _admin_hook(sandbox: Sandbox, request: Request) -> Webhook:
 
 
 def _apply(hook: Webhook, fields: dict[str, Any], owner: str, now: int) -> None:
+    """A create, or a PUT: the registration is replaced whole (what the body leaves out is gone: a
+    PUT without ``secret`` leaves the webhook unsigned; without ``enabled``, it is enabled)."""
     hook.name, hook.url, hook.events, hook.filter = fields["name"], fields["url"], fields["events"], fields["filter"]
     hook.exclude_body, hook.secret, hook.owner, hook.updated_ms = fields["exclude"], fields["secret"], owner, now
+    hook.enabled = fields["enabled"]
 
 
 @endpoint

@@ -259,7 +259,9 @@ class Integration(abc.ABC, Generic[OptionsT]):
         """The webhook's health as the third party reports it; ``None`` when it no longer exists."""
         raise NotImplementedError
 
-    async def reactivate_webhook(self, settings: IntegrationSettings[OptionsT], webhook_id: str) -> None:
+    async def reactivate_webhook(self, settings: IntegrationSettings[OptionsT], webhook_id: str) -> str | None:
+        """Turn a suspended webhook back on. Returns its new signing secret when it had to be re-armed
+        with one (the server seals it in place of the old), None when its secret is unchanged."""
         raise NotImplementedError
 
     async def delete_webhook(self, settings: IntegrationSettings[OptionsT], webhook_id: str) -> None:

@@ -160,3 +160,27 @@ async def test_a_known_secret_outlives_a_server_outage(
 
         await asyncio.to_thread(wait_until, asked_again, 10, "the cached secret to expire")
     assert set(answers) == {200}, "accepted throughout, with the stale secret once the server was away"
+
+
+async def test_a_secret_changed_on_the_server_is_asked_for_again_once(
+    service: tuple[scripted.ScriptedService, str], tmp_path: Path
+) -> None:
+    """A webhook re-armed with a new secret: its deliveries are signed with it at once, while the
+    gateway still holds the old one (cached for minutes). A mismatch asks the server once more, and
+    forgeries that follow cost no further lookup within ``RECHECK_SECONDS``."""
+    scripted_service, target = service
+    config = GatewayConfig(server_target=target, server_token="t", spool_path=tmp_path / "spool.db")
+    with GatewayServer(config) as server:
+        body = task_body(WEBHOOK)
+        assert (await post_all(server.url, [(body, sign(SECRET, body))]))[0].status_code == 200
+        scripted_service.secrets[WEBHOOK] = "re-armed-secret"
+        renewed = task_body(WEBHOOK)
+        assert (await post_all(server.url, [(renewed, sign("re-armed-secret", renewed))]))[0].status_code == 200
+        assert len(scripted_service.secret_calls) == 2, "one more lookup, on the mismatch"
+        forged: list[tuple[bytes, str | None]] = [(task_body(WEBHOOK), sign("forger", body)) for _ in range(20)]
+        answers = await post_all(server.url, forged)
+        assert {(r.status_code, r.json()["reason"]) for r in answers} == {(401, "bad_signature")}
+        assert len(scripted_service.secret_calls) == 2, "forgeries within the period: no lookup at all"
+        later = task_body(WEBHOOK)
+        assert (await post_all(server.url, [(later, sign("re-armed-secret", later))]))[0].status_code == 200
+        assert len(scripted_service.secret_calls) == 2, "the new secret is the cached one now"

@@ -150,3 +150,50 @@ async def test_mutations_delivered_twice_and_shuffled_end_equal_to_a_fresh_impor
     assert list(off.webhooks) == []
     async with httpx.AsyncClient(base_url=stack.url, auth=(MAIN_EMAIL, MAIN_TOKEN)) as jira:
         assert (await jira.get("/rest/webhooks/1.0/webhook")).json() == [], "the webhook is deleted in Jira too"
+
+
+async def applied_events(driver: neo4j.Driver, tenant: tuple[str, str]) -> int:
+    records, _, _ = driver.execute_query(
+        "MATCH (e:WebhookEvent {orgId: $o, projectId: $p, state: 'APPLIED'}) RETURN count(e) AS c",
+        o=tenant[0],
+        p=tenant[1],
+    )
+    return int(records[0]["c"])
+
+
+async def test_a_webhook_jira_disabled_is_re_armed_with_a_new_secret_the_gateway_takes_at_once(
+    stack: Stack, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+) -> None:
+    """Jira (or an admin) disables the admin webhook. The supervisor turns it back on with the whole
+    registration and a new secret (Jira's PUT replaces: one without the secret would leave the
+    deliveries unsigned), seals the new secret, and the gateway, which still holds the old one,
+    asks again on the first mismatch: the next delivery is accepted and applied."""
+    hub, admin = stack.hub, tokens.admin
+    await hub.stub.UpdateIntegration(jira_update(tenant, stack.url, auto_sync=True), metadata=bearer(admin))
+    (hook,) = [h for h in stack.sandbox.hub.webhooks.values() if h.kind == "admin"]
+    first_secret = hook.secret
+    async with httpx.AsyncClient(base_url=stack.url, timeout=120, auth=(MAIN_EMAIL, MAIN_TOKEN)) as jira:
+
+        async def mutate_and_deliver(seed: int) -> list[dict[str, object]]:
+            await jira.put("/_sandbox/config", json={"hold_deliveries": True})
+            await jira.post("/_sandbox/mutate", json={"count": 3, "seed": seed})
+            await jira.post("/_sandbox/webhooks/flush", json={"timeout": 60})
+            deliveries: list[dict[str, object]] = (await jira.get("/_sandbox/deliveries")).json()["deliveries"]
+            return deliveries
+
+        before = await mutate_and_deliver(31)  # the gateway now caches the first secret
+        assert before
+        assert all(d["delivered"] for d in before)
+        assert (await jira.patch(f"/_sandbox/webhooks/{hook.id}", json={"enabled": False})).json()["enabled"] is False
+        assert hub.server.live_sync is not None
+        await hub.server.live_sync.check_once()
+        assert hook.enabled, "turned back on"
+        assert hook.secret, "still signed"
+        assert hook.secret != first_secret, "re-armed with a new secret"
+        assert hook.events, "the whole registration was sent"
+        after = await mutate_and_deliver(32)
+    fresh = after[len(before) :]
+    assert fresh
+    assert all(d["delivered"] for d in fresh), "signed with the new secret, accepted by the gateway at once"
+    await asyncio.to_thread(wait_until, lambda: settled(neo4j_driver, tenant), 60, "every event applied")
+    assert await applied_events(neo4j_driver, tenant) >= len(fresh) // 2

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 from jwt import PyJWS, PyJWTError
 from jwt.algorithms import HMACAlgorithm
 
-from webhook_gateway.envelope import MAX_BODY_BYTES, Rejected, load_object
+from webhook_gateway.envelope import MAX_BODY_BYTES, Rejected, SignatureMismatch, load_object
 from webhook_gateway.schemes.base import Routed, Scheme, Signed, lookup_key
 
 HEADER = "Authorization"
@@ -131,7 +131,7 @@ def verify_token(secret: str, signed: Signed, now: float) -> None:
     try:
         verified = _JWS.decode_complete(signed.digest, key=secret.encode(), algorithms=[ALGORITHM])
     except PyJWTError:  # a wrong signature, or a header PyJWT refuses (an unknown "crit", ...)
-        raise Rejected(401, "bad_signature", f"{HEADER}'s token is not signed with this webhook's secret") from None
+        raise SignatureMismatch(f"{HEADER}'s token is not signed with this webhook's secret") from None
     times = _claims(json.loads(verified["payload"]))
     if times["exp"] <= now - LEEWAY_SECONDS:
         raise Rejected(401, "expired_signature", f"{HEADER}'s token has expired")

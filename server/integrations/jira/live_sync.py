@@ -113,25 +113,34 @@ def _filter(options: JiraOptions) -> dict[str, str]:
     return {"issue-related-events-section": f"project in ({keys})"}
 
 
-async def register(client: JiraClient, url: str, options: JiraOptions, name: str) -> str:
-    """Create (or adopt) the admin webhook for ``url``; returns the new secret."""
-    secret = secrets.token_urlsafe(32)
-    body: dict[str, Any] = {
+def _registration(url: str, options: JiraOptions, name: str, secret: str) -> dict[str, Any]:
+    """The whole registration, sent on every create and update: what a PUT leaves out, Jira may
+    drop (its PUT replaces; the facts do not say it merges), the secret included."""
+    return {
         "name": name,
         "url": url,
         "events": list(EVENTS),
         "filters": _filter(options),
         "excludeBody": False,
         "secret": secret,
+        "enabled": True,
     }
+
+
+async def register(client: JiraClient, url: str, options: JiraOptions, name: str) -> str:
+    """Create (or adopt) the admin webhook for ``url``; returns the new secret."""
+    secret = secrets.token_urlsafe(32)
+    body = _registration(url, options, name, secret)
     existing = await find_webhook(client, route_key(url))
     try:
         if existing is None:
-            created = await client.request("POST", ADMIN_WEBHOOKS, body=body)
+            created = await client.request(
+                "POST", ADMIN_WEBHOOKS, body={k: v for k, v in body.items() if k != "enabled"}
+            )
             if _webhook(created) is None:
                 raise JiraResponseError("Jira's answer about the new webhook has no 'self' or 'url'")
         else:
-            await client.request("PUT", f"{ADMIN_WEBHOOKS}/{existing.jira_id}", body={**body, "enabled": True})
+            await client.request("PUT", f"{ADMIN_WEBHOOKS}/{existing.jira_id}", body=body)
     except JiraForbidden as exc:
         raise NotAnAdministrator(
             "Jira webhooks can only be registered by a Jira administrator: connect with an administrator's API token"
@@ -146,11 +155,15 @@ async def status(client: JiraClient, key: str) -> WebhookState | None:
     return WebhookState("active" if hook.enabled else "suspended")
 
 
-async def reactivate(client: JiraClient, key: str) -> None:
-    """Enable a webhook Jira (or an admin) disabled; its secret is not sent, so Jira keeps it."""
+async def reactivate(client: JiraClient, key: str, options: JiraOptions, name: str) -> str | None:
+    """Enable a webhook Jira (or an admin) disabled, re-armed whole with a new secret (whatever Jira's
+    PUT keeps of the old one, the new one is known); returns it, or None if the webhook is gone."""
     hook = await find_webhook(client, key)
-    if hook is not None:
-        await client.request("PUT", f"{ADMIN_WEBHOOKS}/{hook.jira_id}", body={"url": hook.url, "enabled": True})
+    if hook is None:
+        return None
+    secret = secrets.token_urlsafe(32)
+    await client.request("PUT", f"{ADMIN_WEBHOOKS}/{hook.jira_id}", body=_registration(hook.url, options, name, secret))
+    return secret
 
 
 async def delete(client: JiraClient, key: str) -> None:

@@ -86,6 +86,11 @@ class JiraConfig:
         )
 
 
+def _hook_name(route: str) -> str:
+    """An admin webhook's name in Jira's list: the route is also the last segment of its URL."""
+    return f"knowledge graph {route}"
+
+
 class JiraIntegration(Integration[JiraOptions]):
     name = "jira"
     display_name = "Jira"
@@ -208,8 +213,7 @@ class JiraIntegration(Integration[JiraOptions]):
                 await self._live(dynamic_webhooks.register(client, url, settings.options))
                 secret = self._config.oauth_app.client_secret
             else:
-                name = f"knowledge graph {target.route}"
-                secret = await self._live(live_sync.register(client, url, settings.options, name))
+                secret = await self._live(live_sync.register(client, url, settings.options, _hook_name(target.route)))
         return [WebhookSubscription(live_sync.route_key(url), cloud_id, secret)]
 
     def _dynamic(self, settings: Settings) -> bool:
@@ -223,14 +227,14 @@ class JiraIntegration(Integration[JiraOptions]):
                 return await self._live(dynamic_webhooks.status(client, webhook_id))
             return await self._live(live_sync.status(client, webhook_id))
 
-    async def reactivate_webhook(self, settings: Settings, webhook_id: str) -> None:
+    async def reactivate_webhook(self, settings: Settings, webhook_id: str) -> str | None:
         async with await self.client(settings) as client:
             if self._dynamic(settings):
                 hooks = await self._live(dynamic_webhooks.listed(client, webhook_id))
                 if hooks:
                     await self._live(dynamic_webhooks.refresh(client, [hook.id for hook in hooks]))
-            else:
-                await self._live(live_sync.reactivate(client, webhook_id))
+                return None  # signed with the app's client secret, which does not change here
+            return await self._live(live_sync.reactivate(client, webhook_id, settings.options, _hook_name(webhook_id)))
 
     async def delete_webhook(self, settings: Settings, webhook_id: str) -> None:
         async with await self.client(settings) as client:
