@@ -15,6 +15,7 @@ from server.integrations.clickup.errors import (
     ClickUpServerError,
     ClickUpTransportError,
 )
+from server.integrations.clickup.live_sync import reactivate_webhook
 from server.integrations.clickup.rate_limit import RateLimiter
 from server.integrations.credentials import ApiToken, OAuthTokens
 from tests.unit.test_rate_limiter import FakeClock
@@ -165,3 +166,28 @@ async def test_unexpected_shapes_are_rejected_clearly() -> None:
 def test_repr_hides_the_token() -> None:
     client = ClickUpClient(TOKEN, base_url="http://clickup.test/api/v2")
     assert TOKEN not in repr(client)
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ({"id": "w1", "webhook": {"id": "w1", "health": {"status": "active"}, "secret": "NEWSECRET"}}, "NEWSECRET"),
+        ({"id": "w1", "webhook": {"id": "w1", "health": {"status": "active"}}}, None),
+        ({"id": "w1", "webhook": {"id": "w1", "secret": ""}}, None),
+        ({"id": "w1", "webhook": "not an object"}, None),
+        ([], None),
+    ],
+)
+async def test_reactivating_a_webhook_returns_the_secret_clickup_answers_with(
+    answer: object, expected: str | None
+) -> None:
+    """The update's answer is the create envelope: a secret in it is the one deliveries carry from now."""
+    sent: list[tuple[str, str, bytes]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append((request.method, request.url.path, request.content))
+        return httpx.Response(200, json=answer)
+
+    async with client_for(handler, FakeClock()) as client:
+        assert await reactivate_webhook(client, "w1") == expected
+    assert sent == [("PUT", "/api/v2/webhook/w1", b'{"status":"active"}')]

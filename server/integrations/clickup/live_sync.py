@@ -175,8 +175,13 @@ async def webhook_status(client: ClickUpClient, workspace_id: str, webhook_id: s
     return None
 
 
-async def reactivate_webhook(client: ClickUpClient, webhook_id: str) -> None:
-    await client.request("PUT", f"/webhook/{webhook_id}", body={"status": "active"})
+async def reactivate_webhook(client: ClickUpClient, webhook_id: str) -> str | None:
+    """``status: active``; the answer is the create envelope, secret included: returned when present,
+    so a secret ClickUp changed on the update is the one deliveries are checked with."""
+    body = await client.request("PUT", f"/webhook/{webhook_id}", body={"status": "active"})
+    hook = body.get("webhook") if isinstance(body, dict) else None
+    secret = hook.get("secret") if isinstance(hook, dict) else None
+    return secret if isinstance(secret, str) and secret else None
 
 
 async def delete_webhook(client: ClickUpClient, webhook_id: str) -> None:

@@ -186,9 +186,9 @@ class ClickUpIntegration(Integration[ClickUpOptions]):
             status = await live_sync.webhook_status(client, container_id, webhook_id)
         return WebhookState(*status) if status is not None else None
 
-    async def reactivate_webhook(self, settings: Settings, webhook_id: str) -> None:
+    async def reactivate_webhook(self, settings: Settings, webhook_id: str) -> str | None:
         async with self._client_for(settings) as client:
-            await live_sync.reactivate_webhook(client, webhook_id)
+            return await live_sync.reactivate_webhook(client, webhook_id)
 
     async def delete_webhook(self, settings: Settings, webhook_id: str) -> None:
         async with self._client_for(settings) as client:
