@@ -78,6 +78,62 @@ def _state(value: int, enum: Any, prefix: str) -> str:
     return str(enum.Name(value)).removeprefix(prefix)
 
 
+def _when(stamp: timestamp_pb2.Timestamp, present: bool) -> str:
+    """A timestamp field as UTC seconds, or "-" when the message does not carry it."""
+    return stamp.ToDatetime(tzinfo=UTC).isoformat(timespec="seconds") if present else "-"
+
+
+def _counts(counters: Any) -> str:
+    """Written counts by kind, largest first: "448 task, 21 list"."""
+    ordered = sorted(counters.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{count} {kind}" for kind, count in ordered) or "nothing"
+
+
+def integration_text(item: pb.Integration) -> str:
+    """What an operator asks first: connected how, live or not, and what the last import wrote."""
+    auth = _state(item.settings.auth_method, pb.AuthMethod, "AUTH_METHOD_") if item.configured else "-"
+    lines = [
+        f"{item.display_name} ({item.name}): {'enabled' if item.enabled else 'disabled'}, "
+        f"{_state(item.connection_status, pb.ConnectionStatus, 'CONNECTION_STATUS_')}, auth {auth}, "
+        f"token {item.settings.api_token or '(none)'}",
+        f"  last tested {_when(item.last_tested_time, item.HasField('last_tested_time'))}; "
+        f"last error: {item.last_error or '-'}",
+    ]
+    if item.webhooks:
+        for hook in item.webhooks:
+            lines.append(
+                f"  live sync: webhook {hook.id} (workspace {hook.workspace_id}) {hook.status}, "
+                f"{hook.fail_count} failures, checked {_when(hook.checked_time, hook.HasField('checked_time'))}"
+            )
+    else:
+        lines.append("  live sync: off (no webhooks)")
+    sync = item.sync_state
+    if sync.last_import_job_id:
+        lines.append(
+            f"  last import {sync.last_import_job_id} "
+            f"(full import {_when(sync.last_full_import_time, sync.HasField('last_full_import_time'))}): "
+            f"{_counts(sync.totals)}"
+        )
+    else:
+        lines.append("  last import: none yet")
+    if sync.last_error:
+        lines.append(f"  last sync error: {sync.last_error}")
+    return "\n".join(lines)
+
+
+def job_text(job: pb.ImportJob) -> str:
+    started = job.HasField("start_time")
+    took = "-"
+    if started and job.HasField("finish_time"):
+        took = f"{(job.finish_time.ToDatetime() - job.start_time.ToDatetime()).total_seconds():.1f}s"
+    return (
+        f"{job.id}  {job.integration:<8} {_state(job.state, pb.ImportJobState, 'IMPORT_JOB_STATE_'):<9} "
+        f"started {_when(job.start_time, started)}  took {took}  calls {job.api_calls} "
+        f"(rate-limit waits {job.rate_limit_waits})  wrote {_counts(job.counters)}"
+        + (f"  error: {job.error}" if job.error else "")
+    )
+
+
 class Cli:
     def __init__(self, args: argparse.Namespace, client: IntegrationsClient, out: TextIO, stdin: TextIO) -> None:
         self.args = args
@@ -104,18 +160,12 @@ class Cli:
 
     def get(self) -> int:
         item = self.client.get_integration(*self.scope, self.args.name)
-        self.emit(
-            as_json(item),
-            f"{item.display_name}: {'enabled' if item.enabled else 'disabled'}, "
-            f"token {item.settings.api_token or '(none)'}, last error: {item.last_error or '-'}",
-        )
+        self.emit(as_json(item), integration_text(item))
         return 0
 
     def jobs(self) -> int:
         response = self.client.list_import_jobs(*self.scope, self.args.name or "")
-        lines = [
-            f"{j.id}  {_state(j.state, pb.ImportJobState, 'IMPORT_JOB_STATE_'):<9} {j.phase}" for j in response.jobs
-        ]
+        lines = [job_text(job) for job in response.jobs]
         self.emit([as_json(j) for j in response.jobs], "\n".join(lines) or "no import jobs")
         return 0
 

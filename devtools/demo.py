@@ -1,5 +1,7 @@
 """The main job: Neo4j, the ClickUp and Jira sandboxes, the gRPC server, the webhook gateway and the
-Integration Gallery on loopback; ClickUp and Jira configured, tested and imported into Neo4j.
+Integration Gallery on loopback; ClickUp and Jira configured, tested and imported into Neo4j, then
+kept live: auto-sync registers their webhooks with the sandboxes, and one change made in the ClickUp
+sandbox is followed through the gateway into the graph.
 
     python -m devtools.demo            # bring everything up, configure, test, print, keep running
     python -m devtools.demo --once     # the same, then shut everything down (smoke test)
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import grpc
 import httpx
+import neo4j
 from google.protobuf import field_mask_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -136,6 +139,45 @@ def configure_and_import(
         raise SystemExit(f"the {label} import failed: {final.error}")
     counts = ", ".join(f"{final.counters.get(k, 0)} {k}s" for k in kinds)
     say(f"{label} imported into Neo4j: {counts}")
+    integration.settings.sync_settings.auto_sync = True
+    live = stub.UpdateIntegration(
+        pb.UpdateIntegrationRequest(
+            org_id=ORG,
+            project_id=PROJECT,
+            integration=integration,
+            update_mask=field_mask_pb2.FieldMask(paths=["settings"]),
+        ),
+        metadata=auth,
+        timeout=60,
+    )
+    hooks = ", ".join(f"{hook.status} (workspace {hook.workspace_id})" for hook in live.webhooks) or "none"
+    say(f"{label} live sync on: webhooks {hooks}")
+    if not live.webhooks:
+        raise SystemExit(f"{label} auto-sync registered no webhook")
+
+
+def follow_one_change(sandbox_url: str, neo: Connection) -> None:
+    """Rename a task in the ClickUp sandbox and wait for the name in the graph: the sandbox signs and
+    delivers the webhook, the gateway verifies and spools it, a server re-reads the task and writes it."""
+    task = min(httpx.get(f"{sandbox_url}/_sandbox/export", timeout=30).json()["tasks"], key=lambda t: str(t["id"]))
+    name = f"Renamed live at {time.strftime('%H:%M:%S')}"
+    with neo4j.GraphDatabase.driver(neo.uri, auth=(neo.user, neo.password)) as driver:
+        started = time.monotonic()
+        httpx.patch(f"{sandbox_url}/_sandbox/tasks/{task['id']}", json={"name": name}, timeout=30).raise_for_status()
+        say(f"live sync: task {task['id']} renamed in the ClickUp sandbox to {name!r}")
+
+        def arrived() -> bool:
+            records, _, _ = driver.execute_query(
+                "MATCH (t:Task {externalId: $id, orgId: $org, projectId: $project}) RETURN t.name AS name",
+                id=str(task["id"]),
+                org=ORG,
+                project=PROJECT,
+            )
+            return bool(records) and records[0]["name"] == name
+
+        wait_for("the renamed task in the graph", arrived, 60)
+        took = time.monotonic() - started
+        say(f"live sync: the graph has the new name {took:.1f}s later (sandbox webhook -> gateway -> server -> Neo4j)")
 
 
 def spawn(module: str, args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -250,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
             "CLICKUP_OAUTH_CLIENT_ID": "sandbox-client",
             "CLICKUP_OAUTH_CLIENT_SECRET": "sandbox-secret",
             "CLICKUP_OAUTH_AUTHORIZE_URL": f"{sandbox_url}/api",
+            # Where the sandboxes deliver webhooks: the gateway started below.
+            "WEBHOOK_PUBLIC_URL": f"http://127.0.0.1:{args.gateway_port}",
         }
         addresses = [f"127.0.0.1:{args.grpc_port + n}" for n in range(args.replicas)]
         for n, address in enumerate(addresses):  # replicas on one Neo4j: they share its leases
@@ -262,7 +306,20 @@ def main(argv: list[str] | None = None) -> int:
         servers = target if args.replicas == 1 else "ipv4:" + ",".join(addresses)
         say(f"IntegrationService on {', '.join(addresses)} (health SERVING; {args.replicas} replica(s))")
 
-        # 5. ClickUp and Jira configured against their sandboxes, tested, imported (followed live)
+        # 5. the webhook gateway (before the imports: live sync registers webhooks that point at it)
+        gateway_url = f"http://127.0.0.1:{args.gateway_port}"
+        gateway_log = run_dir / "logs" / "gateway.log"
+        gateway_env = {
+            **os.environ,
+            "GATEWAY_SERVER_TARGET": servers,
+            "GATEWAY_SERVER_TOKEN": gateway_token,
+            "GATEWAY_SPOOL_PATH": str(run_dir / "gateway-spool.sqlite3"),
+        }
+        children.append(spawn("webhook_gateway", ["--port", str(args.gateway_port)], gateway_log, gateway_env))
+        wait_for("the webhook gateway", lambda: httpx.get(f"{gateway_url}/readyz").is_success, 30, gateway_log)
+        say(f"webhook gateway on {gateway_url}/webhooks/clickup and /webhooks/jira/<route> (ready)")
+
+        # 6. ClickUp and Jira configured against their sandboxes, tested, imported (followed live), kept live
         stub = pb_grpc.IntegrationServiceStub(channel)
         auth = (("authorization", f"Bearer {admin_token}"),)
         clickup = pb.Integration(
@@ -278,21 +335,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         jira.settings.options.update({"site_url": jira_url, "email": JIRA_EMAIL, "include_comments": True})
         configure_and_import(stub, auth, jira, ("jiraproject", "issue", "comment", "sprint", "person"))
+        follow_one_change(sandbox_url, neo)
 
-        # 7. the webhook gateway
-        gateway_url = f"http://127.0.0.1:{args.gateway_port}"
-        gateway_log = run_dir / "logs" / "gateway.log"
-        gateway_env = {
-            **os.environ,
-            "GATEWAY_SERVER_TARGET": servers,
-            "GATEWAY_SERVER_TOKEN": gateway_token,
-            "GATEWAY_SPOOL_PATH": str(run_dir / "gateway-spool.sqlite3"),
-        }
-        children.append(spawn("webhook_gateway", ["--port", str(args.gateway_port)], gateway_log, gateway_env))
-        wait_for("the webhook gateway", lambda: httpx.get(f"{gateway_url}/readyz").is_success, 30, gateway_log)
-        say(f"webhook gateway on {gateway_url}/webhooks/clickup and /webhooks/jira/<route> (ready)")
-
-        # 8. the Integration Gallery (acts with the admin token, so it listens on loopback only)
+        # 7. the Integration Gallery (acts with the admin token, so it listens on loopback only)
         gallery_url = f"http://127.0.0.1:{args.gallery_port}"
         gallery_log = run_dir / "logs" / "gallery.log"
         gallery_env = {
@@ -308,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         signs_in = [card["display_name"] for card in cards if card.get("oauth_available")]
         say(f"  sign-in (OAuth) through the sandbox's consent page: {', '.join(signs_in) or 'none'}")
 
-        # 9. how to call it
+        # 8. how to call it
         grpcurl = None if args.no_grpcurl else grpcurl_binary(install=True)
         show = grpcurl or "grpcurl"
         print(

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from clients.cli import main
+from clients.cli import integration_text, main
 from integrations.v1 import integration_service_pb2 as pb
 from sandbox.clickup.fixtures import TV_TOKEN
 from sandbox.jira.generator import MAIN_EMAIL, MAIN_TOKEN, GeneratorConfig
@@ -53,7 +53,20 @@ async def test_the_whole_flow_from_the_command_line(cli_env: list[str], capsys: 
     assert code == 0
     assert json.loads(imported.strip().splitlines()[-1])["state"] == "IMPORT_JOB_STATE_SUCCEEDED"
     code, jobs = await run([*cli_env, "--json", "jobs"])
-    assert json.loads(jobs)[0]["state"] == "IMPORT_JOB_STATE_SUCCEEDED"
+    job = json.loads(jobs)[0]
+    assert job["state"] == "IMPORT_JOB_STATE_SUCCEEDED"
+    code, jobs_text = await run([*cli_env, "jobs"])
+    tasks = int(job["counters"]["task"])
+    assert jobs_text.startswith(f"{job['id']}  clickup  SUCCEEDED started {job['start_time'][:19]}")
+    assert f"calls {job['api_calls']} (rate-limit waits 0)  wrote " in jobs_text
+    assert f"{tasks} task" in jobs_text
+    assert " took " in jobs_text
+    assert " took -" not in jobs_text
+    code, shown = await run([*cli_env, "get", "clickup"])
+    assert shown.splitlines()[0] == "ClickUp (clickup): enabled, CONNECTED, auth API_TOKEN, token pk_5****0000"
+    assert "  live sync: off (no webhooks)" in shown.splitlines()
+    assert f"  last import {job['id']} (full import 20" in shown
+    assert f"{tasks} task" in shown.splitlines()[3]
     assert (await run([*cli_env, "webhooks", "clickup"]))[1].strip() == "no webhooks (auto-sync is off)"
     code, events = await run([*cli_env, "--json", "events", "--state", "failed"])
     assert (code, json.loads(events)) == (0, [])
@@ -148,3 +161,22 @@ async def test_jira_from_the_command_line_with_its_options(
         bad = ["configure", "jira", "--option", 'project_keys=["bad key"]']
         assert (await run([*cli_env, *bad], stdin=MAIN_TOKEN + "\n"))[0] == 6
         assert "settings.options.project_keys[0]" in capsys.readouterr().err
+
+
+def test_get_shows_live_sync_health_and_the_last_import_in_text() -> None:
+    item = pb.Integration(name="jira", display_name="Jira", enabled=True, configured=True)
+    item.connection_status = pb.CONNECTION_STATUS_CONNECTED
+    item.settings.auth_method = pb.AUTH_METHOD_OAUTH
+    hook = item.webhooks.add(id="hook-1", workspace_id="cloud-1", status="suspended", fail_count=3)
+    hook.checked_time.FromSeconds(1_796_000_000)
+    item.sync_state.last_import_job_id = "job-9"
+    item.sync_state.last_full_import_time.FromSeconds(1_795_990_000)
+    item.sync_state.totals.update({"issue": 88, "comment": 199})
+    item.sync_state.last_error = "Jira answered 503"
+    assert integration_text(item).splitlines() == [
+        "Jira (jira): enabled, CONNECTED, auth OAUTH, token (none)",
+        "  last tested -; last error: -",
+        "  live sync: webhook hook-1 (workspace cloud-1) suspended, 3 failures, checked 2026-11-30T00:53:20+00:00",
+        "  last import job-9 (full import 2026-11-29T22:06:40+00:00): 199 comment, 88 issue",
+        "  last sync error: Jira answered 503",
+    ]

@@ -73,6 +73,10 @@ def test_main_job_brings_everything_up_and_prints_working_calls(neo4j_connection
     assert f"webhook gateway on http://127.0.0.1:{gateway_port}/webhooks/clickup and /webhooks/jira/" in result.stdout
     assert "Jira TestConnection: OK: Connected to http://127.0.0.1:" in result.stdout
     assert "Jira imported into Neo4j: 3 jiraprojects, 88 issues, 199 comments, 12 sprints" in result.stdout
+    assert "ClickUp live sync on: webhooks active (workspace " in result.stdout
+    assert "Jira live sync on: webhooks active (workspace " in result.stdout
+    assert "renamed in the ClickUp sandbox to 'Renamed live at " in result.stdout
+    assert "live sync: the graph has the new name " in result.stdout
     assert f"Integration Gallery: http://127.0.0.1:{gallery_port}/ (2 integration(s)" in result.stdout
     assert "sign-in (OAuth) through the sandbox's consent page: ClickUp" in result.stdout
     assert f"-plaintext 127.0.0.1:{grpc_port} list" in result.stdout
