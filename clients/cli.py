@@ -6,6 +6,7 @@
     integrations connect clickup [--open-browser]     # sign in: prints the consent URL, waits on loopback
     integrations connect clickup --no-browser-listener [--redirect-uri URI]   # headless: prints URL and state
     integrations connect clickup --state STATE --code CODE                     # ...then completes it
+    integrations audit [--name clickup]               # who changed what, newest first
 
 Exit codes: 0 ok; 1 the operation itself failed (connection test not ok, import failed or was
 cancelled); 2 usage or configuration; 3 not found; 4 unauthenticated or not allowed; 5 the server
@@ -167,6 +168,16 @@ class Cli:
         response = self.client.list_import_jobs(*self.scope, self.args.name or "")
         lines = [job_text(job) for job in response.jobs]
         self.emit([as_json(j) for j in response.jobs], "\n".join(lines) or "no import jobs")
+        return 0
+
+    def audit(self) -> int:
+        response = self.client.list_audit_records(*self.scope, self.args.name or "", page_size=self.args.limit)
+        lines = [
+            f"{_when(r.create_time, r.HasField('create_time'))}  {r.actor:<10} {r.action:<24} "
+            f"{r.integration or '-':<8} " + " ".join(f"{k}={v}" for k, v in sorted(r.details.items()))
+            for r in response.records
+        ]
+        self.emit([as_json(r) for r in response.records], "\n".join(lines) or "no audit records")
         return 0
 
     def webhooks(self) -> int:
@@ -427,6 +438,9 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("--event", action="append", help="an event id (repeatable)")
     replay.add_argument("--since", help="received at or after (ISO time)")
     replay.add_argument("--until", help="received before (ISO time)")
+    audit = commands.add_parser("audit", help="who changed what, newest first")
+    audit.add_argument("--name", help="only this integration's records")
+    audit.add_argument("--limit", type=int, default=20)
     return root
 
 

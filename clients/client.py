@@ -167,6 +167,16 @@ class IntegrationsClient:
             ),
         )
 
+    def list_audit_records(
+        self, org_id: str, project_id: str, name: str = "", page_size: int = 20, page_token: str = ""
+    ) -> pb.ListAuditRecordsResponse:
+        return self._call(
+            self._stub.ListAuditRecords,
+            pb.ListAuditRecordsRequest(
+                org_id=org_id, project_id=project_id, name=name, page_size=page_size, page_token=page_token
+            ),
+        )
+
     def list_webhook_events(
         self,
         org_id: str,
@@ -296,6 +306,16 @@ class AsyncIntegrationsClient:
         return await self._call(
             self._stub.ListImportJobs,
             pb.ListImportJobsRequest(
+                org_id=org_id, project_id=project_id, name=name, page_size=page_size, page_token=page_token
+            ),
+        )
+
+    async def list_audit_records(
+        self, org_id: str, project_id: str, name: str = "", page_size: int = 20, page_token: str = ""
+    ) -> pb.ListAuditRecordsResponse:
+        return await self._call(
+            self._stub.ListAuditRecords,
+            pb.ListAuditRecordsRequest(
                 org_id=org_id, project_id=project_id, name=name, page_size=page_size, page_token=page_token
             ),
         )

@@ -136,6 +136,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         "providers' request budgets shared by the replicas using one token",
         ("CREATE CONSTRAINT rate_budget_key IF NOT EXISTS FOR (b:RateBudget) REQUIRE b.key IS UNIQUE",),
     ),
+    Migration(
+        10,
+        "the audit trail: who changed what, per project",
+        (
+            "CREATE CONSTRAINT audit_record_key IF NOT EXISTS FOR (a:AuditRecord) REQUIRE a.id IS UNIQUE",
+            "CREATE INDEX audit_record_scope IF NOT EXISTS FOR (a:AuditRecord) ON (a.orgId, a.projectId, a.at)",
+        ),
+    ),
 )
 
 _BOOTSTRAP = (

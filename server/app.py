@@ -12,6 +12,7 @@ import neo4j
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from graph.audit_log import AuditLog
 from graph.authorization_states import AuthorizationStates
 from graph.connection import GraphConfig, open_driver
 from graph.duty_leases import DutyLeases
@@ -24,6 +25,7 @@ from graph.schema_keys import ensure_keys
 from graph.webhook_inbox import WebhookInbox, WebhookRegistry
 from integrations.v1 import integration_service_pb2 as pb
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
+from server.audit import AuditTrail
 from server.authorization import Authorizations
 from server.config import ServerConfig
 from server.gallery import Gallery
@@ -113,7 +115,14 @@ class HubServer:
         )
         authorizations = Authorizations(gallery, AuthorizationStates(self._driver, cfg.neo4j_database), cfg.keyring)
         service = IntegrationService(
-            gallery, cfg.tokens, self._imports, webhooks, self.live_sync, PageTokens(cfg.keyring), authorizations
+            gallery,
+            cfg.tokens,
+            self._imports,
+            webhooks,
+            self.live_sync,
+            PageTokens(cfg.keyring),
+            authorizations,
+            AuditTrail(AuditLog(self._driver, cfg.neo4j_database)),
         )
         pb_grpc.add_IntegrationServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)

@@ -7,6 +7,7 @@ from typing import Any
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
+from graph.audit_log import AuditEntry
 from graph.import_jobs import ImportJobRecord, SyncState
 from graph.webhook_inbox import InboxEvent, WebhookHealth
 from integrations.v1 import integration_service_pb2 as pb
@@ -141,3 +142,17 @@ def connection_check(check: ConnectionCheck) -> pb.TestConnectionResponse:
         response.rate_limit.remaining = check.rate_limit.remaining
         _set_times(response.rate_limit, {"reset_time": check.rate_limit.reset_at})
     return response
+
+
+def audit_record(entry: AuditEntry) -> pb.AuditRecord:
+    record = pb.AuditRecord(
+        id=entry.id,
+        org_id=entry.org_id,
+        project_id=entry.project_id,
+        integration=entry.integration,
+        action=entry.action,
+        actor=entry.actor,
+        details=dict(entry.details),
+    )
+    record.create_time.FromDatetime(entry.at)
+    return record

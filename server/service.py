@@ -18,6 +18,7 @@ from graph.import_jobs import ImportJobRecord, SyncState
 from integrations.v1 import integration_service_pb2 as pb
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
 from server import convert
+from server.audit import AuditTrail
 from server.auth import Grant, Scope, TokenRegistry
 from server.authorization import Authorizations
 from server.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, internal_status, to_grpc_status
@@ -113,8 +114,10 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
         live_sync: LiveSync,
         pages: PageTokens,
         authorizations: Authorizations,
+        audit: AuditTrail,
     ) -> None:
         self.gallery = gallery
+        self.audit = audit
         self.authorizations = authorizations
         self.tokens = tokens
         self.imports = imports
@@ -150,7 +153,12 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
             request.org_id, request.project_id, request.integration, request.update_mask, request.request_id
         )
         await self.live_sync.reconcile(view)  # webhooks exist exactly while enabled with auto-sync
-        return await self._view(view)
+        saved = await self._view(view)
+        await self._audit(request, request.integration.name, "integration.update", _update_details(request, saved))
+        return saved
+
+    async def _audit(self, request: Any, integration: str, action: str, details: dict[str, str]) -> None:
+        await self.audit.record(_caller.get().name, request.org_id, request.project_id, integration, action, details)
 
     @rpc(Scope.WRITE)
     async def TestConnection(self, request: pb.TestConnectionRequest, context: Context) -> pb.TestConnectionResponse:
@@ -190,6 +198,7 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
         await self.live_sync.reconcile(completed.view)
         await self.imports.resume_paused(key.org_id, key.project_id, key.name)
         check = convert.connection_check(completed.check)
+        await self._audit(request, key.name, "authorization.complete", {"auth_method": "OAUTH"})
         return pb.CompleteAuthorizationResponse(
             integration=await self._view(completed.view), account=check.account, workspaces=check.workspaces
         )
@@ -207,6 +216,7 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
     async def StartImport(self, request: pb.StartImportRequest, context: Context) -> pb.ImportJob:
         request_id = optional_request_id("request_id", request.request_id)
         job = await self.imports.start(request.org_id, request.project_id, request.name, request_id)
+        await self._audit(request, job.integration, "import.start", {"job_id": job.id})
         return convert.import_job(job)
 
     @rpc(Scope.READ)
@@ -246,6 +256,7 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
         if job.terminal:
             raise FailedPrecondition(f"import job {job.id} already ended ({job.state})", reason="JOB_ENDED")
         cancelled = await self.imports.cancel(job.id)
+        await self._audit(request, job.integration, "import.cancel", {"job_id": job.id})
         return convert.import_job(cancelled or job)
 
     # ------------------------------------------------------------ webhooks
@@ -314,7 +325,35 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
         if start is not None and end is not None and end <= start:
             raise InvalidArgument("end_time", "must be after start_time")
         replayed = await self.webhooks.replay(request.org_id, request.project_id, ids, start, end)
+        window = {"event_ids": str(len(ids))} if ids else {"start_time": start.isoformat() if start else ""}
+        await self._audit(request, "", "webhook_events.replay", window | {"replayed": str(replayed)})
         return pb.ReplayWebhookEventsResponse(replayed=replayed)
+
+    # ------------------------------------------------------------ audit
+
+    @rpc(Scope.READ)
+    async def ListAuditRecords(
+        self, request: pb.ListAuditRecordsRequest, context: Context
+    ) -> pb.ListAuditRecordsResponse:
+        name = require_name("name", request.name) if request.name else None
+        records, token = await self.pages.page(
+            request.page_token,
+            request.page_size,
+            ("ListAuditRecords", request.org_id, request.project_id, name or ""),
+            lambda offset, limit: self.audit.records(request.org_id, request.project_id, name, offset, limit),
+        )
+        return pb.ListAuditRecordsResponse(records=[convert.audit_record(r) for r in records], next_page_token=token)
+
+
+def _update_details(request: pb.UpdateIntegrationRequest, saved: pb.Integration) -> dict[str, str]:
+    """What an update changed, as saved: the fields it named and the flags they ended with (no secret:
+    credentials show as their method only)."""
+    return {
+        "fields": ",".join(sorted(request.update_mask.paths)) or "*",
+        "enabled": str(saved.enabled).lower(),
+        "auth_method": pb.AuthMethod.Name(saved.settings.auth_method).removeprefix("AUTH_METHOD_"),
+        "auto_sync": str(saved.settings.sync_settings.auto_sync).lower(),
+    }
 
 
 def _incoming(request: pb.DeliverWebhookEventRequest) -> Incoming:

@@ -119,6 +119,11 @@ class IntegrationServiceStub:
                 request_serializer=integrations_dot_v1_dot_integration__service__pb2.ReplayWebhookEventsRequest.SerializeToString,
                 response_deserializer=integrations_dot_v1_dot_integration__service__pb2.ReplayWebhookEventsResponse.FromString,
                 _registered_method=True)
+        self.ListAuditRecords = channel.unary_unary(
+                '/integrations.v1.IntegrationService/ListAuditRecords',
+                request_serializer=integrations_dot_v1_dot_integration__service__pb2.ListAuditRecordsRequest.SerializeToString,
+                response_deserializer=integrations_dot_v1_dot_integration__service__pb2.ListAuditRecordsResponse.FromString,
+                _registered_method=True)
 
 
 class IntegrationServiceServicer:
@@ -238,6 +243,14 @@ class IntegrationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditRecords(self, request, context):
+        """Who changed what in the project, newest first: every change made through this API (settings
+        saved, a sign-in completed, imports started or cancelled, events replayed) leaves a record.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntegrationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -325,6 +338,11 @@ def add_IntegrationServiceServicer_to_server(servicer, server):
                     servicer.ReplayWebhookEvents,
                     request_deserializer=integrations_dot_v1_dot_integration__service__pb2.ReplayWebhookEventsRequest.FromString,
                     response_serializer=integrations_dot_v1_dot_integration__service__pb2.ReplayWebhookEventsResponse.SerializeToString,
+            ),
+            'ListAuditRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditRecords,
+                    request_deserializer=integrations_dot_v1_dot_integration__service__pb2.ListAuditRecordsRequest.FromString,
+                    response_serializer=integrations_dot_v1_dot_integration__service__pb2.ListAuditRecordsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -786,6 +804,33 @@ class IntegrationService:
             '/integrations.v1.IntegrationService/ReplayWebhookEvents',
             integrations_dot_v1_dot_integration__service__pb2.ReplayWebhookEventsRequest.SerializeToString,
             integrations_dot_v1_dot_integration__service__pb2.ReplayWebhookEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/integrations.v1.IntegrationService/ListAuditRecords',
+            integrations_dot_v1_dot_integration__service__pb2.ListAuditRecordsRequest.SerializeToString,
+            integrations_dot_v1_dot_integration__service__pb2.ListAuditRecordsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -64,6 +64,10 @@ class IntegrationServiceStub:
     """Which signing scheme each integration that receives webhooks uses (the gateway's table)."""
     ListWebhookEvents: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.ListWebhookEventsRequest, _integration_service_pb2.ListWebhookEventsResponse]
     ReplayWebhookEvents: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.ReplayWebhookEventsRequest, _integration_service_pb2.ReplayWebhookEventsResponse]
+    ListAuditRecords: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.ListAuditRecordsRequest, _integration_service_pb2.ListAuditRecordsResponse]
+    """Who changed what in the project, newest first: every change made through this API (settings
+    saved, a sign-in completed, imports started or cancelled, events replayed) leaves a record.
+    """
 
 @_typing.type_check_only
 class IntegrationServiceAsyncStub(IntegrationServiceStub):
@@ -98,6 +102,10 @@ class IntegrationServiceAsyncStub(IntegrationServiceStub):
     """Which signing scheme each integration that receives webhooks uses (the gateway's table)."""
     ListWebhookEvents: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.ListWebhookEventsRequest, _integration_service_pb2.ListWebhookEventsResponse]  # type: ignore[assignment]
     ReplayWebhookEvents: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.ReplayWebhookEventsRequest, _integration_service_pb2.ReplayWebhookEventsResponse]  # type: ignore[assignment]
+    ListAuditRecords: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.ListAuditRecordsRequest, _integration_service_pb2.ListAuditRecordsResponse]  # type: ignore[assignment]
+    """Who changed what in the project, newest first: every change made through this API (settings
+    saved, a sign-in completed, imports started or cancelled, events replayed) leaves a record.
+    """
 
 class IntegrationServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -231,5 +239,15 @@ class IntegrationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _integration_service_pb2.ReplayWebhookEventsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_integration_service_pb2.ReplayWebhookEventsResponse, _abc.Awaitable[_integration_service_pb2.ReplayWebhookEventsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListAuditRecords(
+        self,
+        request: _integration_service_pb2.ListAuditRecordsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_service_pb2.ListAuditRecordsResponse, _abc.Awaitable[_integration_service_pb2.ListAuditRecordsResponse]]:
+        """Who changed what in the project, newest first: every change made through this API (settings
+        saved, a sign-in completed, imports started or cancelled, events replayed) leaves a record.
+        """
 
 def add_IntegrationServiceServicer_to_server(servicer: IntegrationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -73,6 +73,13 @@ async def test_the_whole_flow_from_the_command_line(cli_env: list[str], capsys: 
     code, replayed = await run([*cli_env, "--json", "replay", "--since", "2026-01-01T00:00:00"])
     assert (code, json.loads(replayed)) == (0, {})
     assert (await run([*cli_env, "disable", "clickup"]))[1].strip() == "ClickUp disabled"
+    code, audit = await run([*cli_env, "audit", "--name", "clickup", "--limit", "2"])
+    lines = audit.splitlines()
+    assert code == 0
+    assert len(lines) == 2
+    assert "admin      integration.update" in lines[0]
+    assert "enabled=false" in lines[0]
+    assert lines[1].endswith(f"admin      import.start             clickup  job_id={job['id']}")
     assert capsys.readouterr().err == ""
 
 
