@@ -144,6 +144,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX audit_record_scope IF NOT EXISTS FOR (a:AuditRecord) ON (a.orgId, a.projectId, a.at)",
         ),
     ),
+    Migration(
+        11,
+        "data deletions: records, and one running per integration",
+        (
+            "CREATE CONSTRAINT data_deletion_key IF NOT EXISTS FOR (d:DataDeletion) REQUIRE d.id IS UNIQUE",
+            "CREATE CONSTRAINT data_deletion_active IF NOT EXISTS FOR (d:DataDeletion) REQUIRE d.activeKey IS UNIQUE",
+        ),
+    ),
 )
 
 _BOOTSTRAP = (

@@ -15,7 +15,9 @@ from grpc_reflection.v1alpha import reflection
 from graph.audit_log import AuditLog
 from graph.authorization_states import AuthorizationStates
 from graph.connection import GraphConfig, open_driver
+from graph.data_deletions import DataDeletionStore
 from graph.duty_leases import DutyLeases
+from graph.erase import GraphEraser
 from graph.import_jobs import ImportJobStore
 from graph.integration_store import IntegrationStore
 from graph.migrations import migrate
@@ -28,6 +30,7 @@ from integrations.v1 import integration_service_pb2_grpc as pb_grpc
 from server.audit import AuditTrail
 from server.authorization import Authorizations
 from server.config import ServerConfig
+from server.data_deletions import DataDeletions
 from server.gallery import Gallery
 from server.imports import ImportRunner
 from server.integrations.registry import IntegrationRegistry
@@ -53,6 +56,7 @@ class HubServer:
         self._driver: neo4j.AsyncDriver | None = None
         self._server: grpc.aio.Server | None = None
         self._imports: ImportRunner | None = None
+        self._deletions: DataDeletions | None = None
         self._worker: WebhookWorker | None = None
         self.live_sync: LiveSync | None = None
         self.metrics = ServerMetrics()
@@ -113,6 +117,14 @@ class HubServer:
             cfg.live_sync_check_seconds,
             DutyLeases(self._driver, cfg.neo4j_database),
         )
+        self._deletions = DataDeletions(
+            DataDeletionStore(self._driver, cfg.neo4j_database, lease_seconds=cfg.import_lease_seconds),
+            GraphEraser(self._driver, cfg.neo4j_database),
+            gallery,
+            self.live_sync,
+            self._imports,
+            batch=cfg.delete_batch_nodes,
+        )
         authorizations = Authorizations(gallery, AuthorizationStates(self._driver, cfg.neo4j_database), cfg.keyring)
         service = IntegrationService(
             gallery,
@@ -123,6 +135,7 @@ class HubServer:
             PageTokens(cfg.keyring),
             authorizations,
             AuditTrail(AuditLog(self._driver, cfg.neo4j_database)),
+            self._deletions,
         )
         pb_grpc.add_IntegrationServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
@@ -136,6 +149,7 @@ class HubServer:
         await server.start()
         self._server = server
         await self._imports.start_background()
+        await self._deletions.start_background()
         if self._worker is not None and cfg.webhook_worker:
             self._worker.start()
             self.live_sync.start()
@@ -165,6 +179,9 @@ class HubServer:
         if self._imports is not None:  # running imports keep their checkpoint; a later owner resumes them
             await self._imports.stop()
             self._imports = None
+        if self._deletions is not None:  # a running deletion is resumed by whoever finds its lease run out
+            await self._deletions.stop()
+            self._deletions = None
         if self._stop_metrics is not None:
             self._stop_metrics()
             self._stop_metrics = None

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from envconfig import Config, ConfigError, address, boolean, choice, duration, secret, url
+from envconfig import Config, ConfigError, address, boolean, choice, duration, integer, secret, url
 from server.auth import TokenConfigError, TokenRegistry
 from server.crypto import KeyConfigError, KeyRing
 from server.integrations.registry import IntegrationRegistry, default_registry
@@ -34,6 +34,7 @@ class ServerConfig:
     webhook_public_url: str | None = None
     live_sync_check_seconds: float = 60.0
     metrics_address: str | None = None
+    delete_batch_nodes: int = 1000  # nodes (with their relationships) per transaction of a data deletion
 
     def __repr__(self) -> str:
         return (
@@ -64,6 +65,7 @@ class ServerConfig:
             ),
             live_sync_check_seconds=config("LIVE_SYNC_CHECK_SECONDS", duration(1, 86400), default="60"),
             metrics_address=config.optional("METRICS_ADDRESS", address),
+            delete_batch_nodes=config("DELETE_BATCH_NODES", integer(1, 100_000), default="1000"),
         )
 
 

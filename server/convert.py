@@ -8,6 +8,7 @@ from typing import Any
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from graph.audit_log import AuditEntry
+from graph.data_deletions import DataDeletionRecord
 from graph.import_jobs import ImportJobRecord, SyncState
 from graph.webhook_inbox import InboxEvent, WebhookHealth
 from integrations.v1 import integration_service_pb2 as pb
@@ -156,3 +157,23 @@ def audit_record(entry: AuditEntry) -> pb.AuditRecord:
     )
     record.create_time.FromDatetime(entry.at)
     return record
+
+
+def data_deletion(deletion: DataDeletionRecord) -> pb.DataDeletion:
+    message = pb.DataDeletion(
+        id=deletion.id,
+        org_id=deletion.org_id,
+        project_id=deletion.project_id,
+        integration=deletion.integration,
+        state=pb.DataDeletionState.Value(f"DATA_DELETION_STATE_{deletion.state}"),
+        removed=deletion.removed,
+        relationships_removed=deletion.relationships,
+        batches=deletion.batches,
+        largest_batch=deletion.largest_batch,
+        actor=deletion.actor,
+        error=deletion.error,
+    )
+    message.create_time.FromDatetime(deletion.created_at)
+    if deletion.finished_at is not None:
+        message.finish_time.FromDatetime(deletion.finished_at)
+    return message

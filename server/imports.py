@@ -104,6 +104,10 @@ class ImportRunner:
     ) -> list[ImportJobRecord]:
         return await self.jobs.list_jobs(org_id, project_id, name, offset, limit)
 
+    async def active(self, org_id: str, project_id: str, name: str) -> ImportJobRecord | None:
+        """The integration's queued or running import, if any."""
+        return await self.jobs.active(org_id, project_id, name)
+
     async def cancel(self, job_id: str) -> ImportJobRecord | None:
         """Asks the job to stop at its next checkpoint; the job as it is then."""
         return await self.jobs.request_cancel(job_id)

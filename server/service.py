@@ -14,13 +14,16 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 from google.protobuf import duration_pb2
 
+from graph.data_deletions import DataDeletionRecord
 from graph.import_jobs import ImportJobRecord, SyncState
+from graph.integration_store import IntegrationKey
 from integrations.v1 import integration_service_pb2 as pb
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
 from server import convert
 from server.audit import AuditTrail
 from server.auth import Grant, Scope, TokenRegistry
 from server.authorization import Authorizations
+from server.data_deletions import DataDeletions
 from server.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, internal_status, to_grpc_status
 from server.gallery import Gallery, IntegrationView
 from server.imports import ImportRunner
@@ -115,9 +118,11 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
         pages: PageTokens,
         authorizations: Authorizations,
         audit: AuditTrail,
+        deletions: DataDeletions,
     ) -> None:
         self.gallery = gallery
         self.audit = audit
+        self.deletions = deletions
         self.authorizations = authorizations
         self.tokens = tokens
         self.imports = imports
@@ -149,6 +154,9 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
 
     @rpc(Scope.WRITE)
     async def UpdateIntegration(self, request: pb.UpdateIntegrationRequest, context: Context) -> pb.Integration:
+        if "enabled" in request.update_mask.paths and request.integration.enabled:
+            key = IntegrationKey(request.org_id, request.project_id, require_name("name", request.integration.name))
+            await self.deletions.require_none_running(key)
         view = await self.gallery.update(
             request.org_id, request.project_id, request.integration, request.update_mask, request.request_id
         )
@@ -159,6 +167,60 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
 
     async def _audit(self, request: Any, integration: str, action: str, details: dict[str, str]) -> None:
         await self.audit.record(_caller.get().name, request.org_id, request.project_id, integration, action, details)
+
+    @rpc(Scope.WRITE)
+    async def DisableIntegration(
+        self, request: pb.DisableIntegrationRequest, context: Context
+    ) -> pb.DisableIntegrationResponse:
+        name = require_name("name", request.name)
+        if request.data_policy not in (pb.DATA_POLICY_KEEP, pb.DATA_POLICY_DELETE):
+            raise InvalidArgument("data_policy", "say whether to keep the imported data (KEEP) or delete it (DELETE)")
+        delete = request.data_policy == pb.DATA_POLICY_DELETE
+        if delete and request.confirm_name != name:
+            raise InvalidArgument("confirm_name", f"type the integration's name ({name!r}) to delete its data")
+        disabled = await self.deletions.disable(request.org_id, request.project_id, name, delete, _caller.get().name)
+        deletion = convert.data_deletion(disabled.deletion) if disabled.deletion is not None else None
+        details = {"data_policy": "DELETE" if delete else "KEEP"} | ({"deletion_id": deletion.id} if deletion else {})
+        await self._audit(request, disabled.view.key.name, "integration.disable", details)
+        return pb.DisableIntegrationResponse(integration=await self._view(disabled.view), deletion=deletion)
+
+    async def _deletion(self, request: Any) -> DataDeletionRecord:
+        deletion_id = require_id("deletion_id", request.deletion_id)
+        deletion = await self.deletions.get(deletion_id)
+        if deletion is None or (deletion.org_id, deletion.project_id) != (request.org_id, request.project_id):
+            raise NotFound(f"no data deletion {deletion_id!r} in this project", reason="UNKNOWN_DELETION")
+        return deletion
+
+    @rpc(Scope.READ)
+    async def GetDataDeletion(self, request: pb.GetDataDeletionRequest, context: Context) -> pb.DataDeletion:
+        return convert.data_deletion(await self._deletion(request))
+
+    @stream_rpc(Scope.READ)
+    async def WatchDataDeletion(
+        self, request: pb.WatchDataDeletionRequest, context: Context
+    ) -> AsyncIterator[pb.DataDeletion]:
+        deletion = await self._deletion(request)
+        last: pb.DataDeletion | None = None
+        while True:
+            current = convert.data_deletion(deletion)
+            if current != last:
+                yield current
+                last = current
+            if deletion.terminal:
+                return
+            with contextlib.suppress(TimeoutError):  # deletions run by other replicas are polled
+                async with asyncio.timeout(WATCH_POLL_SECONDS):
+                    await self.deletions.changed(deletion.id)
+            deletion = await self._deletion(request)
+
+    @rpc(Scope.WRITE)
+    async def CancelDataDeletion(self, request: pb.CancelDataDeletionRequest, context: Context) -> pb.DataDeletion:
+        deletion = await self._deletion(request)
+        if deletion.terminal:
+            raise FailedPrecondition(f"data deletion {deletion.id} already ended ({deletion.state})", reason="ENDED")
+        cancelled = await self.deletions.cancel(deletion.id)
+        await self._audit(request, deletion.integration, "data_deletion.cancel", {"deletion_id": deletion.id})
+        return convert.data_deletion(cancelled or deletion)
 
     @rpc(Scope.WRITE)
     async def TestConnection(self, request: pb.TestConnectionRequest, context: Context) -> pb.TestConnectionResponse:

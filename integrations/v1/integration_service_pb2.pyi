@@ -136,6 +136,49 @@ until replayed (a replay parses the stored raw body again).
 """
 Global___WebhookEventState: _TypeAlias = WebhookEventState  # noqa: Y015
 
+class _DataPolicy:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DataPolicyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DataPolicy.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DATA_POLICY_UNSPECIFIED: _DataPolicy.ValueType  # 0
+    DATA_POLICY_KEEP: _DataPolicy.ValueType  # 1
+    """Keep the imported nodes and relationships in the graph (as they were at the last sync)."""
+    DATA_POLICY_DELETE: _DataPolicy.ValueType  # 2
+    """Remove everything the integration wrote for the project, and its sync state."""
+
+class DataPolicy(_DataPolicy, metaclass=_DataPolicyEnumTypeWrapper):
+    """---------------------------------------------------------------- disabling, and deleting the data"""
+
+DATA_POLICY_UNSPECIFIED: DataPolicy.ValueType  # 0
+DATA_POLICY_KEEP: DataPolicy.ValueType  # 1
+"""Keep the imported nodes and relationships in the graph (as they were at the last sync)."""
+DATA_POLICY_DELETE: DataPolicy.ValueType  # 2
+"""Remove everything the integration wrote for the project, and its sync state."""
+Global___DataPolicy: _TypeAlias = DataPolicy  # noqa: Y015
+
+class _DataDeletionState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DataDeletionStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DataDeletionState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DATA_DELETION_STATE_UNSPECIFIED: _DataDeletionState.ValueType  # 0
+    DATA_DELETION_STATE_RUNNING: _DataDeletionState.ValueType  # 1
+    DATA_DELETION_STATE_SUCCEEDED: _DataDeletionState.ValueType  # 2
+    DATA_DELETION_STATE_CANCELLED: _DataDeletionState.ValueType  # 3
+    DATA_DELETION_STATE_FAILED: _DataDeletionState.ValueType  # 4
+
+class DataDeletionState(_DataDeletionState, metaclass=_DataDeletionStateEnumTypeWrapper): ...
+
+DATA_DELETION_STATE_UNSPECIFIED: DataDeletionState.ValueType  # 0
+DATA_DELETION_STATE_RUNNING: DataDeletionState.ValueType  # 1
+DATA_DELETION_STATE_SUCCEEDED: DataDeletionState.ValueType  # 2
+DATA_DELETION_STATE_CANCELLED: DataDeletionState.ValueType  # 3
+DATA_DELETION_STATE_FAILED: DataDeletionState.ValueType  # 4
+Global___DataDeletionState: _TypeAlias = DataDeletionState  # noqa: Y015
+
 @_typing.final
 class Integration(_message.Message):
     """---------------------------------------------------------------- gallery"""
@@ -1534,6 +1577,221 @@ class ReplayWebhookEventsResponse(_message.Message):
 Global___ReplayWebhookEventsResponse: _TypeAlias = ReplayWebhookEventsResponse  # noqa: Y015
 
 @_typing.final
+class DisableIntegrationRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DATA_POLICY_FIELD_NUMBER: _builtins.int
+    CONFIRM_NAME_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    project_id: _builtins.str
+    name: _builtins.str
+    data_policy: Global___DataPolicy.ValueType
+    confirm_name: _builtins.str
+    """With DATA_POLICY_DELETE: the integration's name again, as a confirmation."""
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        data_policy: Global___DataPolicy.ValueType = ...,
+        confirm_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confirm_name", b"confirm_name", "data_policy", b"data_policy", "name", b"name", "org_id", b"org_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DisableIntegrationRequest: _TypeAlias = DisableIntegrationRequest  # noqa: Y015
+
+@_typing.final
+class DisableIntegrationResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTEGRATION_FIELD_NUMBER: _builtins.int
+    DELETION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def integration(self) -> Global___Integration: ...
+    @_builtins.property
+    def deletion(self) -> Global___DataDeletion:
+        """Set with DATA_POLICY_DELETE: the deletion, running (or the one already running)."""
+
+    def __init__(
+        self,
+        *,
+        integration: Global___Integration | None = ...,
+        deletion: Global___DataDeletion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deletion", b"deletion", "integration", b"integration"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deletion", b"deletion", "integration", b"integration"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DisableIntegrationResponse: _TypeAlias = DisableIntegrationResponse  # noqa: Y015
+
+@_typing.final
+class DataDeletion(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class RemovedEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    ID_FIELD_NUMBER: _builtins.int
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    INTEGRATION_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    REMOVED_FIELD_NUMBER: _builtins.int
+    RELATIONSHIPS_REMOVED_FIELD_NUMBER: _builtins.int
+    BATCHES_FIELD_NUMBER: _builtins.int
+    LARGEST_BATCH_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    FINISH_TIME_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    org_id: _builtins.str
+    project_id: _builtins.str
+    integration: _builtins.str
+    state: Global___DataDeletionState.ValueType
+    relationships_removed: _builtins.int
+    batches: _builtins.int
+    largest_batch: _builtins.int
+    """Nodes plus relationships of the largest transaction so far."""
+    actor: _builtins.str
+    """The name of the token the deletion was asked for with."""
+    error: _builtins.str
+    @_builtins.property
+    def removed(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Nodes removed so far, by kind (their relationships went with them)."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def finish_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        org_id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        integration: _builtins.str = ...,
+        state: Global___DataDeletionState.ValueType = ...,
+        removed: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        relationships_removed: _builtins.int = ...,
+        batches: _builtins.int = ...,
+        largest_batch: _builtins.int = ...,
+        actor: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        finish_time: _timestamp_pb2.Timestamp | None = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "finish_time", b"finish_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "batches", b"batches", "create_time", b"create_time", "error", b"error", "finish_time", b"finish_time", "id", b"id", "integration", b"integration", "largest_batch", b"largest_batch", "org_id", b"org_id", "project_id", b"project_id", "relationships_removed", b"relationships_removed", "removed", b"removed", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DataDeletion: _TypeAlias = DataDeletion  # noqa: Y015
+
+@_typing.final
+class GetDataDeletionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    DELETION_ID_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    project_id: _builtins.str
+    deletion_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        deletion_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deletion_id", b"deletion_id", "org_id", b"org_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDataDeletionRequest: _TypeAlias = GetDataDeletionRequest  # noqa: Y015
+
+@_typing.final
+class WatchDataDeletionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    DELETION_ID_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    project_id: _builtins.str
+    deletion_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        deletion_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deletion_id", b"deletion_id", "org_id", b"org_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchDataDeletionRequest: _TypeAlias = WatchDataDeletionRequest  # noqa: Y015
+
+@_typing.final
+class CancelDataDeletionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    DELETION_ID_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    project_id: _builtins.str
+    deletion_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        deletion_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deletion_id", b"deletion_id", "org_id", b"org_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelDataDeletionRequest: _TypeAlias = CancelDataDeletionRequest  # noqa: Y015
+
+@_typing.final
 class AuditRecord(_message.Message):
     """---------------------------------------------------------------- audit"""
 
@@ -1573,8 +1831,8 @@ class AuditRecord(_message.Message):
     integration: _builtins.str
     """The integration the change was made to; empty for a project-wide change (a replay)."""
     action: _builtins.str
-    """What was done: "integration.update", "authorization.complete", "import.start",
-    "import.cancel", "webhook_events.replay".
+    """What was done: "integration.update", "integration.disable", "authorization.complete",
+    "import.start", "import.cancel", "webhook_events.replay", "data_deletion.cancel".
     """
     actor: _builtins.str
     """The name of the token the change was made with."""

@@ -54,6 +54,26 @@ class IntegrationServiceStub:
                 request_serializer=integrations_dot_v1_dot_integration__service__pb2.TestConnectionRequest.SerializeToString,
                 response_deserializer=integrations_dot_v1_dot_integration__service__pb2.TestConnectionResponse.FromString,
                 _registered_method=True)
+        self.DisableIntegration = channel.unary_unary(
+                '/integrations.v1.IntegrationService/DisableIntegration',
+                request_serializer=integrations_dot_v1_dot_integration__service__pb2.DisableIntegrationRequest.SerializeToString,
+                response_deserializer=integrations_dot_v1_dot_integration__service__pb2.DisableIntegrationResponse.FromString,
+                _registered_method=True)
+        self.GetDataDeletion = channel.unary_unary(
+                '/integrations.v1.IntegrationService/GetDataDeletion',
+                request_serializer=integrations_dot_v1_dot_integration__service__pb2.GetDataDeletionRequest.SerializeToString,
+                response_deserializer=integrations_dot_v1_dot_integration__service__pb2.DataDeletion.FromString,
+                _registered_method=True)
+        self.WatchDataDeletion = channel.unary_stream(
+                '/integrations.v1.IntegrationService/WatchDataDeletion',
+                request_serializer=integrations_dot_v1_dot_integration__service__pb2.WatchDataDeletionRequest.SerializeToString,
+                response_deserializer=integrations_dot_v1_dot_integration__service__pb2.DataDeletion.FromString,
+                _registered_method=True)
+        self.CancelDataDeletion = channel.unary_unary(
+                '/integrations.v1.IntegrationService/CancelDataDeletion',
+                request_serializer=integrations_dot_v1_dot_integration__service__pb2.CancelDataDeletionRequest.SerializeToString,
+                response_deserializer=integrations_dot_v1_dot_integration__service__pb2.DataDeletion.FromString,
+                _registered_method=True)
         self.StartAuthorization = channel.unary_unary(
                 '/integrations.v1.IntegrationService/StartAuthorization',
                 request_serializer=integrations_dot_v1_dot_integration__service__pb2.StartAuthorizationRequest.SerializeToString,
@@ -152,6 +172,35 @@ class IntegrationServiceServicer:
     def TestConnection(self, request, context):
         """Checks the stored (or supplied) credentials against the third party.
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableIntegration(self, request, context):
+        """Turns an integration off, keeping what it imported or deleting it (AIP-136 custom method). A
+        deletion needs the integration's name typed again (confirm_name) and runs as a DataDeletion:
+        in bounded batches, watched, cancellable between two batches, resumed by another replica if
+        its server dies. The integration cannot be enabled again while its deletion runs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDataDeletion(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchDataDeletion(self, request, context):
+        """Streams the deletion on every change until it ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelDataDeletion(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -273,6 +322,26 @@ def add_IntegrationServiceServicer_to_server(servicer, server):
                     servicer.TestConnection,
                     request_deserializer=integrations_dot_v1_dot_integration__service__pb2.TestConnectionRequest.FromString,
                     response_serializer=integrations_dot_v1_dot_integration__service__pb2.TestConnectionResponse.SerializeToString,
+            ),
+            'DisableIntegration': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableIntegration,
+                    request_deserializer=integrations_dot_v1_dot_integration__service__pb2.DisableIntegrationRequest.FromString,
+                    response_serializer=integrations_dot_v1_dot_integration__service__pb2.DisableIntegrationResponse.SerializeToString,
+            ),
+            'GetDataDeletion': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDataDeletion,
+                    request_deserializer=integrations_dot_v1_dot_integration__service__pb2.GetDataDeletionRequest.FromString,
+                    response_serializer=integrations_dot_v1_dot_integration__service__pb2.DataDeletion.SerializeToString,
+            ),
+            'WatchDataDeletion': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchDataDeletion,
+                    request_deserializer=integrations_dot_v1_dot_integration__service__pb2.WatchDataDeletionRequest.FromString,
+                    response_serializer=integrations_dot_v1_dot_integration__service__pb2.DataDeletion.SerializeToString,
+            ),
+            'CancelDataDeletion': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelDataDeletion,
+                    request_deserializer=integrations_dot_v1_dot_integration__service__pb2.CancelDataDeletionRequest.FromString,
+                    response_serializer=integrations_dot_v1_dot_integration__service__pb2.DataDeletion.SerializeToString,
             ),
             'StartAuthorization': grpc.unary_unary_rpc_method_handler(
                     servicer.StartAuthorization,
@@ -453,6 +522,114 @@ class IntegrationService:
             '/integrations.v1.IntegrationService/TestConnection',
             integrations_dot_v1_dot_integration__service__pb2.TestConnectionRequest.SerializeToString,
             integrations_dot_v1_dot_integration__service__pb2.TestConnectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableIntegration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/integrations.v1.IntegrationService/DisableIntegration',
+            integrations_dot_v1_dot_integration__service__pb2.DisableIntegrationRequest.SerializeToString,
+            integrations_dot_v1_dot_integration__service__pb2.DisableIntegrationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDataDeletion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/integrations.v1.IntegrationService/GetDataDeletion',
+            integrations_dot_v1_dot_integration__service__pb2.GetDataDeletionRequest.SerializeToString,
+            integrations_dot_v1_dot_integration__service__pb2.DataDeletion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchDataDeletion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/integrations.v1.IntegrationService/WatchDataDeletion',
+            integrations_dot_v1_dot_integration__service__pb2.WatchDataDeletionRequest.SerializeToString,
+            integrations_dot_v1_dot_integration__service__pb2.DataDeletion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelDataDeletion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/integrations.v1.IntegrationService/CancelDataDeletion',
+            integrations_dot_v1_dot_integration__service__pb2.CancelDataDeletionRequest.SerializeToString,
+            integrations_dot_v1_dot_integration__service__pb2.DataDeletion.FromString,
             options,
             channel_credentials,
             insecure,

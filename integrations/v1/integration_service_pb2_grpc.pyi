@@ -41,6 +41,16 @@ class IntegrationServiceStub:
     """Enables, disables or reconfigures an integration (AIP-134 field mask)."""
     TestConnection: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.TestConnectionRequest, _integration_service_pb2.TestConnectionResponse]
     """Checks the stored (or supplied) credentials against the third party."""
+    DisableIntegration: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.DisableIntegrationRequest, _integration_service_pb2.DisableIntegrationResponse]
+    """Turns an integration off, keeping what it imported or deleting it (AIP-136 custom method). A
+    deletion needs the integration's name typed again (confirm_name) and runs as a DataDeletion:
+    in bounded batches, watched, cancellable between two batches, resumed by another replica if
+    its server dies. The integration cannot be enabled again while its deletion runs.
+    """
+    GetDataDeletion: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.GetDataDeletionRequest, _integration_service_pb2.DataDeletion]
+    WatchDataDeletion: _grpc.UnaryStreamMultiCallable[_integration_service_pb2.WatchDataDeletionRequest, _integration_service_pb2.DataDeletion]
+    """Streams the deletion on every change until it ends."""
+    CancelDataDeletion: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.CancelDataDeletionRequest, _integration_service_pb2.DataDeletion]
     StartAuthorization: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.StartAuthorizationRequest, _integration_service_pb2.StartAuthorizationResponse]
     """OAuth 2.0 sign-in (AIP-136 custom methods). Start returns the third party's consent URL and a
     single-use state bound to the org, project, integration, caller and redirect URI; the browser
@@ -79,6 +89,16 @@ class IntegrationServiceAsyncStub(IntegrationServiceStub):
     """Enables, disables or reconfigures an integration (AIP-134 field mask)."""
     TestConnection: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.TestConnectionRequest, _integration_service_pb2.TestConnectionResponse]  # type: ignore[assignment]
     """Checks the stored (or supplied) credentials against the third party."""
+    DisableIntegration: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.DisableIntegrationRequest, _integration_service_pb2.DisableIntegrationResponse]  # type: ignore[assignment]
+    """Turns an integration off, keeping what it imported or deleting it (AIP-136 custom method). A
+    deletion needs the integration's name typed again (confirm_name) and runs as a DataDeletion:
+    in bounded batches, watched, cancellable between two batches, resumed by another replica if
+    its server dies. The integration cannot be enabled again while its deletion runs.
+    """
+    GetDataDeletion: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.GetDataDeletionRequest, _integration_service_pb2.DataDeletion]  # type: ignore[assignment]
+    WatchDataDeletion: _aio.UnaryStreamMultiCallable[_integration_service_pb2.WatchDataDeletionRequest, _integration_service_pb2.DataDeletion]  # type: ignore[assignment]
+    """Streams the deletion on every change until it ends."""
+    CancelDataDeletion: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.CancelDataDeletionRequest, _integration_service_pb2.DataDeletion]  # type: ignore[assignment]
     StartAuthorization: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.StartAuthorizationRequest, _integration_service_pb2.StartAuthorizationResponse]  # type: ignore[assignment]
     """OAuth 2.0 sign-in (AIP-136 custom methods). Start returns the third party's consent URL and a
     single-use state bound to the org, project, integration, caller and redirect URI; the browser
@@ -138,6 +158,40 @@ class IntegrationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_integration_service_pb2.TestConnectionResponse, _abc.Awaitable[_integration_service_pb2.TestConnectionResponse]]:
         """Checks the stored (or supplied) credentials against the third party."""
+
+    @_abc_1.abstractmethod
+    def DisableIntegration(
+        self,
+        request: _integration_service_pb2.DisableIntegrationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_service_pb2.DisableIntegrationResponse, _abc.Awaitable[_integration_service_pb2.DisableIntegrationResponse]]:
+        """Turns an integration off, keeping what it imported or deleting it (AIP-136 custom method). A
+        deletion needs the integration's name typed again (confirm_name) and runs as a DataDeletion:
+        in bounded batches, watched, cancellable between two batches, resumed by another replica if
+        its server dies. The integration cannot be enabled again while its deletion runs.
+        """
+
+    @_abc_1.abstractmethod
+    def GetDataDeletion(
+        self,
+        request: _integration_service_pb2.GetDataDeletionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_service_pb2.DataDeletion, _abc.Awaitable[_integration_service_pb2.DataDeletion]]: ...
+
+    @_abc_1.abstractmethod
+    def WatchDataDeletion(
+        self,
+        request: _integration_service_pb2.WatchDataDeletionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_integration_service_pb2.DataDeletion], _abc.AsyncIterator[_integration_service_pb2.DataDeletion]]:
+        """Streams the deletion on every change until it ends."""
+
+    @_abc_1.abstractmethod
+    def CancelDataDeletion(
+        self,
+        request: _integration_service_pb2.CancelDataDeletionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_service_pb2.DataDeletion, _abc.Awaitable[_integration_service_pb2.DataDeletion]]: ...
 
     @_abc_1.abstractmethod
     def StartAuthorization(
