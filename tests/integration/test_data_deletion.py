@@ -17,12 +17,14 @@ import neo4j
 import pytest
 
 from devtools.neo4j_local import Connection
+from graph.data_deletions import DataDeletionStore
 from integrations.v1 import integration_service_pb2 as pb
 from sandbox.clickup.app import create_app
 from sandbox.clickup.fixtures import TV_TOKEN
 from sandbox.clickup.generator import GeneratorConfig, generate
 from sandbox.clickup.state import Sandbox
-from tests.conftest import RunningHub, Tokens, bearer, server_env, start_hub
+from server import convert
+from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer, server_env, start_hub
 from tests.integration.importing import enable_request, graph_counts, rpc_code, run_import
 from tests.support import UvicornThread
 
@@ -253,3 +255,29 @@ async def test_another_projects_deletion_is_not_found(hub: RunningHub, tokens: T
         )
     assert rpc_code(hidden.value) == grpc.StatusCode.NOT_FOUND
     assert (await watched(hub, tokens, answer.deletion))[-1].state == pb.DATA_DELETION_STATE_SUCCEEDED
+
+
+async def test_a_deletion_whose_server_died_is_finished_by_another(
+    hub: RunningHub,
+    tokens: Tokens,
+    tenant: tuple[str, str],
+    neo4j_driver: neo4j.Driver,
+    graph_driver: neo4j.AsyncDriver,
+    neo4j_connection: Connection,
+    clickup_sandbox: RunningSandbox,
+    encryption_keys: str,
+) -> None:
+    """A RUNNING deletion nobody holds (its server died before its first batch) is an orphan: a
+    server's scan claims it and removes what is left."""
+    await imported(hub, tokens, tenant)
+    await hub.stub.DisableIntegration(disable(tenant, pb.DATA_POLICY_KEEP), metadata=bearer(tokens.admin))
+    orphan = await DataDeletionStore(graph_driver, "neo4j").create(tenant[0], tenant[1], "clickup", "admin")
+    env = server_env(neo4j_connection, tokens, clickup_sandbox.api_url, encryption_keys)
+    other = await start_hub(env | {"IMPORT_LEASE_SECONDS": "2"})  # scans for orphans every second
+    try:
+        final = (await watched(other, tokens, convert.data_deletion(orphan)))[-1]
+    finally:
+        await other.channel.close(None)
+        await other.server.stop(grace=1)
+    assert final.state == pb.DATA_DELETION_STATE_SUCCEEDED
+    assert clickup_nodes(neo4j_driver, tenant) == 0
