@@ -7,6 +7,7 @@
     integrations connect clickup --no-browser-listener [--redirect-uri URI]   # headless: prints URL and state
     integrations connect clickup --state STATE --code CODE                     # ...then completes it
     integrations audit [--name clickup]               # who changed what, newest first
+    integrations disable clickup --delete-data        # asks for the name again, then deletes in batches
 
 Exit codes: 0 ok; 1 the operation itself failed (connection test not ok, import failed or was
 cancelled); 2 usage or configuration; 3 not found; 4 unauthenticated or not allowed; 5 the server
@@ -233,6 +234,31 @@ class Cli:
         self.emit(as_json(item), f"{item.display_name} {'enabled' if item.enabled else 'disabled'}")
         return 0
 
+    def disable(self) -> int:
+        name = self.args.name
+        if not self.args.delete_data:
+            done = self.client.disable_integration(*self.scope, name)
+            self.emit(as_json(done.integration), f"{done.integration.display_name} disabled (its data is kept)")
+            return 0
+        confirm = self.args.confirm
+        if confirm is None:
+            print(
+                f"This deletes everything {name} imported into the project. Type {name!r} to confirm:", file=sys.stderr
+            )
+            confirm = self.stdin.readline().strip()
+        done = self.client.disable_integration(*self.scope, name, delete_data=True, confirm_name=confirm)
+        final = done.deletion
+        for update in self.client.watch_data_deletion(*self.scope, done.deletion.id):
+            final = update
+            if not self.args.json:
+                print(f"deleting: {sum(update.removed.values())} nodes in {update.batches} batches", file=sys.stderr)
+        state = _state(final.state, pb.DataDeletionState, "DATA_DELETION_STATE_")
+        removed = _counts(final.removed)
+        self.emit(
+            as_json(final), f"{done.integration.display_name} disabled; data deletion {final.id} {state}: {removed}"
+        )
+        return 0 if final.state == pb.DATA_DELETION_STATE_SUCCEEDED else 1
+
     def test(self) -> int:
         result = self.client.test_connection(*self.scope, self.args.name)
         self.emit(as_json(result), f"{'OK' if result.ok else 'FAILED'}: {result.message}")
@@ -389,10 +415,13 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--json", action="store_true", help="machine-readable output")
     commands = root.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="the integrations of the project")
+    disable = commands.add_parser("disable", help="turn off, keeping its data (or --delete-data)")
+    disable.add_argument("name")
+    disable.add_argument("--delete-data", action="store_true", help="also delete everything it imported")
+    disable.add_argument("--confirm", metavar="NAME", help="with --delete-data: the name again (else asked on stdin)")
     for name, text in (
         ("get", "one integration"),
         ("enable", "turn on"),
-        ("disable", "turn off"),
         ("test", "test the stored credentials"),
         ("webhooks", "webhook health"),
     ):
@@ -460,8 +489,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, stdin: TextIO
         with IntegrationsClient(args.server, _token(), retries=2) as client:
             cli = Cli(args, client, out, stdin)
             command = args.command
-            if command in ("enable", "disable"):
-                return cli.enable(command == "enable")
+            if command == "enable":
+                return cli.enable(True)
             return int(getattr(cli, "import_" if command == "import" else command)())
     except UsageError as exc:
         print(f"integrations: {exc}", file=sys.stderr)

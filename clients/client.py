@@ -195,6 +195,35 @@ class IntegrationsClient:
     def replay_webhook_events(self, request: pb.ReplayWebhookEventsRequest) -> pb.ReplayWebhookEventsResponse:
         return self._call(self._stub.ReplayWebhookEvents, request)
 
+    def disable_integration(
+        self, org_id: str, project_id: str, name: str, *, delete_data: bool = False, confirm_name: str = ""
+    ) -> pb.DisableIntegrationResponse:
+        """Turn off, keeping the imported data, or deleting it (``confirm_name``: the name again)."""
+        return self._call(
+            self._stub.DisableIntegration, _disable_request(org_id, project_id, name, delete_data, confirm_name)
+        )
+
+    def get_data_deletion(self, org_id: str, project_id: str, deletion_id: str) -> pb.DataDeletion:
+        return self._call(
+            self._stub.GetDataDeletion,
+            pb.GetDataDeletionRequest(org_id=org_id, project_id=project_id, deletion_id=deletion_id),
+        )
+
+    def cancel_data_deletion(self, org_id: str, project_id: str, deletion_id: str) -> pb.DataDeletion:
+        return self._call(
+            self._stub.CancelDataDeletion,
+            pb.CancelDataDeletionRequest(org_id=org_id, project_id=project_id, deletion_id=deletion_id),
+        )
+
+    def watch_data_deletion(
+        self, org_id: str, project_id: str, deletion_id: str, deadline: float | None = None
+    ) -> Iterator[pb.DataDeletion]:
+        request = pb.WatchDataDeletionRequest(org_id=org_id, project_id=project_id, deletion_id=deletion_id)
+        try:
+            yield from self._stub.WatchDataDeletion(request, metadata=self._policy.metadata, timeout=deadline)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
     def watch_import_job(
         self, org_id: str, project_id: str, job_id: str, deadline: float | None = None
     ) -> Iterator[pb.ImportJob]:
@@ -320,6 +349,25 @@ class AsyncIntegrationsClient:
             ),
         )
 
+    async def disable_integration(
+        self, org_id: str, project_id: str, name: str, *, delete_data: bool = False, confirm_name: str = ""
+    ) -> pb.DisableIntegrationResponse:
+        return await self._call(
+            self._stub.DisableIntegration, _disable_request(org_id, project_id, name, delete_data, confirm_name)
+        )
+
+    async def get_data_deletion(self, org_id: str, project_id: str, deletion_id: str) -> pb.DataDeletion:
+        return await self._call(
+            self._stub.GetDataDeletion,
+            pb.GetDataDeletionRequest(org_id=org_id, project_id=project_id, deletion_id=deletion_id),
+        )
+
+    async def cancel_data_deletion(self, org_id: str, project_id: str, deletion_id: str) -> pb.DataDeletion:
+        return await self._call(
+            self._stub.CancelDataDeletion,
+            pb.CancelDataDeletionRequest(org_id=org_id, project_id=project_id, deletion_id=deletion_id),
+        )
+
     async def watch_import_job(
         self, org_id: str, project_id: str, job_id: str, deadline: float | None = None
     ) -> AsyncIterator[pb.ImportJob]:
@@ -329,6 +377,15 @@ class AsyncIntegrationsClient:
                 yield update
         except grpc.aio.AioRpcError as error:
             raise from_rpc_error(error) from None
+
+
+def _disable_request(
+    org_id: str, project_id: str, name: str, delete_data: bool, confirm_name: str
+) -> pb.DisableIntegrationRequest:
+    policy = pb.DATA_POLICY_DELETE if delete_data else pb.DATA_POLICY_KEEP
+    return pb.DisableIntegrationRequest(
+        org_id=org_id, project_id=project_id, name=name, data_policy=policy, confirm_name=confirm_name
+    )
 
 
 def _start_request(org_id: str, project_id: str, name: str, request_id: str) -> pb.StartImportRequest:

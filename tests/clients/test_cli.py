@@ -72,13 +72,13 @@ async def test_the_whole_flow_from_the_command_line(cli_env: list[str], capsys: 
     assert (code, json.loads(events)) == (0, [])
     code, replayed = await run([*cli_env, "--json", "replay", "--since", "2026-01-01T00:00:00"])
     assert (code, json.loads(replayed)) == (0, {})
-    assert (await run([*cli_env, "disable", "clickup"]))[1].strip() == "ClickUp disabled"
+    assert (await run([*cli_env, "disable", "clickup"]))[1].strip() == "ClickUp disabled (its data is kept)"
     code, audit = await run([*cli_env, "audit", "--name", "clickup", "--limit", "2"])
     lines = audit.splitlines()
     assert code == 0
     assert len(lines) == 2
-    assert "admin      integration.update" in lines[0]
-    assert "enabled=false" in lines[0]
+    assert "admin      integration.disable" in lines[0]
+    assert "data_policy=KEEP" in lines[0]
     assert lines[1].endswith(f"admin      import.start             clickup  job_id={job['id']}")
     assert capsys.readouterr().err == ""
 
@@ -187,3 +187,22 @@ def test_get_shows_live_sync_health_and_the_last_import_in_text() -> None:
         "  last import job-9 (full import 2026-11-29T22:06:40+00:00): 199 comment, 88 issue",
         "  last sync error: Jira answered 503",
     ]
+
+
+async def test_disable_with_delete_data_asks_for_the_name_then_deletes(
+    cli_env: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    await run([*cli_env, "configure", "clickup"], stdin=TV_TOKEN + "\n")
+    await run([*cli_env, "enable", "clickup"])
+    assert (await run([*cli_env, "import", "clickup"]))[0] == 0
+    code, _ = await run([*cli_env, "disable", "clickup", "--delete-data"], stdin="clickupp\n")
+    assert code == 6, "a wrong name is refused (invalid argument) and nothing is deleted"
+    assert "type the integration's name ('clickup')" in capsys.readouterr().err
+    code, listed = await run([*cli_env, "--json", "get", "clickup"])
+    assert json.loads(listed)["enabled"] is True
+    code, done = await run([*cli_env, "disable", "clickup", "--delete-data"], stdin="clickup\n")
+    assert code == 0
+    assert "ClickUp disabled; data deletion " in done
+    assert " SUCCEEDED: " in done
+    assert " Task" in done
+    assert "Type 'clickup' to confirm" in capsys.readouterr().err
