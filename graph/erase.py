@@ -40,9 +40,14 @@ class GraphEraser:
         has any for this project and source; ``done`` when none was left."""
         labels = [kind.label for kind in reversed(schema.kinds)] + [TOMBSTONE]
         for label in labels:
+            # The existence tests let the planner seek the kind's key index (projectId, source,
+            # [kind,] externalId) by its prefix, instead of scanning every node of the label.
+            also = "AND n.kind IS NOT NULL " if label == TOMBSTONE else ""
             _, summary, _ = await self._driver.execute_query(
                 f"""
-                MATCH (n:{label} {{projectId: $project, source: $source, orgId: $org}})
+                MATCH (n:{label})
+                WHERE n.projectId = $project AND n.source = $source {also}AND n.externalId IS NOT NULL
+                  AND n.orgId = $org
                 WITH n LIMIT $batch
                 DETACH DELETE n
                 """,
