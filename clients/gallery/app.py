@@ -54,6 +54,8 @@ from clients.gallery.views import (
     FormError,
     Update,
     connection_result,
+    deletion_view,
+    disable_choice,
     enabled_update,
     form_schema,
     import_job,
@@ -185,6 +187,22 @@ async def _update(request: Request, gallery: Gallery, org: str, project: str, up
 
 async def set_enabled(request: Request, gallery: Gallery, org: str, project: str) -> Response:
     return await _update(request, gallery, org, project, enabled_update(await json_body(request)))
+
+
+async def disable(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    choice = disable_choice(await json_body(request))
+    name = request.path_params["name"]
+    done = await gallery.client.disable_integration(
+        org, project, name, delete_data=choice.delete_data, confirm_name=choice.confirm_name
+    )
+    deletion = deletion_view(done.deletion) if done.HasField("deletion") else None
+    logger.info("gallery disabled %s for %s/%s (%s)", name, org, project, "delete" if deletion else "keep")
+    return JSONResponse({"integration": integration_card(done.integration), "deletion": deletion})
+
+
+async def get_deletion(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    deletion = await gallery.client.get_data_deletion(org, project, request.path_params["deletion_id"])
+    return JSONResponse(deletion_view(deletion))
 
 
 async def save_settings(request: Request, gallery: Gallery, org: str, project: str) -> Response:
@@ -365,6 +383,8 @@ def create_app(config: GalleryConfig) -> Starlette:
             Route(api + "/integrations", scoped(list_cards)),
             Route(one, scoped(get_card)),
             Route(one + "/enabled", scoped(set_enabled), methods=["PUT"]),
+            Route(one + "/disable", scoped(disable), methods=["POST"]),
+            Route(api + "/deletions/{deletion_id}", scoped(get_deletion)),
             Route(one + "/settings", scoped(save_settings), methods=["PATCH"]),
             Route(one + "/test", scoped(test_connection), methods=["POST"]),
             Route(one + "/imports", scoped(start_import), methods=["POST"]),

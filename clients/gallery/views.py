@@ -163,6 +163,38 @@ class Update:
     paths: list[str]
 
 
+def deletion_view(deletion: pb.DataDeletion) -> dict[str, Any]:
+    return {
+        "id": deletion.id,
+        "integration": deletion.integration,
+        "state": _enum(pb.DataDeletionState, deletion.state, "DATA_DELETION_STATE_"),
+        "removed": dict(sorted(deletion.removed.items())),
+        "relationships_removed": deletion.relationships_removed,
+        "batches": deletion.batches,
+        "error": deletion.error,
+        "done": deletion.state != pb.DATA_DELETION_STATE_RUNNING,
+    }
+
+
+@dataclass(frozen=True)
+class DisableChoice:
+    delete_data: bool
+    confirm_name: str
+
+
+def disable_choice(body: Any) -> DisableChoice:
+    """The disable dialog: keep the data, or delete it with the integration's name typed again (the
+    server checks the name; here only the shape)."""
+    if not isinstance(body, dict) or not set(body) <= {"data_policy", "confirm_name"} or "data_policy" not in body:
+        raise FormError("body", 'expected {"data_policy": "keep"|"delete", "confirm_name": "..."}')
+    policy, confirm = body["data_policy"], body.get("confirm_name", "")
+    if policy not in ("keep", "delete"):
+        raise FormError("data_policy", 'must be "keep" or "delete"')
+    if not isinstance(confirm, str) or len(confirm) > 200:
+        raise FormError("confirm_name", "must be the integration's name")
+    return DisableChoice(policy == "delete", confirm)
+
+
 def enabled_update(body: Any) -> Update:
     if not isinstance(body, dict) or set(body) != {"enabled"}:
         raise FormError("body", 'expected {"enabled": true|false}')

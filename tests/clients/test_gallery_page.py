@@ -17,6 +17,8 @@ from tests.integration.importing import expected_counts
 
 JSON: dict[str, str | None] = {"content-type": "application/json"}
 ENABLED = "/integrations/clickup/enabled"
+DISABLE = "/integrations/clickup/disable"
+BAD = "invalid_argument"
 SETTINGS = "/integrations/clickup/settings"
 ON = b'{"enabled": true}'
 
@@ -183,6 +185,31 @@ async def test_no_secret_ever_reaches_the_browser(http: httpx.AsyncClient) -> No
         ("POST", "/integrations/clickup/imports", b"{}", JSON, 409, "failed_precondition", None),
         ("GET", "/imports/00000000-0000-4000-8000-000000000000/events", b"", {}, 404, "not_found", None),
         ("DELETE", "/integrations/clickup/enabled", b"", JSON, 405, "http_error", None),
+        # Disable: keep or delete, the name typed again for a delete (checked by the server).
+        ("POST", DISABLE, b'{"data_policy": "maybe"}', JSON, 400, "invalid_argument", "data_policy"),
+        ("POST", DISABLE, b'{"confirm_name": "clickup"}', JSON, 400, "invalid_argument", "body"),
+        ("POST", DISABLE, b'{"data_policy": "keep", "extra": 1}', JSON, 400, "invalid_argument", "body"),
+        (
+            "POST",
+            DISABLE,
+            b'{"data_policy": "delete", "confirm_name": 7}',
+            JSON,
+            400,
+            "invalid_argument",
+            "confirm_name",
+        ),
+        ("POST", DISABLE, b'{"data_policy": "delete", "confirm_name": "nope"}', JSON, 400, BAD, "confirm_name"),
+        (
+            "POST",
+            DISABLE,
+            b'{"data_policy": "keep"}',
+            {**JSON, "origin": "https://evil.example"},
+            403,
+            "cross_origin",
+            None,
+        ),
+        ("POST", "/integrations/nosuch/disable", b'{"data_policy": "keep"}', JSON, 404, "not_found", None),
+        ("GET", "/deletions/00000000-0000-4000-8000-000000000000", b"", {}, 404, "not_found", None),
     ],
 )
 async def test_bad_requests_get_a_json_error_and_change_nothing(

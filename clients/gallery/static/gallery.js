@@ -55,6 +55,14 @@ function countsText(counts) {
   return shown.length ? shown.join(", ") : "nothing yet";
 }
 
+function removedText(removed) {
+  // Any integration's kinds, as the server names them ("Task", "Issue"), largest first.
+  const shown = Object.entries(removed)
+    .sort((a, b) => b[1] - a[1])
+    .map(([kind, count]) => plural(count, kind.toLowerCase()));
+  return shown.length ? shown.join(", ") : "nothing";
+}
+
 function when(iso) {
   return iso ? new Date(iso).toLocaleString() : "";
 }
@@ -160,6 +168,10 @@ async function refresh(card) {
 
 async function toggle(card, button) {
   if (isBusy(button)) return;
+  if (card.data.enabled) {
+    openDisable(card, button); // turning off asks what happens to the data
+    return;
+  }
   setBusy(button, true);
   const wanted = !card.data.enabled;
   button.setAttribute("aria-checked", String(wanted));
@@ -530,6 +542,90 @@ function closeConfigure() {
   dialog().close();
 }
 
+// ---------------------------------------------------------------- disable: keep or delete the data
+
+const disableDialog = () => document.getElementById("disable");
+let disabling = null; // {card, opener}
+
+function deleting() {
+  return document.querySelector('#disable-form input[name="data_policy"]:checked').value === "delete";
+}
+
+function showDisableChoice() {
+  const name = disabling ? disabling.card.data.name : "";
+  const remove = deleting();
+  document.getElementById("disable-confirm").hidden = !remove;
+  document.getElementById("disable-submit").textContent = remove ? "Disable and delete the data" : "Disable";
+  document.getElementById("disable-name-label").textContent = `Type ${name} to confirm`;
+}
+
+function openDisable(card, opener) {
+  disabling = { card, opener };
+  const form = document.getElementById("disable-form");
+  form.reset();
+  document.getElementById("disable-error").textContent = "";
+  const label = card.data.display_name || card.data.name;
+  document.getElementById("disable-title").textContent = `Disable ${label}`;
+  document.getElementById("disable-warning").textContent =
+    `Every node and relationship ${label} imported into this project is removed; other projects keep theirs.`;
+  showDisableChoice();
+  disableDialog().showModal();
+  form.querySelector('input[name="data_policy"]:checked').focus();
+}
+
+async function submitDisable(event) {
+  event.preventDefault();
+  if (!disabling) return;
+  const { card } = disabling;
+  const remove = deleting();
+  const confirmName = document.getElementById("disable-name").value.trim();
+  const error = document.getElementById("disable-error");
+  if (remove && confirmName !== card.data.name) {
+    error.textContent = `Type ${card.data.name} exactly to delete its data.`;
+    document.getElementById("disable-name").focus();
+    return;
+  }
+  const submit = document.getElementById("disable-submit");
+  if (isBusy(submit)) return;
+  setBusy(submit, true);
+  try {
+    const body = { data_policy: remove ? "delete" : "keep", confirm_name: remove ? confirmName : "" };
+    const done = await api("POST", `/integrations/${encodeURIComponent(card.data.name)}/disable`, body);
+    updateCard(card, done.integration);
+    disableDialog().close();
+    if (done.deletion) {
+      followDeletion(card, done.deletion);
+    } else {
+      setResult(card, `${done.integration.display_name} disabled; its data is kept`, true);
+    }
+  } catch (exc) {
+    error.textContent = exc.message;
+  } finally {
+    setBusy(submit, false);
+  }
+}
+
+async function followDeletion(card, deletion) {
+  const label = card.data.display_name || card.data.name;
+  let current = deletion;
+  while (!current.done) {
+    const removed = Object.values(current.removed).reduce((sum, n) => sum + n, 0);
+    setResult(card, `${label} disabled; deleting its data: ${plural(removed, "node")} removed`, true);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    try {
+      current = await api("GET", `/deletions/${encodeURIComponent(current.id)}`);
+    } catch (exc) {
+      setResult(card, `The deletion could not be followed: ${exc.message}`, false);
+      return;
+    }
+  }
+  if (current.state === "succeeded") {
+    setResult(card, `${label} disabled; its data was deleted: ${removedText(current.removed)}`, true);
+  } else {
+    setResult(card, `${label} disabled; deleting its data ${current.state}: ${current.error || "stopped"}`, false);
+  }
+}
+
 const ACTIONS = {
   toggle,
   configure: openConfigure,
@@ -552,6 +648,13 @@ async function main() {
     });
   });
   document.getElementById("use-token").addEventListener("click", () => document.getElementById("api-token").focus());
+  document.getElementById("disable-form").addEventListener("submit", submitDisable);
+  document.getElementById("disable-form").addEventListener("change", showDisableChoice);
+  document.getElementById("disable-cancel").addEventListener("click", () => disableDialog().close());
+  disableDialog().addEventListener("close", () => {
+    if (disabling) disabling.opener.focus();
+    disabling = null;
+  });
   dialog().addEventListener("close", () => {
     document.getElementById("api-token").value = ""; // never keep a typed token around
     if (configuring) configuring.opener.focus();
