@@ -1403,20 +1403,26 @@ class GetWebhookSecretResponse(_message.Message):
 
     SECRET_FIELD_NUMBER: _builtins.int
     TTL_FIELD_NUMBER: _builtins.int
+    PREVIOUS_SECRETS_FIELD_NUMBER: _builtins.int
     secret: _builtins.str
     @_builtins.property
     def ttl(self) -> _duration_pb2.Duration:
         """How long the gateway may cache the secret."""
+
+    @_builtins.property
+    def previous_secrets(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Secrets still accepted besides `secret`: the old one during a regeneration's grace period."""
 
     def __init__(
         self,
         *,
         secret: _builtins.str = ...,
         ttl: _duration_pb2.Duration | None = ...,
+        previous_secrets: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["ttl", b"ttl"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["secret", b"secret", "ttl", b"ttl"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["previous_secrets", b"previous_secrets", "secret", b"secret", "ttl", b"ttl"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1916,3 +1922,174 @@ class ListAuditRecordsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListAuditRecordsResponse: _TypeAlias = ListAuditRecordsResponse  # noqa: Y015
+
+@_typing.final
+class RegenerateWebhookSecretRequest(_message.Message):
+    """---------------------------------------------------------------- webhook secrets"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    GRACE_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    project_id: _builtins.str
+    name: _builtins.str
+    @_builtins.property
+    def grace(self) -> _duration_pb2.Duration:
+        """How long the old secret stays accepted; default 10 minutes, at most 24 hours."""
+
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        grace: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["grace", b"grace"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["grace", b"grace", "name", b"name", "org_id", b"org_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegenerateWebhookSecretRequest: _TypeAlias = RegenerateWebhookSecretRequest  # noqa: Y015
+
+@_typing.final
+class RegenerateWebhookSecretResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTEGRATION_FIELD_NUMBER: _builtins.int
+    OLD_SECRET_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def integration(self) -> Global___Integration: ...
+    @_builtins.property
+    def old_secret_expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the old secret stops being accepted."""
+
+    def __init__(
+        self,
+        *,
+        integration: Global___Integration | None = ...,
+        old_secret_expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["integration", b"integration", "old_secret_expire_time", b"old_secret_expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["integration", b"integration", "old_secret_expire_time", b"old_secret_expire_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegenerateWebhookSecretResponse: _TypeAlias = RegenerateWebhookSecretResponse  # noqa: Y015
+
+@_typing.final
+class GetIntegrationAnalyticsRequest(_message.Message):
+    """---------------------------------------------------------------- analytics"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    project_id: _builtins.str
+    name: _builtins.str
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """The window, in whole UTC days; default the last 30 days, at most 92."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "name", b"name", "org_id", b"org_id", "project_id", b"project_id", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetIntegrationAnalyticsRequest: _TypeAlias = GetIntegrationAnalyticsRequest  # noqa: Y015
+
+@_typing.final
+class AnalyticsDay(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAY_FIELD_NUMBER: _builtins.int
+    IMPORTS_FIELD_NUMBER: _builtins.int
+    IMPORTS_FAILED_FIELD_NUMBER: _builtins.int
+    OBJECTS_WRITTEN_FIELD_NUMBER: _builtins.int
+    API_CALLS_FIELD_NUMBER: _builtins.int
+    RATE_LIMIT_WAITS_FIELD_NUMBER: _builtins.int
+    EVENTS_RECEIVED_FIELD_NUMBER: _builtins.int
+    EVENTS_APPLIED_FIELD_NUMBER: _builtins.int
+    EVENTS_FAILED_FIELD_NUMBER: _builtins.int
+    EVENT_LATENCY_P50_SECONDS_FIELD_NUMBER: _builtins.int
+    EVENT_LATENCY_P95_SECONDS_FIELD_NUMBER: _builtins.int
+    imports: _builtins.int
+    imports_failed: _builtins.int
+    objects_written: _builtins.int
+    """Nodes and relationships the day's imports wrote (the jobs' counters)."""
+    api_calls: _builtins.int
+    rate_limit_waits: _builtins.int
+    events_received: _builtins.int
+    events_applied: _builtins.int
+    events_failed: _builtins.int
+    """Failed or dead-lettered."""
+    event_latency_p50_seconds: _builtins.float
+    """Received by the server -> applied to the graph, over the day's applied events."""
+    event_latency_p95_seconds: _builtins.float
+    @_builtins.property
+    def day(self) -> _timestamp_pb2.Timestamp:
+        """Midnight UTC of the day."""
+
+    def __init__(
+        self,
+        *,
+        day: _timestamp_pb2.Timestamp | None = ...,
+        imports: _builtins.int = ...,
+        imports_failed: _builtins.int = ...,
+        objects_written: _builtins.int = ...,
+        api_calls: _builtins.int = ...,
+        rate_limit_waits: _builtins.int = ...,
+        events_received: _builtins.int = ...,
+        events_applied: _builtins.int = ...,
+        events_failed: _builtins.int = ...,
+        event_latency_p50_seconds: _builtins.float = ...,
+        event_latency_p95_seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["day", b"day"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_calls", b"api_calls", "day", b"day", "event_latency_p50_seconds", b"event_latency_p50_seconds", "event_latency_p95_seconds", b"event_latency_p95_seconds", "events_applied", b"events_applied", "events_failed", b"events_failed", "events_received", b"events_received", "imports", b"imports", "imports_failed", b"imports_failed", "objects_written", b"objects_written", "rate_limit_waits", b"rate_limit_waits"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnalyticsDay: _TypeAlias = AnalyticsDay  # noqa: Y015
+
+@_typing.final
+class IntegrationAnalytics(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAYS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def days(self) -> _containers.RepeatedCompositeFieldContainer[Global___AnalyticsDay]: ...
+    def __init__(
+        self,
+        *,
+        days: _abc.Iterable[Global___AnalyticsDay] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["days", b"days"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IntegrationAnalytics: _TypeAlias = IntegrationAnalytics  # noqa: Y015

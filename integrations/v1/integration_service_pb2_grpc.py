@@ -144,6 +144,16 @@ class IntegrationServiceStub:
                 request_serializer=integrations_dot_v1_dot_integration__service__pb2.ListAuditRecordsRequest.SerializeToString,
                 response_deserializer=integrations_dot_v1_dot_integration__service__pb2.ListAuditRecordsResponse.FromString,
                 _registered_method=True)
+        self.RegenerateWebhookSecret = channel.unary_unary(
+                '/integrations.v1.IntegrationService/RegenerateWebhookSecret',
+                request_serializer=integrations_dot_v1_dot_integration__service__pb2.RegenerateWebhookSecretRequest.SerializeToString,
+                response_deserializer=integrations_dot_v1_dot_integration__service__pb2.RegenerateWebhookSecretResponse.FromString,
+                _registered_method=True)
+        self.GetIntegrationAnalytics = channel.unary_unary(
+                '/integrations.v1.IntegrationService/GetIntegrationAnalytics',
+                request_serializer=integrations_dot_v1_dot_integration__service__pb2.GetIntegrationAnalyticsRequest.SerializeToString,
+                response_deserializer=integrations_dot_v1_dot_integration__service__pb2.IntegrationAnalytics.FromString,
+                _registered_method=True)
 
 
 class IntegrationServiceServicer:
@@ -300,6 +310,22 @@ class IntegrationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegenerateWebhookSecret(self, request, context):
+        """A new signing secret for the integration's webhooks, registered with the third party. The old
+        one is still accepted for a grace period, so no delivery in flight is refused; then it is dropped.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetIntegrationAnalytics(self, request, context):
+        """Per-day figures of one integration over a time window, aggregated on the server: imports,
+        objects written, API calls and rate-limit waits, webhook events and their latency.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntegrationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -412,6 +438,16 @@ def add_IntegrationServiceServicer_to_server(servicer, server):
                     servicer.ListAuditRecords,
                     request_deserializer=integrations_dot_v1_dot_integration__service__pb2.ListAuditRecordsRequest.FromString,
                     response_serializer=integrations_dot_v1_dot_integration__service__pb2.ListAuditRecordsResponse.SerializeToString,
+            ),
+            'RegenerateWebhookSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegenerateWebhookSecret,
+                    request_deserializer=integrations_dot_v1_dot_integration__service__pb2.RegenerateWebhookSecretRequest.FromString,
+                    response_serializer=integrations_dot_v1_dot_integration__service__pb2.RegenerateWebhookSecretResponse.SerializeToString,
+            ),
+            'GetIntegrationAnalytics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIntegrationAnalytics,
+                    request_deserializer=integrations_dot_v1_dot_integration__service__pb2.GetIntegrationAnalyticsRequest.FromString,
+                    response_serializer=integrations_dot_v1_dot_integration__service__pb2.IntegrationAnalytics.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1008,6 +1044,60 @@ class IntegrationService:
             '/integrations.v1.IntegrationService/ListAuditRecords',
             integrations_dot_v1_dot_integration__service__pb2.ListAuditRecordsRequest.SerializeToString,
             integrations_dot_v1_dot_integration__service__pb2.ListAuditRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegenerateWebhookSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/integrations.v1.IntegrationService/RegenerateWebhookSecret',
+            integrations_dot_v1_dot_integration__service__pb2.RegenerateWebhookSecretRequest.SerializeToString,
+            integrations_dot_v1_dot_integration__service__pb2.RegenerateWebhookSecretResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIntegrationAnalytics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/integrations.v1.IntegrationService/GetIntegrationAnalytics',
+            integrations_dot_v1_dot_integration__service__pb2.GetIntegrationAnalyticsRequest.SerializeToString,
+            integrations_dot_v1_dot_integration__service__pb2.IntegrationAnalytics.FromString,
             options,
             channel_credentials,
             insecure,

@@ -78,6 +78,14 @@ class IntegrationServiceStub:
     """Who changed what in the project, newest first: every change made through this API (settings
     saved, a sign-in completed, imports started or cancelled, events replayed) leaves a record.
     """
+    RegenerateWebhookSecret: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.RegenerateWebhookSecretRequest, _integration_service_pb2.RegenerateWebhookSecretResponse]
+    """A new signing secret for the integration's webhooks, registered with the third party. The old
+    one is still accepted for a grace period, so no delivery in flight is refused; then it is dropped.
+    """
+    GetIntegrationAnalytics: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.GetIntegrationAnalyticsRequest, _integration_service_pb2.IntegrationAnalytics]
+    """Per-day figures of one integration over a time window, aggregated on the server: imports,
+    objects written, API calls and rate-limit waits, webhook events and their latency.
+    """
 
 @_typing.type_check_only
 class IntegrationServiceAsyncStub(IntegrationServiceStub):
@@ -125,6 +133,14 @@ class IntegrationServiceAsyncStub(IntegrationServiceStub):
     ListAuditRecords: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.ListAuditRecordsRequest, _integration_service_pb2.ListAuditRecordsResponse]  # type: ignore[assignment]
     """Who changed what in the project, newest first: every change made through this API (settings
     saved, a sign-in completed, imports started or cancelled, events replayed) leaves a record.
+    """
+    RegenerateWebhookSecret: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.RegenerateWebhookSecretRequest, _integration_service_pb2.RegenerateWebhookSecretResponse]  # type: ignore[assignment]
+    """A new signing secret for the integration's webhooks, registered with the third party. The old
+    one is still accepted for a grace period, so no delivery in flight is refused; then it is dropped.
+    """
+    GetIntegrationAnalytics: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.GetIntegrationAnalyticsRequest, _integration_service_pb2.IntegrationAnalytics]  # type: ignore[assignment]
+    """Per-day figures of one integration over a time window, aggregated on the server: imports,
+    objects written, API calls and rate-limit waits, webhook events and their latency.
     """
 
 class IntegrationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -302,6 +318,26 @@ class IntegrationServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_integration_service_pb2.ListAuditRecordsResponse, _abc.Awaitable[_integration_service_pb2.ListAuditRecordsResponse]]:
         """Who changed what in the project, newest first: every change made through this API (settings
         saved, a sign-in completed, imports started or cancelled, events replayed) leaves a record.
+        """
+
+    @_abc_1.abstractmethod
+    def RegenerateWebhookSecret(
+        self,
+        request: _integration_service_pb2.RegenerateWebhookSecretRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_service_pb2.RegenerateWebhookSecretResponse, _abc.Awaitable[_integration_service_pb2.RegenerateWebhookSecretResponse]]:
+        """A new signing secret for the integration's webhooks, registered with the third party. The old
+        one is still accepted for a grace period, so no delivery in flight is refused; then it is dropped.
+        """
+
+    @_abc_1.abstractmethod
+    def GetIntegrationAnalytics(
+        self,
+        request: _integration_service_pb2.GetIntegrationAnalyticsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_service_pb2.IntegrationAnalytics, _abc.Awaitable[_integration_service_pb2.IntegrationAnalytics]]:
+        """Per-day figures of one integration over a time window, aggregated on the server: imports,
+        objects written, API calls and rate-limit waits, webhook events and their latency.
         """
 
 def add_IntegrationServiceServicer_to_server(servicer: IntegrationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
