@@ -12,6 +12,7 @@ import neo4j
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from graph.analytics import AnalyticsStore
 from graph.audit_log import AuditLog
 from graph.authorization_states import AuthorizationStates
 from graph.connection import GraphConfig, open_driver
@@ -27,6 +28,7 @@ from graph.schema_keys import ensure_keys
 from graph.webhook_inbox import WebhookInbox, WebhookRegistry
 from integrations.v1 import integration_service_pb2 as pb
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
+from server.analytics import Analytics
 from server.audit import AuditTrail
 from server.authorization import Authorizations
 from server.config import ServerConfig
@@ -136,6 +138,7 @@ class HubServer:
             authorizations,
             AuditTrail(AuditLog(self._driver, cfg.neo4j_database)),
             self._deletions,
+            Analytics(AnalyticsStore(self._driver, cfg.neo4j_database)),
         )
         pb_grpc.add_IntegrationServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
+from graph.analytics import DayFigures
 from graph.audit_log import AuditEntry
 from graph.data_deletions import DataDeletionRecord
 from graph.import_jobs import ImportJobRecord, SyncState
@@ -177,3 +178,20 @@ def data_deletion(deletion: DataDeletionRecord) -> pb.DataDeletion:
     if deletion.finished_at is not None:
         message.finish_time.FromDatetime(deletion.finished_at)
     return message
+
+
+def analytics_day(figures: DayFigures) -> pb.AnalyticsDay:
+    day = pb.AnalyticsDay(
+        imports=figures.imports,
+        imports_failed=figures.imports_failed,
+        objects_written=figures.objects_written,
+        api_calls=figures.api_calls,
+        rate_limit_waits=figures.rate_limit_waits,
+        events_received=figures.events_received,
+        events_applied=figures.events_applied,
+        events_failed=figures.events_failed,
+        event_latency_p50_seconds=figures.latency_p50_seconds,
+        event_latency_p95_seconds=figures.latency_p95_seconds,
+    )
+    day.day.FromDatetime(datetime(figures.day.year, figures.day.month, figures.day.day, tzinfo=UTC))
+    return day
