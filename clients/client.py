@@ -368,6 +368,31 @@ class AsyncIntegrationsClient:
             pb.CancelDataDeletionRequest(org_id=org_id, project_id=project_id, deletion_id=deletion_id),
         )
 
+    async def list_webhook_events(
+        self,
+        org_id: str,
+        project_id: str,
+        state: pb.WebhookEventState.ValueType = pb.WEBHOOK_EVENT_STATE_UNSPECIFIED,
+        page_size: int = 20,
+        page_token: str = "",
+    ) -> pb.ListWebhookEventsResponse:
+        return await self._call(
+            self._stub.ListWebhookEvents,
+            pb.ListWebhookEventsRequest(
+                org_id=org_id, project_id=project_id, state=state, page_size=page_size, page_token=page_token
+            ),
+        )
+
+    async def replay_webhook_events(self, request: pb.ReplayWebhookEventsRequest) -> pb.ReplayWebhookEventsResponse:
+        return await self._call(self._stub.ReplayWebhookEvents, request)
+
+    async def get_integration_analytics(self, org_id: str, project_id: str, name: str) -> pb.IntegrationAnalytics:
+        """The last 30 days, per day (the server's default window)."""
+        return await self._call(
+            self._stub.GetIntegrationAnalytics,
+            pb.GetIntegrationAnalyticsRequest(org_id=org_id, project_id=project_id, name=name),
+        )
+
     async def watch_import_job(
         self, org_id: str, project_id: str, job_id: str, deadline: float | None = None
     ) -> AsyncIterator[pb.ImportJob]:

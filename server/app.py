@@ -107,6 +107,7 @@ class HubServer:
             gallery,
             lease_seconds=cfg.import_lease_seconds,
             metrics=self.metrics,
+            max_attempts=cfg.webhook_max_attempts,
         )
         webhooks.on_stored = self._worker.wake
         self.live_sync = LiveSync(

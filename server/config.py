@@ -35,6 +35,7 @@ class ServerConfig:
     live_sync_check_seconds: float = 60.0
     metrics_address: str | None = None
     delete_batch_nodes: int = 1000  # nodes (with their relationships) per transaction of a data deletion
+    webhook_max_attempts: int = 5  # an event that failed this often is FAILED, for a replay
 
     def __repr__(self) -> str:
         return (
@@ -66,6 +67,7 @@ class ServerConfig:
             live_sync_check_seconds=config("LIVE_SYNC_CHECK_SECONDS", duration(1, 86400), default="60"),
             metrics_address=config.optional("METRICS_ADDRESS", address),
             delete_batch_nodes=config("DELETE_BATCH_NODES", integer(1, 100_000), default="1000"),
+            webhook_max_attempts=config("WEBHOOK_MAX_ATTEMPTS", integer(1, 20), default="5"),
         )
 
 

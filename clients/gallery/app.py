@@ -38,6 +38,8 @@ from starlette.types import ASGIApp
 
 from clients.client import AsyncIntegrationsClient
 from clients.errors import IntegrationsError
+from clients.gallery import detail
+from clients.gallery.bodies import json_body
 from clients.gallery.config import GalleryConfig
 from clients.gallery.guards import BodyLimit, HostAllowList, OwnPageWrites, SecurityHeaders
 from clients.gallery.responses import error
@@ -145,24 +147,6 @@ def scoped(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return error(status, exc.code.name.lower(), exc.message, fields)
 
     return endpoint
-
-
-async def json_body(request: Request) -> Any:
-    """The body as JSON. BodyLimit has already capped its size; JSON that nests deeper than the parser
-    can follow, or text no Unicode encoding can carry (a lone surrogate), is refused here: neither
-    could be answered, sent on to the server or stored."""
-    raw = await request.body()
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise FormError("body", "is not valid JSON") from None
-    except RecursionError:
-        raise FormError("body", "is nested too deeply") from None
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise FormError("body", "contains text that is not valid Unicode (a lone surrogate)") from None
-    return value
 
 
 # ---------------------------------------------------------------- endpoints
@@ -332,6 +316,14 @@ async def page(request: Request) -> Response:
     return FileResponse(STATIC / "index.html", headers={"cache-control": "no-store"})
 
 
+async def detail_page(request: Request) -> Response:
+    """One integration's page (overview, imports, events, analytics); its data comes from the API."""
+    gallery: Gallery = request.app.state.gallery
+    if (request.path_params["org"], request.path_params["project"]) not in gallery.config.projects:
+        return error(404, "not_found", "this gallery does not serve that project")
+    return FileResponse(STATIC / "detail.html", headers={"cache-control": "no-store"})
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own 404 and 405 as JSON, like every other answer of this app."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
@@ -380,11 +372,17 @@ def create_app(config: GalleryConfig) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/orgs/{org}/projects/{project}", page),
+            Route("/orgs/{org}/projects/{project}/integrations/{name}", detail_page),
             Route(api + "/integrations", scoped(list_cards)),
             Route(one, scoped(get_card)),
             Route(one + "/enabled", scoped(set_enabled), methods=["PUT"]),
             Route(one + "/disable", scoped(disable), methods=["POST"]),
             Route(api + "/deletions/{deletion_id}", scoped(get_deletion)),
+            Route(one + "/jobs", scoped(detail.import_history)),
+            Route(one + "/analytics", scoped(detail.analytics)),
+            Route(one + "/audit", scoped(detail.audit)),
+            Route(api + "/events", scoped(detail.events)),
+            Route(api + "/events/replay", scoped(detail.replay), methods=["POST"]),
             Route(one + "/settings", scoped(save_settings), methods=["PATCH"]),
             Route(one + "/test", scoped(test_connection), methods=["POST"]),
             Route(one + "/imports", scoped(start_import), methods=["POST"]),

@@ -152,6 +152,7 @@ def import_job(job: pb.ImportJob) -> dict[str, Any]:
         "pages": job.pages,
         "error": job.error,
         "create_time": _time(job.create_time),
+        "start_time": _time(job.start_time),
         "finish_time": _time(job.finish_time),
         "done": job.state in (pb.IMPORT_JOB_STATE_SUCCEEDED, pb.IMPORT_JOB_STATE_FAILED, pb.IMPORT_JOB_STATE_CANCELLED),
     }
@@ -295,3 +296,74 @@ def _options(raw: Any, schema: Mapping[str, Any]) -> tuple[dict[str, Any], set[s
             else:
                 cleared.add(key)
     return values, cleared
+
+
+# ---------------------------------------------------------------- the integration's detail page
+
+
+def event_view(event: pb.WebhookEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "integration": event.integration,
+        "event": event.event,
+        "object_id": event.object_id,
+        "state": _enum(pb.WebhookEventState, event.state, "WEBHOOK_EVENT_STATE_"),
+        "attempts": event.attempts,
+        "last_error": event.last_error,
+        "received_time": _time(event.received_time),
+        "applied_time": _time(event.applied_time),
+    }
+
+
+def audit_view(record: pb.AuditRecord) -> dict[str, Any]:
+    return {
+        "action": record.action,
+        "actor": record.actor,
+        "time": _time(record.create_time),
+        "details": dict(sorted(record.details.items())),
+    }
+
+
+def analytics_view(day: pb.AnalyticsDay) -> dict[str, Any]:
+    return {
+        "day": (_time(day.day) or "")[:10],
+        "imports": day.imports,
+        "imports_failed": day.imports_failed,
+        "objects_written": day.objects_written,
+        "api_calls": day.api_calls,
+        "rate_limit_waits": day.rate_limit_waits,
+        "events_received": day.events_received,
+        "events_applied": day.events_applied,
+        "events_failed": day.events_failed,
+        "latency_p50_seconds": round(day.event_latency_p50_seconds, 3),
+        "latency_p95_seconds": round(day.event_latency_p95_seconds, 3),
+    }
+
+
+EVENT_STATES = ("pending", "held", "applied", "failed", "dead_lettered")
+MAX_REPLAY = 100
+
+
+def event_state(value: str | None) -> pb.WebhookEventState.ValueType:
+    """The Events tab's filter: one of ``EVENT_STATES``, or none (every state)."""
+    if not value:
+        return pb.WEBHOOK_EVENT_STATE_UNSPECIFIED
+    if value not in EVENT_STATES:
+        raise FormError("state", f"must be one of {', '.join(EVENT_STATES)}")
+    return pb.WebhookEventState.Value(f"WEBHOOK_EVENT_STATE_{value.upper()}")
+
+
+def replay_ids(body: Any) -> list[str]:
+    if not isinstance(body, dict) or set(body) != {"event_ids"} or not isinstance(body["event_ids"], list):
+        raise FormError("body", 'expected {"event_ids": ["...", ...]}')
+    ids = body["event_ids"]
+    if not ids or len(ids) > MAX_REPLAY or not all(isinstance(i, str) and 0 < len(i) <= 200 for i in ids):
+        raise FormError("event_ids", f"give 1 to {MAX_REPLAY} event ids")
+    return list(ids)
+
+
+def json_safe_token(value: str) -> str:
+    """A page token from the query string: opaque to us, but bounded and printable."""
+    if len(value) > 2000 or not value.isascii() or not value.isprintable():
+        raise FormError("page_token", "is not a page token this gallery gave out")
+    return value

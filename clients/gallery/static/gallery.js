@@ -100,6 +100,9 @@ function createCard(data) {
     fallback.hidden = false;
   });
   logo.src = `/static/logos/${encodeURIComponent(data.name)}.svg`;
+  const details = part(card, ".details");
+  details.href = `${window.location.pathname.replace(/\/+$/, "")}/integrations/${encodeURIComponent(data.name)}`;
+  details.setAttribute("aria-label", `Details of ${data.display_name || data.name}`);
   for (const button of element.querySelectorAll("button[data-action]")) {
     button.addEventListener("click", () => ACTIONS[button.dataset.action](card, button));
   }

@@ -1,0 +1,58 @@
+"""The JSON behind an integration's detail page: its import history, analytics, audit trail, and the
+project's webhook events with replay. Each endpoint is one RPC of the IntegrationService."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from clients.gallery.bodies import json_body
+from clients.gallery.views import (
+    analytics_view,
+    audit_view,
+    event_state,
+    event_view,
+    import_job,
+    json_safe_token,
+    replay_ids,
+)
+from integrations.v1 import integration_service_pb2 as pb
+
+if TYPE_CHECKING:
+    from clients.gallery.app import Gallery
+
+PAGE_SIZE = 20
+
+
+async def import_history(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    listed = await gallery.client.list_import_jobs(org, project, name=request.path_params["name"], page_size=PAGE_SIZE)
+    return JSONResponse({"jobs": [import_job(job) for job in listed.jobs]})
+
+
+async def analytics(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    figures = await gallery.client.get_integration_analytics(org, project, request.path_params["name"])
+    return JSONResponse({"days": [analytics_view(day) for day in figures.days]})
+
+
+async def audit(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    listed = await gallery.client.list_audit_records(org, project, name=request.path_params["name"], page_size=10)
+    return JSONResponse({"records": [audit_view(record) for record in listed.records]})
+
+
+async def events(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    state = event_state(request.query_params.get("state"))
+    token = json_safe_token(request.query_params.get("page_token", ""))
+    listed = await gallery.client.list_webhook_events(org, project, state, page_size=PAGE_SIZE, page_token=token)
+    return JSONResponse(
+        {"events": [event_view(event) for event in listed.events], "next_page_token": listed.next_page_token}
+    )
+
+
+async def replay(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    ids = replay_ids(await json_body(request))
+    done = await gallery.client.replay_webhook_events(
+        pb.ReplayWebhookEventsRequest(org_id=org, project_id=project, event_ids=ids)
+    )
+    return JSONResponse({"replayed": done.replayed})
