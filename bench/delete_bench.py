@@ -130,9 +130,8 @@ async def main() -> None:
             "the whole project in one transaction |"
         )
         print()
-        print(
-            f"neighbour project: {kept_before} before, {kept_after} after ({'untouched' if kept_before == kept_after else 'CHANGED'})"
-        )
+        verdict = "untouched" if kept_before == kept_after else "CHANGED"
+        print(f"neighbour project (nodes, relationships): {kept_before} before, {kept_after} after: {verdict}")
     finally:
         await driver.close()
 
