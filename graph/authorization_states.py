@@ -60,12 +60,14 @@ class AuthorizationStates:
                 verifier=pending.verifier_ciphertext,
                 expires=pending.expires_at,
                 database_=self._database,
+                routing_=neo4j.RoutingControl.WRITE,
             )
         except ConstraintError:
             raise StateCollision from None
         await self._driver.execute_query(
             "MATCH (s:AuthorizationState) WHERE s.expiresAt < datetime() WITH s LIMIT 1000 DELETE s",
             database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
         )
 
     async def take(

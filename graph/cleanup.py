@@ -45,6 +45,9 @@ async def sweep(
             source=schema.source,
             workspaces=workspaces,
             database_=database,
+            # A follower that lags can only leave out a node: this run then removes less, never more (the
+            # removal below matches each id again on the leader).
+            routing_=neo4j.RoutingControl.READ,
         )
         gone = sorted({r["id"] for r in records} - seen.get(label, set()))
         for start in range(0, len(gone), BATCH):
@@ -60,6 +63,7 @@ async def sweep(
                 project=project_id,
                 source=schema.source,
                 database_=database,
+                routing_=neo4j.RoutingControl.WRITE,
             )
         removed[label] = len(gone)
     return removed
@@ -123,6 +127,7 @@ async def held_by(
         source=schema.source,
         kinds=list(schema.deletable),
         database_=database,
+        routing_=neo4j.RoutingControl.WRITE,  # what it leaves out, a sweep removes: the leader's latest
     )
     return _by_kind(records)
 
@@ -148,6 +153,7 @@ async def referenced_by(
         source=schema.source,
         kinds=list(schema.labels),
         database_=database,
+        routing_=neo4j.RoutingControl.WRITE,  # as held_by: it keeps nodes out of a sweep
     )
     return _by_kind(records)
 
@@ -170,6 +176,7 @@ async def live_ids(
         projectId=project_id,
         source=schema.source,
         database_=database,
+        routing_=neo4j.RoutingControl.WRITE,  # where held_by starts (Jira's guard against sweeping the unseen)
     )
     return {record["id"] for record in records}
 
@@ -188,9 +195,15 @@ async def delete(
     if label not in schema.deletable:
         raise ValueError(f"cannot delete a {label}")
     await driver.execute_query(
-        "MERGE (l:ProjectWriteLock {projectId: $projectId})", projectId=project_id, database_=database
+        "MERGE (l:ProjectWriteLock {projectId: $projectId})",
+        projectId=project_id,
+        database_=database,
+        routing_=neo4j.RoutingControl.WRITE,
     )
-    claim, _, _ = await driver.execute_query(OWNER, projectId=project_id, database_=database)
+    # The owner check decides whether this org may delete: a project claimed a moment ago must show.
+    claim, _, _ = await driver.execute_query(
+        OWNER, projectId=project_id, database_=database, routing_=neo4j.RoutingControl.WRITE
+    )
     check_owner(claim[0]["owner"] if claim else None, org_id, project_id)
     records, _, _ = await driver.execute_query(
         delete_query(schema, label),
@@ -200,6 +213,7 @@ async def delete(
         run=run_id,
         kinds=list(schema.deletable),
         database_=database,
+        routing_=neo4j.RoutingControl.WRITE,
     )
     return int(records[0]["removed"]) if records else 0
 
@@ -215,6 +229,7 @@ async def totals(driver: neo4j.AsyncDriver, database: str, schema: GraphSchema, 
         project=project_id,
         source=schema.source,
         database_=database,
+        routing_=neo4j.RoutingControl.READ,
     )
     found = {r["kind"]: int(r["c"]) for r in records}
     return {label.lower(): found.get(label, 0) for label in schema.labels}

@@ -122,8 +122,19 @@ class ImportJobStore:
         self._database = database
         self.lease_seconds = lease_seconds
 
-    async def _query(self, query: str, **params: Any) -> list[neo4j.Record]:
-        records, _, _ = await self._driver.execute_query(query, params, database_=self._database)
+    async def _write(self, query: str, **params: Any) -> list[neo4j.Record]:
+        """On the leader: writes, and the reads that a start, a lease or a sweep decides on."""
+        records, _, _ = await self._driver.execute_query(
+            query, params, database_=self._database, routing_=neo4j.RoutingControl.WRITE
+        )
+        return records
+
+    async def _read(self, query: str, **params: Any) -> list[neo4j.Record]:
+        """Maybe on a follower: causally after this process's own writes (the driver's bookmarks),
+        but possibly behind another replica's latest."""
+        records, _, _ = await self._driver.execute_query(
+            query, params, database_=self._database, routing_=neo4j.RoutingControl.READ
+        )
         return records
 
     async def create(
@@ -155,7 +166,7 @@ class ImportJobStore:
 
     async def _create(self, org_id: str, project_id: str, integration: str, request_id: str) -> ImportJobRecord:
         job_id = uuid.uuid4().hex
-        records = await self._query(
+        records = await self._write(
             """
             CREATE (a:ActiveImport {orgId: $org, projectId: $project, integration: $name, jobId: $id})
             CREATE (j:ImportJob {id: $id, orgId: $org, projectId: $project, integration: $name,
@@ -191,7 +202,9 @@ class ImportJobStore:
         self, org_id: str, project_id: str, integration: str, request_id: str
     ) -> ImportJobRecord | None:
         """The job a ``request_id`` was answered with, if any; ``RequestIdReused`` for another integration."""
-        records = await self._query(
+        # On the leader: read right after losing a uniqueness race to another replica's start, which a
+        # follower may not have yet (a failed write brings no bookmark).
+        records = await self._write(
             "MATCH (r:ImportRequest {orgId: $org, projectId: $project, requestId: $request}) "
             "OPTIONAL MATCH (j:ImportJob {id: r.jobId}) RETURN r.integration AS integration, j",
             org=org_id,
@@ -209,7 +222,7 @@ class ImportJobStore:
     ) -> ImportJobRecord | None:
         """Answer ``request_id`` with the active job; a concurrent binding of the same id wins."""
         with contextlib.suppress(neo4j.exceptions.ConstraintError):  # two MERGEs raced: the winner's row is read
-            await self._query(
+            await self._write(
                 """
                 MERGE (r:ImportRequest {orgId: $org, projectId: $project, requestId: $request})
                 ON CREATE SET r.integration = $name, r.jobId = $job, r.createdAt = datetime()
@@ -223,7 +236,8 @@ class ImportJobStore:
         return await self.for_request(org_id, project_id, integration, request_id)
 
     async def active(self, org_id: str, project_id: str, integration: str) -> ImportJobRecord | None:
-        records = await self._query(
+        # On the leader, as for_request: what ``create`` answers after losing the ActiveImport race.
+        records = await self._write(
             "MATCH (a:ActiveImport {orgId: $org, projectId: $project, integration: $name}) "
             "MATCH (j:ImportJob {id: a.jobId}) RETURN j",
             org=org_id,
@@ -233,13 +247,13 @@ class ImportJobStore:
         return _job(records[0]["j"]) if records else None
 
     async def get(self, job_id: str) -> ImportJobRecord | None:
-        records = await self._query("MATCH (j:ImportJob {id: $id}) RETURN j", id=job_id)
+        records = await self._read("MATCH (j:ImportJob {id: $id}) RETURN j", id=job_id)
         return _job(records[0]["j"]) if records else None
 
     async def list_jobs(
         self, org_id: str, project_id: str, integration: str | None, offset: int, limit: int
     ) -> list[ImportJobRecord]:
-        records = await self._query(
+        records = await self._read(
             """
             MATCH (j:ImportJob {orgId: $org, projectId: $project})
             WHERE $name IS NULL OR j.integration = $name
@@ -255,7 +269,7 @@ class ImportJobStore:
 
     async def claim(self, job_id: str, owner: str) -> ImportJobRecord | None:
         """Take the job if it is unowned or its lease ran out; marks it RUNNING."""
-        records = await self._query(
+        records = await self._write(
             """
             MATCH (j:ImportJob {id: $id}) WHERE j.state IN ['QUEUED', 'RUNNING']
               AND (j.leaseOwner IS NULL OR j.leaseOwner = $owner OR j.leaseExpiresAt < datetime())
@@ -272,7 +286,7 @@ class ImportJobStore:
         return _job(records[0]["j"]) if records else None
 
     async def orphans(self) -> list[str]:
-        records = await self._query(
+        records = await self._read(
             "MATCH (j:ImportJob) WHERE j.state IN ['QUEUED', 'RUNNING'] "
             "AND (j.leaseExpiresAt IS NULL OR j.leaseExpiresAt < datetime()) RETURN j.id AS id"
         )
@@ -280,7 +294,7 @@ class ImportJobStore:
 
     async def heartbeat(self, job_id: str, owner: str) -> bool:
         """Renew the lease; returns whether cancellation was requested. Raises LeaseLost."""
-        records = await self._query(
+        records = await self._write(
             "MATCH (j:ImportJob {id: $id, leaseOwner: $owner}) WHERE j.state = 'RUNNING' "
             "SET j.leaseExpiresAt = datetime() + duration({milliseconds: $lease}) "
             "RETURN coalesce(j.cancelRequested, false) AS cancel",
@@ -296,7 +310,7 @@ class ImportJobStore:
         self, job_id: str, owner: str, progress: Progress, page: dict[str, list[str]] | None = None
     ) -> bool:
         """Checkpoint after a committed page (and record the ids it saw); returns cancel-requested."""
-        records = await self._query(
+        records = await self._write(
             """
             MATCH (j:ImportJob {id: $id, leaseOwner: $owner}) WHERE j.state = 'RUNNING'
             SET j.counters = $counters, j.apiCalls = $calls, j.rateLimitWaits = $waits, j.pages = $pages,
@@ -322,7 +336,8 @@ class ImportJobStore:
         return bool(records[0]["cancel"])
 
     async def seen(self, job_id: str) -> dict[str, set[str]]:
-        records = await self._query("MATCH (p:ImportPage {jobId: $id}) RETURN p.seen AS seen", id=job_id)
+        # On the leader: the final sweep removes whatever no page saw, so a missing page would delete data.
+        records = await self._write("MATCH (p:ImportPage {jobId: $id}) RETURN p.seen AS seen", id=job_id)
         merged: dict[str, set[str]] = {}
         for record in records:
             for label, ids in json.loads(record["seen"]).items():
@@ -330,7 +345,7 @@ class ImportJobStore:
         return merged
 
     async def finish(self, job_id: str, owner: str | None, state: str, error: str = "") -> ImportJobRecord | None:
-        records = await self._query(
+        records = await self._write(
             """
             MATCH (j:ImportJob {id: $id}) WHERE NOT j.state IN ['SUCCEEDED', 'FAILED', 'CANCELLED']
               AND ($owner IS NULL OR j.leaseOwner = $owner)
@@ -353,7 +368,7 @@ class ImportJobStore:
         return _job(records[0]["j"]) if records else None
 
     async def request_cancel(self, job_id: str) -> ImportJobRecord | None:
-        records = await self._query(
+        records = await self._write(
             "MATCH (j:ImportJob {id: $id}) WHERE NOT j.state IN ['SUCCEEDED', 'FAILED', 'CANCELLED'] "
             "SET j.cancelRequested = true RETURN j",
             id=job_id,
@@ -381,7 +396,7 @@ class ImportJobStore:
         is repaired from.
         """
         legacy = await self._legacy_watermarks(org_id, project_id, integration)
-        await self._query(
+        await self._write(
             """
             MERGE (s:SyncState {orgId: $org, projectId: $project, integration: $name})
             WITH s
@@ -411,7 +426,7 @@ class ImportJobStore:
         self, org_id: str, project_id: str, integration: str, workspace_id: str, mark: datetime
     ) -> None:
         """Move a workspace's watermark forward (never back) after a gap repair."""
-        await self._query(
+        await self._write(
             """
             MERGE (w:SyncWatermark {orgId: $org, projectId: $project, integration: $name, workspaceId: $workspace})
             SET w.at = CASE WHEN w.at IS NULL OR $at > w.at THEN $at ELSE w.at END
@@ -424,7 +439,7 @@ class ImportJobStore:
         )
 
     async def record_sync_error(self, org_id: str, project_id: str, integration: str, error: str) -> None:
-        await self._query(
+        await self._write(
             "MERGE (s:SyncState {orgId: $org, projectId: $project, integration: $name}) SET s.lastError = $error",
             org=org_id,
             project=project_id,
@@ -434,7 +449,7 @@ class ImportJobStore:
 
     async def _legacy_watermarks(self, org_id: str, project_id: str, integration: str) -> dict[str, datetime]:
         """Watermarks kept as one JSON property before they had rows of their own (folded in on save)."""
-        records = await self._query(
+        records = await self._write(  # read-modify-write with save_sync_state: on the leader
             "MATCH (s:SyncState {orgId: $org, projectId: $project, integration: $name}) RETURN s.watermarks AS w",
             org=org_id,
             project=project_id,
@@ -444,7 +459,7 @@ class ImportJobStore:
         return {k: datetime.fromisoformat(v) for k, v in json.loads(raw).items()} if raw else {}
 
     async def sync_state(self, org_id: str, project_id: str, integration: str) -> SyncState | None:
-        records = await self._query(
+        records = await self._read(
             """
             OPTIONAL MATCH (s:SyncState {orgId: $org, projectId: $project, integration: $name})
             OPTIONAL MATCH (w:SyncWatermark {orgId: $org, projectId: $project, integration: $name})

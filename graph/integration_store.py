@@ -78,6 +78,8 @@ class IntegrationStore:
         self._database = database
 
     async def get(self, key: IntegrationKey) -> IntegrationRecord | None:
+        # From a follower: ``save`` compares the version on the leader, so a read that lags costs a retry
+        # (ConcurrentUpdateError), never a lost update.
         records, _, _ = await self._driver.execute_query(
             "MATCH (i:Integration {orgId: $org, projectId: $project, name: $name}) RETURN i",
             org=key.org_id,
@@ -143,6 +145,7 @@ class IntegrationStore:
             props=props,
             now=now,
             database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
         )
         if not records[0]["owned"]:
             raise ProjectOfAnotherOrg(record.key.project_id)

@@ -51,4 +51,5 @@ class RefreshLeases:
             integration=integration,
             owner=owner,
             database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
         )

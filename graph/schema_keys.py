@@ -34,7 +34,7 @@ async def ensure_keys(driver: neo4j.AsyncDriver, database: str, schema: GraphSch
     """Make sure every kind of ``schema`` has its key constraint; returns the labels checked."""
     for label in schema.labels:  # plain identifiers: GraphSchema checks them
         try:
-            await driver.execute_query(key_constraint(label), database_=database)
+            await driver.execute_query(key_constraint(label), database_=database, routing_=neo4j.RoutingControl.WRITE)
         except ClientError as error:
             if error.code not in _ALREADY_THERE:
                 raise

@@ -69,7 +69,21 @@ AUTHORIZATION_VERIFIER = SealedField(
     identity=("stateHash",),
     aad_prefix=("authorization-verifier",),
 )
-SEALED_FIELDS: tuple[SealedField, ...] = (INTEGRATION_SETTINGS, WEBHOOK_SECRET, AUTHORIZATION_VERIFIER)
+# A secret still accepted during a regeneration's grace period: sealed as the current one is (same
+# associated data), so it moves between the two without being opened.
+PREVIOUS_WEBHOOK_SECRET = SealedField(
+    name="previous webhook secret",
+    label="WebhookPreviousSecret",
+    property="secretCiphertext",
+    identity=("integration", "webhookId"),
+    aad_prefix=("webhook-secret",),
+)
+SEALED_FIELDS: tuple[SealedField, ...] = (
+    INTEGRATION_SETTINGS,
+    WEBHOOK_SECRET,
+    AUTHORIZATION_VERIFIER,
+    PREVIOUS_WEBHOOK_SECRET,
+)
 
 
 @dataclass(frozen=True)
@@ -160,5 +174,6 @@ class SealedValues:
             rows=[{"id": r.element_id, "old": r.sealed, "new": new} for r, new in swaps.items()],
             kid=key_id,
             database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
         )
         return {str(r["id"]) for r in records}

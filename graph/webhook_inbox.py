@@ -15,6 +15,7 @@ from typing import Any
 import neo4j
 
 from graph.connection import to_datetime
+from graph.projects import lock
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class WebhookInbox:
             """,
             rows=params,
             database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
         )
         return [(str(r["id"]), r["id"] != r["requested"]) for r in records]
 
@@ -125,6 +127,7 @@ class WebhookInbox:
             offset=offset,
             limit=limit,
             database_=self._database,
+            routing_=neo4j.RoutingControl.READ,
         )
         return [_event(r["e"]) for r in records]
 
@@ -135,26 +138,52 @@ class WebhookInbox:
         makes import and live sync safe together: no gap, no double apply, nothing older wins.
         The index hint matters: left to itself the planner scanned every event ever received
         (the OR on nextAttemptAt), which cost 50-130 ms per claim with 90k events in the inbox.
+        Each chosen event's write lock is taken before its lease is read again: two replicas
+        claiming at once both chose the same free events, and the second overwrote the first's
+        lease after it committed, so both applied them (see ``graph.projects.lock``).
         """
         records, _, _ = await self._driver.execute_query(
-            """
+            f"""
             MATCH (e:WebhookEvent)
             USING INDEX e:WebhookEvent(state, receivedAt)
             WHERE e.state = 'PENDING' AND e.receivedAt IS NOT NULL
             WITH e
             WHERE (e.nextAttemptAt IS NULL OR e.nextAttemptAt <= datetime())
               AND (e.leaseUntil IS NULL OR e.leaseUntil < datetime())
-              AND NOT EXISTS { MATCH (:ActiveImport {orgId: e.orgId, projectId: e.projectId}) }
+              AND NOT EXISTS {{ MATCH (:ActiveImport {{orgId: e.orgId, projectId: e.projectId}}) }}
             WITH e ORDER BY e.receivedAt, e.storedAt LIMIT $limit
-            SET e.leaseOwner = $owner, e.leaseUntil = datetime() + duration({seconds: $lease})
+            {lock("e")}
+            WITH e WHERE e.state = 'PENDING' AND (e.leaseUntil IS NULL OR e.leaseUntil < datetime())
+            SET e.leaseOwner = $owner, e.leaseUntil = datetime() + duration({{seconds: $lease}})
             RETURN e
             """,
             owner=owner,
             limit=limit,
             lease=lease_seconds,
             database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
         )
         return [_event(r["e"]) for r in records]
+
+    async def renew(self, event_ids: list[str], owner: str, lease_seconds: int) -> set[str]:
+        """Extend ``owner``'s lease of claimed events that are still its own; returns those ids. A
+        worker renews what is left of its batch as it goes, so none of it runs out (and is claimed
+        by another replica) while the events before it are applied."""
+        records, _, _ = await self._driver.execute_query(
+            """
+            UNWIND $ids AS id
+            MATCH (e:WebhookEvent {id: id})
+            WHERE e.leaseOwner = $owner AND e.state = 'PENDING' AND e.leaseUntil >= datetime()
+            SET e.leaseUntil = datetime() + duration({seconds: $lease})
+            RETURN e.id AS id
+            """,
+            ids=event_ids,
+            owner=owner,
+            lease=lease_seconds,
+            database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
+        )
+        return {str(r["id"]) for r in records}
 
     async def applied(self, event_id: str, outcome: str) -> None:
         await self._driver.execute_query(
@@ -163,6 +192,7 @@ class WebhookInbox:
             id=event_id,
             outcome=outcome,
             database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
         )
 
     async def failed_attempt(self, event_id: str, error: str, max_attempts: int) -> str:
@@ -179,6 +209,7 @@ class WebhookInbox:
             error=error[:2000],
             max=max_attempts,
             database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
         )
         return str(records[0]["state"]) if records else "UNKNOWN"
 
@@ -189,6 +220,7 @@ class WebhookInbox:
             id=event_id,
             reason=reason[:2000],
             database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
         )
 
     async def release_held(self, org_id: str, project_id: str, integration: str) -> int:
@@ -204,6 +236,7 @@ class WebhookInbox:
             project=project_id,
             integration=integration,
             database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
         )
         return int(records[0]["n"]) if records else 0
 
@@ -225,13 +258,15 @@ class WebhookInbox:
             start=start,
             end=end,
             database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
         )
         return int(records[0]["n"])
 
     async def dead_letters(
         self, org_id: str, project_id: str, event_ids: list[str], start: datetime | None, end: datetime | None
     ) -> list[DeadLetter]:
-        """The dead letters a replay selects, with the body to read again."""
+        """The dead letters a replay selects, with the body to read again (from a follower, maybe a moment
+        behind: ``revive`` and ``keep_dead`` act only on an event the leader still holds as dead)."""
         records, _, _ = await self._driver.execute_query(
             f"""
             MATCH (e:WebhookEvent {{orgId: $org, projectId: $project}})
@@ -246,6 +281,7 @@ class WebhookInbox:
             start=start,
             end=end,
             database_=self._database,
+            routing_=neo4j.RoutingControl.READ,
         )
         return [
             DeadLetter(
@@ -270,6 +306,7 @@ class WebhookInbox:
             event=event,
             object=object_id,
             database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
         )
 
     async def keep_dead(self, event_id: str, error: str) -> None:
@@ -279,6 +316,7 @@ class WebhookInbox:
             id=event_id,
             error=error[:2000],
             database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
         )
 
     async def depth_by_state(self) -> dict[str, int]:
@@ -297,6 +335,7 @@ class WebhookInbox:
             RETURN waiting, total
             """,
             database_=self._database,
+            routing_=neo4j.RoutingControl.READ,
         )
         waiting = {str(state): int(n) for state, n in records[0]["waiting"]}
         return {**waiting, "APPLIED": int(records[0]["total"]) - sum(waiting.values())}
@@ -344,6 +383,7 @@ class WebhookRegistry:
             workspace=registration.workspace_id,
             secret=registration.secret_ciphertext,
             database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
         )
 
     async def for_project(self, org_id: str, project_id: str, integration: str) -> list[WebhookHealth]:
@@ -358,6 +398,7 @@ class WebhookRegistry:
             org=org_id,
             project=project_id,
             database_=self._database,
+            routing_=neo4j.RoutingControl.READ,
         )
         return [
             WebhookHealth(
@@ -368,7 +409,7 @@ class WebhookRegistry:
 
     async def all_registrations(self) -> list[WebhookRegistration]:
         records, _, _ = await self._driver.execute_query(
-            "MATCH (w:WebhookRegistration) RETURN w", database_=self._database
+            "MATCH (w:WebhookRegistration) RETURN w", database_=self._database, routing_=neo4j.RoutingControl.READ
         )
         return [
             WebhookRegistration(
@@ -386,6 +427,7 @@ class WebhookRegistry:
             status=status,
             fails=fail_count,
             database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
         )
 
     async def remove(self, integration: str, webhook_id: str) -> None:
@@ -394,14 +436,18 @@ class WebhookRegistry:
             integration=integration,
             webhook=webhook_id,
             database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
         )
 
     async def get(self, integration: str, webhook_id: str) -> WebhookRegistration | None:
+        # On the leader: a delivery is routed (and the gateway gets the signing secret) by this lookup, often
+        # just after another replica registered the webhook; a follower's "not registered" refuses it.
         records, _, _ = await self._driver.execute_query(
             "MATCH (w:WebhookRegistration {integration: $integration, webhookId: $webhook}) RETURN w",
             integration=integration,
             webhook=webhook_id,
             database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
         )
         if not records:
             return None

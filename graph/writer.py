@@ -237,7 +237,11 @@ class GraphWriter:
             await self._rebuild_edges(tx, changed, fresh, batch.owned, params, result)
             return result
 
-        async with self._driver.session(database=self._database) as session:
+        # The driver's bookmark manager, shared with execute_query: a read after this write (an import's
+        # totals, a follower included) sees it.
+        async with self._driver.session(
+            database=self._database, bookmark_manager=self._driver.execute_query_bookmark_manager
+        ) as session:
             return await session.execute_write(work)
 
     async def _rebuild_edges(
