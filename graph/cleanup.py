@@ -172,7 +172,10 @@ async def live_ids(
 ) -> set[str]:
     """The external ids of one kind's nodes in a project (tombstones are another label)."""
     records, _, _ = await driver.execute_query(
-        f"MATCH (n:{label} {{projectId: $projectId, source: $source}}) WHERE n.stub IS NULL RETURN n.externalId AS id",
+        # The existence test lets the planner seek the kind's key index (projectId, source, externalId)
+        # by its prefix; without it, every node of the label in the database was scanned.
+        f"MATCH (n:{label}) WHERE n.projectId = $projectId AND n.source = $source AND n.externalId IS NOT NULL "
+        "AND n.stub IS NULL RETURN n.externalId AS id",
         projectId=project_id,
         source=schema.source,
         database_=database,
@@ -221,7 +224,8 @@ async def delete(
 async def totals(driver: neo4j.AsyncDriver, database: str, schema: GraphSchema, project_id: str) -> dict[str, int]:
     """Nodes per kind (lower-case keys), one query for all kinds."""
     branches = "\n            UNION ALL\n            ".join(
-        f"MATCH (n:{label} {{projectId: $project, source: $source}}) RETURN '{label}' AS kind, count(n) AS c"
+        f"MATCH (n:{label}) WHERE n.projectId = $project AND n.source = $source AND n.externalId IS NOT NULL "
+        f"RETURN '{label}' AS kind, count(n) AS c"  # a seek of the key index by its prefix, as in live_ids
         for label in schema.labels
     )
     records, _, _ = await driver.execute_query(
