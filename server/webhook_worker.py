@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 
 import neo4j
@@ -91,10 +92,18 @@ class WebhookWorker:
             except Exception:
                 logger.exception("claiming webhook events failed")
                 events = []
-            for event in events:
+            held, renewed = {e.id for e in events}, time.monotonic()
+            for n, event in enumerate(events):
                 if self._stopping:
                     break  # the rest keep their lease and come back when it runs out
                 try:
+                    # Slow events must not let the rest of the batch run out and be applied by another
+                    # replica at the same time: past a third of the lease, what is left is renewed.
+                    if time.monotonic() - renewed > self._lease_seconds / 3:
+                        held = await self._inbox.renew([e.id for e in events[n:]], self.owner, self._lease_seconds)
+                        renewed = time.monotonic()
+                    if event.id not in held:
+                        continue  # its lease ran out and another worker took it
                     await self.apply(event)
                 except Exception:  # one event's trouble must not stop the worker: its lease brings it back
                     logger.exception("webhook event %s could not be settled", event.id)

@@ -32,6 +32,15 @@ class Replica:
     log: IO[bytes]
     channel: grpc.aio.Channel
     stub: pb_grpc.IntegrationServiceAsyncStub
+    target: str = ""  # host:port it serves gRPC on
+
+    async def kill(self) -> None:
+        """SIGKILL, as a crashed node or an OOM kill ends it: no shutdown path runs, leases stay held."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(self.process.wait, 30)
+        await self.channel.close(None)
+        self.log.close()
 
     async def stop(self) -> None:
         """SIGTERM, as an orchestrator stops a replica; killed if it has not exited in 30 s."""
@@ -46,7 +55,8 @@ class Replica:
         self.log.close()
 
     def tail(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text(errors="replace")[-3000:]
 
 
@@ -61,8 +71,9 @@ def start_replica(env: dict[str, str], log_path: Path, module: str = "server") -
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    return Replica(process, log_path, log, channel, pb_grpc.IntegrationServiceStub(channel))
+    target = f"127.0.0.1:{port}"
+    channel = grpc.aio.insecure_channel(target)
+    return Replica(process, log_path, log, channel, pb_grpc.IntegrationServiceStub(channel), target)
 
 
 async def serving(replica: Replica, deadline: float) -> None:

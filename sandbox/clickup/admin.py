@@ -560,6 +560,7 @@ async def state(request: Request) -> Response:
             **summary(sandbox.world),
             "requests": sandbox.requests,
             "rate_limited": sandbox.limiter.rejected,
+            "calls": dict(sorted(sandbox.calls.items())),  # answered (2xx) API requests per "METHOD path"
             "rate_windows": [vars(window) for window in sandbox.limiter.windows()],
         }
     )

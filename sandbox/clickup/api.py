@@ -89,6 +89,7 @@ def endpoint(handler: Endpoint) -> Callable[[Request], Awaitable[Response]]:
             return error_response(exc)
         if fault is not None and fault.malformed:
             body = _malformed(body, fault.malformed)
+        sandbox.answered(request.method, request.url.path)
         return JSONResponse(body, headers=headers)
 
     return wrapper

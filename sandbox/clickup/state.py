@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,9 @@ class Sandbox:
     faults: list[Fault] = field(default_factory=list)
     oauth: OAuth = field(default_factory=OAuth)
     requests: int = 0
+    # Answered (2xx) API requests per "METHOD path": how often a route was really served, e.g. how
+    # many webhook-health reads several supervising replicas made between them.
+    calls: Counter[str] = field(default_factory=Counter)
     version: int = 0  # bumped by every admin mutation: cached query results are then stale
     _last_ms: int = 0
     _memo: dict[Any, Any] = field(default_factory=dict)
@@ -114,6 +118,9 @@ class Sandbox:
         if self.unknown_id_status == 404:
             return ApiError(404, f"{what} not found", "ITEM_015")
         return ApiError(401, "Team(s) not authorized", "OAUTH_023")
+
+    def answered(self, method: str, path: str) -> None:
+        self.calls[f"{method} {path}"] += 1
 
     def fault_for(self, path: str) -> Fault | None:
         for fault in self.faults:

@@ -311,9 +311,11 @@ async def test_import_needs_an_enabled_integration(
         [Fault(path=r"/task$", status=500, times=2), Fault(path=r"/space$", status=502, times=1)],
         [Fault(path=r"/task$", delay_seconds=2.5, times=1)],
         [
+            # The first page's first three tasks get the nulls: a later page starts with the last
+            # task of the page before (read again, skipped as seen), so only two of its three are new.
+            Fault(path=r"/task$", malformed="null_objects", times=1),
             Fault(path=r"/task$", malformed="missing_date_updated", times=1),
             Fault(path=r"/task$", malformed="type_swap", times=1),
-            Fault(path=r"/task$", malformed="null_objects", times=1),
         ],
     ],
     ids=["429-storm", "5xx", "timeout", "malformed"],

@@ -1,20 +1,21 @@
 """The full ClickUp import: the fetch plan, page by page, through the shared graph writer.
 
-Fetch plan (every call is needed; nothing is fetched twice):
+Fetch plan (every call is needed):
   GET /team                                   workspaces and members
   per workspace: GET /team/{id}/space         archived=false and archived=true
   per space:     GET /space/{id}/folder       both archived values (lists come inline)
                  GET /space/{id}/list         both values (folderless lists)
   per folder:    GET /folder/{id}/list        archived=true (archived lists of a live folder)
   per workspace: GET /team/{id}/task          subtasks=true, include_closed=true, both archived
-                                              values, oldest first, pages until a short page
+                                              values, oldest first, pages until a short page,
+                                              each from the newest date_created of the last
 
-Workspace-wide task paging beats per-list paging: it needs ceil(tasks/100) calls instead of at
+Workspace-wide task paging beats per-list paging: it needs about tasks/99 calls instead of at
 least one per list (21 lists of the default sandbox workspace, most with under 100 tasks).
 Each page is written, then checkpointed with the ids it saw and the watermarks reached so far (the
 newest ``date_updated`` per workspace); a resumed run starts at the next page with those watermarks,
-since the tasks of earlier pages are not read again. A task seen twice (servers whose archived=true
-also returns live tasks) is written once.
+since the tasks of earlier pages are not read again. A task seen twice (the last of a page, read
+again first on the next; servers whose archived=true also returns live tasks) is written once.
 With ``include_comments`` each task also costs ceil((comments + 1) / 25) calls to
 ``GET /task/{id}/comment``, written in the same commit as the task's page.
 """
@@ -38,6 +39,7 @@ COMMENT_PAGE_SIZE = 25
 
 
 WATERMARKS = "watermarks"  # checkpoint key: {workspace id: ISO time}
+CREATED_AFTER = "created_after"  # checkpoint key: the task pages' cursor (ms), see ``_next_page``
 
 
 class ImportFailed(RuntimeError):
@@ -49,6 +51,23 @@ def _items(body: Any, key: str, path: str) -> list[dict[str, Any]]:
     if not isinstance(items, list):
         raise ClickUpResponseError(f"ClickUp's answer to GET {path} has no '{key}' list")
     return [item for item in items if isinstance(item, dict)]
+
+
+def _created_after(checkpoint: dict[str, Any]) -> int | None:
+    """The task cursor a checkpoint carries (none in checkpoints written before it did)."""
+    value = checkpoint.get(CREATED_AFTER)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _next_page(page: int, after: int | None, tasks: list[dict[str, Any]]) -> tuple[int, int | None]:
+    """Where the next page starts: just before the newest ``date_created`` read, so tasks created in
+    that same millisecond are read again (and skipped as seen) rather than missed; by page number
+    within one cursor only while a whole page shares one millisecond (or carries no dates)."""
+    created = [int(str(t.get("date_created"))) for t in tasks if str(t.get("date_created")).isdigit()]
+    cursor = max(created) - 1 if created else None
+    if cursor is not None and (after is None or cursor > after):
+        return 0, cursor
+    return page + 1, after
 
 
 def _read_watermarks(checkpoint: dict[str, Any]) -> dict[str, datetime]:
@@ -168,18 +187,24 @@ class ClickUpImport:
             if archived < start_archived:
                 continue
             page = int(checkpoint.get("page", 0)) if archived == start_archived else 0
+            # Each page starts where the last one ended (``date_created_gt``), not at a page number
+            # from the start: a task deleted from a page already read would shift the rest, and the
+            # task then moved onto that page would never be imported. None: from the start (or a
+            # checkpoint written before the cursor, resumed by its page number).
+            after = _created_after(checkpoint) if archived == start_archived else None
+            read = 0
             while True:
-                body = await self._get(
-                    path,
-                    {
-                        "page": page,
-                        "subtasks": True,
-                        "include_closed": True,
-                        "archived": archived,
-                        "order_by": "created",
-                        "reverse": True,
-                    },
-                )
+                params: dict[str, Any] = {
+                    "page": page,
+                    "subtasks": True,
+                    "include_closed": True,
+                    "archived": archived,
+                    "order_by": "created",
+                    "reverse": True,
+                }
+                if after is not None:
+                    params["date_created_gt"] = after
+                body = await self._get(path, params)
                 tasks = _items(body, "tasks", path)
                 rows = Rows()
                 for item in tasks:
@@ -198,15 +223,16 @@ class ClickUpImport:
                     for node in [n for n in rows.nodes if n.label == "Task"]:
                         rows.extend(await fetch_comments(self._client, node.external_id, team_id))
                 last = len(tasks) < PAGE_SIZE
+                page, after = _next_page(page, after, tasks)
                 following = (
-                    {"team": index, "stage": "tasks", "archived": archived, "page": page + 1}
+                    {"team": index, "stage": "tasks", "archived": archived, "page": page, CREATED_AFTER: after}
                     if not last
                     else {"team": index, "stage": "tasks", "archived": True, "page": 0}
                     if not archived
                     else {"team": index + 1, "stage": "hierarchy"}
                 )
                 label = "archived tasks" if archived else "tasks"
-                await self._commit(rows, f"{label} of workspace {team_id}, page {page}", following)
+                await self._commit(rows, f"{label} of workspace {team_id}, page {read}", following)
+                read += 1
                 if last:
                     break
-                page += 1

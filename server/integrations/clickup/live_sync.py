@@ -25,6 +25,7 @@ from server.integrations.clickup.errors import (
 from server.integrations.clickup.importer import fetch_comments
 
 KINDS = {"task": "Task", "list": "List", "folder": "Folder", "space": "Space"}
+MAX_SUBTASK_DEPTH = 7  # ClickUp nests subtasks at most this deep
 
 
 def kind_of(event: str) -> tuple[str, str] | None:
@@ -67,9 +68,11 @@ async def apply_event(
     rows = Rows()
     if label == "Task":
         rows.extend(transform.task(body, workspace_id))
-        for sub in body.get("subtasks") or []:
-            if isinstance(sub, dict):
-                rows.extend(transform.task(sub, workspace_id))
+        children = [sub for sub in body.get("subtasks") or [] if isinstance(sub, dict)]
+        for sub in children:
+            rows.extend(transform.task(sub, workspace_id))
+        if event == "taskMoved":
+            rows.extend(await _deeper_subtasks(client, children, workspace_id))
         if include_comments:
             rows.extend(await fetch_comments(client, object_id, workspace_id))
     elif label == "List":
@@ -87,6 +90,29 @@ async def apply_event(
         rows.extend(transform.space(body, workspace_id))
     await writer.write(rows, run_id)
     return "written"
+
+
+async def _deeper_subtasks(client: ClickUpClient, children: list[dict[str, Any]], workspace_id: str) -> Rows:
+    """The subtasks below the direct ones, level by level. A moved task takes its whole subtree to the
+    new list, but ClickUp sends ``taskMoved`` for that task alone and its answer lists only its direct
+    subtasks: without this, the deeper ones would stay in the old list until the next full import."""
+    rows = Rows()
+    level = [str(child["id"]) for child in children if child.get("id")]
+    for _ in range(MAX_SUBTASK_DEPTH):
+        below: list[str] = []
+        for task_id in level:
+            try:
+                body: Any = await client.get(f"/task/{task_id}", {"include_subtasks": True})
+            except (ClickUpNotFound, ClickUpNotAuthorized):
+                continue  # deleted meanwhile: its own event removes it
+            for sub in (body.get("subtasks") if isinstance(body, dict) else None) or []:
+                if isinstance(sub, dict) and sub.get("id"):
+                    rows.extend(transform.task(sub, workspace_id))
+                    below.append(str(sub["id"]))
+        if not below:
+            break
+        level = below
+    return rows
 
 
 # ---------------------------------------------------------------- webhook lifecycle and gap repair
