@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 
 import neo4j
@@ -92,25 +91,48 @@ class WebhookWorker:
             except Exception:
                 logger.exception("claiming webhook events failed")
                 events = []
-            held, renewed = {e.id for e in events}, time.monotonic()
-            for n, event in enumerate(events):
-                if self._stopping:
-                    break  # the rest keep their lease and come back when it runs out
-                try:
-                    # Slow events must not let the rest of the batch run out and be applied by another
-                    # replica at the same time: past a third of the lease, what is left is renewed.
-                    if time.monotonic() - renewed > self._lease_seconds / 3:
-                        held = await self._inbox.renew([e.id for e in events[n:]], self.owner, self._lease_seconds)
-                        renewed = time.monotonic()
-                    if event.id not in held:
-                        continue  # its lease ran out and another worker took it
-                    await self.apply(event)
-                except Exception:  # one event's trouble must not stop the worker: its lease brings it back
-                    logger.exception("webhook event %s could not be settled", event.id)
+            await self._apply_batch(events)
             if not events:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._idle_seconds):  # also picks up retries that came due
                         await self._wake.wait()
+
+    async def _apply_batch(self, events: list[InboxEvent]) -> None:
+        """Apply a claimed batch in order, keeping its lease alive the whole time: one event can take
+        longer than the lease (a re-read waiting for the provider's rate limit), and what is left of
+        the batch, the event in hand included, must not run out and be applied by another replica
+        at the same time. An event whose lease was lost anyway (a stalled process) is left to its
+        new holder."""
+        if not events:
+            return
+        remaining = [event.id for event in events]
+        held = set(remaining)
+
+        async def keep() -> None:
+            nonlocal held
+            while True:
+                await asyncio.sleep(self._lease_seconds / 3)
+                try:
+                    held = await self._inbox.renew(list(remaining), self.owner, self._lease_seconds)
+                except Exception:
+                    logger.warning("renewing the lease of %d webhook events failed", len(remaining), exc_info=True)
+
+        keeper = asyncio.get_running_loop().create_task(keep())
+        try:
+            for event in events:
+                if self._stopping:
+                    break  # the rest keep their lease and come back when it runs out
+                try:
+                    if event.id in held:
+                        await self.apply(event)
+                except Exception:  # one event's trouble must not stop the worker: its lease brings it back
+                    logger.exception("webhook event %s could not be settled", event.id)
+                finally:
+                    remaining.remove(event.id)
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
 
     async def _watch_depth(self) -> None:
         """The inbox-depth gauges, on their own clock: counting a large inbox takes a while, and must
