@@ -152,6 +152,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE CONSTRAINT data_deletion_active IF NOT EXISTS FOR (d:DataDeletion) REQUIRE d.activeKey IS UNIQUE",
         ),
     ),
+    Migration(
+        12,
+        "webhook secrets accepted during a regeneration's grace period, and webhooks being retired",
+        (
+            "CREATE INDEX webhook_previous_secret_key IF NOT EXISTS FOR (p:WebhookPreviousSecret) "
+            "ON (p.integration, p.webhookId)",
+            "CREATE INDEX webhook_previous_secret_until IF NOT EXISTS FOR (p:WebhookPreviousSecret) ON (p.until)",
+            "CREATE CONSTRAINT webhook_retirement_key IF NOT EXISTS FOR (r:WebhookRetirement) "
+            "REQUIRE (r.integration, r.webhookId) IS UNIQUE",
+        ),
+    ),
 )
 
 _BOOTSTRAP = (

@@ -26,6 +26,7 @@ from graph.rate_budgets import RateBudgets
 from graph.refresh_leases import RefreshLeases
 from graph.schema_keys import ensure_keys
 from graph.webhook_inbox import WebhookInbox, WebhookRegistry
+from graph.webhook_secrets import WebhookSecrets
 from integrations.v1 import integration_service_pb2 as pb
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
 from server.analytics import Analytics
@@ -39,6 +40,7 @@ from server.integrations.registry import IntegrationRegistry
 from server.live_sync import LiveSync
 from server.metrics import MetricsInterceptor, ServerMetrics
 from server.page_tokens import PageTokens
+from server.secret_rotation import SecretRotation
 from server.service import IntegrationService
 from server.webhook_worker import WebhookWorker
 from server.webhooks import WebhookDesk
@@ -97,7 +99,8 @@ class HubServer:
         )
         inbox = WebhookInbox(self._driver, cfg.neo4j_database)
         webhook_registry = WebhookRegistry(self._driver, cfg.neo4j_database)
-        webhooks = WebhookDesk(inbox, webhook_registry, cfg.keyring, registry)
+        webhook_secrets = WebhookSecrets(self._driver, cfg.neo4j_database)
+        webhooks = WebhookDesk(inbox, webhook_registry, cfg.keyring, registry, webhook_secrets)
         self.webhooks = webhooks
         self._worker = WebhookWorker(
             self._driver,
@@ -119,6 +122,7 @@ class HubServer:
             cfg.webhook_public_url,
             cfg.live_sync_check_seconds,
             DutyLeases(self._driver, cfg.neo4j_database),
+            webhook_secrets,
         )
         self._deletions = DataDeletions(
             DataDeletionStore(self._driver, cfg.neo4j_database, lease_seconds=cfg.import_lease_seconds),
@@ -140,6 +144,7 @@ class HubServer:
             AuditTrail(AuditLog(self._driver, cfg.neo4j_database)),
             self._deletions,
             Analytics(AnalyticsStore(self._driver, cfg.neo4j_database)),
+            SecretRotation(webhooks, webhook_secrets, gallery, self.live_sync),
         )
         pb_grpc.add_IntegrationServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)

@@ -11,6 +11,9 @@ repairing one gap) is claimed for its period through a lease in Neo4j (``graph/d
 it runs once per period whichever replica gets there first, and a dead replica's duties pass to
 another when its leases run out.
 
+A webhook replaced by a secret regeneration (``server/secret_rotation.py``) is left alone (no check,
+repair or replacement) while its grace period runs, then deleted in the third party and forgotten.
+
 Each project gets its own webhook endpoint (``WebhookTarget``): the gateway's URL for the
 integration plus a route derived from (org, project, integration), which the plugin puts in the
 query or the path as its signing scheme needs. A third party that allows one webhook per account
@@ -25,7 +28,8 @@ import contextlib
 import logging
 import time
 import uuid
-from datetime import timedelta
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import neo4j
 from google.protobuf import field_mask_pb2
@@ -34,9 +38,10 @@ from graph.duty_leases import DutyLeases
 from graph.import_jobs import ImportJobStore
 from graph.integration_store import IntegrationKey
 from graph.webhook_inbox import WebhookHealth, WebhookRegistration
+from graph.webhook_secrets import WebhookSecrets
 from graph.writer import GraphWriter
 from integrations.v1 import integration_service_pb2 as pb
-from server.errors import FailedPrecondition, ServiceError, Unavailable
+from server.errors import FailedPrecondition, NotFound, ServiceError, Unavailable
 from server.gallery import Gallery, IntegrationView
 from server.integrations.base import Outcome
 from server.integrations.oauth import GrantRevoked
@@ -95,8 +100,10 @@ class LiveSync:
         public_url: str | None,
         check_seconds: float = 60.0,
         leases: DutyLeases | None = None,
+        secrets: WebhookSecrets | None = None,
     ) -> None:
-        """``leases`` None: this process is the only one supervising (every duty is its own)."""
+        """``leases`` None: this process is the only one supervising (every duty is its own).
+        ``secrets`` None: no webhook is ever retired after a secret regeneration here."""
         self._desk = desk
         self._gallery = gallery
         self._jobs = jobs
@@ -105,6 +112,7 @@ class LiveSync:
         self._public_url = public_url
         self._check_seconds = check_seconds
         self._leases = leases
+        self._secrets = secrets
         self._owner = f"live-sync-{uuid.uuid4().hex[:12]}"
         self._task: asyncio.Task[None] | None = None
 
@@ -120,6 +128,12 @@ class LiveSync:
         if not view.plugin.supports_live_sync:
             return
         key = view.key
+        async with self.exclusive(key):
+            await self._reconcile(await self._gallery.get(key.org_id, key.project_id, key.name))
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, key: IntegrationKey) -> AsyncIterator[None]:
+        """Hold the integration's reconcile lease (waited for): one replica at a time changes its webhooks."""
         duty = _duty("reconcile", key.org_id, key.project_id, key.name)
         deadline = time.monotonic() + RECONCILE_CLAIM_SECONDS
         while not await self._claim(duty, RECONCILE_CLAIM_SECONDS):
@@ -129,9 +143,18 @@ class LiveSync:
                 )
             await asyncio.sleep(RECONCILE_WAIT_SECONDS)
         try:
-            await self._reconcile(await self._gallery.get(key.org_id, key.project_id, key.name))
+            yield
         finally:
             await self._free(duty)
+
+    def target(self, key: IntegrationKey) -> WebhookTarget:
+        """Where the project's webhooks go; FAILED_PRECONDITION without WEBHOOK_PUBLIC_URL."""
+        if not self._public_url:
+            raise FailedPrecondition(
+                "live sync needs WEBHOOK_PUBLIC_URL (the gateway's public address) on the server",
+                reason="NO_PUBLIC_URL",
+            )
+        return webhook_target(self._public_url, key)
 
     async def _free(self, duty: str) -> None:
         if self._leases is not None:
@@ -242,6 +265,7 @@ class LiveSync:
 
     async def check_once(self) -> None:
         await self.reconcile_all()
+        retiring = await self.retire_due()
         slots = asyncio.Semaphore(CHECK_CONCURRENCY)
 
         async def supervise(registration: WebhookRegistration) -> None:
@@ -249,8 +273,44 @@ class LiveSync:
                 await self._supervise(registration)
 
         # Side by side: a third party that does not answer (retries, backoff) holds up its own
-        # webhooks' checks, not everyone's.
-        await asyncio.gather(*(supervise(r) for r in await self._desk.registrations()))
+        # webhooks' checks, not everyone's. A webhook being retired is neither checked nor repaired
+        # (its replacement is), nor replaced should it vanish.
+        registrations = [r for r in await self._desk.registrations() if (r.integration, r.webhook_id) not in retiring]
+        await asyncio.gather(*(supervise(r) for r in registrations))
+
+    async def retire_due(self) -> set[tuple[str, str]]:
+        """Webhooks replaced by a secret regeneration (``server/secret_rotation.py``) whose grace period
+        is over: deleted in the third party and forgotten here (one replica each, by lease). Returns
+        the (integration, webhook id) of those still retiring. Expired previous secrets are purged."""
+        secrets = self._secrets
+        if secrets is None:
+            return set()
+        now = datetime.now(UTC)
+        await secrets.purge_expired(now)
+        waiting: set[tuple[str, str]] = set()
+        for due in await secrets.retirements():
+            waiting.add((due.integration, due.webhook_id))
+            if due.until > now or not await self._claim(_duty("retire", due.integration, due.webhook_id), 60):
+                continue
+            try:
+                await self._retire(due.integration, due.webhook_id)
+            except Exception as exc:
+                logger.warning(
+                    "webhook %s of %s could not be retired yet: %s", due.webhook_id, due.integration, _describe(exc)
+                )
+        return waiting
+
+    async def _retire(self, integration: str, webhook_id: str) -> None:
+        reg = await self._desk.registration(integration, webhook_id)
+        if reg is not None:
+            try:
+                view: IntegrationView | None = await self._gallery.get(reg.org_id, reg.project_id, integration)
+            except NotFound:
+                view = None  # the integration is gone: nothing left to delete it with
+            if view is not None and view.settings is not None:
+                await view.plugin.delete_webhook(view.settings, webhook_id)
+            logger.info("retired %s webhook %s: its grace period is over", integration, webhook_id)
+        await self._desk.unregister(integration, webhook_id)  # forgets its retirement and old secrets too
 
     async def _supervise(self, reg: WebhookRegistration) -> None:
         duty = _duty("supervise", reg.org_id, reg.project_id, reg.integration, reg.webhook_id)

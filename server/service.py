@@ -8,7 +8,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn, TypeVar
 
 import grpc
@@ -30,8 +30,9 @@ from server.gallery import Gallery, IntegrationView
 from server.imports import ImportRunner
 from server.live_sync import LiveSync
 from server.page_tokens import PageTokens
+from server.secret_rotation import DEFAULT_GRACE, MAX_GRACE, SecretRotation
 from server.validation import optional_request_id, require_id, require_name
-from server.webhooks import SCHEMES_TTL_SECONDS, SECRET_TTL_SECONDS, Incoming, Stored, WebhookDesk
+from server.webhooks import SCHEMES_TTL_SECONDS, Incoming, Stored, WebhookDesk
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +122,9 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
         audit: AuditTrail,
         deletions: DataDeletions,
         analytics: Analytics,
+        rotation: SecretRotation,
     ) -> None:
+        self.rotation = rotation
         self.analytics = analytics
         self.gallery = gallery
         self.audit = audit
@@ -346,8 +349,12 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
     async def GetWebhookSecret(
         self, request: pb.GetWebhookSecretRequest, context: Context
     ) -> pb.GetWebhookSecretResponse:
-        secret = await self.webhooks.secret(request.integration, request.webhook_id, _caller.get())
-        return pb.GetWebhookSecretResponse(secret=secret, ttl=duration_pb2.Duration(seconds=SECRET_TTL_SECONDS))
+        found = await self.webhooks.secret(request.integration, request.webhook_id, _caller.get())
+        return pb.GetWebhookSecretResponse(
+            secret=found.secret,
+            ttl=duration_pb2.Duration(seconds=found.ttl_seconds),
+            previous_secrets=found.previous,
+        )
 
     @rpc(Scope.DELIVER, tenant=False)
     async def ListWebhookSchemes(
@@ -408,13 +415,22 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
         )
         return pb.IntegrationAnalytics(days=[convert.analytics_day(day) for day in days])
 
+    @rpc(Scope.WRITE)
     async def RegenerateWebhookSecret(
         self, request: pb.RegenerateWebhookSecretRequest, context: Context
     ) -> pb.RegenerateWebhookSecretResponse:
-        """Not served yet (being built: server/secret_rotation.py): UNIMPLEMENTED, as gRPC answers a
-        method a server lacks. Replace this whole method when the rotation lands."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "RegenerateWebhookSecret is not served yet")
-        raise AssertionError("abort returns only by raising")
+        name = require_name("name", request.name)
+        grace = _grace(request)
+        done = await self.rotation.regenerate(request.org_id, request.project_id, name, grace)
+        response = pb.RegenerateWebhookSecretResponse(integration=await self._view(done.view))
+        response.old_secret_expire_time.FromDatetime(done.old_secret_expire_time)
+        details = {
+            "webhooks": str(done.webhooks),
+            "grace_seconds": f"{grace.total_seconds():g}",
+            "old_secret_expire_time": done.old_secret_expire_time.isoformat(),
+        }
+        await self._audit(request, name, "webhook.regenerate_secret", details)
+        return response
 
     # ------------------------------------------------------------ audit
 
@@ -441,6 +457,18 @@ def _update_details(request: pb.UpdateIntegrationRequest, saved: pb.Integration)
         "auth_method": pb.AuthMethod.Name(saved.settings.auth_method).removeprefix("AUTH_METHOD_"),
         "auto_sync": str(saved.settings.sync_settings.auto_sync).lower(),
     }
+
+
+def _grace(request: pb.RegenerateWebhookSecretRequest) -> timedelta:
+    """How long the old secret stays accepted: the request's (unset or zero: the default), at most 24 h."""
+    if not request.HasField("grace") or (request.grace.seconds == 0 and request.grace.nanos == 0):
+        return DEFAULT_GRACE
+    if (request.grace.seconds < 0 or request.grace.nanos < 0) or abs(request.grace.nanos) >= 10**9:
+        raise InvalidArgument("grace", "must be a positive duration")
+    longest = int(MAX_GRACE.total_seconds())
+    if request.grace.seconds > longest or (request.grace.seconds == longest and request.grace.nanos > 0):
+        raise InvalidArgument("grace", f"must be at most {longest / 3600:g} hours")
+    return request.grace.ToTimedelta()
 
 
 def _incoming(request: pb.DeliverWebhookEventRequest) -> Incoming:

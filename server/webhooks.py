@@ -17,15 +17,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from graph.connection import is_transient
 from graph.text import storable
 from graph.webhook_inbox import InboxEvent, WebhookHealth, WebhookInbox, WebhookRegistration, WebhookRegistry
+from graph.webhook_secrets import WebhookSecrets
 from server.auth import Grant
 from server.crypto import DecryptionError, KeyRing, record_aad
 from server.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ServiceError
@@ -54,6 +56,16 @@ class Incoming:
     verified: bool
     received: datetime | None
     headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class WebhookSecret:
+    """What verifies a webhook's deliveries: its secret, the others still accepted during a grace
+    period, and how long the answer may be cached (never past the end of a grace period)."""
+
+    secret: str = field(repr=False)
+    previous: tuple[str, ...] = field(default=(), repr=False)
+    ttl_seconds: int = SECRET_TTL_SECONDS
 
 
 @dataclass(frozen=True)
@@ -163,9 +175,12 @@ class WebhookDesk:
         registry: WebhookRegistry,
         keyring: KeyRing,
         plugins: IntegrationRegistry | None = None,
+        secrets: WebhookSecrets | None = None,
     ) -> None:
+        """``secrets`` None: no webhook has a secret besides its current one (no regeneration here)."""
         self.inbox = inbox
         self.registry = registry
+        self.secrets = secrets
         self._keyring = keyring
         self._plugins = plugins or IntegrationRegistry()
         self.on_stored: Callable[[], None] = lambda: None  # wakes the worker
@@ -289,7 +304,9 @@ class WebhookDesk:
             answers.append(Stored(outcome[0], outcome[1], row["state"] == "DEAD_LETTERED"))
         return answers
 
-    async def secret(self, integration: str, webhook_id: str, caller: Grant) -> str:
+    async def secret(self, integration: str, webhook_id: str, caller: Grant) -> WebhookSecret:
+        """The webhook's secret and those still accepted during a regeneration's grace period; the
+        answer's TTL ends with the first grace period to end, so the gateway asks again then."""
         require_name("integration", integration)
         if not webhook_id or len(webhook_id) > MAX_WEBHOOK_ID_CHARS or storable(webhook_id) != webhook_id:
             raise InvalidArgument("webhook_id", f"must be 1-{MAX_WEBHOOK_ID_CHARS} characters of text")
@@ -298,23 +315,56 @@ class WebhookDesk:
             raise NotFound(f"no {integration} webhook {webhook_id!r} is registered", reason="UNKNOWN_WEBHOOK")
         if not caller.covers(registration.org_id, registration.project_id):
             raise PermissionDenied(f"token {caller.name!r} may not read this webhook's secret", reason="WRONG_TENANT")
+        current = self._open(integration, webhook_id, registration.secret_ciphertext)
+        if self.secrets is None:
+            return WebhookSecret(current)
+        now = datetime.now(UTC)
+        grace = await self.secrets.grace(integration, webhook_id, now)
+        ends = []
+        previous: list[str] = []
+        for accepted in grace.accepted:
+            try:
+                opened = self._keyring.open(accepted.sealed, secret_aad(integration, webhook_id)).decode()
+            except DecryptionError:  # an extra, not the secret: verification goes on without it
+                logger.warning("an old secret of %s webhook %s cannot be decrypted; skipped", integration, webhook_id)
+                continue
+            ends.append(accepted.until)
+            if opened != current and opened not in previous:
+                previous.append(opened)
+        retiring = grace.retiring_until
+        if retiring is not None:
+            if retiring <= now:  # replaced, and its grace is over: only deleting it is left to do
+                raise NotFound(f"{integration} webhook {webhook_id!r} was retired", reason="WEBHOOK_RETIRED")
+            ends.append(retiring)
+        ttl = SECRET_TTL_SECONDS
+        if ends:
+            ttl = max(1, min(ttl, math.ceil((min(ends) - now).total_seconds())))
+        return WebhookSecret(current, tuple(previous), ttl)
+
+    def _open(self, integration: str, webhook_id: str, sealed: str) -> str:
         try:
-            return self._keyring.open(registration.secret_ciphertext, secret_aad(integration, webhook_id)).decode()
+            return self._keyring.open(sealed, secret_aad(integration, webhook_id)).decode()
         except DecryptionError:
             raise FailedPrecondition(
                 "the webhook's stored secret cannot be decrypted", reason="SECRET_UNREADABLE"
             ) from None
 
+    def seal(self, integration: str, webhook_id: str, secret: str) -> str:
+        """A secret sealed for this webhook (its identity is the associated data)."""
+        return self._keyring.seal(secret.encode(), secret_aad(integration, webhook_id))
+
     async def register(
         self, integration: str, webhook_id: str, org_id: str, project_id: str, workspace_id: str, secret: str
     ) -> None:
         self._routes.pop((integration, webhook_id), None)
-        sealed = self._keyring.seal(secret.encode(), secret_aad(integration, webhook_id))
+        sealed = self.seal(integration, webhook_id, secret)
         await self.registry.save(WebhookRegistration(integration, webhook_id, org_id, project_id, workspace_id, sealed))
 
     async def unregister(self, integration: str, webhook_id: str) -> None:
         self._routes.pop((integration, webhook_id), None)
         await self.registry.remove(integration, webhook_id)
+        if self.secrets is not None:
+            await self.secrets.forget(integration, webhook_id)
 
     # Registrations as live sync reads and marks them: through the desk, which owns the registry.
 

@@ -5,11 +5,12 @@ configuration says which scheme an integration's deliveries use. Order of work p
 the integration's scheme (404 without one) -> cap the body -> read raw bytes (the HTTP layer's read
 deadline covers this) -> the signature header present and well-formed -> the lookup key (from the
 body, after a bounded-depth parse, or from the path) -> secret (cached, negative-cached) -> the
-scheme's verification (an HMAC over the exact bytes, or a bearer token) -> the scheme's remaining
-body rules -> durable in the local spool (group commit) -> 2xx. Every refusal is a 4xx with a JSON
-body and nothing is stored or forwarded; only the gateway's own trouble (no secret lookup possible,
-spool unwritable) is a 503, which senders retry. A background drainer hands spooled deliveries to
-the server (``drainer.py``).
+scheme's verification (an HMAC over the exact bytes, or a bearer token: with the current secret, then
+each old one still in a regeneration's grace period, then once more after asking the server) -> the
+scheme's remaining body rules -> durable in the local spool (group commit) -> 2xx. Every refusal is
+a 4xx with a JSON body and nothing is stored or forwarded; only the gateway's own trouble (no secret
+lookup possible, spool unwritable) is a 503, which senders retry. A background drainer hands spooled
+deliveries to the server (``drainer.py``).
 
 Why spool first rather than call the server first: the sender's answer then depends only on this
 process and its disk (about a millisecond), never on the server or Neo4j being slow or away, and
@@ -41,7 +42,7 @@ from webhook_gateway.http_limits import READ_TIMED_OUT, REFUSAL_HOOK
 from webhook_gateway.last_resort import LastResortMiddleware
 from webhook_gateway.metrics import GatewayMetrics
 from webhook_gateway.scheme_table import SchemeTable
-from webhook_gateway.schemes import SCHEMES, Scheme
+from webhook_gateway.schemes import SCHEMES, Scheme, Signed
 from webhook_gateway.secret_lookup import SecretLookup
 from webhook_gateway.server_link import ServerLink
 from webhook_gateway.spool import Delivery, Spool, SpoolWriter
@@ -135,15 +136,15 @@ class Gateway:
             assert self.secrets is not None
             # A static secret replaces the per-webhook one for verification only: the webhook must
             # still be registered, so nothing is kept that no project would ever see.
-            secret = await self.secrets.secret(integration, routed.key)
+            known = await self.secrets.secret(integration, routed.key)
             static = self.config.static_secrets.get(integration)
             try:
-                scheme.verify(static or secret, body, signed)
+                _verify_any(scheme, (static,) if static else known.candidates(), body, signed)
             except SignatureMismatch:
-                newer = None if static else await self.secrets.newer_than(integration, routed.key, secret)
+                newer = None if static else await self.secrets.newer_than(integration, routed.key, known)
                 if newer is None:
                     raise
-                scheme.verify(newer, body, signed)
+                _verify_any(scheme, newer.candidates(), body, signed)
             scheme.check(body, routed, self.config.max_body_bytes)
         except Rejected as rejected:
             self.metrics.rejected.labels(rejected.reason).inc()
@@ -179,6 +180,18 @@ class Gateway:
         self.metrics.spool_depth.set(self.spool.depth())
         self._wake.set()
         return JSONResponse({"status": "accepted", "spool_id": spool_id})
+
+
+def _verify_any(scheme: Scheme, secrets: tuple[str, ...], body: bytes, signed: Signed) -> None:
+    """Good if any of ``secrets`` made the signature (the current one, then those still accepted
+    during a regeneration's grace period); else the last mismatch."""
+    for secret in secrets[:-1]:
+        try:
+            scheme.verify(secret, body, signed)
+            return
+        except SignatureMismatch:
+            continue
+    scheme.verify(secrets[-1], body, signed)
 
 
 def create_app(config: GatewayConfig) -> Starlette:

@@ -6,7 +6,10 @@ The ids come from unauthenticated bodies, so the lookup is built for strangers:
   server is away, so deliveries keep being accepted and spooled through a server restart);
 - unknown ones are cached too (a bounded *negative* cache), so repeating an id costs nothing;
 - concurrent lookups of one id share one RPC, and only a few RPCs run at once;
-- a signature that does not match the cached secret may mean the secret changed (a webhook
+- during a regeneration's grace period the server names, besides the secret, the old ones still
+  accepted (``previous``), cached alike; the server's TTL ends with the grace, so an old secret is
+  dropped when its grace is over;
+- a signature that matches none of the cached secrets may mean the secret changed (a webhook
   re-armed with a new one): the server is asked again, at most once per webhook every
   ``RECHECK_SECONDS``, so forged signatures cost next to nothing;
 - what the answer means for the sender is decided here, once: unknown (NOT_FOUND, or a
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 
 import grpc
 
@@ -38,6 +42,18 @@ RECHECK_SECONDS = 10.0
 OPERATOR_PROBLEMS = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION})
 
 Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """A webhook's secret and those still accepted besides it (a regeneration's grace period)."""
+
+    current: str = field(repr=False)
+    previous: tuple[str, ...] = field(default=(), repr=False)
+
+    def candidates(self) -> tuple[str, ...]:
+        """Every secret a genuine signature may be made with, the current one first."""
+        return (self.current, *self.previous)
 
 
 def _unknown() -> Rejected:
@@ -64,16 +80,16 @@ class SecretLookup:
     ) -> None:
         self._link = link
         self._metrics = metrics
-        self._known: TtlCache[Key, str] = TtlCache(max_entries)
+        self._known: TtlCache[Key, Secrets] = TtlCache(max_entries)
         self._refused: TtlCache[Key, Rejected] = TtlCache(max_entries)
         self._rechecked: TtlCache[Key, bool] = TtlCache(max_entries)
         self._unknown_ttl = unknown_ttl
         self._stale_for = stale_for
-        self._flights: dict[Key, asyncio.Future[str]] = {}
+        self._flights: dict[Key, asyncio.Future[Secrets]] = {}
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_LOOKUPS)
 
-    async def secret(self, integration: str, webhook_id: str) -> str:
-        """The secret, or ``Rejected`` (401/400 permanent, 503 for now)."""
+    async def secret(self, integration: str, webhook_id: str) -> Secrets:
+        """The secrets, or ``Rejected`` (401/400 permanent, 503 for now)."""
         key = (integration, webhook_id)
         known = self._known.get(key)
         if known is not None:
@@ -83,8 +99,8 @@ class SecretLookup:
             raise Rejected(refused.status, refused.reason, refused.message)
         return await self._flight(key)
 
-    async def newer_than(self, integration: str, webhook_id: str, stale: str) -> str | None:
-        """The secret as the server has it now, if it is not ``stale`` (the one a signature did not
+    async def newer_than(self, integration: str, webhook_id: str, stale: Secrets) -> Secrets | None:
+        """The secrets as the server has them now, if they are not ``stale`` (those a signature did not
         match); None if unchanged, unknown now, or asked within ``RECHECK_SECONDS`` already."""
         key = (integration, webhook_id)
         if self._rechecked.get(key) is not None:
@@ -96,7 +112,7 @@ class SecretLookup:
             return None
         return fresh if fresh != stale else None
 
-    async def _flight(self, key: Key) -> str:
+    async def _flight(self, key: Key) -> Secrets:
         """Ask the server, sharing a lookup already on its way."""
         flight = self._flights.get(key)
         if flight is None:
@@ -109,21 +125,22 @@ class SecretLookup:
         except Rejected as refusal:  # a copy each: waiters must not share one exception's traceback
             raise Rejected(refusal.status, refusal.reason, refusal.message) from None
 
-    def _landed(self, key: Key, flight: asyncio.Future[str]) -> None:
+    def _landed(self, key: Key, flight: asyncio.Future[Secrets]) -> None:
         self._flights.pop(key, None)
         if not flight.cancelled():
             flight.exception()  # retrieved here: every waiter may have gone (no "never retrieved" noise)
 
-    async def _fetch(self, key: Key) -> str:
+    async def _fetch(self, key: Key) -> Secrets:
         async with self._slots:
             try:
-                secret, ttl = await self._link.secret(*key)
+                answer = await self._link.secret(*key)
             except grpc.aio.AioRpcError as error:
                 refusal = self._refusal(key, error)
             else:
                 self._metrics.secret_lookups.labels("found").inc()
-                self._known.put(key, secret, ttl)
-                return secret
+                found = Secrets(answer.secret, answer.previous)
+                self._known.put(key, found, answer.ttl)
+                return found
         stale = self._known.get(key, stale_for=self._stale_for) if refusal.status == 503 else None
         if stale is not None:
             return stale

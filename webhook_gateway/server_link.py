@@ -6,7 +6,7 @@ Only the wire lives here; what an answer means (cache it, refuse, retry, set asi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import grpc
 from google.protobuf import timestamp_pb2
@@ -29,6 +29,15 @@ def error_reason(error: grpc.aio.AioRpcError) -> str:
                 detail.Unpack(info)
                 return str(info.reason)
     return ""
+
+
+class SecretAnswer(NamedTuple):
+    secret: str
+    ttl: float
+    previous: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:  # secrets never reach logs
+        return f"SecretAnswer(ttl={self.ttl:g}, previous={len(self.previous)})"
 
 
 # A lookup happens while ClickUp waits (7 s in all, reading the request included): a server that
@@ -71,14 +80,16 @@ class ServerLink:
             raise RuntimeError(f"the server answered {len(response.results)} results for {len(deliveries)} deliveries")
         return list(response.results)
 
-    async def secret(self, integration: str, webhook_id: str) -> tuple[str, float]:
-        """The webhook's signing secret and how long it may be cached; raises the call's error."""
+    async def secret(self, integration: str, webhook_id: str) -> SecretAnswer:
+        """The webhook's signing secret, how long it may be cached, and the secrets still accepted
+        besides it (during a regeneration's grace period); raises the call's error."""
         response: pb.GetWebhookSecretResponse = await self._stub.GetWebhookSecret(
             pb.GetWebhookSecretRequest(integration=integration, webhook_id=webhook_id),
             metadata=self._metadata,
             timeout=self._secret_timeout,
         )
-        return str(response.secret), float(max(1, response.ttl.seconds))
+        previous = tuple(str(s) for s in response.previous_secrets if s and s != response.secret)
+        return SecretAnswer(str(response.secret), float(max(1, response.ttl.seconds)), previous)
 
     async def schemes(self) -> tuple[dict[str, str], float]:
         """The server's integration -> signing scheme table and how long it may be kept."""

@@ -5,8 +5,8 @@ A plugin is one package under ``server/integrations/<name>/`` plus one registry 
 - its **settings**: typed options (``OptionsT``) it parses from, and dumps to, plain JSON-like data
   (the wire's ``settings.options`` Struct, and the sealed blob), plus the rules for its credentials;
 - its **import** (get -> transform -> load -> cleanup), run by ``server/imports.py``;
-- its **live sync** (register / status / re-activate / delete webhooks, repair a gap), run by
-  ``server/live_sync.py``;
+- its **live sync** (register / status / re-activate / delete webhooks, give one a new secret, repair
+  a gap), run by ``server/live_sync.py`` and ``server/secret_rotation.py``;
 - its **webhooks**: which signing scheme the gateway checks, how a delivery reads (routing and
   dedupe facts), and how an event is applied, run by ``server/webhooks.py`` and the worker.
 
@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from graph.import_jobs import ImportJobRecord, Progress
 from graph.schema import GraphSchema
 from graph.writer import GraphWriter
+from server.errors import FailedPrecondition
 from server.integrations.credentials import AuthMethod, Credentials, OAuthAuth, OAuthTokens
 from server.integrations.oauth import OAuthProvider
 from server.integrations.settings import IntegrationSettings, WebhookTarget
@@ -266,6 +267,27 @@ class Integration(abc.ABC, Generic[OptionsT]):
 
     async def delete_webhook(self, settings: IntegrationSettings[OptionsT], webhook_id: str) -> None:
         raise NotImplementedError
+
+    async def rotate_webhook_secret(
+        self,
+        settings: IntegrationSettings[OptionsT],
+        target: WebhookTarget,
+        container_id: str,
+        webhook_id: str,
+        new_secret: str,
+    ) -> WebhookSubscription:
+        """Have the third party sign this webhook's deliveries with a new secret.
+
+        Either re-arm the webhook in place with ``new_secret`` (return the same ``webhook_id`` with
+        it; the server already accepts it when this is called, so no delivery signed with it is
+        refused), or, where the third party cannot change a webhook's secret, make a replacement
+        (return its id and secret) that sends nothing yet: the server registers it, then calls
+        ``reactivate_webhook`` on it, and deletes the old webhook when the grace period is over.
+        The default: this plugin's webhooks cannot be given a new secret (FAILED_PRECONDITION).
+        """
+        raise FailedPrecondition(
+            f"{self.display_name} webhooks cannot be given a new secret", reason="SECRET_NOT_ROTATABLE"
+        )
 
     async def repair_gap(
         self,

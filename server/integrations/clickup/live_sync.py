@@ -9,7 +9,9 @@ means the object is gone: it is deleted like a ``*Deleted`` event, with its subt
 from __future__ import annotations
 
 import contextlib
+import secrets
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from graph.rows import Rows
 from graph.writer import GraphWriter
@@ -150,11 +152,30 @@ async def register_webhooks(client: ClickUpClient, workspace_ids: list[str], end
     return hooks
 
 
-async def _create(client: ClickUpClient, team_id: str, endpoint: str) -> Any:
-    body = await client.request(
-        "POST", f"/team/{team_id}/webhook", body={"endpoint": endpoint, "events": WEBHOOK_EVENTS}
-    )
+async def _create(client: ClickUpClient, team_id: str, endpoint: str, events: str | list[str] = WEBHOOK_EVENTS) -> Any:
+    body = await client.request("POST", f"/team/{team_id}/webhook", body={"endpoint": endpoint, "events": events})
     return body.get("webhook") if isinstance(body, dict) else None
+
+
+# ClickUp's PUT /webhook/{id} changes a webhook's endpoint, events and status, never its secret: a new
+# secret comes only with a new webhook. That one is created listening to a single event the graph
+# ignores (goals are not modelled) so that nothing is delivered before the server has registered its
+# secret; re-activating it turns every event on. ClickUp keeps one webhook per user, workspace and
+# endpoint, so it gets the project's endpoint with a fresh ``rotation`` value (the gateway routes by
+# the body's webhook_id and ignores the query).
+QUIET_EVENTS = ["keyResultDeleted"]
+ROTATION_PARAM = "rotation"
+
+
+def rotated_endpoint(endpoint: str) -> str:
+    parts = urlsplit(endpoint)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != ROTATION_PARAM]
+    return urlunsplit(parts._replace(query=urlencode([*query, (ROTATION_PARAM, secrets.token_hex(6))])))
+
+
+async def create_replacement(client: ClickUpClient, team_id: str, endpoint: str) -> dict[str, str]:
+    """A quiet new webhook for the workspace (see QUIET_EVENTS); returns id, workspace and secret."""
+    return _registration(await _create(client, team_id, rotated_endpoint(endpoint), QUIET_EVENTS), team_id)
 
 
 def _registration(hook: Any, team_id: str) -> dict[str, str]:
@@ -201,10 +222,11 @@ async def webhook_status(client: ClickUpClient, workspace_id: str, webhook_id: s
     return None
 
 
-async def reactivate_webhook(client: ClickUpClient, webhook_id: str) -> str | None:
-    """``status: active``; the answer is the create envelope, secret included: returned when present,
-    so a secret ClickUp changed on the update is the one deliveries are checked with."""
-    body = await client.request("PUT", f"/webhook/{webhook_id}", body={"status": "active"})
+async def reactivate_webhook(client: ClickUpClient, webhook_id: str, events: str | None = None) -> str | None:
+    """``status: active`` (and ``events``, when given); the answer is the create envelope, secret included:
+    returned when present, so a secret ClickUp changed on the update is the one deliveries are checked with."""
+    change = {"status": "active"} if events is None else {"events": events, "status": "active"}
+    body = await client.request("PUT", f"/webhook/{webhook_id}", body=change)
     hook = body.get("webhook") if isinstance(body, dict) else None
     secret = hook.get("secret") if isinstance(hook, dict) else None
     return secret if isinstance(secret, str) and secret else None

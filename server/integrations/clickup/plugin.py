@@ -188,7 +188,17 @@ class ClickUpIntegration(Integration[ClickUpOptions]):
 
     async def reactivate_webhook(self, settings: Settings, webhook_id: str) -> str | None:
         async with self._client_for(settings) as client:
-            return await live_sync.reactivate_webhook(client, webhook_id)
+            # Every event, as registered: also what turns a quiet replacement (rotate_webhook_secret) on.
+            return await live_sync.reactivate_webhook(client, webhook_id, live_sync.WEBHOOK_EVENTS)
+
+    async def rotate_webhook_secret(
+        self, settings: Settings, target: WebhookTarget, container_id: str, webhook_id: str, new_secret: str
+    ) -> WebhookSubscription:
+        """A replacement webhook (ClickUp never changes a webhook's secret), quiet until re-activated;
+        ``new_secret`` is not used: ClickUp makes the secret."""
+        async with self._client_for(settings) as client:
+            hook = await live_sync.create_replacement(client, container_id, target.in_query())
+        return WebhookSubscription(hook["id"], hook["workspace_id"], hook["secret"])
 
     async def delete_webhook(self, settings: Settings, webhook_id: str) -> None:
         async with self._client_for(settings) as client:

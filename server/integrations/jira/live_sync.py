@@ -158,12 +158,24 @@ async def status(client: JiraClient, key: str) -> WebhookState | None:
 async def reactivate(client: JiraClient, key: str, options: JiraOptions, name: str) -> str | None:
     """Enable a webhook Jira (or an admin) disabled, re-armed whole with a new secret (whatever Jira's
     PUT keeps of the old one, the new one is known); returns it, or None if the webhook is gone."""
+    secret = secrets.token_urlsafe(32)
+    return secret if await rearm(client, key, options, name, secret) else None
+
+
+async def rearm(client: JiraClient, key: str, options: JiraOptions, name: str, secret: str) -> bool:
+    """PUT the webhook's whole registration, enabled and signed with ``secret``; False if it is gone."""
     hook = await find_webhook(client, key)
     if hook is None:
-        return None
-    secret = secrets.token_urlsafe(32)
-    await client.request("PUT", f"{ADMIN_WEBHOOKS}/{hook.jira_id}", body=_registration(hook.url, options, name, secret))
-    return secret
+        return False
+    try:
+        await client.request(
+            "PUT", f"{ADMIN_WEBHOOKS}/{hook.jira_id}", body=_registration(hook.url, options, name, secret)
+        )
+    except JiraForbidden as exc:
+        raise NotAnAdministrator(
+            "Jira webhooks can only be changed by a Jira administrator: connect with an administrator's API token"
+        ) from exc
+    return True
 
 
 async def delete(client: JiraClient, key: str) -> None:

@@ -236,6 +236,30 @@ class JiraIntegration(Integration[JiraOptions]):
                 return None  # signed with the app's client secret, which does not change here
             return await self._live(live_sync.reactivate(client, webhook_id, settings.options, _hook_name(webhook_id)))
 
+    async def rotate_webhook_secret(
+        self, settings: Settings, target: WebhookTarget, container_id: str, webhook_id: str, new_secret: str
+    ) -> WebhookSubscription:
+        """An admin webhook is re-armed in place: its whole registration PUT with ``new_secret``. A
+        dynamic webhook's deliveries are signed with the OAuth app's client secret, shared by every
+        project the app serves: no project can be given a secret of its own."""
+        if self._dynamic(settings):
+            raise FailedPrecondition(
+                "this project's Jira webhook was registered by the OAuth app, and Jira signs its deliveries with "
+                "the app's client secret, which is shared by every project and cannot be regenerated per project "
+                "(rotate it in the Atlassian developer console and in JIRA_OAUTH_CLIENT_SECRET instead)",
+                reason="SECRET_NOT_ROTATABLE",
+            )
+        async with await self.client(settings) as client:
+            rearmed = await self._live(
+                live_sync.rearm(client, webhook_id, settings.options, _hook_name(webhook_id), new_secret)
+            )
+        if not rearmed:
+            raise FailedPrecondition(
+                f"Jira no longer has webhook {webhook_id}; the live-sync check registers a new one",
+                reason="WEBHOOK_GONE",
+            )
+        return WebhookSubscription(webhook_id, container_id, new_secret)
+
     async def delete_webhook(self, settings: Settings, webhook_id: str) -> None:
         async with await self.client(settings) as client:
             if self._dynamic(settings):
