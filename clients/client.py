@@ -386,6 +386,13 @@ class AsyncIntegrationsClient:
     async def replay_webhook_events(self, request: pb.ReplayWebhookEventsRequest) -> pb.ReplayWebhookEventsResponse:
         return await self._call(self._stub.ReplayWebhookEvents, request)
 
+    async def regenerate_webhook_secret(
+        self, org_id: str, project_id: str, name: str, grace_seconds: int
+    ) -> pb.RegenerateWebhookSecretResponse:
+        request = pb.RegenerateWebhookSecretRequest(org_id=org_id, project_id=project_id, name=name)
+        request.grace.FromSeconds(grace_seconds)
+        return await self._call(self._stub.RegenerateWebhookSecret, request, retry=False)
+
     async def get_integration_analytics(self, org_id: str, project_id: str, name: str) -> pb.IntegrationAnalytics:
         """The last 30 days, per day (the server's default window)."""
         return await self._call(

@@ -147,6 +147,10 @@ class LiveSync:
         finally:
             await self._free(duty)
 
+    def endpoint(self, key: IntegrationKey) -> str:
+        """The gateway's endpoint for the integration, or "" without WEBHOOK_PUBLIC_URL."""
+        return webhook_target(self._public_url, key).url if self._public_url else ""
+
     def target(self, key: IntegrationKey) -> WebhookTarget:
         """Where the project's webhooks go; FAILED_PRECONDITION without WEBHOOK_PUBLIC_URL."""
         if not self._public_url:

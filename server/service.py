@@ -138,11 +138,13 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
 
     async def _view(self, view: IntegrationView) -> pb.Integration:
         key = view.key
-        return convert.integration(
+        integration = convert.integration(
             view,
             await self._sync(key.org_id, key.project_id, key.name),
             await self.live_sync.health(key.org_id, key.project_id, key.name),
         )
+        integration.webhook_endpoint = self.live_sync.endpoint(key)
+        return integration
 
     async def _sync(self, org_id: str, project_id: str, name: str) -> SyncState | None:
         return await self.imports.sync_state(org_id, project_id, name)

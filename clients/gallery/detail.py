@@ -14,8 +14,10 @@ from clients.gallery.views import (
     audit_view,
     event_state,
     event_view,
+    grace_minutes,
     import_job,
     json_safe_token,
+    regenerated_view,
     replay_ids,
 )
 from integrations.v1 import integration_service_pb2 as pb
@@ -56,3 +58,9 @@ async def replay(request: Request, gallery: Gallery, org: str, project: str) -> 
         pb.ReplayWebhookEventsRequest(org_id=org, project_id=project, event_ids=ids)
     )
     return JSONResponse({"replayed": done.replayed})
+
+
+async def regenerate_secret(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    minutes = grace_minutes(await json_body(request))
+    done = await gallery.client.regenerate_webhook_secret(org, project, request.path_params["name"], minutes * 60)
+    return JSONResponse(regenerated_view(done))

@@ -113,6 +113,7 @@ def integration_card(item: pb.Integration) -> dict[str, Any]:
         # credentials (those travel only in api_token), so they are shown as stored.
         "options_schema": form_schema(item),
         "options": _struct(item.settings.options),
+        "webhook_endpoint": item.webhook_endpoint,
         "last_import_time": _time(item.sync_state.last_full_import_time),
         "last_import_job_id": item.sync_state.last_import_job_id,
         "totals": dict(sorted(item.sync_state.totals.items())),
@@ -367,3 +368,20 @@ def json_safe_token(value: str) -> str:
     if len(value) > 2000 or not value.isascii() or not value.isprintable():
         raise FormError("page_token", "is not a page token this gallery gave out")
     return value
+
+
+def grace_minutes(body: Any) -> int:
+    """The Settings tab's regenerate form: how long the old secret stays accepted, in minutes."""
+    if not isinstance(body, dict) or set(body) != {"grace_minutes"}:
+        raise FormError("body", 'expected {"grace_minutes": 1..1440}')
+    value = body["grace_minutes"]
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1440:
+        raise FormError("grace_minutes", "must be a whole number of minutes from 1 to 1440 (24 hours)")
+    return value
+
+
+def regenerated_view(done: pb.RegenerateWebhookSecretResponse) -> dict[str, Any]:
+    return {
+        "integration": integration_card(done.integration),
+        "old_secret_expire_time": _time(done.old_secret_expire_time),
+    }

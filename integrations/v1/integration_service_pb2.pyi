@@ -204,6 +204,7 @@ class Integration(_message.Message):
     WEBHOOKS_FIELD_NUMBER: _builtins.int
     OPTIONS_SCHEMA_FIELD_NUMBER: _builtins.int
     OAUTH_AVAILABLE_FIELD_NUMBER: _builtins.int
+    WEBHOOK_ENDPOINT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Stable registry name, e.g. "clickup"."""
     display_name: _builtins.str
@@ -219,6 +220,10 @@ class Integration(_message.Message):
     oauth_available: _builtins.bool
     """True when the server holds this integration's OAuth app credentials, so StartAuthorization
     can be used; false means OAuth is unavailable here (not broken): use an API token.
+    """
+    webhook_endpoint: _builtins.str
+    """Where the third party delivers this integration's webhooks: the gateway's endpoint for it (the
+    project's route is added per provider). Empty when the server has no WEBHOOK_PUBLIC_URL.
     """
     @_builtins.property
     def settings(self) -> Global___IntegrationSettings: ...
@@ -267,10 +272,11 @@ class Integration(_message.Message):
         webhooks: _abc.Iterable[Global___WebhookHealth] | None = ...,
         options_schema: _struct_pb2.Struct | None = ...,
         oauth_available: _builtins.bool = ...,
+        webhook_endpoint: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "last_tested_time", b"last_tested_time", "options_schema", b"options_schema", "settings", b"settings", "sync_state", b"sync_state", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["configured", b"configured", "connection_status", b"connection_status", "create_time", b"create_time", "description", b"description", "display_name", b"display_name", "enabled", b"enabled", "last_error", b"last_error", "last_tested_time", b"last_tested_time", "logo_url", b"logo_url", "name", b"name", "oauth_available", b"oauth_available", "options_schema", b"options_schema", "org_id", b"org_id", "project_id", b"project_id", "settings", b"settings", "supported_auth_methods", b"supported_auth_methods", "sync_state", b"sync_state", "update_time", b"update_time", "webhooks", b"webhooks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["configured", b"configured", "connection_status", b"connection_status", "create_time", b"create_time", "description", b"description", "display_name", b"display_name", "enabled", b"enabled", "last_error", b"last_error", "last_tested_time", b"last_tested_time", "logo_url", b"logo_url", "name", b"name", "oauth_available", b"oauth_available", "options_schema", b"options_schema", "org_id", b"org_id", "project_id", b"project_id", "settings", b"settings", "supported_auth_methods", b"supported_auth_methods", "sync_state", b"sync_state", "update_time", b"update_time", "webhook_endpoint", b"webhook_endpoint", "webhooks", b"webhooks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

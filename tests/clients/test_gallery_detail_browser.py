@@ -29,6 +29,7 @@ from tests.integration.importing import enable_request, run_import
 from tests.support import UvicornThread
 
 browser = shared.browser  # the same headless Chromium as the ClickUp browser test
+GATEWAY = "http://127.0.0.1:9/webhooks/clickup"  # registered with the sandbox; nothing is delivered here
 ARTIFACTS, tab_to, watched_page = shared.ARTIFACTS, shared.tab_to, shared.watched_page
 
 
@@ -38,7 +39,9 @@ async def working_hub(
 ) -> AsyncIterator[RunningHub]:
     """A server that applies webhook events, giving up on one after a single failed attempt."""
     env = server_env(neo4j_connection, tokens, clickup_sandbox.api_url, encryption_keys)
-    running = await start_hub(env | {"WEBHOOK_WORKER": "on", "WEBHOOK_MAX_ATTEMPTS": "1"})
+    running = await start_hub(
+        env | {"WEBHOOK_WORKER": "on", "WEBHOOK_MAX_ATTEMPTS": "1", "WEBHOOK_PUBLIC_URL": GATEWAY}
+    )
     yield running
     await running.channel.close(None)
     await running.server.stop(grace=1)
@@ -61,7 +64,7 @@ async def open_tab(page: Page, name: str) -> None:
     """Arrow keys move between tabs (WAI-ARIA tabs), from the selected one."""
     selected = page.get_by_role("tab", selected=True)
     await tab_to(page, selected)
-    for _ in range(4):
+    for _ in range(5):
         if await page.get_by_role("tab", name=name).get_attribute("aria-selected") == "true":
             return
         await page.keyboard.press("ArrowRight")
@@ -161,3 +164,42 @@ async def test_history_chart_failed_event_and_replay_with_the_keyboard(
             await open_tab(page, "Overview")
             await expect(page.locator("#overview-audit")).to_contain_text("integration.update")
             await page.screenshot(path=str(ARTIFACTS / "detail-overview-360.png"), full_page=True)
+
+
+async def test_settings_show_the_endpoint_and_regenerate_the_secret_with_the_keyboard(
+    browser: Browser, detail_gallery: RunningGallery, working_hub: RunningHub, tokens: Tokens
+) -> None:
+    hub, tenant = working_hub, (detail_gallery.org, detail_gallery.project)
+    live = await hub.stub.UpdateIntegration(
+        enable_request(tenant, TV_TOKEN, auto_sync=True), metadata=bearer(tokens.admin)
+    )
+    assert [w.status for w in live.webhooks] == ["active"]
+    try:
+        async with watched_page(browser, expected=()) as page:
+            await page.goto(f"{detail_gallery.page}/integrations/clickup")
+            await expect(page.locator("body")).to_have_attribute("data-ready", "true")
+            await open_tab(page, "Settings")
+            await expect(page.locator("#settings-endpoint")).to_have_text(
+                "http://127.0.0.1:9/webhooks/clickup (1 webhook(s) registered)"
+            )
+            grace = page.get_by_label("Accept the old secret for (minutes)")
+            await tab_to(page, grace)
+            await page.keyboard.press("Control+A")
+            await page.keyboard.type("5")
+            await page.keyboard.press("Enter")
+            result = page.locator("#settings-result")
+            await expect(result).to_contain_text("A new secret is in use; the old one is accepted until ")
+            await page.screenshot(path=str(ARTIFACTS / "detail-settings.png"), full_page=True)
+        got = await hub.stub.GetIntegration(
+            pb.GetIntegrationRequest(org_id=tenant[0], project_id=tenant[1], name="clickup"),
+            metadata=bearer(tokens.admin),
+        )
+        assert len(got.webhooks) == 2, "ClickUp's replacement webhook beside the old one, for the grace period"
+        audit = await hub.stub.ListAuditRecords(
+            pb.ListAuditRecordsRequest(org_id=tenant[0], project_id=tenant[1], page_size=1),
+            metadata=bearer(tokens.reader),
+        )
+        assert audit.records[0].action == "webhook.regenerate_secret"
+        assert audit.records[0].details["grace_seconds"] == "300"
+    finally:  # no registration outlives the test (later tests' supervisors would try to reach it)
+        await hub.stub.UpdateIntegration(enable_request(tenant, TV_TOKEN), metadata=bearer(tokens.admin))

@@ -18,6 +18,7 @@ from tests.integration.importing import expected_counts
 JSON: dict[str, str | None] = {"content-type": "application/json"}
 ENABLED = "/integrations/clickup/enabled"
 DISABLE = "/integrations/clickup/disable"
+SECRET = "/integrations/clickup/webhook-secret"
 BAD = "invalid_argument"
 SETTINGS = "/integrations/clickup/settings"
 ON = b'{"enabled": true}'
@@ -210,6 +211,15 @@ async def test_no_secret_ever_reaches_the_browser(http: httpx.AsyncClient) -> No
         ),
         ("POST", "/integrations/nosuch/disable", b'{"data_policy": "keep"}', JSON, 404, "not_found", None),
         ("GET", "/deletions/00000000-0000-4000-8000-000000000000", b"", {}, 404, "not_found", None),
+        # The Settings tab: regenerate the webhook secret with a grace period in minutes.
+        ("POST", SECRET, b'{"grace_minutes": 0}', JSON, 400, BAD, "grace_minutes"),
+        ("POST", SECRET, b'{"grace_minutes": 1441}', JSON, 400, BAD, "grace_minutes"),
+        ("POST", SECRET, b'{"grace_minutes": "10"}', JSON, 400, BAD, "grace_minutes"),
+        ("POST", SECRET, b'{"grace_minutes": true}', JSON, 400, BAD, "grace_minutes"),
+        ("POST", SECRET, b'{"grace": 10}', JSON, 400, BAD, "body"),
+        ("POST", SECRET, b'{"grace_minutes": 10}', JSON, 409, "failed_precondition", None),  # no webhooks
+        ("GET", "/events?state=sideways", b"", {}, 400, BAD, "state"),
+        ("POST", "/events/replay", b'{"event_ids": []}', JSON, 400, BAD, "event_ids"),
     ],
 )
 async def test_bad_requests_get_a_json_error_and_change_nothing(

@@ -256,11 +256,40 @@ async function loadAnalytics() {
   );
 }
 
+// ---------------------------------------------------------------- settings
+
+async function loadSettings() {
+  if (!card) card = await api("GET", `/integrations/${encodeURIComponent(NAME)}`);
+  document.getElementById("settings-endpoint").textContent = card.webhook_endpoint
+    ? `${card.webhook_endpoint} (${card.webhooks.length} webhook(s) registered)`
+    : "None: the server has no public webhook address (WEBHOOK_PUBLIC_URL)";
+}
+
+async function regenerate(event) {
+  event.preventDefault();
+  const button = document.getElementById("regenerate");
+  const result = document.getElementById("settings-result");
+  if (button.getAttribute("aria-disabled") === "true") return;
+  button.setAttribute("aria-disabled", "true");
+  result.textContent = "Regenerating…";
+  try {
+    const minutes = Number(document.getElementById("grace").value);
+    const done = await api("POST", `/integrations/${encodeURIComponent(NAME)}/webhook-secret`, { grace_minutes: minutes });
+    card = done.integration;
+    result.textContent = `A new secret is in use; the old one is accepted until ${when(done.old_secret_expire_time)}`;
+  } catch (exc) {
+    result.textContent = exc.message;
+  } finally {
+    button.removeAttribute("aria-disabled");
+  }
+}
+
 const LOADERS = {
   "tab-overview": () => loadOverview().catch((exc) => notice(exc.message)),
   "tab-imports": () => loadImports().catch((exc) => notice(exc.message)),
   "tab-events": () => loadEvents().catch((exc) => notice(exc.message)),
   "tab-analytics": () => loadAnalytics().catch((exc) => notice(exc.message)),
+  "tab-settings": () => loadSettings().catch((exc) => notice(exc.message)),
 };
 
 async function main() {
@@ -277,6 +306,7 @@ async function main() {
   });
   document.getElementById("events-more").addEventListener("click", () => loadEvents(true).catch((exc) => notice(exc.message)));
   document.getElementById("replay").addEventListener("click", replaySelected);
+  document.getElementById("regenerate-form").addEventListener("submit", regenerate);
   try {
     await loadOverview();
     await showFailing();
