@@ -23,6 +23,7 @@ from integrations.v1 import integration_service_pb2 as pb
 from server.errors import FailedPrecondition
 from server.gallery import Gallery, IntegrationView
 from server.imports import ImportRunner
+from server.leased_runs import LeasedRuns
 from server.live_sync import LiveSync
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ class Disabled:
     deletion: DataDeletionRecord | None  # None: the data is kept
 
 
-class DataDeletions:
+class DataDeletions(LeasedRuns):
+    what = "data deletion"
+
     def __init__(
         self,
         store: DataDeletionStore,
@@ -49,6 +52,7 @@ class DataDeletions:
         batch: int = BATCH_NODES,
         owner: str | None = None,
     ) -> None:
+        super().__init__(store.lease_seconds)
         self.store = store
         self._eraser = eraser
         self._gallery = gallery
@@ -56,9 +60,6 @@ class DataDeletions:
         self._imports = imports
         self._batch = batch
         self.owner = owner or f"eraser-{uuid.uuid4().hex[:12]}"
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._changed: dict[str, asyncio.Event] = {}
-        self._scanner: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ API used by the handlers
 
@@ -97,49 +98,23 @@ class DataDeletions:
         self._notify(deletion_id)
         return cancelled
 
-    async def changed(self, deletion_id: str) -> None:
-        """Until this process next records progress on the deletion (callers time out and poll)."""
-        event = self._changed.setdefault(deletion_id, asyncio.Event())
-        await event.wait()
-        event.clear()
-
-    # ------------------------------------------------------------ lifecycle
-
-    async def start_background(self, scan_seconds: float | None = None) -> None:
-        interval = scan_seconds or self.store.lease_seconds / 2
-
-        async def scan() -> None:
-            while True:
-                try:
-                    for deletion_id in await self.store.orphans():
-                        if deletion_id not in self._tasks or self._tasks[deletion_id].done():
-                            logger.info("resuming data deletion %s (its lease ran out)", deletion_id)
-                            self._launch(deletion_id)
-                except Exception:
-                    logger.exception("scan for orphaned data deletions failed")
-                await asyncio.sleep(interval)
-
-        self._scanner = asyncio.get_running_loop().create_task(scan())
-
-    async def stop(self) -> None:
-        tasks = [t for t in (self._scanner, *self._tasks.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async def _orphans(self) -> list[str]:
+        return await self.store.orphans()
 
     # ------------------------------------------------------------ running one deletion
-
-    def _notify(self, deletion_id: str) -> None:
-        self._changed.setdefault(deletion_id, asyncio.Event()).set()
-
-    def _launch(self, deletion_id: str) -> None:
-        self._tasks[deletion_id] = asyncio.get_running_loop().create_task(self._execute(deletion_id))
 
     async def _execute(self, deletion_id: str) -> None:
         deletion = await self.store.claim(deletion_id, self.owner)
         if deletion is None:
             return  # another runner has it, or it ended
-        heartbeat = asyncio.get_running_loop().create_task(self._heartbeat(deletion_id, asyncio.current_task()))
+        heartbeat = asyncio.get_running_loop().create_task(
+            self._heartbeat(
+                deletion_id,
+                lambda: self.store.heartbeat(deletion_id, self.owner),
+                DeletionLeaseLost,
+                asyncio.current_task(),
+            )
+        )
         try:
             await self._run(deletion)
         except DeletionLeaseLost:
@@ -150,18 +125,6 @@ class DataDeletions:
         finally:
             heartbeat.cancel()
             self._notify(deletion_id)
-
-    async def _heartbeat(self, deletion_id: str, worker: asyncio.Task[None] | None) -> None:
-        while True:
-            await asyncio.sleep(self.store.lease_seconds / 3)
-            try:
-                await self.store.heartbeat(deletion_id, self.owner)
-            except DeletionLeaseLost:
-                if worker is not None:
-                    worker.cancel()
-                return
-            except Exception:
-                logger.exception("heartbeat of data deletion %s failed", deletion_id)
 
     async def _run(self, deletion: DataDeletionRecord) -> None:
         org_id, project_id, name = deletion.org_id, deletion.project_id, deletion.integration

@@ -21,6 +21,7 @@ from server.errors import FailedPrecondition, InvalidArgument, ServiceError
 from server.gallery import Gallery
 from server.integrations.base import ImportCancelled, ImportContext, ImportFailure, Outcome
 from server.integrations.oauth import GrantRevoked
+from server.leased_runs import LeasedRuns
 from server.metrics import ServerMetrics
 from server.metrics import job_id as job_id_var
 from server.validation import require_name
@@ -30,7 +31,9 @@ logger = logging.getLogger(__name__)
 PAUSED = "paused until a new sign-in: "
 
 
-class ImportRunner:
+class ImportRunner(LeasedRuns):
+    what = "import"
+
     def __init__(
         self,
         driver: neo4j.AsyncDriver,
@@ -40,15 +43,13 @@ class ImportRunner:
         owner: str | None = None,
         metrics: ServerMetrics | None = None,
     ) -> None:
+        super().__init__(jobs.lease_seconds)
         self._metrics = metrics or ServerMetrics()
         self._driver = driver
         self._database = database
         self.jobs = jobs
         self._gallery = gallery
         self.owner = owner or f"runner-{uuid.uuid4().hex[:12]}"
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._changed: dict[str, asyncio.Event] = {}
-        self._scanner: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ API used by the handlers
 
@@ -115,47 +116,10 @@ class ImportRunner:
     async def sync_state(self, org_id: str, project_id: str, name: str) -> SyncState | None:
         return await self.jobs.sync_state(org_id, project_id, name)
 
-    async def changed(self, job_id: str) -> None:
-        """Returns when a job this process runs changes; callers bound the wait (other replicas' jobs)."""
-        event = self._changed.setdefault(job_id, asyncio.Event())
-        try:
-            await event.wait()
-        finally:
-            event.clear()
-
-    # ------------------------------------------------------------ lifecycle
-
-    async def start_background(self, scan_seconds: float | None = None) -> None:
-        """Resume orphans now, then keep looking (another replica may die too)."""
-        interval = scan_seconds or self.jobs.lease_seconds / 2
-
-        async def scan() -> None:
-            while True:
-                try:
-                    for job_id in await self.jobs.orphans():
-                        if job_id not in self._tasks or self._tasks[job_id].done():
-                            logger.info("resuming import %s (its lease ran out)", job_id)
-                            self._launch(job_id)
-                except Exception:
-                    logger.exception("orphan scan failed")
-                await asyncio.sleep(interval)
-
-        self._scanner = asyncio.get_running_loop().create_task(scan())
-
-    async def stop(self) -> None:
-        """Stop working; running jobs keep their checkpoint and are resumed once the lease runs out."""
-        tasks = [t for t in (self._scanner, *self._tasks.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async def _orphans(self) -> list[str]:
+        return await self.jobs.orphans()
 
     # ------------------------------------------------------------ running one job
-
-    def _notify(self, job_id: str) -> None:
-        self._changed.setdefault(job_id, asyncio.Event()).set()
-
-    def _launch(self, job_id: str) -> None:
-        self._tasks[job_id] = asyncio.get_running_loop().create_task(self._execute(job_id))
 
     async def _execute(self, job_id: str) -> None:
         job_id_var.set(job_id)  # every log line of this job carries its id
@@ -163,7 +127,9 @@ class ImportRunner:
         if job is None:
             return  # another runner has it, or it finished
         self._notify(job_id)
-        heartbeat = asyncio.get_running_loop().create_task(self._heartbeat(job_id, asyncio.current_task()))
+        heartbeat = asyncio.get_running_loop().create_task(
+            self._heartbeat(job_id, lambda: self.jobs.heartbeat(job_id, self.owner), LeaseLost, asyncio.current_task())
+        )
         try:
             await self._run(job)
         except LeaseLost:
@@ -171,18 +137,6 @@ class ImportRunner:
         finally:
             heartbeat.cancel()
             self._notify(job_id)
-
-    async def _heartbeat(self, job_id: str, worker: asyncio.Task[None] | None) -> None:
-        while True:
-            await asyncio.sleep(self.jobs.lease_seconds / 3)
-            try:
-                await self.jobs.heartbeat(job_id, self.owner)
-            except LeaseLost:
-                if worker is not None:
-                    worker.cancel()
-                return
-            except Exception:
-                logger.exception("heartbeat of import %s failed", job_id)
 
     async def _run(self, job: ImportJobRecord) -> None:
         try:
