@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -35,9 +36,10 @@ class RunningGallery:
         return f"{self.url}/api/orgs/{self.org}/projects/{self.project}"
 
 
-@pytest.fixture
-async def gallery(hub: RunningHub, tokens: Tokens, tenant: tuple[str, str]) -> AsyncIterator[RunningGallery]:
-    config = GalleryConfig(server_target=hub.target, token=tokens.admin, projects=(tenant,))
+@contextlib.asynccontextmanager
+async def serving_gallery(hub: RunningHub, token: str, tenant: tuple[str, str]) -> AsyncIterator[RunningGallery]:
+    """The gallery for ``tenant`` in front of ``hub``, acting with ``token``."""
+    config = GalleryConfig(server_target=hub.target, token=token, projects=(tenant,))
     server = UvicornThread(create_app(config))
     # Started and stopped off the event loop: the gRPC server under test runs on it.
     await asyncio.to_thread(server.__enter__)
@@ -45,6 +47,12 @@ async def gallery(hub: RunningHub, tokens: Tokens, tenant: tuple[str, str]) -> A
         yield RunningGallery(server.url, *tenant)
     finally:
         await asyncio.to_thread(server.__exit__, None, None, None)
+
+
+@pytest.fixture
+async def gallery(hub: RunningHub, tokens: Tokens, tenant: tuple[str, str]) -> AsyncIterator[RunningGallery]:
+    async with serving_gallery(hub, tokens.admin, tenant) as running:
+        yield running
 
 
 # ---------------------------------------------------------------- sign-in (OAuth)

@@ -17,16 +17,13 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
-from clients.gallery.app import create_app
-from clients.gallery.config import GalleryConfig
 from devtools.neo4j_local import Connection
 from integrations.v1 import integration_service_pb2 as pb
 from sandbox.clickup.fixtures import TV_TOKEN
 from tests.clients import test_gallery_browser as shared
-from tests.clients.conftest import RunningGallery
+from tests.clients.conftest import RunningGallery, serving_gallery
 from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer, server_env, start_hub
 from tests.integration.importing import enable_request, run_import
-from tests.support import UvicornThread
 
 browser = shared.browser  # the same headless Chromium as the ClickUp browser test
 GATEWAY = "http://127.0.0.1:9/webhooks/clickup"  # registered with the sandbox; nothing is delivered here
@@ -51,13 +48,8 @@ async def working_hub(
 async def detail_gallery(
     working_hub: RunningHub, tokens: Tokens, tenant: tuple[str, str]
 ) -> AsyncIterator[RunningGallery]:
-    config = GalleryConfig(server_target=working_hub.target, token=tokens.admin, projects=(tenant,))
-    server = UvicornThread(create_app(config))
-    await asyncio.to_thread(server.__enter__)
-    try:
-        yield RunningGallery(server.url, *tenant)
-    finally:
-        await asyncio.to_thread(server.__exit__, None, None, None)
+    async with serving_gallery(working_hub, tokens.admin, tenant) as running:
+        yield running
 
 
 async def open_tab(page: Page, name: str) -> None:

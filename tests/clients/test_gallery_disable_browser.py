@@ -12,29 +12,13 @@ import uuid
 import neo4j
 from playwright.async_api import Browser, Page, expect
 
-from integrations.v1 import integration_service_pb2 as pb
-from sandbox.clickup.fixtures import TV_TOKEN
 from tests.clients import test_gallery_browser as shared
 from tests.clients.conftest import RunningGallery
-from tests.conftest import RunningHub, Tokens, bearer
-from tests.integration.importing import enable_request, run_import
+from tests.conftest import RunningHub, Tokens
+from tests.integration.test_data_deletion import clickup_nodes, imported
 
 browser = shared.browser  # the same headless Chromium as the ClickUp browser test
 ARTIFACTS, tab_to, watched_page = shared.ARTIFACTS, shared.tab_to, shared.watched_page
-
-
-def clickup_nodes(driver: neo4j.Driver, tenant: tuple[str, str]) -> int:
-    records, _, _ = driver.execute_query(
-        "MATCH (n {orgId: $org, projectId: $project, source: 'clickup'}) RETURN count(n) AS n",
-        org=tenant[0],
-        project=tenant[1],
-    )
-    return int(records[0]["n"])
-
-
-async def imported(hub: RunningHub, tokens: Tokens, tenant: tuple[str, str]) -> None:
-    await hub.stub.UpdateIntegration(enable_request(tenant, TV_TOKEN), metadata=bearer(tokens.admin))
-    assert (await run_import(hub, tokens.admin, tenant))[-1].state == pb.IMPORT_JOB_STATE_SUCCEEDED
 
 
 async def switch_off(page: Page, gallery: RunningGallery) -> None:

@@ -6,6 +6,7 @@ kinds (components, labels) reconciled, and the webhook removed when auto-sync is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,14 +36,15 @@ class Stack:
     hub: RunningHub
 
 
-@pytest.fixture
-async def stack(
-    neo4j_connection: Connection, tokens: Tokens, encryption_keys: str, tmp_path: Path
+@contextlib.asynccontextmanager
+async def jira_stack(
+    connection: Connection, tokens: Tokens, keys: str, tmp_path: Path, config: GeneratorConfig
 ) -> AsyncIterator[Stack]:
-    sandbox = Sandbox(generate(GeneratorConfig(seed=21, projects=2, issues_per_project=15)))
+    """A Jira sandbox of ``config``, a server applying events, and the real gateway in front of it."""
+    sandbox = Sandbox(generate(config))
     gateway_port = free_port()
     with UvicornThread(create_app(sandbox)) as jira:
-        env = server_env(neo4j_connection, tokens, "http://127.0.0.1:9/api/v2", encryption_keys) | {
+        env = server_env(connection, tokens, "http://127.0.0.1:9/api/v2", keys) | {
             "WEBHOOK_WORKER": "on",
             "LIVE_SYNC_CHECK_SECONDS": "3600",
             "WEBHOOK_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
@@ -55,6 +57,15 @@ async def stack(
         finally:
             await hub.channel.close(None)
             await hub.server.stop(grace=1)
+
+
+@pytest.fixture
+async def stack(
+    neo4j_connection: Connection, tokens: Tokens, encryption_keys: str, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    config = GeneratorConfig(seed=21, projects=2, issues_per_project=15)
+    async with jira_stack(neo4j_connection, tokens, encryption_keys, tmp_path, config) as running:
+        yield running
 
 
 def jira_update(tenant: tuple[str, str], url: str, *, auto_sync: bool) -> pb.UpdateIntegrationRequest:

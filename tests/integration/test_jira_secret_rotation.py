@@ -20,16 +20,12 @@ from google.protobuf import duration_pb2
 
 from devtools.neo4j_local import Connection
 from integrations.v1 import integration_service_pb2 as pb
-from sandbox.jira.app import create_app
 from sandbox.jira.delivery import sign
-from sandbox.jira.generator import MAIN_EMAIL, MAIN_TOKEN, GeneratorConfig, generate
-from sandbox.jira.state import Sandbox
-from tests.conftest import Tokens, bearer, server_env, start_hub
-from tests.integration.test_jira_live_sync import Stack, jira_update
+from sandbox.jira.generator import MAIN_EMAIL, MAIN_TOKEN, GeneratorConfig
+from tests.conftest import Tokens, bearer
+from tests.integration.test_jira_live_sync import Stack, jira_stack, jira_update
 from tests.integration.test_live_sync import settled
-from tests.support import UvicornThread, free_port, wait_until
-from webhook_gateway.app import create_app as create_gateway
-from webhook_gateway.config import GatewayConfig
+from tests.support import wait_until
 
 GRACE_SECONDS = 30
 
@@ -38,22 +34,9 @@ GRACE_SECONDS = 30
 async def stack(
     neo4j_connection: Connection, tokens: Tokens, encryption_keys: str, tmp_path: Path
 ) -> AsyncIterator[Stack]:
-    sandbox = Sandbox(generate(GeneratorConfig(seed=23, projects=1, issues_per_project=12)))
-    gateway_port = free_port()
-    with UvicornThread(create_app(sandbox)) as jira:
-        env = server_env(neo4j_connection, tokens, "http://127.0.0.1:9/api/v2", encryption_keys) | {
-            "WEBHOOK_WORKER": "on",
-            "LIVE_SYNC_CHECK_SECONDS": "3600",
-            "WEBHOOK_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
-        }
-        hub = await start_hub(env)
-        gateway = GatewayConfig(server_target=hub.target, server_token=tokens.gateway, spool_path=tmp_path / "s.db")
-        try:
-            with UvicornThread(create_gateway(gateway), gateway_port):
-                yield Stack(sandbox, jira.url, hub)
-        finally:
-            await hub.channel.close(None)
-            await hub.server.stop(grace=1)
+    config = GeneratorConfig(seed=23, projects=1, issues_per_project=12)
+    async with jira_stack(neo4j_connection, tokens, encryption_keys, tmp_path, config) as running:
+        yield running
 
 
 async def test_regenerating_while_deliveries_stream_refuses_none(

@@ -9,22 +9,7 @@ const SVG = "http://www.w3.org/2000/svg";
 let card = null;
 let eventsToken = "";
 
-async function api(method, path, body) {
-  const options = { method, headers: { accept: "application/json" } };
-  if (body !== undefined) {
-    options.headers["content-type"] = "application/json";
-    options.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(API + path, options);
-  } catch (exc) {
-    throw new Error("the gallery cannot be reached; check your connection");
-  }
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error((data.error && data.error.message) || `request failed (${response.status})`);
-  return data;
-}
+const api = apiAt(API); // api.js
 
 function el(tag, text, attributes = {}) {
   const node = document.createElement(tag);

@@ -3,6 +3,7 @@
 "use strict";
 
 const API = "/api" + window.location.pathname.replace(/\/+$/, "");
+const api = apiAt(API); // api.js
 const STATUS_TEXT = {
   unknown: "Not tested",
   unspecified: "Not tested",
@@ -13,32 +14,6 @@ const STATUS_TEXT = {
 };
 const KINDS = ["space", "folder", "list", "task", "person", "tag"];
 const cards = new Map(); // integration name -> {element, data, watching}
-
-class ApiError extends Error {
-  constructor(status, body) {
-    const error = (body && body.error) || {};
-    super(error.message || `request failed (${status})`);
-    this.status = status;
-    this.fields = error.fields || {};
-  }
-}
-
-async function api(method, path, body) {
-  const options = { method, headers: { accept: "application/json" } };
-  if (body !== undefined) {
-    options.headers["content-type"] = "application/json";
-    options.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(API + path, options);
-  } catch (exc) {
-    throw new ApiError(0, { error: { message: "the gallery cannot be reached; check your connection" } });
-  }
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new ApiError(response.status, data);
-  return data;
-}
 
 function part(card, selector) {
   return card.element.querySelector(selector);
