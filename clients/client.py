@@ -15,6 +15,7 @@ import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime
 from typing import Any, TypeVar
 
 import grpc
@@ -184,13 +185,13 @@ class IntegrationsClient:
         state: pb.WebhookEventState.ValueType = pb.WEBHOOK_EVENT_STATE_UNSPECIFIED,
         page_size: int = 20,
         page_token: str = "",
+        *,
+        name: str = "",
+        since: datetime | None = None,
+        newest_first: bool = False,
     ) -> pb.ListWebhookEventsResponse:
-        return self._call(
-            self._stub.ListWebhookEvents,
-            pb.ListWebhookEventsRequest(
-                org_id=org_id, project_id=project_id, state=state, page_size=page_size, page_token=page_token
-            ),
-        )
+        request = _events_request(org_id, project_id, state, page_size, page_token, name, since, newest_first)
+        return self._call(self._stub.ListWebhookEvents, request)
 
     def replay_webhook_events(self, request: pb.ReplayWebhookEventsRequest) -> pb.ReplayWebhookEventsResponse:
         return self._call(self._stub.ReplayWebhookEvents, request)
@@ -375,13 +376,13 @@ class AsyncIntegrationsClient:
         state: pb.WebhookEventState.ValueType = pb.WEBHOOK_EVENT_STATE_UNSPECIFIED,
         page_size: int = 20,
         page_token: str = "",
+        *,
+        name: str = "",
+        since: datetime | None = None,
+        newest_first: bool = False,
     ) -> pb.ListWebhookEventsResponse:
-        return await self._call(
-            self._stub.ListWebhookEvents,
-            pb.ListWebhookEventsRequest(
-                org_id=org_id, project_id=project_id, state=state, page_size=page_size, page_token=page_token
-            ),
-        )
+        request = _events_request(org_id, project_id, state, page_size, page_token, name, since, newest_first)
+        return await self._call(self._stub.ListWebhookEvents, request)
 
     async def replay_webhook_events(self, request: pb.ReplayWebhookEventsRequest) -> pb.ReplayWebhookEventsResponse:
         return await self._call(self._stub.ReplayWebhookEvents, request)
@@ -409,6 +410,30 @@ class AsyncIntegrationsClient:
                 yield update
         except grpc.aio.AioRpcError as error:
             raise from_rpc_error(error) from None
+
+
+def _events_request(
+    org_id: str,
+    project_id: str,
+    state: pb.WebhookEventState.ValueType,
+    page_size: int,
+    page_token: str,
+    name: str,
+    since: datetime | None,
+    newest_first: bool,
+) -> pb.ListWebhookEventsRequest:
+    request = pb.ListWebhookEventsRequest(
+        org_id=org_id,
+        project_id=project_id,
+        state=state,
+        page_size=page_size,
+        page_token=page_token,
+        name=name,
+        newest_first=newest_first,
+    )
+    if since is not None:
+        request.start_time.FromDatetime(since)
+    return request
 
 
 def _disable_request(

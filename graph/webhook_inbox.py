@@ -19,6 +19,17 @@ from graph.projects import lock
 
 
 @dataclass(frozen=True)
+class EventFilter:
+    """Which of a project's events a listing shows; None: any."""
+
+    state: str | None = None
+    integration: str | None = None
+    received_after: datetime | None = None  # inclusive
+    received_before: datetime | None = None  # exclusive
+    newest_first: bool = False
+
+
+@dataclass(frozen=True)
 class InboxEvent:
     id: str
     integration: str
@@ -113,17 +124,23 @@ class WebhookInbox:
         return [(str(r["id"]), r["id"] != r["requested"]) for r in records]
 
     async def list_events(
-        self, org_id: str, project_id: str, state: str | None, offset: int, limit: int
+        self, org_id: str, project_id: str, where: EventFilter, offset: int, limit: int
     ) -> list[InboxEvent]:
+        order = "DESC" if where.newest_first else ""
         records, _, _ = await self._driver.execute_query(
-            """
-            MATCH (e:WebhookEvent {orgId: $org, projectId: $project})
+            f"""
+            MATCH (e:WebhookEvent {{orgId: $org, projectId: $project}})
             WHERE e.receivedAt IS NOT NULL AND ($state IS NULL OR e.state = $state)
-            RETURN e ORDER BY e.receivedAt, e.id SKIP $offset LIMIT $limit
+              AND ($integration IS NULL OR e.integration = $integration)
+              AND ($after IS NULL OR e.receivedAt >= $after) AND ($before IS NULL OR e.receivedAt < $before)
+            RETURN e ORDER BY e.receivedAt {order}, e.id {order} SKIP $offset LIMIT $limit
             """,
             org=org_id,
             project=project_id,
-            state=state,
+            state=where.state,
+            integration=where.integration,
+            after=where.received_after,
+            before=where.received_before,
             offset=offset,
             limit=limit,
             database_=self._database,

@@ -17,6 +17,7 @@ from google.protobuf import duration_pb2
 from graph.data_deletions import DataDeletionRecord
 from graph.import_jobs import ImportJobRecord, SyncState
 from graph.integration_store import IntegrationKey
+from graph.webhook_inbox import EventFilter
 from integrations.v1 import integration_service_pb2 as pb
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
 from server import convert
@@ -375,11 +376,32 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
             if request.state not in pb.WebhookEventState.values():
                 raise InvalidArgument("state", f"unknown state {request.state}")
             state = pb.WebhookEventState.Name(request.state).removeprefix("WEBHOOK_EVENT_STATE_")
+        start = request.start_time.ToDatetime(UTC) if request.HasField("start_time") else None
+        end = request.end_time.ToDatetime(UTC) if request.HasField("end_time") else None
+        if start is not None and end is not None and end <= start:
+            raise InvalidArgument("end_time", "must be after start_time")
+        where = EventFilter(
+            state,
+            require_name("name", request.name) if request.name else None,
+            start,
+            end,
+            request.newest_first,
+        )
         events, token = await self.pages.page(
             request.page_token,
             request.page_size,
-            ("ListWebhookEvents", request.org_id, request.project_id, state or ""),
-            lambda offset, limit: self.webhooks.events(request.org_id, request.project_id, state, offset, limit),
+            # The token is tied to every filter: one made for another listing is refused.
+            (
+                "ListWebhookEvents",
+                request.org_id,
+                request.project_id,
+                state or "",
+                where.integration or "",
+                start.isoformat() if start else "",
+                end.isoformat() if end else "",
+                str(where.newest_first),
+            ),
+            lambda offset, limit: self.webhooks.events(request.org_id, request.project_id, where, offset, limit),
         )
         return pb.ListWebhookEventsResponse(events=[convert.webhook_event(e) for e in events], next_page_token=token)
 

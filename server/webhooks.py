@@ -26,7 +26,14 @@ from typing import Any
 
 from graph.connection import is_transient
 from graph.text import storable
-from graph.webhook_inbox import InboxEvent, WebhookHealth, WebhookInbox, WebhookRegistration, WebhookRegistry
+from graph.webhook_inbox import (
+    EventFilter,
+    InboxEvent,
+    WebhookHealth,
+    WebhookInbox,
+    WebhookRegistration,
+    WebhookRegistry,
+)
 from graph.webhook_secrets import WebhookSecrets
 from server.auth import Grant
 from server.crypto import DecryptionError, KeyRing, record_aad
@@ -389,9 +396,9 @@ class WebhookDesk:
         return released
 
     async def events(
-        self, org_id: str, project_id: str, state: str | None, offset: int, limit: int
+        self, org_id: str, project_id: str, where: EventFilter, offset: int, limit: int
     ) -> list[InboxEvent]:
-        return await self.inbox.list_events(org_id, project_id, state, offset, limit)
+        return await self.inbox.list_events(org_id, project_id, where, offset, limit)
 
     async def replay(
         self, org_id: str, project_id: str, event_ids: list[str], start: datetime | None, end: datetime | None

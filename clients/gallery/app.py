@@ -382,7 +382,7 @@ def create_app(config: GalleryConfig) -> Starlette:
             Route(one + "/analytics", scoped(detail.analytics)),
             Route(one + "/audit", scoped(detail.audit)),
             Route(one + "/webhook-secret", scoped(detail.regenerate_secret), methods=["POST"]),
-            Route(api + "/events", scoped(detail.events)),
+            Route(one + "/events", scoped(detail.events)),
             Route(api + "/events/replay", scoped(detail.replay), methods=["POST"]),
             Route(one + "/settings", scoped(save_settings), methods=["PATCH"]),
             Route(one + "/test", scoped(test_connection), methods=["POST"]),

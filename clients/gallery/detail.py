@@ -3,6 +3,7 @@ project's webhook events with replay. Each endpoint is one RPC of the Integratio
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -14,6 +15,7 @@ from clients.gallery.views import (
     audit_view,
     event_state,
     event_view,
+    events_since,
     grace_minutes,
     import_job,
     json_safe_token,
@@ -44,9 +46,21 @@ async def audit(request: Request, gallery: Gallery, org: str, project: str) -> R
 
 
 async def events(request: Request, gallery: Gallery, org: str, project: str) -> Response:
+    """The integration's events, newest first (``order=oldest``: oldest first), by state, and received
+    within the last hours."""
     state = event_state(request.query_params.get("state"))
+    since = events_since(request.query_params.get("since_hours"), datetime.now(UTC))
     token = json_safe_token(request.query_params.get("page_token", ""))
-    listed = await gallery.client.list_webhook_events(org, project, state, page_size=PAGE_SIZE, page_token=token)
+    listed = await gallery.client.list_webhook_events(
+        org,
+        project,
+        state,
+        page_size=PAGE_SIZE,
+        page_token=token,
+        name=request.path_params["name"],
+        since=since,
+        newest_first=request.query_params.get("order") != "oldest",
+    )
     return JSONResponse(
         {"events": [event_view(event) for event in listed.events], "next_page_token": listed.next_page_token}
     )

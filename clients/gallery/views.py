@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
@@ -352,6 +353,18 @@ def event_state(value: str | None) -> pb.WebhookEventState.ValueType:
     if value not in EVENT_STATES:
         raise FormError("state", f"must be one of {', '.join(EVENT_STATES)}")
     return pb.WebhookEventState.Value(f"WEBHOOK_EVENT_STATE_{value.upper()}")
+
+
+SINCE_HOURS = (1, 24, 168)  # the Events tab's "received in the last …": an hour, a day, a week
+
+
+def events_since(value: str | None, now: datetime) -> datetime | None:
+    """The Events tab's time filter: the last 1, 24 or 168 hours, or none (any time)."""
+    if not value:
+        return None
+    if not value.isdigit() or int(value) not in SINCE_HOURS:
+        raise FormError("since_hours", f"must be one of {', '.join(map(str, SINCE_HOURS))}")
+    return now - timedelta(hours=int(value))
 
 
 def replay_ids(body: Any) -> list[str]:

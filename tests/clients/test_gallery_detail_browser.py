@@ -69,7 +69,7 @@ async def show_until(page: Page, state: str, rows: Locator, seconds: int = 60) -
     await tab_to(page, page.get_by_label("State"))
     await page.keyboard.type(state)
     await tab_to(page, page.get_by_role("button", name="Show"))
-    table = page.get_by_role("table", name="Webhook events of the project, newest first")
+    table = page.get_by_role("table", name="Webhook events, newest first")
     for _ in range(seconds):
         await page.keyboard.press("Enter")  # the page marks the table busy at once, and not busy when drawn
         await expect(table).to_have_attribute("aria-busy", "false")

@@ -218,7 +218,9 @@ async def test_no_secret_ever_reaches_the_browser(http: httpx.AsyncClient) -> No
         ("POST", SECRET, b'{"grace_minutes": true}', JSON, 400, BAD, "grace_minutes"),
         ("POST", SECRET, b'{"grace": 10}', JSON, 400, BAD, "body"),
         ("POST", SECRET, b'{"grace_minutes": 10}', JSON, 409, "failed_precondition", None),  # no webhooks
-        ("GET", "/events?state=sideways", b"", {}, 400, BAD, "state"),
+        ("GET", "/integrations/clickup/events?state=sideways", b"", {}, 400, BAD, "state"),
+        ("GET", "/integrations/clickup/events?since_hours=5", b"", {}, 400, BAD, "since_hours"),
+        ("GET", "/integrations/clickup/events?since_hours=-1", b"", {}, 400, BAD, "since_hours"),
         ("POST", "/events/replay", b'{"event_ids": []}', JSON, 400, BAD, "event_ids"),
     ],
 )

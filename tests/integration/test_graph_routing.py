@@ -22,7 +22,7 @@ from graph.integration_store import IntegrationKey, IntegrationStore
 from graph.rows import NodeRow, Rows
 from graph.schema import GraphSchema, NodeKind
 from graph.sealed_values import SEALED_FIELDS, SealedValues
-from graph.webhook_inbox import WebhookInbox, WebhookRegistry
+from graph.webhook_inbox import EventFilter, WebhookInbox, WebhookRegistry
 from graph.writer import GraphWriter
 
 ACCESS_MODE = "Neo.ClientError.Statement.AccessMode"
@@ -92,7 +92,7 @@ async def test_the_statements_routed_to_followers_run_in_read_mode(
         assert await values.by_element_ids(field, "no-such-prefix:", []) == []
 
     inbox = WebhookInbox(graph_driver, "neo4j")
-    assert await inbox.list_events(org, project, None, 0, 10) == []
+    assert await inbox.list_events(org, project, EventFilter(), 0, 10) == []
     assert await inbox.dead_letters(org, project, [], now - timedelta(days=1), now) == []
     await inbox.depth_by_state()
     registry = WebhookRegistry(graph_driver, "neo4j")

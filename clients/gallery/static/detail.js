@@ -148,8 +148,9 @@ async function loadEvents(more = false) {
 
 async function listEvents(more) {
   const state = document.getElementById("event-state").value;
-  const query = new URLSearchParams({ state, page_token: more ? eventsToken : "" });
-  const listed = await api("GET", `/events?${query}`);
+  const since = document.getElementById("event-since").value;
+  const query = new URLSearchParams({ state, since_hours: since, page_token: more ? eventsToken : "" });
+  const listed = await api("GET", `/integrations/${encodeURIComponent(NAME)}/events?${query}`);
   const body = document.querySelector("#events tbody");
   const rows = listed.events.map(eventRow);
   if (more) body.append(...rows);
@@ -160,14 +161,14 @@ async function listEvents(more) {
 }
 
 async function showFailing() {
-  const listed = await api("GET", `/events?${new URLSearchParams({ state: "failed" })}`);
+  const query = new URLSearchParams({ state: "failed", order: "oldest" });
+  const listed = await api("GET", `/integrations/${encodeURIComponent(NAME)}/events?${query}`);
   const banner = document.getElementById("failing");
-  const mine = listed.events.filter((event) => event.integration === NAME);
-  if (!mine.length) {
+  if (!listed.events.length) {
     banner.hidden = true;
     return;
   }
-  const oldest = mine.map((event) => event.received_time).sort()[0];
+  const oldest = listed.events[0].received_time;
   banner.textContent = `Webhook events have been failing since ${when(oldest)}: see the Events tab`;
   banner.hidden = false;
 }
