@@ -5,7 +5,7 @@
     integrations import clickup                       # live progress; Ctrl-C offers to cancel
     integrations connect clickup [--open-browser]     # sign in: prints the consent URL, waits on loopback
     integrations connect clickup --no-browser-listener [--redirect-uri URI]   # headless: prints URL and state
-    integrations connect clickup --state STATE --code CODE                     # ...then completes it
+    integrations connect clickup --state=STATE --code=CODE                     # ...then completes it
     integrations audit [--name clickup]               # who changed what, newest first
     integrations disable clickup --delete-data        # asks for the name again, then deletes in batches
 
@@ -355,7 +355,8 @@ class Cli:
                 f"After you approve, the browser goes to {redirect_uri}?code=…&state=… (it may fail to load).\n"
                 f"Finish before {expires} with:\n\n"
                 f"  integrations --org {self.args.org} --project {self.args.project} connect {self.args.name} "
-                f"--state {started.state} --code CODE",
+                # "=": a state (or a code) may begin with "-", which would read as an option after a space.
+                f"--state={started.state} --code=CODE",
                 file=self.out,
             )
         return 0

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from clients.cli import main
+from clients.cli import main, parser
 from integrations.v1 import integration_service_pb2 as pb
 from tests.clients.signin_support import SECOND_TEAM, SECOND_TEAM_NAME, consent
 from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer
@@ -105,7 +105,7 @@ async def test_headless_connect_prints_the_url_and_state_then_completes_with_the
     code, text = await run([*cli_env, "connect", "clickup", "--no-browser-listener"])
     assert code == 0
     assert "it may fail to load" in text
-    finish = re.search(r"connect clickup --state (\S+) --code CODE", text)
+    finish = re.search(r"connect clickup --state=(\S+) --code=CODE", text)
     assert finish is not None, text
 
     code, printed = await run([*cli_env, "--json", "connect", "clickup", "--no-browser-listener"])
@@ -117,7 +117,8 @@ async def test_headless_connect_prints_the_url_and_state_then_completes_with_the
 
     location = await consent(started["authorization_url"], [SECOND_TEAM])
     assert location.params["state"] == started["state"]
-    finishing = [*cli_env, "--json", "connect", "clickup", "--state", started["state"], "--code", "-"]
+    # "--state=…": a state may begin with "-" (it is random URL-safe base64), as the printed command has it.
+    finishing = [*cli_env, "--json", "connect", "clickup", f"--state={started['state']}", "--code", "-"]
     code, done = await run(finishing, stdin=location.params["code"] + "\n")  # '-': the code from stdin
     assert code == 0, done
     completed = json.loads(done)
@@ -127,7 +128,7 @@ async def test_headless_connect_prints_the_url_and_state_then_completes_with_the
     assert (await stored(oauth_hub, tokens, tenant)).connection_status == pb.CONNECTION_STATUS_CONNECTED
 
     # The state is spent: completing it again fails and changes nothing.
-    replay = [*cli_env, "connect", "clickup", "--state", started["state"], "--code", location.params["code"]]
+    replay = [*cli_env, "connect", "clickup", f"--state={started['state']}", f"--code={location.params['code']}"]
     assert (await run(replay))[0] == 6
 
 
@@ -178,3 +179,10 @@ async def test_connect_failures_exit_with_their_code_and_one_line(
     error = capsys.readouterr().err
     assert error.count("\n") == 1
     assert message in error
+
+
+def test_a_state_or_code_that_begins_with_a_dash_is_read_in_the_printed_form() -> None:
+    """States are random URL-safe base64 and may begin with "-": after a space argparse would take one
+    for an option (it did, now and then, in this file's headless test), so the CLI prints "--state=…"."""
+    args = parser().parse_args(["--org", "o", "--project", "p", "connect", "clickup", "--state=-Ab3", "--code=-x9"])
+    assert (args.state, args.code) == ("-Ab3", "-x9")

@@ -125,9 +125,9 @@ async def test_route_keyed_schemes_accept_the_old_secret_during_the_grace_too(
         server_target=target,
         server_token="t",
         spool_path=tmp_path / "spool.db",
-        schemes={"tracker": "hub-sha256-route"},
+        schemes={"relay": "hub-sha256-route"},
     )
-    path = f"/webhooks/tracker/{WEBHOOK}"
+    path = f"/webhooks/relay/{WEBHOOK}"
     with GatewayServer(config) as server:
         assert (await post(server.url, OLD, path, "X-Hub-Signature-256")).status_code == 200
         grace_service.regenerate(ttl_seconds=300)

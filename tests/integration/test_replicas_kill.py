@@ -26,7 +26,7 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +36,7 @@ import neo4j
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from devtools.neo4j_local import Connection
+from devtools.neo4j_local import Connection, LocalNeo4j
 from graph.integration_store import IntegrationKey
 from graph.webhook_inbox import WebhookInbox
 from integrations.v1 import integration_service_pb2 as pb
@@ -169,14 +169,42 @@ class Kills:
         await victim.kill()
 
 
+@pytest.fixture(scope="module")
+def own_neo4j() -> Iterator[Connection]:
+    """A Neo4j of this test's own. Its replicas resume orphaned work within seconds (3 s leases, 2 s
+    checks), and so does any server that shares a database: the suite's other servers, configured
+    with other sandboxes, would otherwise take over this test's orphaned imports (and fail them
+    against their sandbox), and these replicas would act on the other tests' leftovers."""
+    instance = LocalNeo4j("replicas-kill", free_port(), heap="1g")
+    connection = instance.start()
+    try:
+        auth = (connection.user, connection.password)
+        with (
+            neo4j.GraphDatabase.driver(connection.uri, auth=auth) as driver,
+            driver.session(database="neo4j") as session,
+        ):
+            # An earlier run's data: start empty.
+            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+        yield connection
+    finally:
+        instance.stop()
+
+
+@pytest.fixture
+def own_driver(own_neo4j: Connection) -> Iterator[neo4j.Driver]:
+    with neo4j.GraphDatabase.driver(own_neo4j.uri, auth=(own_neo4j.user, own_neo4j.password)) as driver:
+        yield driver
+
+
 async def test_three_replicas_two_killed_finish_every_import_and_event_once(
-    neo4j_connection: Connection,
+    own_neo4j: Connection,
     tokens: Tokens,
     encryption_keys: str,
     token: str,
     tmp_path: Path,
-    neo4j_driver: neo4j.Driver,
+    own_driver: neo4j.Driver,
 ) -> None:
+    neo4j_connection, neo4j_driver = own_neo4j, own_driver
     run = Run(SEED)
     kill_rng, stream_rng = random.Random(SEED), random.Random(SEED + 1)
     world = generate(GeneratorConfig(seed=61, spaces=2, tasks_per_list=20))

@@ -1,6 +1,7 @@
 """What each plugin says to "give this webhook a new secret" before any call to the third party:
-Jira's dynamic webhooks (OAuth) cannot, a plugin that does not say otherwise cannot, and ClickUp's
-replacement goes to the project's own endpoint under a fresh ``rotation`` value."""
+Jira's dynamic webhooks (OAuth) cannot (nor can a plugin that does not say otherwise: the test
+plugin's own tests show it), and ClickUp's replacement goes to the project's own endpoint under a
+fresh ``rotation`` value."""
 
 from __future__ import annotations
 
@@ -11,14 +12,12 @@ import pytest
 from graph.sealed_values import PREVIOUS_WEBHOOK_SECRET, WEBHOOK_SECRET
 from server.errors import FailedPrecondition
 from server.integrations.clickup.live_sync import ROTATION_PARAM, rotated_endpoint
-from server.integrations.credentials import ApiToken, OAuthTokens
+from server.integrations.credentials import OAuthTokens
 from server.integrations.jira.options import JiraOptions
 from server.integrations.jira.plugin import JiraConfig, JiraIntegration
 from server.integrations.oauth import OAuthApp
 from server.integrations.settings import IntegrationSettings, WebhookTarget
 from server.rotate import aad_of
-from tests.tracker.options import TrackerOptions
-from tests.tracker.plugin import TrackerConfig, TrackerIntegration
 
 TARGET = WebhookTarget.of("https://hooks.example.com", "acme", "p1", "jira")
 
@@ -31,14 +30,6 @@ async def test_jira_dynamic_webhooks_cannot_get_a_secret_of_their_own() -> None:
     assert refused.value.reason == "SECRET_NOT_ROTATABLE"
     assert "client secret" in refused.value.message
     assert "app-secret" not in refused.value.message
-
-
-async def test_a_plugin_that_does_not_implement_it_refuses_clearly() -> None:
-    plugin = TrackerIntegration(TrackerConfig(api_base_url="http://127.0.0.1:9"))
-    settings = IntegrationSettings(ApiToken("trk_abcdefgh"), TrackerOptions())
-    with pytest.raises(FailedPrecondition) as refused:
-        await plugin.rotate_webhook_secret(settings, TARGET, "board-1", "hook-1", "new-secret")
-    assert refused.value.reason == "SECRET_NOT_ROTATABLE"
 
 
 def test_a_clickup_replacement_gets_the_projects_endpoint_with_a_fresh_rotation_value() -> None:
