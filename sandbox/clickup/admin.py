@@ -7,7 +7,6 @@ Errors are JSON ``{"error": ...}`` with a 4xx status.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import uuid
 from typing import Any
@@ -16,28 +15,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox.admin_requests import AdminError, json_body
 from sandbox.clickup import events, render
 from sandbox.clickup.generator import GeneratorConfig, generate
 from sandbox.clickup.model import PRIORITIES, Folder, Space, Task, TaskList, World
 from sandbox.clickup.oauth import CODE_TTL_SECONDS, DEFAULT_CLIENT_ID, Grant, OAuthClient, valid_redirect_uri
 from sandbox.clickup.state import Fault, Sandbox
-
-
-class AdminError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.body() or b"{}")
-    except json.JSONDecodeError:
-        raise AdminError(400, "body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise AdminError(400, "body must be a JSON object")
-    return data
 
 
 def _sandbox(request: Request) -> Sandbox:
@@ -64,7 +47,7 @@ def _team_of_list(world: World, list_id: str) -> str:
 
 async def create_task(request: Request) -> Response:
     sandbox = _sandbox(request)
-    world, body = sandbox.world, await _body(request)
+    world, body = sandbox.world, await json_body(request)
     list_id = str(body.get("list_id", ""))
     home: TaskList = _get(world.lists, list_id, "list")
     parent = body.get("parent")
@@ -109,7 +92,7 @@ async def create_task(request: Request) -> Response:
 
 async def update_task(request: Request) -> Response:
     sandbox = _sandbox(request)
-    world, body = sandbox.world, await _body(request)
+    world, body = sandbox.world, await json_body(request)
     task: Task = _get(world.tasks, request.path_params["task_id"], "task")
     team_id = world.team_of_task(task).id
     actor = _actor(world, team_id)
@@ -243,7 +226,7 @@ async def update_task(request: Request) -> Response:
 
 async def move_task(request: Request) -> Response:
     sandbox = _sandbox(request)
-    world, body = sandbox.world, await _body(request)
+    world, body = sandbox.world, await json_body(request)
     task: Task = _get(world.tasks, request.path_params["task_id"], "task")
     target = str(body.get("list_id", ""))
     _get(world.lists, target, "list")
@@ -273,7 +256,7 @@ async def delete_task(request: Request) -> Response:
 
 async def create_list(request: Request) -> Response:
     sandbox = _sandbox(request)
-    world, body = sandbox.world, await _body(request)
+    world, body = sandbox.world, await json_body(request)
     space: Space = _get(world.spaces, str(body.get("space_id", "")), "space")
     folder_id = body.get("folder_id")
     if folder_id is not None:
@@ -298,7 +281,7 @@ _KINDS = {"lists": ("list", "list_id"), "folders": ("folder", "folder_id"), "spa
 
 async def update_container(request: Request) -> Response:
     sandbox = _sandbox(request)
-    world, body = sandbox.world, await _body(request)
+    world, body = sandbox.world, await json_body(request)
     kind = request.path_params["kind"]
     if kind not in _KINDS:
         raise AdminError(404, f"unknown kind {kind!r}")
@@ -347,7 +330,7 @@ async def delete_container(request: Request) -> Response:
 async def reset(request: Request) -> Response:
     from sandbox.clickup.fixtures import test_vector_world
 
-    sandbox, body = _sandbox(request), await _body(request)
+    sandbox, body = _sandbox(request), await json_body(request)
     try:
         world = (
             test_vector_world()
@@ -363,7 +346,7 @@ async def reset(request: Request) -> Response:
 
 
 async def configure(request: Request) -> Response:
-    sandbox, body = _sandbox(request), await _body(request)
+    sandbox, body = _sandbox(request), await json_body(request)
     try:
         sandbox.configure(body)
     except (ValueError, TypeError) as exc:
@@ -372,7 +355,7 @@ async def configure(request: Request) -> Response:
 
 
 async def add_faults(request: Request) -> Response:
-    sandbox, body = _sandbox(request), await _body(request)
+    sandbox, body = _sandbox(request), await json_body(request)
     rules = body.get("faults")
     if not isinstance(rules, list):
         raise AdminError(400, 'give {"faults": [{"path": regex, "status"?, "delay_seconds"?, "malformed"?, "times"?}]}')
@@ -390,7 +373,7 @@ async def clear_faults(request: Request) -> Response:
 
 
 async def issue_token(request: Request) -> Response:
-    sandbox, body = _sandbox(request), await _body(request)
+    sandbox, body = _sandbox(request), await json_body(request)
     user_id = body.get("user_id")
     if user_id not in sandbox.world.users:
         raise AdminError(404, f"no user {user_id!r}")
@@ -403,7 +386,7 @@ async def issue_oauth_code(request: Request) -> Response:
     """A code as if the user had approved the consent page: ``{"user_id", "team_ids"?: all of the
     user's, "client_id"?: "sandbox-client", "redirect_uri"?}`` -> 200 ``{"code", "client_id",
     "client_secret", "team_ids", "redirect_uri", "expires_in"}``."""
-    sandbox, body = _sandbox(request), await _body(request)
+    sandbox, body = _sandbox(request), await json_body(request)
     world = sandbox.world
     user_id = body.get("user_id")
     if isinstance(user_id, bool) or user_id not in world.users:
@@ -442,7 +425,7 @@ async def issue_oauth_code(request: Request) -> Response:
 async def register_oauth_client(request: Request) -> Response:
     """An OAuth app: ``{"client_id", "client_secret", "redirect_uris": [...], "name"?}`` -> 201; replaces
     an app with the same id."""
-    sandbox, body = _sandbox(request), await _body(request)
+    sandbox, body = _sandbox(request), await json_body(request)
     client_id, secret, uris = body.get("client_id"), body.get("client_secret"), body.get("redirect_uris")
     if not isinstance(client_id, str) or not client_id:
         raise AdminError(400, "client_id must be a non-empty string")
@@ -464,7 +447,7 @@ def _grant(grant: Grant) -> dict[str, Any]:
 async def revoke_oauth_token(request: Request) -> Response:
     """The user removes the app's access: ``{"token"}`` -> 200 ``{"revoked": true, "client_id", "user_id",
     "team_ids"}`` (again for a revoked token); 404 for a token that is not an OAuth access token."""
-    sandbox, body = _sandbox(request), await _body(request)
+    sandbox, body = _sandbox(request), await json_body(request)
     token = body.get("token")
     if not isinstance(token, str) or not token:
         raise AdminError(400, 'give {"token": "<an OAuth access token>"}')
@@ -476,7 +459,7 @@ async def revoke_oauth_token(request: Request) -> Response:
 
 async def register_webhook(request: Request) -> Response:
     """Register a webhook with a chosen id and secret (to replay documented deliveries byte for byte)."""
-    sandbox, body = _sandbox(request), await _body(request)
+    sandbox, body = _sandbox(request), await json_body(request)
     team: Any = _get(sandbox.world.teams, str(body.get("team_id", "")), "team")
     endpoint_url, secret = body.get("endpoint"), body.get("secret")
     if not isinstance(endpoint_url, str) or not endpoint_url.startswith(("http://", "https://")):
@@ -495,7 +478,7 @@ async def register_webhook(request: Request) -> Response:
 
 async def deliver(request: Request) -> Response:
     """Send one signed delivery now: ``{"payload": {...}, "corrupt"?: "signature"|"body", "duplicate"?: n}``."""
-    sandbox, body = _sandbox(request), await _body(request)
+    sandbox, body = _sandbox(request), await json_body(request)
     hook = _get(sandbox.hub.webhooks, request.path_params["webhook_id"], "webhook")
     payload = body.get("payload")
     if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
@@ -511,7 +494,7 @@ async def deliver(request: Request) -> Response:
 
 
 async def flush(request: Request) -> Response:
-    sandbox, body = _sandbox(request), await _body(request)
+    sandbox, body = _sandbox(request), await json_body(request)
     count = sandbox.hub.flush(
         duplicate=int(body.get("duplicate", 1)), shuffle=bool(body.get("shuffle", False)), seed=body.get("seed")
     )

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import json
 import secrets
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -28,26 +27,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox.admin_requests import AdminError, json_body
 from sandbox.jira.delivery import PRIMARY, SECONDARY, Webhook
 from sandbox.jira.model import Site
 from sandbox.jira.state import Sandbox
-
-
-class AdminError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-async def json_body(request: Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.body() or b"{}")
-    except json.JSONDecodeError:
-        raise AdminError(400, "body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise AdminError(400, "body must be a JSON object")
-    return data
 
 
 def sandbox_of(request: Request) -> Sandbox:

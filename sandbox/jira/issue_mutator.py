@@ -16,9 +16,9 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from sandbox.admin_requests import AdminError
 from sandbox.jira import payloads
 from sandbox.jira.adf import paragraph_doc
-from sandbox.jira.admin import AdminError
 from sandbox.jira.delivery import SECONDARY
 from sandbox.jira.model import Comment, Issue, Link, Site
 from sandbox.jira.state import Sandbox

@@ -13,8 +13,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox.admin_requests import AdminError, json_body
 from sandbox.jira import payloads
-from sandbox.jira.admin import AdminError, Handler, guard, json_body, sandbox_of
+from sandbox.jira.admin import Handler, guard, sandbox_of
 from sandbox.jira.chaos import chaos
 from sandbox.jira.mutator import Mutator
 

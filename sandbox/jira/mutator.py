@@ -12,8 +12,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from sandbox.admin_requests import AdminError
 from sandbox.jira import payloads
-from sandbox.jira.admin import AdminError
 from sandbox.jira.issue_mutator import IssueMutator
 from sandbox.jira.model import Component, Issue, Sprint, Version
 

@@ -45,6 +45,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox.admin_requests import AdminError, json_body
 from sandbox.jira.gateway import OFFLINE_ACCESS, unknown_scopes
 from sandbox.jira.model import Site
 
@@ -328,37 +329,20 @@ def parse_scopes(raw: str | Iterable[str]) -> tuple[str, ...]:
 # ---------------------------------------------------------------- admin routes
 
 
-class _AdminError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.body() or b"{}")
-    except json.JSONDecodeError:
-        raise _AdminError(400, "body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise _AdminError(400, "body must be a JSON object")
-    return data
-
-
 def _text(body: dict[str, Any], name: str, default: str | None = None) -> str:
     value = body.get(name, default)
     if not isinstance(value, str) or not value:
-        raise _AdminError(400, f"{name} must be a non-empty string")
+        raise AdminError(400, f"{name} must be a non-empty string")
     return value
 
 
 async def register_client(request: Request) -> Response:
     """``{"client_id", "client_secret", "redirect_uris": [...], "name"?}`` -> 201; replaces the same id."""
-    sandbox, body = request.app.state.sandbox, await _body(request)
+    sandbox, body = request.app.state.sandbox, await json_body(request)
     client_id, secret = _text(body, "client_id"), _text(body, "client_secret")
     uris = body.get("redirect_uris")
     if not isinstance(uris, list) or not uris or not all(isinstance(u, str) and u for u in uris):
-        raise _AdminError(400, "redirect_uris must be a non-empty list of URLs")
+        raise AdminError(400, "redirect_uris must be a non-empty list of URLs")
     name = _text(body, "name", client_id)
     register(sandbox, OAuthApp(client_id, secret, tuple(uris), name))
     return JSONResponse({"client_id": client_id, "name": name, "redirect_uris": uris}, status_code=201)
@@ -366,7 +350,7 @@ async def register_client(request: Request) -> Response:
 
 async def add_site(request: Request) -> Response:
     """``{"name", "url"}`` -> 201 ``{"id", "name", "url"}``: for the consent choice only (the gateway 404s it)."""
-    sandbox, body = request.app.state.sandbox, await _body(request)
+    sandbox, body = request.app.state.sandbox, await json_body(request)
     site = sandbox.oauth.add_site(_text(body, "name"), _text(body, "url"))
     return JSONResponse({"id": site.cloud_id, "name": site.name, "url": site.url}, status_code=201)
 
@@ -380,25 +364,25 @@ async def list_sites(request: Request) -> Response:
 
 async def issue_code(request: Request) -> Response:
     """``{"client_id", "redirect_uri", "scope", "account_id"?, "site"?}`` -> ``{"code", ...}``: an Accept, headless."""
-    sandbox, body = request.app.state.sandbox, await _body(request)
+    sandbox, body = request.app.state.sandbox, await json_body(request)
     oauth: OAuth = sandbox.oauth
     app = oauth.apps.get(_text(body, "client_id"))
     if app is None:
-        raise _AdminError(404, f"no OAuth client {body['client_id']!r}")
+        raise AdminError(404, f"no OAuth client {body['client_id']!r}")
     redirect_uri = _text(body, "redirect_uri")
     if not app.allows(redirect_uri):
-        raise _AdminError(400, f"redirect_uri {redirect_uri!r} is not registered for {app.client_id!r}")
+        raise AdminError(400, f"redirect_uri {redirect_uri!r} is not registered for {app.client_id!r}")
     scope = body.get("scope")
     scopes = parse_scopes(scope) if isinstance(scope, str | list) else ()
     if not scopes or unknown_scopes(scopes):
-        raise _AdminError(400, f"scope must name known scopes; unknown: {', '.join(unknown_scopes(scopes)) or '-'}")
+        raise AdminError(400, f"scope must name known scopes; unknown: {', '.join(unknown_scopes(scopes)) or '-'}")
     accounts = signable_accounts(sandbox)
     account_id = _text(body, "account_id", accounts[0] if accounts else "")
     if account_id not in accounts:
-        raise _AdminError(400, f"account_id {account_id!r} is not an active user of the site")
+        raise AdminError(400, f"account_id {account_id!r} is not an active user of the site")
     cloud_id = _text(body, "site", oauth.home.cloud_id)
     if oauth.site(cloud_id) is None:
-        raise _AdminError(400, f"no site with id {cloud_id!r}")
+        raise AdminError(400, f"no site with id {cloud_id!r}")
     code = oauth.issue_code(app.client_id, account_id, scopes, cloud_id, redirect_uri)
     return JSONResponse(
         {
@@ -415,10 +399,10 @@ async def issue_code(request: Request) -> Response:
 
 async def revoke(request: Request) -> Response:
     """``{"token"}`` (access or refresh) -> ``{"revoked": true, ...}``; 404 for a token that is neither."""
-    sandbox, body = request.app.state.sandbox, await _body(request)
+    sandbox, body = request.app.state.sandbox, await json_body(request)
     grant = sandbox.oauth.revoke(_text(body, "token"))
     if grant is None:
-        raise _AdminError(404, "not an OAuth access or refresh token")
+        raise AdminError(404, "not an OAuth access or refresh token")
     return JSONResponse(
         {"revoked": True, "grant": grant.id, "client_id": grant.client_id, "account_id": grant.account_id}
     )
@@ -428,9 +412,9 @@ async def configure(request: Request) -> Response:
     """``{"access_token_ttl_seconds"?, "refresh_leeway_seconds"?}`` -> the settings now in force."""
     oauth: OAuth = request.app.state.sandbox.oauth
     try:
-        oauth.configure(await _body(request))
+        oauth.configure(await json_body(request))
     except ValueError as exc:
-        raise _AdminError(400, str(exc)) from None
+        raise AdminError(400, str(exc)) from None
     return JSONResponse(asdict(oauth.config))
 
 
@@ -445,7 +429,7 @@ def routes() -> list[Route]:
         async def wrapped(request: Request) -> Response:
             try:
                 response: Response = await handler(request)
-            except _AdminError as exc:
+            except AdminError as exc:
                 return JSONResponse({"error": exc.message}, status_code=exc.status)
             return response
 
