@@ -64,6 +64,11 @@ def _next_page(page: int, after: int | None, tasks: list[dict[str, Any]]) -> tup
     that same millisecond are read again (and skipped as seen) rather than missed; by page number
     within one cursor only while a whole page shares one millisecond (or carries no dates)."""
     created = [int(str(t.get("date_created"))) for t in tasks if str(t.get("date_created")).isdigit()]
+    if len(created) > 1 and created[0] > created[-1]:
+        # Newest first: ``reverse=true`` meaning oldest first is an inference of the facts (§ task
+        # listing), not a documented promise. A cursor would then skip everything older than the first
+        # page, so such a server is paged by page number, as before the cursor.
+        return page + 1, after
     cursor = max(created) - 1 if created else None
     if cursor is not None and (after is None or cursor > after):
         return 0, cursor
