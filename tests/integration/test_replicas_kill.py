@@ -176,6 +176,7 @@ def own_neo4j() -> Iterator[Connection]:
     with other sandboxes, would otherwise take over this test's orphaned imports (and fail them
     against their sandbox), and these replicas would act on the other tests' leftovers."""
     instance = LocalNeo4j("replicas-kill", free_port(), heap="1g")
+    instance.stop()  # one a run that died left behind (on another port) would hold the store's lock
     connection = instance.start()
     try:
         auth = (connection.user, connection.password)
