@@ -51,8 +51,12 @@ async def sweep(
         )
         gone = sorted({r["id"] for r in records} - seen.get(label, set()))
         for start in range(0, len(gone), BATCH):
+            # Under the project's write lock, as every writer and ``delete``: a write that checked for
+            # a tombstone before this committed would otherwise make the swept node again as a stub.
             await driver.execute_query(
                 f"""
+                MERGE (held:ProjectWriteLock {{projectId: $project}}) {lock("held")}
+                WITH held
                 UNWIND $ids AS id
                 MATCH (n:{label} {{projectId: $project, source: $source, externalId: id}})
                 MERGE (t:Tombstone {{projectId: $project, source: $source, kind: '{label}', externalId: id}})
@@ -66,7 +70,51 @@ async def sweep(
                 routing_=neo4j.RoutingControl.WRITE,
             )
         removed[label] = len(gone)
+        if label in schema.stubs_swept:
+            await _sweep_stubs(driver, database, label, schema.source, project_id, workspaces, seen.get(label, set()))
     return removed
+
+
+async def _sweep_stubs(
+    driver: neo4j.AsyncDriver,
+    database: str,
+    label: str,
+    source: str,
+    project_id: str,
+    workspaces: list[str],
+    seen: set[str],
+) -> None:
+    """Stubs the run did not see, referenced only from the swept containers: the reference was read
+    before its target went (a subtask deleted with its parent while the import was elsewhere). No
+    tombstone: a record read later that still points there (a target the token cannot see) makes the
+    stub again, as a fresh import would."""
+    records, _, _ = await driver.execute_query(
+        f"MATCH (n:{label}) WHERE n.projectId = $project AND n.source = $source AND n.externalId IS NOT NULL "
+        "AND n.stub = true RETURN n.externalId AS id",
+        project=project_id,
+        source=source,
+        database_=database,
+        routing_=neo4j.RoutingControl.READ,  # a lagging follower only leaves a stub for the next run
+    )
+    unseen = sorted({r["id"] for r in records} - seen)
+    for start in range(0, len(unseen), BATCH):
+        await driver.execute_query(
+            f"""
+            MERGE (held:ProjectWriteLock {{projectId: $project}}) {lock("held")}
+            WITH held
+            UNWIND $ids AS id
+            MATCH (n:{label} {{projectId: $project, source: $source, externalId: id}})
+            WHERE n.stub = true
+              AND NOT EXISTS {{ MATCH (n)--(m) WHERE m.workspaceId IS NULL OR NOT m.workspaceId IN $workspaces }}
+            DETACH DELETE n
+            """,
+            ids=unseen[start : start + BATCH],
+            project=project_id,
+            source=source,
+            workspaces=workspaces,
+            database_=database,
+            routing_=neo4j.RoutingControl.WRITE,
+        )
 
 
 def _path(steps: tuple[Step, ...]) -> str:
@@ -88,17 +136,25 @@ def delete_query(schema: GraphSchema, label: str) -> str:
     return f"""
         MATCH (held:ProjectWriteLock {{projectId: $projectId}}) {lock("held")}
         WITH held
-        MATCH (n:{label} {{projectId: $projectId, source: $source, externalId: $id}})
+        OPTIONAL MATCH (n:{label} {{projectId: $projectId, source: $source, externalId: $id}})
         CALL (n) {{
-            {body}
+            WITH n WHERE n IS NOT NULL
+            CALL (n) {{
+                {body}
+            }}
+            WITH DISTINCT x
+            WITH x, [l IN labels(x) WHERE l IN $kinds][0] AS kind
+            MERGE (t:Tombstone {{projectId: $projectId, source: $source, kind: kind, externalId: x.externalId}})
+            SET t.deletedAt = datetime(), t.orgId = x.orgId, t.workspaceId = x.workspaceId, t.name = x.name,
+                t.syncRunId = $run
+            DETACH DELETE x
+            RETURN count(*) AS removed
         }}
-        WITH DISTINCT x
-        WITH x, [l IN labels(x) WHERE l IN $kinds][0] AS kind
-        MERGE (t:Tombstone {{projectId: $projectId, source: $source, kind: kind, externalId: x.externalId}})
-        SET t.deletedAt = datetime(), t.orgId = x.orgId, t.workspaceId = x.workspaceId, t.name = x.name,
-            t.syncRunId = $run
-        DETACH DELETE x
-        RETURN count(*) AS removed
+        // Deleted at the source before this project ever held it (an import not there yet): the
+        // tombstone alone keeps a page read before the deletion from writing it, or a stub of it, later.
+        MERGE (own:Tombstone {{projectId: $projectId, source: $source, kind: '{label}', externalId: $id}})
+        ON CREATE SET own.deletedAt = datetime(), own.orgId = $orgId, own.syncRunId = $run
+        RETURN removed
     """
 
 
@@ -213,6 +269,7 @@ async def delete(
         projectId=project_id,
         source=schema.source,
         id=external_id,
+        orgId=org_id,
         run=run_id,
         kinds=list(schema.deletable),
         database_=database,

@@ -50,6 +50,11 @@ class GraphSchema:
     source: str  # the ``source`` property of every node; never shown as a label
     kinds: tuple[NodeKind, ...]  # in write order: parents before children
     swept: tuple[str, ...] = ()  # kinds a complete run tombstones when it did not see them
+    # Swept kinds whose every reference stays inside its container (a ClickUp task's parent and
+    # dependencies are in its workspace): a stub of one that a complete run did not see is a reference
+    # read before its target was deleted, and goes with the edges to it. Not for kinds a record may
+    # point to across containers (a Jira issue linked to one of a project not imported).
+    stubs_swept: tuple[str, ...] = ()
     # Paths from a deleted node to what goes with it; each ends on a deletable kind.
     cascades: tuple[tuple[Step, ...], ...] = ()
 
@@ -66,7 +71,7 @@ class GraphSchema:
             raise ValueError(f"schema {self.source!r}: not plain identifiers: {bad}")
         if len(set(labels)) != len(labels):
             raise ValueError(f"schema {self.source!r}: a kind is declared twice")
-        unknown = [label for label in self.swept if label not in labels]
+        unknown = [label for label in (*self.swept, *self.stubs_swept) if label not in labels]
         if unknown:
             raise ValueError(f"schema {self.source!r}: swept kinds {unknown} are not declared")
 

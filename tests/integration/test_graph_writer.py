@@ -6,6 +6,8 @@ same guarantees the ClickUp import relies on must hold for it, on the real Neo4j
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import neo4j
@@ -14,6 +16,7 @@ import pytest
 from graph.rows import EdgeRow, NodeRow, Rows
 from graph.schema import GraphSchema, NodeKind, Step
 from graph.writer import GraphWriter
+from tests.support import wait_until
 
 TOY = GraphSchema(
     source="toy",
@@ -135,6 +138,73 @@ async def test_a_complete_run_sweeps_the_declared_kinds_it_did_not_see(
     assert removed == {"ToyItem": 0, "ToyCard": 1, "ToyBoard": 0}
     assert graph(neo4j_driver, tenant[1]) == ["b1-HOLDS->c1", "c1-ASSIGNED->m1"]
     assert await writer.sweep(["another-scope"], {}) == {"ToyItem": 0, "ToyCard": 0, "ToyBoard": 0}
+
+
+async def test_a_delete_of_what_the_project_never_held_still_stops_a_page_read_before_it(
+    writer: GraphWriter, neo4j_driver: neo4j.Driver, tenant: tuple[str, str]
+) -> None:
+    """An import that has not reached a task yet when its deletion arrives, then writes a page read
+    before it: neither the task nor a stub of it (for an edge pointing at it) may come back."""
+    await writer.write(board("b1"), "run-1")
+    assert await writer.delete("ToyCard", "c7", "event-1") == 0
+    stale_page = combine(card("c7", "b1", T0), item("i1", "c7"))
+    written = await writer.write(stale_page, "run-1")
+    assert written.changed == {"ToyCard": 0, "ToyItem": 1}
+    assert written.nodes_created == 1, "the item alone"
+    cards, _, _ = neo4j_driver.execute_query("MATCH (n:ToyCard {projectId: $p}) RETURN count(n) AS n", p=tenant[1])
+    assert cards[0]["n"] == 0
+    assert graph(neo4j_driver, tenant[1]) == []
+    assert await writer.delete("ToyCard", "c7", "event-2") == 0, "a repeated deletion is harmless"
+
+
+async def test_a_complete_run_sweeps_the_stubs_it_did_not_see_when_the_schema_says_so(
+    graph_driver: neo4j.AsyncDriver, neo4j_driver: neo4j.Driver, tenant: tuple[str, str]
+) -> None:
+    """A page read before its target was deleted (with a parent the import never reached) leaves a
+    stub no event will remove; a kind whose references stay in their container sweeps it."""
+    schema = dataclasses.replace(TOY, stubs_swept=("ToyCard",))
+    writer = GraphWriter(graph_driver, "neo4j", *tenant, schema)
+    other_scope = Rows([NodeRow("ToyItem", "i9", "w2", {"name": "i9"})])
+    other_scope.edges.append(EdgeRow("HOLDS", "ToyCard", "c8", "ToyItem", "i9", owner_is_from=False))
+    await writer.write(combine(board("b1"), card("c1", "b1", T0), item("i1", "c7"), item("i2", "c1")), "run-1")
+    await writer.write(other_scope, "run-1")
+    assert graph(neo4j_driver, tenant[1]) == ["b1-HOLDS->c1", "c1-HOLDS->i2", "c7-HOLDS->i1", "c8-HOLDS->i9"]
+    seen = {"ToyBoard": {"b1"}, "ToyCard": {"c1"}, "ToyItem": {"i1", "i2"}}
+    await writer.sweep(["w1"], seen)
+    assert graph(neo4j_driver, tenant[1]) == ["b1-HOLDS->c1", "c1-HOLDS->i2", "c8-HOLDS->i9"], (
+        "the unseen stub of the swept scope went with its edge; one another scope points to stays"
+    )
+    tombstones, _, _ = neo4j_driver.execute_query(
+        "MATCH (t:Tombstone {projectId: $p, externalId: 'c7'}) RETURN count(t) AS n", p=tenant[1]
+    )
+    assert tombstones[0]["n"] == 0, "no tombstone: a later record still pointing there makes the stub again"
+
+
+async def test_a_sweep_waits_for_a_write_in_progress(
+    writer: GraphWriter, neo4j_driver: neo4j.Driver, tenant: tuple[str, str]
+) -> None:
+    """A write holds the project's lock from its tombstone checks to its commit; a sweep that
+    deleted under it could see a stub of what it swept made again (the 1-in-N kill-test failure)."""
+    await writer.write(combine(board("b1"), card("c1", "b1", T0), card("c2", "b1", T0)), "run-1")
+    with neo4j_driver.session() as session, session.begin_transaction() as holder:
+        holder.run(
+            "MERGE (l:ProjectWriteLock {projectId: $p}) SET l.lockTakenAt = datetime.transaction()", p=tenant[1]
+        ).consume()
+        sweep = asyncio.create_task(writer.sweep(["w1"], {"ToyBoard": {"b1"}, "ToyCard": {"c1"}}))
+
+        def blocked() -> bool:
+            records, _, _ = neo4j_driver.execute_query(
+                "SHOW TRANSACTIONS YIELD currentQuery, status "
+                "WHERE currentQuery CONTAINS 'Tombstone' AND status STARTS WITH 'Blocked' RETURN count(*) AS n"
+            )
+            return bool(records[0]["n"])
+
+        await asyncio.to_thread(wait_until, blocked, 20, "the sweep to wait for the lock")
+        assert not sweep.done()
+        assert graph(neo4j_driver, tenant[1]) == ["b1-HOLDS->c1", "b1-HOLDS->c2"], "nothing swept yet"
+        holder.commit()
+    assert await asyncio.wait_for(sweep, 20) == {"ToyItem": 0, "ToyCard": 1, "ToyBoard": 0}
+    assert graph(neo4j_driver, tenant[1]) == ["b1-HOLDS->c1"]
 
 
 async def test_rows_of_an_undeclared_kind_are_refused(writer: GraphWriter) -> None:

@@ -34,6 +34,7 @@ SCHEMA = GraphSchema(
         NodeKind("Comment", owns_out=("ON", "AUTHORED_BY")),
     ),
     swept=("Comment", "Task", "Tag", "List", "Folder", "Space"),
+    stubs_swept=("Task",),
     cascades=(
         (Step("CONTAINS", min_hops=0, max_hops=3),),
         (
