@@ -28,6 +28,11 @@ from graph.connection import to_datetime
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 
 
+# What a job does (its ``kind``): an import from the third party, or a re-map of what is imported.
+IMPORT = "IMPORT"
+FIELD_REMAP = "FIELD_REMAP"
+
+
 @dataclass(frozen=True)
 class ImportJobRecord:
     id: str
@@ -47,6 +52,7 @@ class ImportJobRecord:
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    kind: str = IMPORT  # IMPORT, or FIELD_REMAP: the nodes already written mapped anew
 
     @property
     def terminal(self) -> bool:
@@ -72,6 +78,7 @@ def _job(node: Any) -> ImportJobRecord:
         created_at=to_datetime(node.get("createdAt")),
         started_at=to_datetime(node.get("startedAt")),
         finished_at=to_datetime(node.get("finishedAt")),
+        kind=node.get("kind") or IMPORT,
     )
 
 
@@ -138,7 +145,7 @@ class ImportJobStore:
         return records
 
     async def create(
-        self, org_id: str, project_id: str, integration: str, request_id: str = ""
+        self, org_id: str, project_id: str, integration: str, request_id: str = "", kind: str = IMPORT
     ) -> tuple[ImportJobRecord, bool]:
         """A new QUEUED job, or the active one (created=False). Inherits a failed job's checkpoint.
 
@@ -151,7 +158,7 @@ class ImportJobStore:
                 if earlier is not None:
                     return earlier, False
             try:
-                return await self._create(org_id, project_id, integration, request_id), True
+                return await self._create(org_id, project_id, integration, request_id, kind), True
             except neo4j.exceptions.ConstraintError:
                 pass  # an import is active, or a concurrent start with this request_id won
             active = await self.active(org_id, project_id, integration)
@@ -164,7 +171,9 @@ class ImportJobStore:
                 return bound, False
         raise RuntimeError(f"could not start or find an import of {integration} for {org_id}/{project_id}")
 
-    async def _create(self, org_id: str, project_id: str, integration: str, request_id: str) -> ImportJobRecord:
+    async def _create(
+        self, org_id: str, project_id: str, integration: str, request_id: str, kind: str
+    ) -> ImportJobRecord:
         job_id = uuid.uuid4().hex
         records = await self._write(
             """
@@ -172,13 +181,13 @@ class ImportJobStore:
             CREATE (j:ImportJob {id: $id, orgId: $org, projectId: $project, integration: $name,
                                  state: 'QUEUED', createdAt: datetime(), counters: '{}', checkpoint: '{}',
                                  apiCalls: 0, rateLimitWaits: 0, pages: 0, phase: 'queued', error: '',
-                                 requestId: $request})
+                                 requestId: $request, kind: $kind})
             FOREACH (_ IN CASE WHEN $request = '' THEN [] ELSE [1] END |
                 CREATE (:ImportRequest {orgId: $org, projectId: $project, requestId: $request,
                                         integration: $name, jobId: $id, createdAt: datetime()}))
             WITH j
             OPTIONAL MATCH (f:ImportJob {orgId: $org, projectId: $project, integration: $name, state: 'FAILED'})
-            WHERE f.checkpoint <> '{}' AND f.resumedBy IS NULL
+            WHERE f.checkpoint <> '{}' AND f.resumedBy IS NULL AND coalesce(f.kind, 'IMPORT') = $kind
             WITH j, f ORDER BY f.createdAt DESC LIMIT 1
             FOREACH (_ IN CASE WHEN f IS NULL THEN [] ELSE [1] END |
                 SET j.checkpoint = f.checkpoint, j.resumedFrom = f.id, f.resumedBy = j.id,
@@ -195,6 +204,7 @@ class ImportJobStore:
             name=integration,
             id=job_id,
             request=request_id,
+            kind=kind,
         )
         return _job(records[0]["j"])
 

@@ -7,6 +7,7 @@ the same integration cannot silently overwrite each other.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,27 @@ class IntegrationKey:
 
 
 @dataclass(frozen=True)
+class FieldMappingRow:
+    """How one custom field of the third party is stored as a property (see the plugins' field map)."""
+
+    field_id: str
+    property: str = ""  # empty: the default name
+    type: str = "NATURAL"
+    skip: bool = False
+
+
+def _field_mappings(raw: Any) -> tuple[FieldMappingRow, ...]:
+    rows = json.loads(raw) if isinstance(raw, str) and raw else []
+    return tuple(
+        FieldMappingRow(
+            str(r["fieldId"]), str(r.get("property", "")), str(r.get("type", "NATURAL")), bool(r.get("skip"))
+        )
+        for r in rows
+        if isinstance(r, dict) and "fieldId" in r
+    )
+
+
+@dataclass(frozen=True)
 class IntegrationRecord:
     key: IntegrationKey
     enabled: bool = False
@@ -37,6 +59,8 @@ class IntegrationRecord:
     last_tested_at: datetime | None = None
     last_request_id: str = ""
     version: int = 0
+    # Not secret, so beside the sealed settings, not in them: a settings update keeps it.
+    field_mappings: tuple[FieldMappingRow, ...] = ()
 
     @property
     def configured(self) -> bool:
@@ -69,6 +93,7 @@ def _record(node: Any) -> IntegrationRecord:
         last_tested_at=to_datetime(node.get("lastTestedAt")),
         last_request_id=node.get("lastRequestId", ""),
         version=int(node.get("version", 0)),
+        field_mappings=_field_mappings(node.get("fieldMappings")),
     )
 
 
@@ -122,6 +147,12 @@ class IntegrationStore:
             "lastError": record.last_error,
             "lastTestedAt": record.last_tested_at,
             "lastRequestId": record.last_request_id,
+            "fieldMappings": json.dumps(
+                [
+                    {"fieldId": r.field_id, "property": r.property, "type": r.type, "skip": r.skip}
+                    for r in record.field_mappings
+                ]
+            ),
         }
         records, _, _ = await self._driver.execute_query(
             CLAIM

@@ -194,6 +194,14 @@ def _plan(
     return list(planned.values())
 
 
+@dataclass(frozen=True)
+class NodeProps:
+    """A node's external id and all its properties, as stored."""
+
+    id: str
+    props: dict[str, Any]
+
+
 class GraphWriter:
     def __init__(
         self, driver: neo4j.AsyncDriver, database: str, org_id: str, project_id: str, schema: GraphSchema
@@ -287,6 +295,46 @@ class GraphWriter:
             groups[(merge, bool(props))].append({"type": edge.type, "a": a, "b": b, "props": props})
         for (merge, props_set), rows in groups.items():
             await self._consume(tx, result, self._cypher.edges(merge=merge, props=props_set), rows=rows)
+
+    async def node_page(self, label: str, after: str, limit: int) -> list[NodeProps]:
+        """A page of one kind's nodes (not stubs) in external-id order after ``after``, with every
+        property: what a re-map of derived properties reads."""
+        records, _, _ = await self._driver.execute_query(
+            f"MATCH (n:{self._schema.kind(label).label}) WHERE n.projectId = $projectId AND n.source = $source "
+            "AND n.externalId > $after AND n.stub IS NULL "
+            "RETURN n.externalId AS id, properties(n) AS props ORDER BY n.externalId LIMIT $limit",
+            projectId=self._project_id,
+            source=self._schema.source,
+            after=after,
+            limit=limit,
+            database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,  # its hashes guard the rewrite: the leader's latest
+        )
+        return [NodeProps(r["id"], dict(r["props"])) for r in records]
+
+    async def rewrite_properties(self, label: str, nodes: list[NodeProps]) -> int:
+        """Replace the properties of nodes read by ``node_page`` (edges and labels untouched), each
+        only if its content hash is still the one read: a node a writer changed meanwhile was written
+        with what is current. Returns how many were rewritten."""
+        if not nodes:
+            return 0
+        records, _, _ = await self._driver.execute_query(
+            f"""
+            MERGE (l:ProjectWriteLock {{projectId: $projectId}}) {lock("l")}
+            WITH l
+            UNWIND $rows AS row
+            MATCH (n:{self._schema.kind(label).label} {{projectId: $projectId, source: $source, externalId: row.id}})
+            WHERE n.contentHash = row.props.contentHash
+            SET n = row.props
+            RETURN count(n) AS rewritten
+            """,
+            projectId=self._project_id,
+            source=self._schema.source,
+            rows=[{"id": node.id, "props": node.props} for node in nodes],
+            database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
+        )
+        return int(records[0]["rewritten"])
 
     async def delete(self, label: str, external_id: str, run_id: str) -> int:
         """Remove a node and what the schema's cascades take with it, leaving tombstones."""

@@ -34,6 +34,7 @@ from server.audit import AuditTrail
 from server.authorization import Authorizations
 from server.config import ServerConfig
 from server.data_deletions import DataDeletions
+from server.field_mappings import FieldMappings
 from server.gallery import Gallery
 from server.imports import ImportRunner
 from server.integrations.registry import IntegrationRegistry
@@ -145,6 +146,7 @@ class HubServer:
             self._deletions,
             Analytics(AnalyticsStore(self._driver, cfg.neo4j_database)),
             SecretRotation(webhooks, webhook_secrets, gallery, self.live_sync),
+            FieldMappings(gallery, self._imports),
         )
         pb_grpc.add_IntegrationServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)

@@ -14,8 +14,11 @@ from graph.import_jobs import ImportJobRecord, SyncState
 from graph.webhook_inbox import InboxEvent, WebhookHealth
 from integrations.v1 import integration_service_pb2 as pb
 from server import settings_codec
+from server.errors import InvalidArgument
+from server.field_mappings import FieldListing
 from server.gallery import IntegrationView
 from server.integrations.base import ConnectionCheck
+from server.integrations.field_map import FieldRule, FieldType
 
 _STATUS = {
     "UNKNOWN": pb.CONNECTION_STATUS_UNKNOWN,
@@ -107,7 +110,50 @@ def import_job(job: ImportJobRecord) -> pb.ImportJob:
         error=job.error,
         phase=job.phase,
     )
+    message.kind = pb.ImportJobKind.Value(f"IMPORT_JOB_KIND_{job.kind}")
     _set_times(message, {"create_time": job.created_at, "start_time": job.started_at, "finish_time": job.finished_at})
+    return message
+
+
+def _field_type(kind: FieldType) -> pb.FieldType.ValueType:
+    return pb.FIELD_TYPE_UNSPECIFIED if kind is FieldType.NATURAL else pb.FieldType.Value(f"FIELD_TYPE_{kind.value}")
+
+
+def field_rule(path: str, mapping: pb.FieldMapping) -> tuple[str, FieldRule]:
+    """A requested mapping entry; the field id and property are checked by the service."""
+    if mapping.type not in pb.FieldType.values():
+        raise InvalidArgument(f"{path}.type", f"unknown field type {mapping.type}")
+    name = pb.FieldType.Name(mapping.type).removeprefix("FIELD_TYPE_")
+    kind = FieldType.NATURAL if name == "UNSPECIFIED" else FieldType(name)
+    return mapping.field_id, FieldRule(mapping.property, kind, mapping.skip)
+
+
+def custom_fields(listing: FieldListing) -> pb.ListCustomFieldsResponse:
+    message = pb.ListCustomFieldsResponse(
+        fields=[
+            pb.CustomField(
+                id=field.info.id,
+                name=field.info.name,
+                provider_type=field.info.provider_type,
+                kind=field.info.kind,
+                default_property=field.info.default_property,
+                natural_type=_field_type(field.info.natural_type),
+                mapping=pb.FieldMapping(
+                    field_id=field.info.id,
+                    property=field.rule.property,
+                    type=_field_type(field.rule.type),
+                    skip=field.rule.skip,
+                ),
+            )
+            for field in listing.fields
+        ],
+        stale_mappings=[
+            pb.FieldMapping(field_id=field_id, property=rule.property, type=_field_type(rule.type), skip=rule.skip)
+            for field_id, rule in sorted(listing.stale.items())
+        ],
+    )
+    if listing.remap_job is not None:
+        message.remap_job.CopyFrom(import_job(listing.remap_job))
     return message
 
 

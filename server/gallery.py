@@ -19,7 +19,13 @@ from typing import Any
 
 from google.protobuf import field_mask_pb2
 
-from graph.integration_store import ConcurrentUpdateError, IntegrationKey, IntegrationRecord, IntegrationStore
+from graph.integration_store import (
+    ConcurrentUpdateError,
+    FieldMappingRow,
+    IntegrationKey,
+    IntegrationRecord,
+    IntegrationStore,
+)
 from graph.projects import ProjectOfAnotherOrg
 from graph.refresh_leases import RefreshLeases
 from integrations.v1 import integration_service_pb2 as pb
@@ -28,6 +34,7 @@ from server.crypto import DecryptionError, KeyRing
 from server.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from server.integrations.base import AnyIntegration, ConnectionCheck, Outcome
 from server.integrations.credentials import OAuthTokens
+from server.integrations.field_map import from_rows as field_map
 from server.integrations.oauth import GrantRevoked
 from server.integrations.rate_budget import SharedBudget
 from server.integrations.registry import IntegrationRegistry
@@ -128,7 +135,21 @@ class Gallery:
         async def refresh(stale: OAuthTokens) -> OAuthTokens:
             return await self.refresh_tokens(key, stale)
 
-        return replace(settings, refresh=refresh, rate_budget=self._budgets)
+        return replace(settings, refresh=refresh, rate_budget=self._budgets, fields=field_map(record.field_mappings))
+
+    async def save_field_mappings(self, key: IntegrationKey, rows: tuple[FieldMappingRow, ...]) -> IntegrationView:
+        """Store the project's custom-field mapping (validated by the caller); settings stay as they are."""
+        plugin = self._plugin(key.name)
+        for _ in range(_SAVE_ATTEMPTS):
+            record = await self._store.get(key)
+            if record is None or not record.configured:
+                raise FailedPrecondition(f"configure {plugin.display_name} first", reason="NOT_CONFIGURED")
+            try:
+                saved = await self._store.save(record.with_changes(field_mappings=rows))
+            except ConcurrentUpdateError:
+                continue
+            return IntegrationView(plugin, key, saved, self._opened(saved))
+        raise Aborted("the integration kept changing; try again", reason="CONCURRENT_UPDATE")
 
     async def keep_tokens(self, key: IntegrationKey, tokens: OAuthTokens) -> bool:
         """Seal a refreshed OAuth token set in place of the stored one (the refresh token may be

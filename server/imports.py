@@ -15,9 +15,18 @@ import uuid
 
 import neo4j
 
-from graph.import_jobs import ImportJobRecord, ImportJobStore, LeaseLost, Progress, RequestIdReused, SyncState
+from graph.import_jobs import (
+    FIELD_REMAP,
+    ImportJobRecord,
+    ImportJobStore,
+    LeaseLost,
+    Progress,
+    RequestIdReused,
+    SyncState,
+)
 from graph.writer import GraphWriter
 from server.errors import FailedPrecondition, InvalidArgument, ServiceError
+from server.field_remap import remap_fields
 from server.gallery import Gallery
 from server.integrations.base import ImportCancelled, ImportContext, ImportFailure, Outcome
 from server.integrations.oauth import GrantRevoked
@@ -79,6 +88,21 @@ class ImportRunner(LeasedRuns):
         if created:
             logger.info("import %s queued for %s/%s/%s", job.id, org_id, project_id, name)
             self._launch(job.id)
+        elif job.kind == FIELD_REMAP:
+            raise FailedPrecondition(
+                f"a re-map of the custom fields ({job.id}) is running; import when it has ended", reason="JOB_RUNNING"
+            )
+        return job
+
+    async def start_remap(self, org_id: str, project_id: str, name: str) -> ImportJobRecord | None:
+        """Queue a re-map of the custom fields already imported; None when another job of the
+        integration (an import, a re-map) got in first: the caller checked there was none."""
+        job, created = await self.jobs.create(org_id, project_id, name, kind=FIELD_REMAP)
+        if not created:
+            logger.warning("field re-map of %s/%s/%s not queued: job %s runs", org_id, project_id, name, job.id)
+            return None
+        logger.info("field re-map %s queued for %s/%s/%s", job.id, org_id, project_id, name)
+        self._launch(job.id)
         return job
 
     async def _for_request(self, org_id: str, project_id: str, name: str, request_id: str) -> ImportJobRecord | None:
@@ -153,6 +177,11 @@ class ImportRunner(LeasedRuns):
                 if cancel:
                     raise ImportCancelled
 
+            if job.kind == FIELD_REMAP:
+                counters = await remap_fields(view.plugin, view.settings, writer, job, report)
+                await self.jobs.finish(job.id, self.owner, "SUCCEEDED")
+                logger.info("field re-map %s succeeded: %s", job.id, counters)
+                return
             context = ImportContext(job, view.settings, writer, report, await self.jobs.seen(job.id))
             outcome = await view.plugin.run_import(context)
         except ImportCancelled:
@@ -173,7 +202,8 @@ class ImportRunner(LeasedRuns):
                 logger.exception("import %s crashed", job.id)
                 message = f"internal error ({type(exc).__name__}); see server logs"
             await self.jobs.finish(job.id, self.owner, "FAILED", message)
-            await self.jobs.record_sync_error(job.org_id, job.project_id, job.integration, message)
+            if job.kind != FIELD_REMAP:  # a re-map reads no third party: the sync is not in error
+                await self.jobs.record_sync_error(job.org_id, job.project_id, job.integration, message)
             logger.warning("import %s failed: %s", job.id, message)
             return
         await self.jobs.save_sync_state(

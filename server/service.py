@@ -27,6 +27,7 @@ from server.auth import Grant, Scope, TokenRegistry
 from server.authorization import Authorizations
 from server.data_deletions import DataDeletions
 from server.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, internal_status, to_grpc_status
+from server.field_mappings import FieldMappings
 from server.gallery import Gallery, IntegrationView
 from server.imports import ImportRunner
 from server.live_sync import LiveSync
@@ -124,7 +125,9 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
         deletions: DataDeletions,
         analytics: Analytics,
         rotation: SecretRotation,
+        field_mappings: FieldMappings,
     ) -> None:
+        self.field_mappings = field_mappings
         self.rotation = rotation
         self.analytics = analytics
         self.gallery = gallery
@@ -454,6 +457,35 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
             "old_secret_expire_time": done.old_secret_expire_time.isoformat(),
         }
         await self._audit(request, name, "webhook.regenerate_secret", details)
+        return response
+
+    # ------------------------------------------------------------ custom fields
+
+    @rpc(Scope.READ)
+    async def ListCustomFields(
+        self, request: pb.ListCustomFieldsRequest, context: Context
+    ) -> pb.ListCustomFieldsResponse:
+        listing = await self.field_mappings.listing(
+            request.org_id, request.project_id, require_name("name", request.name)
+        )
+        return convert.custom_fields(listing)
+
+    @rpc(Scope.WRITE)
+    async def UpdateFieldMappings(
+        self, request: pb.UpdateFieldMappingsRequest, context: Context
+    ) -> pb.UpdateFieldMappingsResponse:
+        name = require_name("name", request.name)
+        requested = [convert.field_rule(f"mappings[{i}]", m) for i, m in enumerate(request.mappings)]
+        done = await self.field_mappings.update(request.org_id, request.project_id, name, requested)
+        listed = convert.custom_fields(done.listing)
+        response = pb.UpdateFieldMappingsResponse(fields=listed.fields)
+        if done.remap_job is not None:
+            response.remap_job.CopyFrom(convert.import_job(done.remap_job))
+        details = {
+            "rules": str(sum(1 for m in listed.fields if m.mapping.property != m.default_property or m.mapping.skip)),
+            "remap_job": done.remap_job.id if done.remap_job is not None else "",
+        }
+        await self._audit(request, name, "field_mappings.update", details)
         return response
 
     # ------------------------------------------------------------ audit

@@ -82,6 +82,23 @@ AUTH_METHOD_OAUTH: AuthMethod.ValueType  # 2
 """An OAuth 2.0 access token."""
 Global___AuthMethod: _TypeAlias = AuthMethod  # noqa: Y015
 
+class _ImportJobKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ImportJobKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ImportJobKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    IMPORT_JOB_KIND_UNSPECIFIED: _ImportJobKind.ValueType  # 0
+    IMPORT_JOB_KIND_IMPORT: _ImportJobKind.ValueType  # 1
+    IMPORT_JOB_KIND_FIELD_REMAP: _ImportJobKind.ValueType  # 2
+
+class ImportJobKind(_ImportJobKind, metaclass=_ImportJobKindEnumTypeWrapper): ...
+
+IMPORT_JOB_KIND_UNSPECIFIED: ImportJobKind.ValueType  # 0
+IMPORT_JOB_KIND_IMPORT: ImportJobKind.ValueType  # 1
+IMPORT_JOB_KIND_FIELD_REMAP: ImportJobKind.ValueType  # 2
+Global___ImportJobKind: _TypeAlias = ImportJobKind  # noqa: Y015
+
 class _ImportJobState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -178,6 +195,37 @@ DATA_DELETION_STATE_SUCCEEDED: DataDeletionState.ValueType  # 2
 DATA_DELETION_STATE_CANCELLED: DataDeletionState.ValueType  # 3
 DATA_DELETION_STATE_FAILED: DataDeletionState.ValueType  # 4
 Global___DataDeletionState: _TypeAlias = DataDeletionState  # noqa: Y015
+
+class _FieldType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _FieldTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FieldType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FIELD_TYPE_UNSPECIFIED: _FieldType.ValueType  # 0
+    """The field's natural type (as the integration reads it)."""
+    FIELD_TYPE_STRING: _FieldType.ValueType  # 1
+    FIELD_TYPE_NUMBER: _FieldType.ValueType  # 2
+    FIELD_TYPE_BOOLEAN: _FieldType.ValueType  # 3
+    FIELD_TYPE_DATETIME: _FieldType.ValueType  # 4
+    """A date and time (Neo4j DATETIME)."""
+    FIELD_TYPE_STRING_LIST: _FieldType.ValueType  # 5
+
+class FieldType(_FieldType, metaclass=_FieldTypeEnumTypeWrapper):
+    """---------------------------------------------------------------- custom-field mapping
+
+    The type a custom field's values take in the graph.
+    """
+
+FIELD_TYPE_UNSPECIFIED: FieldType.ValueType  # 0
+"""The field's natural type (as the integration reads it)."""
+FIELD_TYPE_STRING: FieldType.ValueType  # 1
+FIELD_TYPE_NUMBER: FieldType.ValueType  # 2
+FIELD_TYPE_BOOLEAN: FieldType.ValueType  # 3
+FIELD_TYPE_DATETIME: FieldType.ValueType  # 4
+"""A date and time (Neo4j DATETIME)."""
+FIELD_TYPE_STRING_LIST: FieldType.ValueType  # 5
+Global___FieldType: _TypeAlias = FieldType  # noqa: Y015
 
 @_typing.final
 class Integration(_message.Message):
@@ -940,6 +988,7 @@ class ImportJob(_message.Message):
     FINISH_TIME_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
     PHASE_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     org_id: _builtins.str
     project_id: _builtins.str
@@ -951,6 +1000,8 @@ class ImportJob(_message.Message):
     error: _builtins.str
     phase: _builtins.str
     """Human-readable stage, e.g. "fetching tasks of workspace 9012"."""
+    kind: Global___ImportJobKind.ValueType
+    """An import from the third party, or a re-map of the nodes already imported (no third-party call)."""
     @_builtins.property
     def counters(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
         """Items seen, by kind ("workspace", "space", "folder", "list", "task", "person", "tag"); what was
@@ -981,10 +1032,11 @@ class ImportJob(_message.Message):
         finish_time: _timestamp_pb2.Timestamp | None = ...,
         error: _builtins.str = ...,
         phase: _builtins.str = ...,
+        kind: Global___ImportJobKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "finish_time", b"finish_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_calls", b"api_calls", "counters", b"counters", "create_time", b"create_time", "error", b"error", "finish_time", b"finish_time", "id", b"id", "integration", b"integration", "org_id", b"org_id", "pages", b"pages", "phase", b"phase", "project_id", b"project_id", "rate_limit_waits", b"rate_limit_waits", "start_time", b"start_time", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_calls", b"api_calls", "counters", b"counters", "create_time", b"create_time", "error", b"error", "finish_time", b"finish_time", "id", b"id", "integration", b"integration", "kind", b"kind", "org_id", b"org_id", "pages", b"pages", "phase", b"phase", "project_id", b"project_id", "rate_limit_waits", b"rate_limit_waits", "start_time", b"start_time", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2117,3 +2169,193 @@ class IntegrationAnalytics(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IntegrationAnalytics: _TypeAlias = IntegrationAnalytics  # noqa: Y015
+
+@_typing.final
+class FieldMapping(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_ID_FIELD_NUMBER: _builtins.int
+    PROPERTY_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    SKIP_FIELD_NUMBER: _builtins.int
+    field_id: _builtins.str
+    """The third party's field id."""
+    property: _builtins.str
+    """The graph property: letters, digits and "_", starting with a letter, at most 64; not one of the
+    kind's own properties. Empty: the default (`cf_<name>`).
+    """
+    type: Global___FieldType.ValueType
+    skip: _builtins.bool
+    """Leave the field out of the graph."""
+    def __init__(
+        self,
+        *,
+        field_id: _builtins.str = ...,
+        property: _builtins.str = ...,
+        type: Global___FieldType.ValueType = ...,
+        skip: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field_id", b"field_id", "property", b"property", "skip", b"skip", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FieldMapping: _TypeAlias = FieldMapping  # noqa: Y015
+
+@_typing.final
+class CustomField(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    PROVIDER_TYPE_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    DEFAULT_PROPERTY_FIELD_NUMBER: _builtins.int
+    NATURAL_TYPE_FIELD_NUMBER: _builtins.int
+    MAPPING_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    name: _builtins.str
+    provider_type: _builtins.str
+    """The third party's own type word, e.g. "drop_down", "number"."""
+    kind: _builtins.str
+    """The node label the field's values land on, e.g. "Task"."""
+    default_property: _builtins.str
+    """The property and type it gets unless mapped."""
+    natural_type: Global___FieldType.ValueType
+    @_builtins.property
+    def mapping(self) -> Global___FieldMapping:
+        """How it is mapped now (property and type filled in: the default when not mapped)."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        provider_type: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        default_property: _builtins.str = ...,
+        natural_type: Global___FieldType.ValueType = ...,
+        mapping: Global___FieldMapping | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["mapping", b"mapping"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_property", b"default_property", "id", b"id", "kind", b"kind", "mapping", b"mapping", "name", b"name", "natural_type", b"natural_type", "provider_type", b"provider_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustomField: _TypeAlias = CustomField  # noqa: Y015
+
+@_typing.final
+class ListCustomFieldsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    project_id: _builtins.str
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "org_id", b"org_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCustomFieldsRequest: _TypeAlias = ListCustomFieldsRequest  # noqa: Y015
+
+@_typing.final
+class ListCustomFieldsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELDS_FIELD_NUMBER: _builtins.int
+    REMAP_JOB_FIELD_NUMBER: _builtins.int
+    STALE_MAPPINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___CustomField]: ...
+    @_builtins.property
+    def remap_job(self) -> Global___ImportJob:
+        """The newest re-map job, if there ever was one."""
+
+    @_builtins.property
+    def stale_mappings(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldMapping]:
+        """Mappings stored for fields the third party no longer lists (kept until the mapping is saved)."""
+
+    def __init__(
+        self,
+        *,
+        fields: _abc.Iterable[Global___CustomField] | None = ...,
+        remap_job: Global___ImportJob | None = ...,
+        stale_mappings: _abc.Iterable[Global___FieldMapping] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["remap_job", b"remap_job"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields", "remap_job", b"remap_job", "stale_mappings", b"stale_mappings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCustomFieldsResponse: _TypeAlias = ListCustomFieldsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateFieldMappingsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    MAPPINGS_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    project_id: _builtins.str
+    name: _builtins.str
+    @_builtins.property
+    def mappings(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldMapping]:
+        """The whole mapping: a field not listed gets the default. At most 500."""
+
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        mappings: _abc.Iterable[Global___FieldMapping] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mappings", b"mappings", "name", b"name", "org_id", b"org_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateFieldMappingsRequest: _TypeAlias = UpdateFieldMappingsRequest  # noqa: Y015
+
+@_typing.final
+class UpdateFieldMappingsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELDS_FIELD_NUMBER: _builtins.int
+    REMAP_JOB_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___CustomField]: ...
+    @_builtins.property
+    def remap_job(self) -> Global___ImportJob:
+        """The background re-map of existing nodes; unset when the mapping did not change."""
+
+    def __init__(
+        self,
+        *,
+        fields: _abc.Iterable[Global___CustomField] | None = ...,
+        remap_job: Global___ImportJob | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["remap_job", b"remap_job"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields", "remap_job", b"remap_job"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateFieldMappingsResponse: _TypeAlias = UpdateFieldMappingsResponse  # noqa: Y015

@@ -154,6 +154,16 @@ class IntegrationServiceStub:
                 request_serializer=integrations_dot_v1_dot_integration__service__pb2.GetIntegrationAnalyticsRequest.SerializeToString,
                 response_deserializer=integrations_dot_v1_dot_integration__service__pb2.IntegrationAnalytics.FromString,
                 _registered_method=True)
+        self.ListCustomFields = channel.unary_unary(
+                '/integrations.v1.IntegrationService/ListCustomFields',
+                request_serializer=integrations_dot_v1_dot_integration__service__pb2.ListCustomFieldsRequest.SerializeToString,
+                response_deserializer=integrations_dot_v1_dot_integration__service__pb2.ListCustomFieldsResponse.FromString,
+                _registered_method=True)
+        self.UpdateFieldMappings = channel.unary_unary(
+                '/integrations.v1.IntegrationService/UpdateFieldMappings',
+                request_serializer=integrations_dot_v1_dot_integration__service__pb2.UpdateFieldMappingsRequest.SerializeToString,
+                response_deserializer=integrations_dot_v1_dot_integration__service__pb2.UpdateFieldMappingsResponse.FromString,
+                _registered_method=True)
 
 
 class IntegrationServiceServicer:
@@ -326,6 +336,23 @@ class IntegrationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCustomFields(self, request, context):
+        """The third party's custom fields (discovered through the integration) with the graph property
+        each becomes: `cf_<name>` in its natural type unless mapped otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateFieldMappings(self, request, context):
+        """Renames, retypes or skips custom fields (the whole mapping, replaced). Nodes already in the
+        graph are re-mapped by a background job (an ImportJob of kind FIELD_REMAP, watched and
+        cancelled like an import); what is written from then on uses the new mapping.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntegrationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -448,6 +475,16 @@ def add_IntegrationServiceServicer_to_server(servicer, server):
                     servicer.GetIntegrationAnalytics,
                     request_deserializer=integrations_dot_v1_dot_integration__service__pb2.GetIntegrationAnalyticsRequest.FromString,
                     response_serializer=integrations_dot_v1_dot_integration__service__pb2.IntegrationAnalytics.SerializeToString,
+            ),
+            'ListCustomFields': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCustomFields,
+                    request_deserializer=integrations_dot_v1_dot_integration__service__pb2.ListCustomFieldsRequest.FromString,
+                    response_serializer=integrations_dot_v1_dot_integration__service__pb2.ListCustomFieldsResponse.SerializeToString,
+            ),
+            'UpdateFieldMappings': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateFieldMappings,
+                    request_deserializer=integrations_dot_v1_dot_integration__service__pb2.UpdateFieldMappingsRequest.FromString,
+                    response_serializer=integrations_dot_v1_dot_integration__service__pb2.UpdateFieldMappingsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1098,6 +1135,60 @@ class IntegrationService:
             '/integrations.v1.IntegrationService/GetIntegrationAnalytics',
             integrations_dot_v1_dot_integration__service__pb2.GetIntegrationAnalyticsRequest.SerializeToString,
             integrations_dot_v1_dot_integration__service__pb2.IntegrationAnalytics.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCustomFields(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/integrations.v1.IntegrationService/ListCustomFields',
+            integrations_dot_v1_dot_integration__service__pb2.ListCustomFieldsRequest.SerializeToString,
+            integrations_dot_v1_dot_integration__service__pb2.ListCustomFieldsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateFieldMappings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/integrations.v1.IntegrationService/UpdateFieldMappings',
+            integrations_dot_v1_dot_integration__service__pb2.UpdateFieldMappingsRequest.SerializeToString,
+            integrations_dot_v1_dot_integration__service__pb2.UpdateFieldMappingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

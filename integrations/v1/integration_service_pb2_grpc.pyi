@@ -86,6 +86,15 @@ class IntegrationServiceStub:
     """Per-day figures of one integration over a time window, aggregated on the server: imports,
     objects written, API calls and rate-limit waits, webhook events and their latency.
     """
+    ListCustomFields: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.ListCustomFieldsRequest, _integration_service_pb2.ListCustomFieldsResponse]
+    """The third party's custom fields (discovered through the integration) with the graph property
+    each becomes: `cf_<name>` in its natural type unless mapped otherwise.
+    """
+    UpdateFieldMappings: _grpc.UnaryUnaryMultiCallable[_integration_service_pb2.UpdateFieldMappingsRequest, _integration_service_pb2.UpdateFieldMappingsResponse]
+    """Renames, retypes or skips custom fields (the whole mapping, replaced). Nodes already in the
+    graph are re-mapped by a background job (an ImportJob of kind FIELD_REMAP, watched and
+    cancelled like an import); what is written from then on uses the new mapping.
+    """
 
 @_typing.type_check_only
 class IntegrationServiceAsyncStub(IntegrationServiceStub):
@@ -141,6 +150,15 @@ class IntegrationServiceAsyncStub(IntegrationServiceStub):
     GetIntegrationAnalytics: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.GetIntegrationAnalyticsRequest, _integration_service_pb2.IntegrationAnalytics]  # type: ignore[assignment]
     """Per-day figures of one integration over a time window, aggregated on the server: imports,
     objects written, API calls and rate-limit waits, webhook events and their latency.
+    """
+    ListCustomFields: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.ListCustomFieldsRequest, _integration_service_pb2.ListCustomFieldsResponse]  # type: ignore[assignment]
+    """The third party's custom fields (discovered through the integration) with the graph property
+    each becomes: `cf_<name>` in its natural type unless mapped otherwise.
+    """
+    UpdateFieldMappings: _aio.UnaryUnaryMultiCallable[_integration_service_pb2.UpdateFieldMappingsRequest, _integration_service_pb2.UpdateFieldMappingsResponse]  # type: ignore[assignment]
+    """Renames, retypes or skips custom fields (the whole mapping, replaced). Nodes already in the
+    graph are re-mapped by a background job (an ImportJob of kind FIELD_REMAP, watched and
+    cancelled like an import); what is written from then on uses the new mapping.
     """
 
 class IntegrationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -338,6 +356,27 @@ class IntegrationServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_integration_service_pb2.IntegrationAnalytics, _abc.Awaitable[_integration_service_pb2.IntegrationAnalytics]]:
         """Per-day figures of one integration over a time window, aggregated on the server: imports,
         objects written, API calls and rate-limit waits, webhook events and their latency.
+        """
+
+    @_abc_1.abstractmethod
+    def ListCustomFields(
+        self,
+        request: _integration_service_pb2.ListCustomFieldsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_service_pb2.ListCustomFieldsResponse, _abc.Awaitable[_integration_service_pb2.ListCustomFieldsResponse]]:
+        """The third party's custom fields (discovered through the integration) with the graph property
+        each becomes: `cf_<name>` in its natural type unless mapped otherwise.
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateFieldMappings(
+        self,
+        request: _integration_service_pb2.UpdateFieldMappingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_integration_service_pb2.UpdateFieldMappingsResponse, _abc.Awaitable[_integration_service_pb2.UpdateFieldMappingsResponse]]:
+        """Renames, retypes or skips custom fields (the whole mapping, replaced). Nodes already in the
+        graph are re-mapped by a background job (an ImportJob of kind FIELD_REMAP, watched and
+        cancelled like an import); what is written from then on uses the new mapping.
         """
 
 def add_IntegrationServiceServicer_to_server(servicer: IntegrationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

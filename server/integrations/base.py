@@ -5,6 +5,8 @@ A plugin is one package under ``server/integrations/<name>/`` plus one registry 
 - its **settings**: typed options (``OptionsT``) it parses from, and dumps to, plain JSON-like data
   (the wire's ``settings.options`` Struct, and the sealed blob), plus the rules for its credentials;
 - its **import** (get -> transform -> load -> cleanup), run by ``server/imports.py``;
+- its **custom fields**, if it has any: discovered for the mapping page, mapped as the project says
+  (``settings.fields``) when it transforms a record, and re-mapped on the nodes already written;
 - its **live sync** (register / status / re-activate / delete webhooks, give one a new secret, repair
   a gap), run by ``server/live_sync.py`` and ``server/secret_rotation.py``;
 - its **webhooks**: which signing scheme the gateway checks, how a delivery reads (routing and
@@ -29,6 +31,7 @@ from graph.schema import GraphSchema
 from graph.writer import GraphWriter
 from server.errors import FailedPrecondition
 from server.integrations.credentials import AuthMethod, Credentials, OAuthAuth, OAuthTokens
+from server.integrations.field_map import CustomFieldInfo, FieldMap
 from server.integrations.oauth import OAuthProvider
 from server.integrations.settings import IntegrationSettings, WebhookTarget
 
@@ -243,6 +246,23 @@ class Integration(abc.ABC, Generic[OptionsT]):
     async def run_import(self, context: ImportContext[OptionsT]) -> ImportOutcome:
         """Fetch everything and write it through ``context.writer``, checkpointing every page."""
         raise NotImplementedError(f"{self.display_name} does not import data")
+
+    # -- custom fields (mapped to properties as the project says: ``settings.fields``) -------------
+
+    supports_field_mapping: ClassVar[bool] = False
+    # The kinds whose nodes carry custom-field properties (what a re-map reads through).
+    field_kinds: ClassVar[tuple[str, ...]] = ()
+    # Properties a custom field may not be mapped to: the kinds' own (a name, a status, ...).
+    reserved_properties: ClassVar[frozenset[str]] = frozenset()
+
+    async def custom_fields(self, settings: IntegrationSettings[OptionsT]) -> list[CustomFieldInfo]:
+        """The third party's custom fields the selected containers can hold, and their defaults."""
+        raise NotImplementedError(f"{self.display_name} has no custom fields to map")
+
+    def remap_node(self, label: str, props: Mapping[str, Any], mapping: FieldMap) -> dict[str, Any] | None:
+        """A node's whole property map with its custom fields mapped by ``mapping``, from what the
+        node keeps of them (no third-party call); None when it has none or nothing changes."""
+        return None
 
     # -- live sync (webhooks registered with the third party) -------------------------------------
 

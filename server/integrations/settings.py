@@ -12,6 +12,7 @@ from typing import Generic, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from server.integrations.credentials import Credentials, Refresher
+from server.integrations.field_map import FieldMap
 from server.integrations.rate_budget import SharedBudget
 
 OptionsT = TypeVar("OptionsT")
@@ -28,6 +29,9 @@ class IntegrationSettings(Generic[OptionsT]):
     credentials: Credentials = field(repr=False)
     options: OptionsT
     sync: SyncPolicy = SyncPolicy()
+    # How the project maps the third party's custom fields (kept beside the sealed settings, not in
+    # them: nothing secret; set by the gallery when it opens the stored settings).
+    fields: FieldMap = field(default_factory=FieldMap)
     # How a stale OAuth token set of this project becomes a fresh one: set by the gallery when it
     # opens stored settings (one replica refreshes, the new set is sealed before it is used; the
     # others wait for it). ``OAuthAuth`` calls it. Not part of the settings' value.

@@ -204,4 +204,13 @@ class ClickUpClient:
         return parse_teams(await self.get("/team"))
 
 
-__all__ = ["DEFAULT_BASE_URL", "ClickUpClient", "ClickUpHTTPError", "clickup_auth"]
+def items_of(body: Any, key: str, path: str) -> list[dict[str, Any]]:
+    """The objects of a listing's ``key`` (hierarchy listings are not paged); a body without the list
+    is ClickUp answering something else, not an empty listing."""
+    items = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise ClickUpResponseError(f"ClickUp's answer to GET {path} has no '{key}' list")
+    return [item for item in items if isinstance(item, dict)]
+
+
+__all__ = ["DEFAULT_BASE_URL", "ClickUpClient", "ClickUpHTTPError", "clickup_auth", "items_of"]

@@ -29,7 +29,7 @@ from graph.import_jobs import Progress
 from graph.rows import Rows
 from server.integrations.base import ImportContext, ImportOutcome
 from server.integrations.clickup import transform
-from server.integrations.clickup.client import ClickUpClient
+from server.integrations.clickup.client import ClickUpClient, items_of
 from server.integrations.clickup.errors import ClickUpResponseError
 from server.integrations.clickup.options import ClickUpOptions
 from server.integrations.import_log import ImportLog
@@ -44,13 +44,6 @@ CREATED_AFTER = "created_after"  # checkpoint key: the task pages' cursor (ms), 
 
 class ImportFailed(RuntimeError):
     """The import cannot go on (e.g. a selected workspace is not visible); the job fails with this."""
-
-
-def _items(body: Any, key: str, path: str) -> list[dict[str, Any]]:
-    items = body.get(key) if isinstance(body, dict) else None
-    if not isinstance(items, list):
-        raise ClickUpResponseError(f"ClickUp's answer to GET {path} has no '{key}' list")
-    return [item for item in items if isinstance(item, dict)]
 
 
 def _created_after(checkpoint: dict[str, Any]) -> int | None:
@@ -93,7 +86,7 @@ async def fetch_comments(client: ClickUpClient, task_id: str, team_id: str) -> R
     path = f"/task/{task_id}/comment"
     params: dict[str, Any] = {}
     while True:
-        comments = _items(await client.get(path, params), "comments", path)
+        comments = items_of(await client.get(path, params), "comments", path)
         for item in comments:
             rows.extend(transform.comment(item, task_id, team_id))
         if len(comments) < COMMENT_PAGE_SIZE:
@@ -135,7 +128,7 @@ class ClickUpImport:
 
     async def run(self) -> ImportOutcome:
         checkpoint = self._ctx.job.checkpoint
-        teams = _items(await self._get("/team"), "teams", "/team")
+        teams = items_of(await self._get("/team"), "teams", "/team")
         wanted = list(self._ctx.settings.options.workspace_ids)
         visible = {str(t.get("id")) for t in teams}
         missing = [w for w in wanted if w not in visible]
@@ -161,25 +154,25 @@ class ClickUpImport:
         rows = transform.workspace(team)
         for archived in (False, True):
             path = f"/team/{team_id}/space"
-            for space in _items(await self._get(path, {"archived": archived}), "spaces", path):
+            for space in items_of(await self._get(path, {"archived": archived}), "spaces", path):
                 space_id = str(space.get("id"))
                 rows.extend(transform.space(space, team_id))
                 for folder_archived in (False, True):
                     folder_path = f"/space/{space_id}/folder"
                     body = await self._get(folder_path, {"archived": folder_archived})
-                    for folder in _items(body, "folders", folder_path):
+                    for folder in items_of(body, "folders", folder_path):
                         folder_id = str(folder.get("id"))
                         rows.extend(transform.folder(folder, team_id, space_id))
                         for item in folder.get("lists") or []:
                             if isinstance(item, dict):
                                 rows.extend(transform.task_list(item, team_id, space_id, folder_id))
                         archived_lists = f"/folder/{folder_id}/list"
-                        for item in _items(
+                        for item in items_of(
                             await self._get(archived_lists, {"archived": True}), "lists", archived_lists
                         ):
                             rows.extend(transform.task_list(item, team_id, space_id, folder_id))
                     list_path = f"/space/{space_id}/list"
-                    for item in _items(await self._get(list_path, {"archived": folder_archived}), "lists", list_path):
+                    for item in items_of(await self._get(list_path, {"archived": folder_archived}), "lists", list_path):
                         rows.extend(transform.task_list(item, team_id, space_id, None))
         await self._commit(
             rows, f"hierarchy of workspace {team_id}", {"team": index, "stage": "tasks", "archived": False, "page": 0}
@@ -210,14 +203,14 @@ class ClickUpImport:
                 if after is not None:
                     params["date_created_gt"] = after
                 body = await self._get(path, params)
-                tasks = _items(body, "tasks", path)
+                tasks = items_of(body, "tasks", path)
                 rows = Rows()
                 for item in tasks:
                     task_id = str(item.get("id"))
                     if task_id in self._log.seen.get("Task", set()):
                         self._log.counters["duplicates_skipped"] += 1
                         continue
-                    task_rows = transform.task(item, team_id)
+                    task_rows = transform.task(item, team_id, self._ctx.settings.fields)
                     rows.extend(task_rows)
                     for node in task_rows.nodes:
                         if node.label == "Task" and node.source_updated_at is not None:

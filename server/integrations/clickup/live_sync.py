@@ -25,6 +25,7 @@ from server.integrations.clickup.errors import (
     ClickUpWebhookExists,
 )
 from server.integrations.clickup.importer import fetch_comments
+from server.integrations.field_map import FieldMap
 
 KINDS = {"task": "Task", "list": "List", "folder": "Folder", "space": "Space"}
 MAX_SUBTASK_DEPTH = 7  # ClickUp nests subtasks at most this deep
@@ -46,6 +47,7 @@ async def apply_event(
     workspace_id: str,
     include_comments: bool,
     run_id: str,
+    mapping: FieldMap = transform.NO_MAPPING,
 ) -> str:
     kind = kind_of(event)
     if kind is None or not object_id:
@@ -69,12 +71,12 @@ async def apply_event(
         body = {}
     rows = Rows()
     if label == "Task":
-        rows.extend(transform.task(body, workspace_id))
+        rows.extend(transform.task(body, workspace_id, mapping))
         children = [sub for sub in body.get("subtasks") or [] if isinstance(sub, dict)]
         for sub in children:
-            rows.extend(transform.task(sub, workspace_id))
+            rows.extend(transform.task(sub, workspace_id, mapping))
         if event == "taskMoved":
-            rows.extend(await _deeper_subtasks(client, children, workspace_id))
+            rows.extend(await _deeper_subtasks(client, children, workspace_id, mapping))
         if include_comments:
             rows.extend(await fetch_comments(client, object_id, workspace_id))
     elif label == "List":
@@ -94,7 +96,9 @@ async def apply_event(
     return "written"
 
 
-async def _deeper_subtasks(client: ClickUpClient, children: list[dict[str, Any]], workspace_id: str) -> Rows:
+async def _deeper_subtasks(
+    client: ClickUpClient, children: list[dict[str, Any]], workspace_id: str, mapping: FieldMap
+) -> Rows:
     """The subtasks below the direct ones, level by level. A moved task takes its whole subtree to the
     new list, but ClickUp sends ``taskMoved`` for that task alone and its answer lists only its direct
     subtasks: without this, the deeper ones would stay in the old list until the next full import."""
@@ -109,7 +113,7 @@ async def _deeper_subtasks(client: ClickUpClient, children: list[dict[str, Any]]
                 continue  # deleted meanwhile: its own event removes it
             for sub in (body.get("subtasks") if isinstance(body, dict) else None) or []:
                 if isinstance(sub, dict) and sub.get("id"):
-                    rows.extend(transform.task(sub, workspace_id))
+                    rows.extend(transform.task(sub, workspace_id, mapping))
                     below.append(str(sub["id"]))
         if not below:
             break
@@ -240,7 +244,12 @@ async def delete_webhook(client: ClickUpClient, webhook_id: str) -> None:
 
 
 async def repair_gap(
-    client: ClickUpClient, writer: GraphWriter, workspace_id: str, since_ms: int, run_id: str
+    client: ClickUpClient,
+    writer: GraphWriter,
+    workspace_id: str,
+    since_ms: int,
+    run_id: str,
+    mapping: FieldMap = transform.NO_MAPPING,
 ) -> tuple[int, int | None]:
     """Re-read every task changed after ``since_ms`` (callers subtract an overlap) through the writer."""
     seen = 0
@@ -263,7 +272,7 @@ async def repair_gap(
             tasks = [t for t in (body.get("tasks") if isinstance(body, dict) else None) or [] if isinstance(t, dict)]
             rows = Rows()
             for item in tasks:
-                rows.extend(transform.task(item, workspace_id))
+                rows.extend(transform.task(item, workspace_id, mapping))
                 updated = item.get("date_updated")
                 if isinstance(updated, str | int) and str(updated).isdigit():
                     newest = max(newest or 0, int(updated))

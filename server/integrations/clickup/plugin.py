@@ -12,7 +12,7 @@ from typing import Any
 
 from envconfig import Config, duration, integer, url
 from graph.writer import GraphWriter
-from server.errors import InvalidArgument
+from server.errors import FailedPrecondition, InvalidArgument, Unavailable
 from server.integrations.base import (
     AccountInfo,
     ConnectionCheck,
@@ -30,7 +30,7 @@ from server.integrations.base import (
     WebhookState,
     WebhookSubscription,
 )
-from server.integrations.clickup import live_sync
+from server.integrations.clickup import fields, live_sync
 from server.integrations.clickup.client import DEFAULT_BASE_URL, ClickUpClient
 from server.integrations.clickup.errors import (
     ClickUpAuthError,
@@ -46,6 +46,7 @@ from server.integrations.clickup.rate_limit import LimiterPool
 from server.integrations.clickup.schema import SCHEMA
 from server.integrations.clickup.webhooks import parse_delivery
 from server.integrations.credentials import AuthMethod, Credentials, OAuthTokens, rate_key
+from server.integrations.field_map import CustomFieldInfo, FieldMap
 from server.integrations.oauth import GrantRevoked, OAuthApp, OAuthProvider
 from server.integrations.rate_budget import SharedBudget
 from server.integrations.settings import IntegrationSettings, WebhookTarget
@@ -97,6 +98,9 @@ class ClickUpIntegration(Integration[ClickUpOptions]):
     webhook_scheme = "hex-hmac-body-id"
     supports_import = True
     supports_live_sync = True
+    supports_field_mapping = True
+    field_kinds = (fields.KIND,)
+    reserved_properties = fields.RESERVED
 
     def __init__(self, settings: ClickUpSettings) -> None:
         self._settings = settings
@@ -172,6 +176,7 @@ class ClickUpIntegration(Integration[ClickUpOptions]):
                 event.container_id,
                 settings.options.include_comments,
                 run_id,
+                settings.fields,
             )
 
     # -- live sync
@@ -209,9 +214,25 @@ class ClickUpIntegration(Integration[ClickUpOptions]):
     ) -> GapRepair:
         async with self._client_for(settings) as client:
             count, newest = await live_sync.repair_gap(
-                client, writer, container_id, int(since.timestamp() * 1000), run_id
+                client, writer, container_id, int(since.timestamp() * 1000), run_id, settings.fields
             )
         return GapRepair(count, datetime.fromtimestamp(newest / 1000, UTC) if newest is not None else None)
+
+    # -- custom fields
+
+    async def custom_fields(self, settings: Settings) -> list[CustomFieldInfo]:
+        async with self._client_for(settings) as client:
+            try:
+                return await fields.discover(client, list(settings.options.workspace_ids))
+            except ClickUpAuthError as exc:
+                raise FailedPrecondition(
+                    f"ClickUp rejected the credentials ({exc.ecode or exc.status})", reason="AUTH_FAILED"
+                ) from exc
+            except ClickUpError as exc:
+                raise Unavailable(f"ClickUp could not list the custom fields: {exc}", reason="PROVIDER_ERROR") from exc
+
+    def remap_node(self, label: str, props: Mapping[str, Any], mapping: FieldMap) -> dict[str, Any] | None:
+        return fields.remap(label, props, mapping)
 
     # -- import
 

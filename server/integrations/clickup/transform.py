@@ -18,6 +18,9 @@ from typing import Any
 
 from graph.rows import EdgeRow, NodeRow, Rows
 from server.integrations import provider_values as values
+from server.integrations.field_map import FIELD_PROPS, FieldMap, FieldType, Uncoercible, coerce
+
+NO_MAPPING = FieldMap()
 
 KNOWN_TASK_KEYS = frozenset(
     {
@@ -218,40 +221,89 @@ def task_list(item: dict[str, Any], team_id: str, space_id: str, folder_id: str 
 # ---------------------------------------------------------------- tasks
 
 
-def _custom_fields(fields: list[Any], issues: Counter[str]) -> dict[str, Any]:
+# The type each ClickUp field type is read as (what it becomes unmapped).
+NATURAL_TYPES: dict[str, FieldType] = {
+    "drop_down": FieldType.STRING,
+    "labels": FieldType.STRING_LIST,
+    "number": FieldType.NUMBER,
+    "currency": FieldType.NUMBER,
+    "emoji": FieldType.NUMBER,
+    "checkbox": FieldType.BOOLEAN,
+    "date": FieldType.DATETIME,
+    "text": FieldType.STRING,
+    "short_text": FieldType.STRING,
+    "email": FieldType.STRING,
+    "url": FieldType.STRING,
+    "phone": FieldType.STRING,
+    "users": FieldType.STRING_LIST,
+    "tasks": FieldType.STRING_LIST,
+}
+
+
+def natural_type(kind: Any) -> FieldType:
+    return NATURAL_TYPES.get(str(kind), FieldType.STRING)  # anything else: its JSON text
+
+
+def default_property(field_id: str, name: str) -> str:
+    """``cf_<slug of the name>``: fields of one name (one per space, say) share it."""
+    return "cf_" + _slug(name or field_id or "field")
+
+
+def default_properties(fields: list[tuple[str, str]]) -> dict[str, str]:
+    """The default property per (id, name) of one task's fields; a repeated one gets the id's head."""
+    names: dict[str, str] = {}
+    for field_id, name in fields:
+        prop = default_property(field_id, name)
+        if prop in names.values():
+            prop = f"{prop}_{field_id[:8]}"
+        names[field_id] = prop
+    return names
+
+
+def _natural_value(raw: dict[str, Any], issues: Counter[str]) -> Any:
+    kind, value = raw.get("type"), raw["value"]
+    options = values.items(values.obj(raw.get("type_config"), issues, "type_config").get("options"))
+    if kind == "drop_down":
+        match = next(
+            (o for o in options if isinstance(o, dict) and (o.get("orderindex") == value or o.get("id") == value)),
+            None,
+        )
+        return (match.get("name") or match.get("label")) if match else None
+    if kind == "labels":
+        names = {o.get("id"): o.get("label") or o.get("name") for o in options if isinstance(o, dict)}
+        return [names.get(v, str(v)) for v in values.items(value)]
+    if kind in ("number", "currency", "emoji"):
+        return values.number(value, issues)
+    if kind == "checkbox":
+        return value if isinstance(value, bool) else str(value).lower() == "true"
+    if kind == "date":
+        return when(value, issues)
+    if kind in ("text", "short_text", "email", "url", "phone"):
+        return str(value)
+    if kind in ("users", "tasks"):
+        return [str(v.get("id")) if isinstance(v, dict) else str(v) for v in values.items(value)]
+    return json.dumps(value, sort_keys=True)
+
+
+def custom_field_props(fields: list[Any], issues: Counter[str], mapping: FieldMap) -> dict[str, Any]:
+    """The task's custom-field properties under the project's mapping, and their names in
+    ``customFieldProps`` (what a later re-map removes before it writes the new ones)."""
+    valued = [raw for raw in fields if isinstance(raw, dict) and raw.get("value") is not None]
+    defaults = default_properties([(str(raw.get("id") or ""), str(raw.get("name") or "")) for raw in valued])
     props: dict[str, Any] = {}
-    for raw in fields:
-        if not isinstance(raw, dict) or "value" not in raw or raw.get("value") is None:
+    for raw in valued:
+        field_id = str(raw.get("id") or "")
+        rule = mapping.rule(field_id)
+        if rule.skip:
             continue
-        kind, value = raw.get("type"), raw["value"]
-        options = values.items(values.obj(raw.get("type_config"), issues, "type_config").get("options"))
-        typed: Any
-        if kind == "drop_down":
-            match = next(
-                (o for o in options if isinstance(o, dict) and (o.get("orderindex") == value or o.get("id") == value)),
-                None,
-            )
-            typed = (match.get("name") or match.get("label")) if match else None
-        elif kind == "labels":
-            names = {o.get("id"): o.get("label") or o.get("name") for o in options if isinstance(o, dict)}
-            typed = [names.get(v, str(v)) for v in values.items(value)]
-        elif kind in ("number", "currency", "emoji"):
-            typed = values.number(value, issues)
-        elif kind == "checkbox":
-            typed = value if isinstance(value, bool) else str(value).lower() == "true"
-        elif kind == "date":
-            typed = when(value, issues)
-        elif kind in ("text", "short_text", "email", "url", "phone"):
-            typed = str(value)
-        elif kind in ("users", "tasks"):
-            typed = [str(v.get("id")) if isinstance(v, dict) else str(v) for v in values.items(value)]
-        else:
-            typed = json.dumps(value, sort_keys=True)
-        name = "cf_" + _slug(str(raw.get("name") or raw.get("id") or "field"))
-        if name in props:
-            name = f"{name}_{str(raw.get('id'))[:8]}"
-        props[name] = typed
-    return props
+        try:
+            typed = coerce(_natural_value(raw, issues), rule.type)
+        except Uncoercible:
+            issues["uncoercible_custom_fields"] += 1
+            continue
+        if typed is not None:
+            props[rule.property or defaults[field_id]] = typed
+    return {**props, FIELD_PROPS: sorted(props) or None}
 
 
 def _checklists(checklists: list[Any]) -> dict[str, Any]:
@@ -264,8 +316,8 @@ def _checklists(checklists: list[Any]) -> dict[str, Any]:
     }
 
 
-def task(item: dict[str, Any], team_id: str) -> Rows:
-    """One task (or subtask) with the relationships it owns."""
+def task(item: dict[str, Any], team_id: str, mapping: FieldMap = NO_MAPPING) -> Rows:
+    """One task (or subtask) with the relationships it owns; custom fields as ``mapping`` says."""
     rows = Rows()
     issues = rows.issues
     task_id = values.ident(item.get("id"))
@@ -305,7 +357,7 @@ def task(item: dict[str, Any], team_id: str) -> Rows:
         "customFieldsJson": json.dumps(fields, sort_keys=True) if fields else None,
         "extraJson": json.dumps(unknown, sort_keys=True, default=str) if unknown else None,
         **_checklists(values.items(item.get("checklists"))),
-        **_custom_fields(fields, issues),
+        **custom_field_props(fields, issues, mapping),
     }
     rows.nodes.append(NodeRow("Task", task_id, team_id, props, updated))
 
