@@ -64,6 +64,7 @@ class AnalyticsStore:
             """
             MATCH (j:ImportJob {orgId: $org, projectId: $project})
             WHERE j.integration = $name AND j.createdAt >= $start AND j.createdAt < $end
+              AND coalesce(j.kind, 'IMPORT') = 'IMPORT'  // a field re-map is not a sync
             RETURN date(j.createdAt) AS day, j.state AS state, j.counters AS counters,
                    coalesce(j.apiCalls, 0) AS calls, coalesce(j.rateLimitWaits, 0) AS waits
             """,

@@ -122,6 +122,11 @@ async def test_a_changed_mapping_re_maps_the_imported_nodes_as_a_fresh_import_wo
             k: v for k, v in old.items() if not k.startswith(("cf_", "customField", "estimate"))
         }, "nothing else of the node changed"
 
+    analytics = await stack.hub.stub.GetIntegrationAnalytics(
+        pb.GetIntegrationAnalyticsRequest(org_id=tenant[0], project_id=tenant[1], name="clickup"), metadata=admin
+    )
+    assert sum(day.imports for day in analytics.days) == 1, "a re-map is not counted as a sync"
+
     # What is written from now on uses the new mapping: a fresh import ends in the same graph.
     fresh = (tenant[0], tenant[1] + "-fresh")
     await enable(stack.hub, TOKEN, tokens.admin, fresh)
