@@ -1,6 +1,9 @@
 """The one graph writer for every source: full imports and webhook events both use it.
 
-Each ``write`` is one transaction. It locks the project's ``(:ProjectWriteLock)`` (writers of one
+Each ``write`` first reads, in one statement, the content hashes stored for its rows (and the
+project's owner) and leaves out what the graph already holds as it is: an unchanged page (most of
+a re-import, a duplicate webhook) costs that read and no write transaction. What is left is one
+transaction. It locks the project's ``(:ProjectWriteLock)`` (writers of one
 project take turns instead of deadlocking on shared nodes, and the uniqueness constraints back the
 keys up), writes the nodes (one ``UNWIND … MERGE`` per kind, in the schema's order), then the
 relationships of the nodes that changed. A node changes only when its content hash (its properties
@@ -118,6 +121,23 @@ class _Statements:
             RETURN id, elementId(n) AS element
         """
 
+    def stored_hashes(self, labels: tuple[str, ...]) -> str:
+        """The content hash stored for each node a batch holds (one list parameter per kind, in the
+        schema's order, so the text is fixed per schema), and the project's owner: one round trip."""
+        branches = "\n                UNION ALL\n                ".join(
+            f"UNWIND $ids{index} AS id MATCH (n:{label} {{projectId: $projectId, source: $source, externalId: id}}) "
+            f"RETURN {index} AS kind, id, n.contentHash AS hash"
+            for index, label in enumerate(labels)
+        )
+        return f"""
+            CALL () {{
+                {branches}
+            }}
+            WITH collect([kind, id, hash]) AS stored
+            OPTIONAL MATCH (owner:ProjectOwner {{projectId: $projectId}})
+            RETURN owner.orgId AS owner, stored
+        """
+
     @staticmethod
     def edges(*, merge: bool, props: bool) -> str:
         """Edges of every type between nodes this transaction holds (element ids, the type a parameter
@@ -223,9 +243,13 @@ class GraphWriter:
 
     async def _run(self, batch: Batch) -> WriteResult:
         params: dict[str, Any] = {"projectId": self._project_id, "orgId": self._org_id, "source": self._schema.source}
+        present = {label for (label, _), rows in batch.nodes.items() if rows}
+        batch = await self._changed_only(batch, params)
+        if not any(batch.nodes.values()):  # nothing new: no transaction, no lock
+            return WriteResult(changed=dict.fromkeys(present, 0))
 
         async def work(tx: neo4j.AsyncManagedTransaction) -> WriteResult:
-            result = WriteResult()
+            result = WriteResult(changed=dict.fromkeys(present, 0))
             claim = await (await tx.run(_LOCK_AND_OWNER, params)).single()
             check_owner(claim["owner"] if claim else None, self._org_id, self._project_id)
             changed: dict[tuple[str, str], str] = {}  # node -> its element id in this transaction
@@ -251,6 +275,37 @@ class GraphWriter:
             database=self._database, bookmark_manager=self._driver.execute_query_bookmark_manager
         ) as session:
             return await session.execute_write(work)
+
+    async def _changed_only(self, batch: Batch, params: dict[str, Any]) -> Batch:
+        """The batch without the rows the graph already holds as they are: a full record whose stored
+        content hash is its own, a reference to a node that is more than a stub. One read decides, so
+        an unchanged page (a re-import) costs no write transaction at all.
+
+        Read outside the write, from the leader: a node changed after this read was changed by a
+        writer with a record at least as new (the monotonic guard), so leaving ours out loses nothing.
+        """
+        labels = self._schema.labels
+        ids = {
+            f"ids{index}": sorted({row["id"] for (lb, _), rows in batch.nodes.items() if lb == label for row in rows})
+            for index, label in enumerate(labels)
+        }
+        records, _, _ = await self._driver.execute_query(
+            self._cypher.stored_hashes(labels),
+            {**params, **ids},
+            database_=self._database,
+            routing_=neo4j.RoutingControl.WRITE,
+        )
+        check_owner(records[0]["owner"], self._org_id, self._project_id)
+        stored = {(labels[kind], node_id): stored_hash for kind, node_id, stored_hash in records[0]["stored"]}
+        nodes: dict[tuple[str, bool], list[dict[str, Any]]] = {}
+        for (label, reference), rows in batch.nodes.items():
+            if reference:
+                kept = [row for row in rows if stored.get((label, row["id"])) is None]
+            else:
+                kept = [row for row in rows if stored.get((label, row["id"])) != row["props"]["contentHash"]]
+            if kept:
+                nodes[(label, reference)] = kept
+        return Batch(nodes, batch.owned, batch.shared)  # edges are read for the changed nodes only
 
     async def _rebuild_edges(
         self,

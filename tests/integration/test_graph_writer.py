@@ -180,6 +180,33 @@ async def test_a_complete_run_sweeps_the_stubs_it_did_not_see_when_the_schema_sa
     assert tombstones[0]["n"] == 0, "no tombstone: a later record still pointing there makes the stub again"
 
 
+async def test_a_write_of_what_the_graph_already_holds_takes_no_lock(
+    writer: GraphWriter, neo4j_driver: neo4j.Driver, tenant: tuple[str, str]
+) -> None:
+    """An unchanged page (a re-import) is decided by one read: it neither waits for the project's
+    lock nor opens a write transaction; a changed one still does both."""
+    rows = combine(board("b1"), card("c1", "b1", T0, member="m1"), item("i1", "c1"))
+    await writer.write(rows, "run-1")
+    with neo4j_driver.session() as session, session.begin_transaction() as holder:
+        holder.run(
+            "MERGE (l:ProjectWriteLock {projectId: $p}) SET l.lockTakenAt = datetime.transaction()", p=tenant[1]
+        ).consume()
+        again = await asyncio.wait_for(writer.write(rows, "run-2"), 20)
+        assert again.changed == {"ToyBoard": 0, "ToyMember": 0, "ToyCard": 0, "ToyItem": 0}
+        changed = asyncio.create_task(writer.write(card("c1", "b1", T0 + timedelta(minutes=1), name="new"), "run-3"))
+
+        def blocked() -> bool:
+            records, _, _ = neo4j_driver.execute_query(
+                "SHOW TRANSACTIONS YIELD currentQuery, status "
+                "WHERE currentQuery CONTAINS 'ProjectWriteLock' AND status STARTS WITH 'Blocked' RETURN count(*) AS n"
+            )
+            return bool(records[0]["n"])
+
+        await asyncio.to_thread(wait_until, blocked, 20, "the changed write to wait for the lock")
+        holder.commit()
+    assert (await asyncio.wait_for(changed, 20)).changed == {"ToyCard": 1}
+
+
 async def test_a_sweep_waits_for_a_write_in_progress(
     writer: GraphWriter, neo4j_driver: neo4j.Driver, tenant: tuple[str, str]
 ) -> None:

@@ -22,6 +22,9 @@ With ``include_comments`` each task also costs ceil((comments + 1) / 25) calls t
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +43,19 @@ COMMENT_PAGE_SIZE = 25
 
 WATERMARKS = "watermarks"  # checkpoint key: {workspace id: ISO time}
 CREATED_AFTER = "created_after"  # checkpoint key: the task pages' cursor (ms), see ``_next_page``
+
+
+PIPELINE_DEPTH = 2  # task pages fetched and transformed ahead of the one being written
+
+
+@dataclass(frozen=True)
+class _Page:
+    """One task page, transformed: its rows, what its checkpoint says, and its newest change."""
+
+    rows: Rows
+    phase: str
+    following: dict[str, Any]
+    newest: datetime | None
 
 
 class ImportFailed(RuntimeError):
@@ -179,8 +195,37 @@ class ClickUpImport:
         )
 
     async def _tasks(self, team_id: str, index: int, checkpoint: dict[str, Any]) -> None:
+        """Task pages, fetched and transformed ahead of the one being written (at most
+        ``PIPELINE_DEPTH`` pages wait: backpressure, not buffering), each written and checkpointed
+        in order: a checkpoint still names only committed pages, and a cancel (raised by the
+        checkpoint) stops the fetching too."""
+        pages: asyncio.Queue[_Page | BaseException | None] = asyncio.Queue(maxsize=PIPELINE_DEPTH)
+
+        async def fetch() -> None:
+            try:
+                async for page in self._task_pages(team_id, index, checkpoint):
+                    await pages.put(page)
+                await pages.put(None)
+            except Exception as exc:  # handed to the writing side, which raises it in order
+                await pages.put(exc)
+
+        fetching = asyncio.get_running_loop().create_task(fetch())
+        try:
+            while (page := await pages.get()) is not None:
+                if isinstance(page, BaseException):
+                    raise page
+                mark = self._watermarks.get(team_id)
+                if page.newest is not None and (mark is None or page.newest > mark):
+                    self._watermarks[team_id] = page.newest
+                await self._commit(page.rows, page.phase, page.following)
+        finally:
+            fetching.cancel()
+            await asyncio.gather(fetching, return_exceptions=True)
+
+    async def _task_pages(self, team_id: str, index: int, checkpoint: dict[str, Any]) -> AsyncIterator[_Page]:
         path = f"/team/{team_id}/task"
         start_archived = bool(checkpoint.get("archived", False))
+        produced = set(self._log.seen.get("Task", set()))  # this run's, ahead of what is committed
         for archived in (False, True):
             if archived < start_archived:
                 continue
@@ -205,18 +250,19 @@ class ClickUpImport:
                 body = await self._get(path, params)
                 tasks = items_of(body, "tasks", path)
                 rows = Rows()
+                newest: datetime | None = None
                 for item in tasks:
                     task_id = str(item.get("id"))
-                    if task_id in self._log.seen.get("Task", set()):
-                        self._log.counters["duplicates_skipped"] += 1
+                    if task_id in produced:
+                        rows.issues["duplicates_skipped"] += 1
                         continue
+                    produced.add(task_id)
                     task_rows = transform.task(item, team_id, self._ctx.settings.fields)
                     rows.extend(task_rows)
                     for node in task_rows.nodes:
-                        if node.label == "Task" and node.source_updated_at is not None:
-                            mark = self._watermarks.get(team_id)
-                            if mark is None or node.source_updated_at > mark:
-                                self._watermarks[team_id] = node.source_updated_at
+                        updated = node.source_updated_at
+                        if node.label == "Task" and updated is not None and (newest is None or updated > newest):
+                            newest = updated
                 if self._ctx.settings.options.include_comments:
                     for node in [n for n in rows.nodes if n.label == "Task"]:
                         rows.extend(await fetch_comments(self._client, node.external_id, team_id))
@@ -230,7 +276,7 @@ class ClickUpImport:
                     else {"team": index + 1, "stage": "hierarchy"}
                 )
                 label = "archived tasks" if archived else "tasks"
-                await self._commit(rows, f"{label} of workspace {team_id}, page {read}", following)
+                yield _Page(rows, f"{label} of workspace {team_id}, page {read}", following, newest)
                 read += 1
                 if last:
                     break
