@@ -31,6 +31,9 @@ TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 # What a job does (its ``kind``): an import from the third party, or a re-map of what is imported.
 IMPORT = "IMPORT"
 FIELD_REMAP = "FIELD_REMAP"
+# How an import reads (its ``mode``): everything and a sweep, or what changed since the watermarks.
+FULL = "FULL"
+INCREMENTAL = "INCREMENTAL"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class ImportJobRecord:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     kind: str = IMPORT  # IMPORT, or FIELD_REMAP: the nodes already written mapped anew
+    mode: str = FULL  # of an import: FULL or INCREMENTAL
 
     @property
     def terminal(self) -> bool:
@@ -79,6 +83,7 @@ def _job(node: Any) -> ImportJobRecord:
         started_at=to_datetime(node.get("startedAt")),
         finished_at=to_datetime(node.get("finishedAt")),
         kind=node.get("kind") or IMPORT,
+        mode=node.get("mode") or FULL,
     )
 
 
@@ -145,7 +150,13 @@ class ImportJobStore:
         return records
 
     async def create(
-        self, org_id: str, project_id: str, integration: str, request_id: str = "", kind: str = IMPORT
+        self,
+        org_id: str,
+        project_id: str,
+        integration: str,
+        request_id: str = "",
+        kind: str = IMPORT,
+        mode: str = FULL,
     ) -> tuple[ImportJobRecord, bool]:
         """A new QUEUED job, or the active one (created=False). Inherits a failed job's checkpoint.
 
@@ -158,7 +169,7 @@ class ImportJobStore:
                 if earlier is not None:
                     return earlier, False
             try:
-                return await self._create(org_id, project_id, integration, request_id, kind), True
+                return await self._create(org_id, project_id, integration, request_id, kind, mode), True
             except neo4j.exceptions.ConstraintError:
                 pass  # an import is active, or a concurrent start with this request_id won
             active = await self.active(org_id, project_id, integration)
@@ -172,7 +183,7 @@ class ImportJobStore:
         raise RuntimeError(f"could not start or find an import of {integration} for {org_id}/{project_id}")
 
     async def _create(
-        self, org_id: str, project_id: str, integration: str, request_id: str, kind: str
+        self, org_id: str, project_id: str, integration: str, request_id: str, kind: str, mode: str
     ) -> ImportJobRecord:
         job_id = uuid.uuid4().hex
         records = await self._write(
@@ -181,13 +192,14 @@ class ImportJobStore:
             CREATE (j:ImportJob {id: $id, orgId: $org, projectId: $project, integration: $name,
                                  state: 'QUEUED', createdAt: datetime(), counters: '{}', checkpoint: '{}',
                                  apiCalls: 0, rateLimitWaits: 0, pages: 0, phase: 'queued', error: '',
-                                 requestId: $request, kind: $kind})
+                                 requestId: $request, kind: $kind, mode: $mode})
             FOREACH (_ IN CASE WHEN $request = '' THEN [] ELSE [1] END |
                 CREATE (:ImportRequest {orgId: $org, projectId: $project, requestId: $request,
                                         integration: $name, jobId: $id, createdAt: datetime()}))
             WITH j
             OPTIONAL MATCH (f:ImportJob {orgId: $org, projectId: $project, integration: $name, state: 'FAILED'})
             WHERE f.checkpoint <> '{}' AND f.resumedBy IS NULL AND coalesce(f.kind, 'IMPORT') = $kind
+              AND coalesce(f.mode, 'FULL') = $mode
             WITH j, f ORDER BY f.createdAt DESC LIMIT 1
             FOREACH (_ IN CASE WHEN f IS NULL THEN [] ELSE [1] END |
                 SET j.checkpoint = f.checkpoint, j.resumedFrom = f.id, f.resumedBy = j.id,
@@ -205,6 +217,7 @@ class ImportJobStore:
             id=job_id,
             request=request_id,
             kind=kind,
+            mode=mode,
         )
         return _job(records[0]["j"])
 
@@ -398,8 +411,10 @@ class ImportJobStore:
         workspace_ids: list[str],
         watermarks: dict[str, datetime],
         totals: dict[str, int],
+        full: bool = True,
     ) -> None:
-        """A full import succeeded: record it, and move each workspace's watermark up to what it saw.
+        """An import succeeded: record it (as the last full one if it was), and move each workspace's
+        watermark up to what it saw.
 
         ``lastImportStartedAt`` is when the first job of a resume chain started: every change after
         it may be missing from pages read earlier, so it is where a workspace without a watermark
@@ -411,7 +426,8 @@ class ImportJobStore:
             MERGE (s:SyncState {orgId: $org, projectId: $project, integration: $name})
             WITH s
             OPTIONAL MATCH (j:ImportJob {id: $job})
-            SET s.lastFullImportAt = datetime(), s.lastImportJobId = $job, s.lastError = '',
+            SET s.lastFullImportAt = CASE WHEN $full THEN datetime() ELSE s.lastFullImportAt END,
+                s.lastImportJobId = $job, s.lastError = '',
                 s.lastImportStartedAt = coalesce(j.chainStartedAt, j.startedAt, datetime()),
                 s.importedWorkspaces = $workspaces, s.totals = $totals
             REMOVE s.watermarks
@@ -430,6 +446,7 @@ class ImportJobStore:
             workspaces=list(workspace_ids),
             totals=json.dumps(totals, sort_keys=True),
             marks=_marks(_newest(legacy, watermarks)),
+            full=full,
         )
 
     async def advance_watermark(

@@ -10,7 +10,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from graph.analytics import DayFigures
 from graph.audit_log import AuditEntry
 from graph.data_deletions import DataDeletionRecord
-from graph.import_jobs import ImportJobRecord, SyncState
+from graph.import_jobs import FULL, IMPORT, INCREMENTAL, ImportJobRecord, SyncState
 from graph.webhook_inbox import InboxEvent, WebhookHealth
 from integrations.v1 import integration_service_pb2 as pb
 from server import settings_codec
@@ -111,8 +111,19 @@ def import_job(job: ImportJobRecord) -> pb.ImportJob:
         phase=job.phase,
     )
     message.kind = pb.ImportJobKind.Value(f"IMPORT_JOB_KIND_{job.kind}")
+    if job.kind == IMPORT:
+        message.mode = pb.ImportMode.Value(f"IMPORT_MODE_{job.mode}")
     _set_times(message, {"create_time": job.created_at, "start_time": job.started_at, "finish_time": job.finished_at})
     return message
+
+
+def import_mode(mode: pb.ImportMode.ValueType) -> str:
+    """FULL (also when unset) or INCREMENTAL."""
+    if mode == pb.IMPORT_MODE_INCREMENTAL:
+        return INCREMENTAL
+    if mode in (pb.IMPORT_MODE_UNSPECIFIED, pb.IMPORT_MODE_FULL):
+        return FULL
+    raise InvalidArgument("mode", f"unknown import mode {mode}")
 
 
 def _field_type(kind: FieldType) -> pb.FieldType.ValueType:

@@ -17,6 +17,8 @@ import neo4j
 
 from graph.import_jobs import (
     FIELD_REMAP,
+    FULL,
+    INCREMENTAL,
     ImportJobRecord,
     ImportJobStore,
     LeaseLost,
@@ -27,7 +29,7 @@ from graph.import_jobs import (
 from graph.writer import GraphWriter
 from server.errors import FailedPrecondition, InvalidArgument, ServiceError
 from server.field_remap import remap_fields
-from server.gallery import Gallery
+from server.gallery import Gallery, IntegrationView
 from server.integrations.base import ImportCancelled, ImportContext, ImportFailure, Outcome
 from server.integrations.oauth import GrantRevoked
 from server.leased_runs import LeasedRuns
@@ -62,7 +64,9 @@ class ImportRunner(LeasedRuns):
 
     # ------------------------------------------------------------ API used by the handlers
 
-    async def start(self, org_id: str, project_id: str, name: str, request_id: str = "") -> ImportJobRecord:
+    async def start(
+        self, org_id: str, project_id: str, name: str, request_id: str = "", mode: str = FULL
+    ) -> ImportJobRecord:
         """Queue an import, or return the active one; a repeated ``request_id`` returns its first answer."""
         require_name("name", name)
         if request_id:
@@ -81,8 +85,10 @@ class ImportRunner(LeasedRuns):
                 f"{view.plugin.display_name} needs a new sign-in before it can import (the grant is gone)",
                 reason="NEEDS_REAUTHORIZATION",
             )
+        if mode == INCREMENTAL:
+            await self._require_incremental(view)
         try:
-            job, created = await self.jobs.create(org_id, project_id, name, request_id)
+            job, created = await self.jobs.create(org_id, project_id, name, request_id, mode=mode)
         except RequestIdReused as exc:
             raise InvalidArgument("request_id", str(exc), reason="REQUEST_ID_REUSED") from None
         if created:
@@ -93,6 +99,20 @@ class ImportRunner(LeasedRuns):
                 f"a re-map of the custom fields ({job.id}) is running; import when it has ended", reason="JOB_RUNNING"
             )
         return job
+
+    async def _require_incremental(self, view: IntegrationView) -> None:
+        if not view.plugin.supports_incremental:
+            raise FailedPrecondition(
+                f"{view.plugin.display_name} imports in full only; start a FULL import", reason="NOT_SUPPORTED"
+            )
+        key = view.key
+        state = await self.jobs.sync_state(key.org_id, key.project_id, key.name)
+        if state is None or state.last_full_import_at is None:
+            raise FailedPrecondition(
+                f"an incremental import reads what changed since the last import: run a FULL import of "
+                f"{view.plugin.display_name} first",
+                reason="NO_FULL_IMPORT",
+            )
 
     async def start_remap(self, org_id: str, project_id: str, name: str) -> ImportJobRecord | None:
         """Queue a re-map of the custom fields already imported; None when another job of the
@@ -182,7 +202,11 @@ class ImportRunner(LeasedRuns):
                 await self.jobs.finish(job.id, self.owner, "SUCCEEDED")
                 logger.info("field re-map %s succeeded: %s", job.id, counters)
                 return
-            context = ImportContext(job, view.settings, writer, report, await self.jobs.seen(job.id))
+            state = await self.jobs.sync_state(job.org_id, job.project_id, job.integration)
+            since = state.watermarks if state is not None and job.mode == INCREMENTAL else {}
+            context = ImportContext(
+                job, view.settings, writer, report, await self.jobs.seen(job.id), mode=job.mode, since=since
+            )
             outcome = await view.plugin.run_import(context)
         except ImportCancelled:
             await self.jobs.finish(job.id, self.owner, "CANCELLED", "cancelled by request")
@@ -214,6 +238,7 @@ class ImportRunner(LeasedRuns):
             outcome.container_ids,
             outcome.watermarks,
             outcome.totals,
+            full=job.mode == FULL,
         )
         await self.jobs.finish(job.id, self.owner, "SUCCEEDED")
         logger.info("import %s succeeded: %s; swept %s", job.id, outcome.totals, outcome.removed)

@@ -289,8 +289,9 @@ class IntegrationService(pb_grpc.IntegrationServiceServicer):
     @rpc(Scope.WRITE)
     async def StartImport(self, request: pb.StartImportRequest, context: Context) -> pb.ImportJob:
         request_id = optional_request_id("request_id", request.request_id)
-        job = await self.imports.start(request.org_id, request.project_id, request.name, request_id)
-        await self._audit(request, job.integration, "import.start", {"job_id": job.id})
+        mode = convert.import_mode(request.mode)
+        job = await self.imports.start(request.org_id, request.project_id, request.name, request_id, mode)
+        await self._audit(request, job.integration, "import.start", {"job_id": job.id, "mode": job.mode})
         return convert.import_job(job)
 
     @rpc(Scope.READ)

@@ -82,6 +82,35 @@ AUTH_METHOD_OAUTH: AuthMethod.ValueType  # 2
 """An OAuth 2.0 access token."""
 Global___AuthMethod: _TypeAlias = AuthMethod  # noqa: Y015
 
+class _ImportMode:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ImportModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ImportMode.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    IMPORT_MODE_UNSPECIFIED: _ImportMode.ValueType  # 0
+    """FULL."""
+    IMPORT_MODE_FULL: _ImportMode.ValueType  # 1
+    """Everything, then a sweep: what the run did not see is gone (tombstoned)."""
+    IMPORT_MODE_INCREMENTAL: _ImportMode.ValueType  # 2
+    """The hierarchy, then only the records changed since each container's watermark (the last import
+    or gap repair); no sweep: deletions come from webhooks and the next full import. Needs a full
+    import first (FAILED_PRECONDITION NO_FULL_IMPORT).
+    """
+
+class ImportMode(_ImportMode, metaclass=_ImportModeEnumTypeWrapper): ...
+
+IMPORT_MODE_UNSPECIFIED: ImportMode.ValueType  # 0
+"""FULL."""
+IMPORT_MODE_FULL: ImportMode.ValueType  # 1
+"""Everything, then a sweep: what the run did not see is gone (tombstoned)."""
+IMPORT_MODE_INCREMENTAL: ImportMode.ValueType  # 2
+"""The hierarchy, then only the records changed since each container's watermark (the last import
+or gap repair); no sweep: deletions come from webhooks and the next full import. Needs a full
+import first (FAILED_PRECONDITION NO_FULL_IMPORT).
+"""
+Global___ImportMode: _TypeAlias = ImportMode  # noqa: Y015
+
 class _ImportJobKind:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -989,6 +1018,7 @@ class ImportJob(_message.Message):
     ERROR_FIELD_NUMBER: _builtins.int
     PHASE_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     org_id: _builtins.str
     project_id: _builtins.str
@@ -1002,6 +1032,8 @@ class ImportJob(_message.Message):
     """Human-readable stage, e.g. "fetching tasks of workspace 9012"."""
     kind: Global___ImportJobKind.ValueType
     """An import from the third party, or a re-map of the nodes already imported (no third-party call)."""
+    mode: Global___ImportMode.ValueType
+    """FULL or INCREMENTAL (an import); unset for a re-map."""
     @_builtins.property
     def counters(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
         """Items seen, by kind ("workspace", "space", "folder", "list", "task", "person", "tag"); what was
@@ -1033,10 +1065,11 @@ class ImportJob(_message.Message):
         error: _builtins.str = ...,
         phase: _builtins.str = ...,
         kind: Global___ImportJobKind.ValueType = ...,
+        mode: Global___ImportMode.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "finish_time", b"finish_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_calls", b"api_calls", "counters", b"counters", "create_time", b"create_time", "error", b"error", "finish_time", b"finish_time", "id", b"id", "integration", b"integration", "kind", b"kind", "org_id", b"org_id", "pages", b"pages", "phase", b"phase", "project_id", b"project_id", "rate_limit_waits", b"rate_limit_waits", "start_time", b"start_time", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_calls", b"api_calls", "counters", b"counters", "create_time", b"create_time", "error", b"error", "finish_time", b"finish_time", "id", b"id", "integration", b"integration", "kind", b"kind", "mode", b"mode", "org_id", b"org_id", "pages", b"pages", "phase", b"phase", "project_id", b"project_id", "rate_limit_waits", b"rate_limit_waits", "start_time", b"start_time", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1050,10 +1083,12 @@ class StartImportRequest(_message.Message):
     PROJECT_ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     project_id: _builtins.str
     name: _builtins.str
     request_id: _builtins.str
+    mode: Global___ImportMode.ValueType
     def __init__(
         self,
         *,
@@ -1061,10 +1096,11 @@ class StartImportRequest(_message.Message):
         project_id: _builtins.str = ...,
         name: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        mode: Global___ImportMode.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "org_id", b"org_id", "project_id", b"project_id", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mode", b"mode", "name", b"name", "org_id", b"org_id", "project_id", b"project_id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -26,7 +26,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from graph.import_jobs import ImportJobRecord, Progress
+from graph.import_jobs import FULL, ImportJobRecord, Progress
 from graph.schema import GraphSchema
 from graph.writer import GraphWriter
 from server.errors import FailedPrecondition
@@ -107,6 +107,10 @@ class ImportContext(Generic[OptionsT]):
     writer: GraphWriter
     report: ProgressSink
     seen: dict[str, set[str]] = field(default_factory=dict)  # ids already seen (a resumed run)
+    # FULL: everything, then the sweep. INCREMENTAL (plugins with ``supports_incremental``): the
+    # hierarchy, then only what changed since ``since`` (each container's watermark); no sweep.
+    mode: str = FULL
+    since: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass
@@ -242,6 +246,8 @@ class Integration(abc.ABC, Generic[OptionsT]):
     # -- import -----------------------------------------------------------------------------------
 
     supports_import: ClassVar[bool] = False
+    # Whether ``run_import`` reads only what changed when ``context.mode`` is INCREMENTAL.
+    supports_incremental: ClassVar[bool] = False
 
     async def run_import(self, context: ImportContext[OptionsT]) -> ImportOutcome:
         """Fetch everything and write it through ``context.writer``, checkpointing every page."""

@@ -98,6 +98,7 @@ class ClickUpIntegration(Integration[ClickUpOptions]):
     webhook_scheme = "hex-hmac-body-id"
     supports_import = True
     supports_live_sync = True
+    supports_incremental = True
     supports_field_mapping = True
     field_kinds = (fields.KIND,)
     reserved_properties = fields.RESERVED
