@@ -6,6 +6,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from sandbox.jira import custom_fields
 from sandbox.jira.model import Comment, Issue
 from sandbox.jira.mutator import Mutator
 
@@ -149,6 +150,15 @@ def _operations(m: Mutator, rng: random.Random) -> dict[str, Callable[[], str | 
             m.delete_component(item)
         return item.id
 
+    def custom_field() -> str | None:
+        issue, fields = pick_issue(), custom_fields.others(site)
+        if issue is None or not fields:
+            return None
+        field = rng.choice(fields)
+        value = None if rng.random() < 0.25 else custom_fields.random_value(field, rng, people)
+        m.update_issue(issue, {"customFields": {field.id: value}})
+        return issue.id
+
     people = [a for a, u in site.users.items() if u.active and u.account_type == "atlassian"]
     return {
         "issue_create": create,
@@ -166,4 +176,5 @@ def _operations(m: Mutator, rng: random.Random) -> dict[str, Callable[[], str | 
         "sprint_move": sprint_move,
         "version_edit": version_edit,
         "component_change": component_change,
+        "issue_custom_field": custom_field,
     }

@@ -1,7 +1,8 @@
 """A deterministic generated Jira site: the same seed and sizes give the same site.
 
-It holds what an importer can get wrong: custom field ids that differ per seed, users whose email
-is hidden, an app and a former user, an archived project and one the main credential cannot see,
+It holds what an importer can get wrong: custom field ids that differ per seed (sprint, rank, story
+points, and one field of each common kind with values, ``custom_fields.py``), users whose email is
+hidden, an app and a former user, an archived project and one the main credential cannot see,
 epic -> issue -> subtask chains, labels that differ only in case, links of several types across
 projects, restricted comments, an issue with more comments than one page, boards that span two
 projects (so one sprint shows on two boards) and a kanban board without sprints.
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.jira import custom_fields
 from sandbox.jira.adf import V7_DOCUMENT, paragraph_doc
 from sandbox.jira.model import (
     RANK_TYPE,
@@ -128,6 +130,10 @@ def generate(config: GeneratorConfig) -> Site:
     _links(site, rng, config)
     _comments(site, rng, config, users, tick)
     _boards_and_sprints(site, rng, keys)
+    # Their own stream, so the rest of a seed's site is what it was before these fields existed.
+    extra = random.Random(f"custom-fields-{config.seed}")
+    custom_fields.define(site, extra)
+    custom_fields.fill(site, extra, users[:4])
     return site
 
 

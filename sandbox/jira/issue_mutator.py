@@ -17,13 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.admin_requests import AdminError
-from sandbox.jira import payloads
+from sandbox.jira import custom_fields, payloads
 from sandbox.jira.adf import paragraph_doc
 from sandbox.jira.delivery import SECONDARY
 from sandbox.jira.model import Comment, Issue, Link, Site
 from sandbox.jira.state import Sandbox
 
-EDITABLE = {"summary", "status", "priority", "assignee", "labels", "description"}
+EDITABLE = {"summary", "status", "priority", "assignee", "labels", "description", "customFields"}
 
 
 class IssueMutator:
@@ -158,12 +158,20 @@ class IssueMutator:
             if text is not None and not isinstance(text, str):
                 raise AdminError(400, "description must be a string or null")
             out["description"] = None if text is None else paragraph_doc(text)
+        if "customFields" in body:
+            try:
+                out["custom_values"] = custom_fields.validated(site, body["customFields"])
+            except ValueError as exc:
+                raise AdminError(400, str(exc)) from None
         return out
 
     def _assign(self, issue: Issue, values: dict[str, Any]) -> None:
         for name, value in values.items():
             if name == "status_id":
                 self._set_status(issue, value)
+            elif name == "custom_values":  # the fields named change; null clears one
+                merged = {**issue.custom_values, **value}
+                issue.custom_values = {k: v for k, v in merged.items() if v is not None}
             else:
                 setattr(issue, name, value)
 

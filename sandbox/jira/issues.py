@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sandbox.jira import render
+from sandbox.jira import custom_fields, render
 from sandbox.jira.model import Issue, Site
 from sandbox.jira.times import jira_time
 
@@ -148,7 +148,7 @@ def _field_values(site: Site, issue: Issue, viewer: str | None) -> dict[str, Cal
         site.rank_field: lambda: issue.rank,
     }
     values["parent"] = parent
-    return values
+    return values | custom_fields.values_of(site, issue, viewer)
 
 
 def _version_ref(site: Site, version_id: str) -> dict[str, Any]:

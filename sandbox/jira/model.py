@@ -77,6 +77,7 @@ class Field:
     schema: dict[str, Any]
     navigable: bool = True
     clause_names: list[str] = field(default_factory=list)
+    options: dict[str, str] = field(default_factory=dict)  # select options: id -> value ("Parent/Child")
 
 
 @dataclass
@@ -194,6 +195,8 @@ class Issue:
     sprint_ids: list[int] = field(default_factory=list)  # every sprint it has been in, current last
     rank: str = ""
     old_keys: list[str] = field(default_factory=list)  # keys it had before moving project (§1)
+    # Other custom fields by id, in plain form (an option id, an account id, epoch ms): custom_fields.py
+    custom_values: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

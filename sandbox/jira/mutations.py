@@ -32,7 +32,8 @@ async def create_issue(request: Request) -> Response:
 
 
 async def update_issue(request: Request) -> Response:
-    """Fields: summary, status (id), priority (id), assignee (accountId or null), labels, description (text)."""
+    """Fields: summary, status (id), priority (id), assignee (accountId or null), labels, description (text),
+    customFields ({field id: value or null}; values as ``custom_fields.validated`` reads them)."""
     mutator = _mutator(request)
     issue = mutator.issue(request.path_params["issue_id"])
     items = mutator.update_issue(issue, await json_body(request))

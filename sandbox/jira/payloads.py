@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.jira import issues, render
+from sandbox.jira import custom_fields, issues, render
 from sandbox.jira.model import Board, Comment, Issue, Link, Project, Site, Sprint, Version
 
 Build = Callable[[str], dict[str, Any]]  # the payload as one owner (accountId) may see it
@@ -82,6 +82,9 @@ def issue_v2(site: Site, issue: Issue, viewer: str) -> dict[str, Any]:
     document = issues.issue_document(site, issue, issues.select_fields(site, ["*navigable"]), viewer)
     document.pop("expand", None)
     document["fields"]["description"] = wiki(issue.description)
+    for field in custom_fields.others(site):  # textarea custom fields are rich text too: wiki in v2
+        if custom_fields.is_textarea(field) and field.id in document["fields"]:
+            document["fields"][field.id] = wiki(issue.custom_values.get(field.id))
     body: dict[str, Any] = v2(document)
     return body
 
@@ -167,6 +170,11 @@ def diff(site: Site, old: Issue, new: Issue) -> list[dict[str, Any]]:
         items.append(change("labels", None, " ".join(old.labels), None, " ".join(new.labels)))
     if old.description != new.description:
         items.append(change("description", None, wiki(old.description), None, wiki(new.description)))
+    for field in custom_fields.others(site):
+        was, is_now = old.custom_values.get(field.id), new.custom_values.get(field.id)
+        if was != is_now:
+            changed = (*custom_fields.shown(site, field, was), *custom_fields.shown(site, field, is_now))
+            items.append(change(field.name, *changed, field_id=field.id, custom=True))
     if old.sprint_ids != new.sprint_ids:
         items.append(
             change(

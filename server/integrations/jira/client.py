@@ -19,7 +19,8 @@ full jitter; any other 4xx is final. ``X-RateLimit-NearLimit`` slows the next re
 Paging: ``offset_pages`` advances by the items received (the server caps ``maxResults`` silently,
 V6) and stops on ``isLast``, on ``total``, or on an empty page (bare arrays have neither);
 ``search_pages`` follows ``nextPageToken`` of ``/rest/api/3/search/jql`` with explicit ``fields``
-and bounded JQL (the old ``/search`` answers 410).
+and bounded JQL (the old ``/search`` answers 410); a field list too long for a URL (a site's custom
+fields can number hundreds) goes in a POST body of the same names instead.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ from server.integrations.jira.times import parse_datetime
 GATEWAY_URL = "https://api.atlassian.com"
 SEARCH_PATH = "/rest/api/3/search/jql"
 SEARCH_MAX_RESULTS = 5000
+# A longer ``fields`` list is sent in a POST body (search) or replaced by ``*all`` (one issue's GET):
+# URLs of many kilobytes are refused by proxies and front doors before Jira sees them.
+MAX_FIELDS_IN_URL = 2000
 # A cloud id goes into the URL path: one safe segment (they are UUIDs), never "/", "..", "?" or "%".
 CLOUD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,127}")
 Params = Mapping[str, str | int | bool | Sequence[str]]
@@ -121,6 +125,12 @@ def require_bounded(jql: str) -> str:
     if not text or text.upper().startswith("ORDER BY"):
         raise ValueError(f"JQL must be bounded (e.g. 'project = X ORDER BY id ASC'), got {jql!r}")
     return text
+
+
+def fields_param(fields: Sequence[str]) -> str:
+    """The ``fields`` of one issue's GET: the list, or ``*all`` (the GET's default) when too long."""
+    joined = ",".join(fields)
+    return joined if len(joined) <= MAX_FIELDS_IN_URL else "*all"
 
 
 def _encode(params: Params | None) -> dict[str, str | list[str]]:
@@ -431,7 +441,8 @@ class JiraClient:
     ) -> AsyncIterator[SearchPage]:
         """Issues by JQL through ``/rest/api/3/search/jql`` (§3.2, V5). ``fields`` must be named (the
         default is ids only); the other parameters are resent unchanged with each ``nextPageToken``.
-        There is no ``total``: the last page has ``isLast: true`` and no token."""
+        There is no ``total``: the last page has ``isLast: true`` and no token. A long field list is
+        sent as ``POST`` with a JSON body (``fields`` an array, ``expand`` still a comma string)."""
         bounded = require_bounded(jql)
         if not fields:
             raise ValueError("name the fields to read: /search/jql returns only issue ids by default")
@@ -440,18 +451,24 @@ class JiraClient:
         params: dict[str, str | int] = {"jql": bounded, "fields": ",".join(fields), "maxResults": page_size}
         if expand:
             params["expand"] = ",".join(expand)
+        post = len(str(params["fields"])) > MAX_FIELDS_IN_URL
+        method = "POST" if post else "GET"
         token = page_token
         while True:
-            body = await self.get(SEARCH_PATH, {**params, "nextPageToken": token} if token else params)
+            if post:
+                sent: dict[str, Any] = {**params, "fields": list(fields)} | ({"nextPageToken": token} if token else {})
+                body = await self.request("POST", SEARCH_PATH, body=sent, read_only=True)
+            else:
+                body = await self.get(SEARCH_PATH, {**params, "nextPageToken": token} if token else params)
             issues = body.get("issues") if isinstance(body, dict) else None
             if not isinstance(issues, list) or not all(isinstance(i, dict) for i in issues):
-                raise JiraResponseError(f"Jira's GET {SEARCH_PATH} answer has no issues list")
+                raise JiraResponseError(f"Jira's {method} {SEARCH_PATH} answer has no issues list")
             assert isinstance(body, dict)
             raw_next = body.get("nextPageToken")
             next_token = raw_next if isinstance(raw_next, str) and raw_next else None
             last = body.get("isLast") is True or next_token is None
             if not last and next_token == token:
-                raise JiraResponseError(f"Jira's GET {SEARCH_PATH} answered the same nextPageToken twice")
+                raise JiraResponseError(f"Jira's {method} {SEARCH_PATH} answered the same nextPageToken twice")
             yield SearchPage(issues, token, None if last else next_token)
             if last:
                 return
@@ -467,4 +484,13 @@ class JiraClient:
         return count
 
 
-__all__ = ["GATEWAY_URL", "JiraClient", "Myself", "OffsetPage", "SearchPage", "basic_auth", "gateway_base_url"]
+__all__ = [
+    "GATEWAY_URL",
+    "JiraClient",
+    "Myself",
+    "OffsetPage",
+    "SearchPage",
+    "basic_auth",
+    "fields_param",
+    "gateway_base_url",
+]

@@ -2,10 +2,12 @@
 
 Fetch plan (its lower bound, reported against the calls made, comes with the next slice):
 ``/myself`` first (§2.1), the cloud id (``/_edge/tenant_info``), ``/field`` (which custom fields
-hold sprint, rank and story points), the projects (offset pages), per project its components and
-versions (offset pages) and its issues (``/search/jql`` token pages, bounded JQL
-``project = KEY ORDER BY id ASC``, explicit fields), the comments of issues that have some when
-asked, then the Agile boards with their projects and the sprints of scrum boards.
+hold sprint, rank and story points; the others become ``cf_*`` properties as the project maps
+them), the projects (offset pages), per project its components and versions (offset pages) and its
+issues (``/search/jql`` token pages, bounded JQL ``project = KEY ORDER BY id ASC``, explicit fields,
+sent in a POST body when the site's custom fields make the list too long for a URL), the comments of
+issues that have some when asked, then the Agile boards with their projects and the sprints of scrum
+boards.
 Each page is written and checkpointed; a resumed run starts at the next project (the pages of a
 project are cheap to read again, and the writer makes re-writing them free). Only a complete run
 sweeps, and it leaves what projects out of view hold (``visibility.py``: a 404 is not a delete).
@@ -53,6 +55,12 @@ ISSUE_FIELDS = (
 )
 
 
+def issue_fields(site_fields: transform.SiteFields) -> list[str]:
+    """The fields an issue is read with, by the import, an event and a gap repair alike (so all three
+    write the same record): the system fields above, then the site's custom fields by id."""
+    return [*ISSUE_FIELDS, *site_fields.ids()]
+
+
 class JiraImport:
     def __init__(self, client: JiraClient, context: ImportContext[JiraOptions], site_url: str) -> None:
         self._client = client
@@ -76,7 +84,7 @@ class JiraImport:
             cloud_id = str(tenant.get("cloudId") or "") if isinstance(tenant, dict) else ""
         if not cloud_id:
             raise ImportFailure("Jira did not say which site this is (/_edge/tenant_info has no cloudId)")
-        site_fields = transform.discover_fields(await self._client.get("/rest/api/3/field"))
+        site_fields = transform.read_site_fields(await self._client.get("/rest/api/3/field"))
         projects = await self._projects(options)
         start = int(self._ctx.job.checkpoint.get("project", 0))
         if start == 0:
@@ -147,14 +155,14 @@ class JiraImport:
             for item in page.values:
                 rows.extend(transform.version(item, cloud_id, project_id))
         await self._commit(rows, f"project {key}", {"project": index})
-        fields = [*ISSUE_FIELDS, *(f for f in (site_fields.sprint, site_fields.rank, site_fields.story_points) if f)]
+        mapping = self._ctx.settings.fields
         page_number = 0
         async for found in self._client.search_pages(
-            f'project = "{key}" ORDER BY id ASC', fields, page_size=SEARCH_PAGE
+            f'project = "{key}" ORDER BY id ASC', issue_fields(site_fields), page_size=SEARCH_PAGE
         ):
             written = Rows()
             for item in found.issues:
-                written.extend(transform.issue(item, cloud_id, site_fields))
+                written.extend(transform.issue(item, cloud_id, site_fields, mapping))
                 if options.include_comments:
                     written.extend(await self._comments(item, cloud_id))
             self._newest(written, cloud_id)

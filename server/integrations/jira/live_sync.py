@@ -26,12 +26,13 @@ from urllib.parse import urlsplit
 from graph.rows import Rows
 from graph.writer import GraphWriter
 from server.integrations.base import GapRepair, WebhookState
+from server.integrations.field_map import FieldMap
 from server.integrations.jira import transform, visibility
 from server.integrations.jira.client import JiraClient
 from server.integrations.jira.errors import JiraForbidden, JiraNotFound, JiraResponseError
-from server.integrations.jira.importer import SEARCH_PAGE, fetch_comments
+from server.integrations.jira.importer import SEARCH_PAGE, fetch_comments, issue_fields
 from server.integrations.jira.options import JiraOptions
-from server.integrations.jira.webhooks import ISSUE_AND_COMMENT_EVENTS, SiteFacts, issue_fields
+from server.integrations.jira.webhooks import ISSUE_AND_COMMENT_EVENTS, SiteFacts
 
 ADMIN_WEBHOOKS = "/rest/webhooks/1.0/webhook"
 # Every admin event the graph follows (webhooks.FAMILIES); the rest would only be stored and ignored.
@@ -208,9 +209,10 @@ async def repair_gap(
     options: JiraOptions,
     since: datetime,
     run_id: str,
+    mapping: FieldMap = transform.NO_MAPPING,
 ) -> GapRepair:
-    """Re-read the issues changed since ``since`` (and their comments when imported), then reconcile
-    components and labels."""
+    """Re-read the issues changed since ``since`` (and their comments when imported; custom fields as
+    ``mapping`` says), then reconcile components and labels."""
     cloud_id = await site.cloud_id(client)
     fields = await site.fields(client)
     count, newest = 0, None
@@ -219,7 +221,7 @@ async def repair_gap(
     ):
         rows = Rows()
         for item in page.issues:
-            rows.extend(transform.issue(item, cloud_id, fields))
+            rows.extend(transform.issue(item, cloud_id, fields, mapping))
             if options.include_comments:
                 rows.extend(await fetch_comments(client, item, cloud_id))
         for node in rows.nodes:

@@ -1,5 +1,6 @@
 """Jira Cloud as an integration: a site is its container; issues, projects, people, components,
-versions, boards and sprints its records. It connects with an API token (basic auth ``email:token``
+versions, boards and sprints its records; an issue's custom fields become properties the project may
+rename, retype or skip (``fields.py``). It connects with an API token (basic auth ``email:token``
 on the site host, §2.1) or by signing in (OAuth 2.0 3LO: the gateway ``api.atlassian.com/ex/jira/
 {cloudId}`` with rotating refresh tokens, ``oauth.py``), imports, and keeps the graph live through
 admin webhooks (API token, ``live_sync.py``) or dynamic webhooks (OAuth, ``dynamic_webhooks.py``)."""
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 
 from envconfig import Config, duration, url
 from graph.writer import GraphWriter
-from server.errors import FailedPrecondition, InvalidArgument
+from server.errors import FailedPrecondition, InvalidArgument, Unavailable
 from server.integrations.base import (
     AccountInfo,
     ConnectionCheck,
@@ -33,7 +34,8 @@ from server.integrations.base import (
     WebhookSubscription,
 )
 from server.integrations.credentials import ApiToken, AuthMethod, Credentials, OAuthAuth, OAuthTokens
-from server.integrations.jira import dynamic_webhooks, live_sync
+from server.integrations.field_map import CustomFieldInfo, FieldMap
+from server.integrations.jira import dynamic_webhooks, fields, live_sync
 from server.integrations.jira.client import JiraClient
 from server.integrations.jira.errors import (
     JiraAuthError,
@@ -103,6 +105,9 @@ class JiraIntegration(Integration[JiraOptions]):
     options_schema = OPTIONS_SCHEMA
     supports_import = True
     supports_live_sync = True
+    supports_field_mapping = True
+    field_kinds = (fields.KIND,)
+    reserved_properties = fields.RESERVED
     webhook_scheme = "hub-sha256-or-jwt-route"  # admin webhooks sign the body; OAuth apps' dynamic ones send a JWT
 
     def __init__(self, config: JiraConfig) -> None:
@@ -272,7 +277,9 @@ class JiraIntegration(Integration[JiraOptions]):
     ) -> GapRepair:
         async with await self.client(settings) as client:
             return await self._live(
-                live_sync.repair_gap(client, writer, self._site(settings, client), settings.options, since, run_id)
+                live_sync.repair_gap(
+                    client, writer, self._site(settings, client), settings.options, since, run_id, settings.fields
+                )
             )
 
     @staticmethod
@@ -294,7 +301,30 @@ class JiraIntegration(Integration[JiraOptions]):
 
     async def apply_webhook(self, settings: Settings, writer: GraphWriter, event: WebhookEvent, run_id: str) -> str:
         async with await self.client(settings) as client:
-            return await apply_event(client, writer, event, run_id, self._site(settings, client), settings.options)
+            site = self._site(settings, client)
+            return await apply_event(client, writer, event, run_id, site, settings.options, settings.fields)
+
+    # -- custom fields
+
+    async def custom_fields(self, settings: Settings) -> list[CustomFieldInfo]:
+        """The site's custom fields (``GET /rest/api/3/field``); the list read also refreshes the one
+        events are transformed with, so a field just added in Jira reaches them at once."""
+        try:
+            async with await self.client(settings) as client:
+                site_fields, found = fields.discover(await client.get("/rest/api/3/field"))
+                self._site(settings, client).remember(site_fields)
+                return found
+        except GrantRevoked as exc:
+            raise FailedPrecondition(str(exc), reason="NEEDS_REAUTHORIZATION") from exc
+        except ImportFailure as exc:  # the settings cannot reach a site (no URL or email, site not granted)
+            raise FailedPrecondition(str(exc), reason="NOT_CONFIGURED") from exc
+        except JiraAuthError as exc:
+            raise FailedPrecondition(self._refused(settings, exc), reason="AUTH_FAILED") from exc
+        except JiraError as exc:
+            raise Unavailable(f"Jira could not list the custom fields: {exc}", reason="PROVIDER_ERROR") from exc
+
+    def remap_node(self, label: str, props: Mapping[str, Any], mapping: FieldMap) -> dict[str, Any] | None:
+        return fields.remap(label, props, mapping)
 
     async def test_connection(self, settings: Settings) -> ConnectionCheck:
         started = time.monotonic()

@@ -2,7 +2,9 @@
 
 No I/O, so every rule is unit-testable; the kinds and relationships are declared in ``schema.py``.
 Every id is normalised to a string (REST sends ``"10001"``, Agile and webhooks numbers), times to
-UTC (``times.py``), rich text to plain text (``adf.py``). Whatever cannot be read is counted in
+UTC (``times.py``), rich text to plain text (``adf.py``). Custom fields other than sprint, rank and
+story points become ``cf_*`` properties as the project maps them (``field_values.py``), their raw
+values kept in ``customFieldsJson``. Whatever cannot be read is counted in
 ``Rows.issues`` and dropped, never fatal. Every node of a site carries the site's cloud id as its
 ``workspace_id`` (the scope a sweep covers); people belong to no single site.
 """
@@ -12,12 +14,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from graph.rows import EdgeRow, NodeRow, Rows
 from server.integrations import provider_values as values
+from server.integrations.field_map import FieldMap
+from server.integrations.jira import field_values
 from server.integrations.jira.adf import to_text
 from server.integrations.jira.times import parse_date, parse_datetime
 
@@ -31,6 +35,7 @@ RANK_TYPE = "com.pyxis.greenhopper.jira:gh-lexo-rank"
 STORY_POINTS_TYPE = "com.pyxis.greenhopper.jira:jsw-story-points"
 FLOAT_TYPE = "com.atlassian.jira.plugin.system.customfieldtypes:float"
 _LEGACY_SPRINT_ID = re.compile(r"\bid=(\d+)")
+NO_MAPPING = FieldMap()
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,13 @@ class SiteFields:
     story_points: str | None = None
     rank: str | None = None
     sprint: str | None = None
+    # Every other custom field, in id order: read into ``cf_*`` properties (``field_values.py``).
+    custom: tuple[field_values.JiraField, ...] = ()
+
+    def ids(self) -> list[str]:
+        """The custom field ids an issue is read with: sprint, rank, story points, then the others."""
+        named = (self.sprint, self.rank, self.story_points)
+        return [*(f for f in named if f), *(f.id for f in self.custom)]
 
 
 def discover_fields(fields: Any, story_points_field: str | None = None) -> SiteFields:
@@ -60,6 +72,15 @@ def discover_fields(fields: Any, story_points_field: str | None = None) -> SiteF
         elif custom == FLOAT_TYPE and str(field.get("name", "")).lower() == "story points" and named_points is None:
             named_points = field["id"]
     return SiteFields(story_points_field or points or named_points, rank, sprint)
+
+
+def read_site_fields(fields: Any, story_points_field: str | None = None) -> SiteFields:
+    """``discover_fields`` plus every other custom field of the site, which become ``cf_*`` properties."""
+    found = discover_fields(fields, story_points_field)
+    taken = {found.sprint, found.rank, found.story_points}
+    custom = (field_values.read_field(raw) for raw in (fields if isinstance(fields, list) else []))
+    others = {f.id: f for f in custom if f is not None and f.id not in taken}
+    return replace(found, custom=tuple(sorted(others.values(), key=lambda f: field_values.field_order(f.id))))
 
 
 # ---------------------------------------------------------------- value parsing
@@ -273,8 +294,9 @@ def tag_key(cloud_id: str, label: str) -> str:
     return f"{cloud_id}:{label}"
 
 
-def issue(item: Any, cloud_id: str, site_fields: SiteFields = SiteFields()) -> Rows:
-    """One issue (v3 shape; ``fields`` as requested) with the relationships it owns."""
+def issue(item: Any, cloud_id: str, site_fields: SiteFields = SiteFields(), mapping: FieldMap = NO_MAPPING) -> Rows:
+    """One issue (v3 shape; ``fields`` as requested) with the relationships it owns; its custom fields
+    as the project's ``mapping`` says."""
     rows = Rows()
     if not isinstance(item, dict):
         rows.issues["skipped_records"] += 1
@@ -312,6 +334,7 @@ def issue(item: Any, cloud_id: str, site_fields: SiteFields = SiteFields()) -> R
         "updatedAt": updated,
         "resolvedAt": _when(fields.get("resolutiondate"), issues),
         "sourceUpdatedAt": updated,
+        **field_values.issue_props(fields, site_fields.custom, issues, mapping),
     }
     if fields.get("duedate") not in (None, "") and props["dueDate"] is None:
         issues["malformed_values"] += 1

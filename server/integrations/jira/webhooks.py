@@ -20,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
+from collections.abc import Callable
 from typing import Any
 
 from graph.rows import Rows
@@ -27,10 +29,11 @@ from graph.writer import GraphWriter
 from server.errors import InvalidArgument
 from server.integrations.base import Delivery, ParsedDelivery, WebhookEvent
 from server.integrations.delivery_checks import DeliveryProblem, event_name, is_storable, shown_event
+from server.integrations.field_map import FieldMap
 from server.integrations.jira import transform
-from server.integrations.jira.client import JiraClient
+from server.integrations.jira.client import JiraClient, fields_param
 from server.integrations.jira.errors import JiraForbidden, JiraNotFound, JiraResponseError
-from server.integrations.jira.importer import ISSUE_FIELDS
+from server.integrations.jira.importer import issue_fields
 from server.integrations.jira.options import JiraOptions
 
 ROUTE_KEY_HEADER = "x-gateway-route-key"
@@ -132,15 +135,27 @@ def parse_delivery(delivery: Delivery) -> ParsedDelivery:
 # ---------------------------------------------------------------- applying an event
 
 
+# How long a site's field list is trusted: a custom field added in Jira reaches events (and is not
+# dropped from issues an import wrote with it) within this, at one ``/field`` call per interval.
+FIELDS_MAX_AGE_SECONDS = 600.0
+
+
 class SiteFacts:
     """What events of one site need beyond their object: the cloud id and the custom field ids.
 
-    Read once (``/_edge/tenant_info``, ``/rest/api/3/field``) and kept, so an event costs the calls
-    for its own object only."""
+    The cloud id is read once (``/_edge/tenant_info``), the fields (``/rest/api/3/field``) again once
+    they are ``FIELDS_MAX_AGE_SECONDS`` old, so an event costs the calls for its own object only."""
 
-    def __init__(self, cloud_id: str | None = None, fields: transform.SiteFields | None = None) -> None:
+    def __init__(
+        self,
+        cloud_id: str | None = None,
+        fields: transform.SiteFields | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._cloud_id = cloud_id
         self._fields = fields
+        self._clock = clock
+        self._read_at = clock()
 
     async def cloud_id(self, client: JiraClient) -> str:
         if self._cloud_id is None:
@@ -152,15 +167,14 @@ class SiteFacts:
         return self._cloud_id
 
     async def fields(self, client: JiraClient) -> transform.SiteFields:
-        if self._fields is None:
-            self._fields = transform.discover_fields(await client.get("/rest/api/3/field"))
+        if self._fields is None or self._clock() - self._read_at >= FIELDS_MAX_AGE_SECONDS:
+            self.remember(transform.read_site_fields(await client.get("/rest/api/3/field")))
+        assert self._fields is not None  # remember set it
         return self._fields
 
-
-def issue_fields(site_fields: transform.SiteFields) -> list[str]:
-    """The fields an issue is read with: the importer's, so both write the same record."""
-    extra = (site_fields.sprint, site_fields.rank, site_fields.story_points)
-    return [*ISSUE_FIELDS, *(f for f in extra if f)]
+    def remember(self, fields: transform.SiteFields) -> None:
+        """Fields just read elsewhere (the mapping page lists them): events use them from now on."""
+        self._fields, self._read_at = fields, self._clock()
 
 
 def _obj(body: dict[str, Any], key: str) -> dict[str, Any]:
@@ -189,13 +203,20 @@ class Applier:
     """One event against one site: re-read, transform, write (or delete)."""
 
     def __init__(
-        self, client: JiraClient, writer: GraphWriter, site: SiteFacts, options: JiraOptions, run_id: str
+        self,
+        client: JiraClient,
+        writer: GraphWriter,
+        site: SiteFacts,
+        options: JiraOptions,
+        run_id: str,
+        mapping: FieldMap = transform.NO_MAPPING,
     ) -> None:
         self._client = client
         self._writer = writer
         self._site = site
         self._options = options
         self._run_id = run_id
+        self._mapping = mapping
 
     async def apply(self, event: WebhookEvent) -> str:
         key = family(event.event)
@@ -252,7 +273,7 @@ class Applier:
         """Re-read one issue and write it; None when Jira answers 404 (missing or not visible)."""
         site_fields = await self._site.fields(self._client)
         try:
-            params = {"fields": ",".join(issue_fields(site_fields))}
+            params = {"fields": fields_param(issue_fields(site_fields))}
             item = await self._client.get(f"/rest/api/3/issue/{issue_id}", params)
         except JiraNotFound:
             return None
@@ -260,7 +281,8 @@ class Applier:
         key = str(_obj(fields, "project").get("key") or "")
         if self._options.project_keys and key not in self._options.project_keys:
             return "ignored (project not selected)"
-        return await self._write(transform.issue(item, await self._site.cloud_id(self._client), site_fields))
+        cloud_id = await self._site.cloud_id(self._client)
+        return await self._write(transform.issue(item, cloud_id, site_fields, self._mapping))
 
     async def _link_event(self, name: str, link: dict[str, Any]) -> str:
         """A link changes the records of its issues; the source (outward) issue owns the edge (V9)."""
@@ -330,9 +352,10 @@ async def apply_event(
     run_id: str,
     site: SiteFacts,
     options: JiraOptions,
+    mapping: FieldMap = transform.NO_MAPPING,
 ) -> str:
-    """Bring the graph up to date for one event; returns what was done."""
-    return await Applier(client, writer, site, options, run_id).apply(event)
+    """Bring the graph up to date for one event (custom fields as ``mapping`` says); what was done."""
+    return await Applier(client, writer, site, options, run_id, mapping).apply(event)
 
 
 __all__ = [
