@@ -18,9 +18,14 @@ from integrations.v1 import integration_service_pb2 as pb
 from sandbox.clickup.app import create_app
 from sandbox.clickup.generator import GeneratorConfig, generate
 from sandbox.clickup.state import Sandbox
+from sandbox.jira.generator import MAIN_TOKEN
+from sandbox.jira.generator import GeneratorConfig as JiraConfig
 from tests.conftest import RunningHub, Tokens, bearer, server_env, start_hub
 from tests.integration.importing import enable, export, watch
 from tests.integration.rpc import failure
+from tests.integration.test_jira_import import configure
+from tests.integration.test_jira_live_sync import export as jira_export
+from tests.jira_sites import serving
 from tests.support import UvicornThread
 
 TOKEN = "pk_5550001_INCREMENTALSANDBOX00000000000000"
@@ -128,3 +133,35 @@ async def test_an_incremental_import_needs_a_full_one_first(
         )
     )
     assert (bad.code, bad.fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["mode"])
+
+
+async def test_a_jira_incremental_import_reads_only_the_changed_issues(
+    hub: RunningHub, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+) -> None:
+    with serving(JiraConfig(seed=57, projects=2, issues_per_project=15)) as site:
+        await configure(hub, tokens.admin, tenant, site, MAIN_TOKEN)
+        first = await jira_import(hub, tokens.admin, tenant, pb.IMPORT_MODE_FULL)
+        issues = sorted(site.sandbox.site.issues.values(), key=lambda i: int(i.id))
+        async with httpx.AsyncClient(base_url=site.url, timeout=30) as client:
+            for n, issue in enumerate(issues[:3]):
+                answer = await client.patch(f"/_sandbox/issues/{issue.id}", json={"summary": f"Changed {n}"})
+                assert answer.status_code == 200, answer.text
+        incremental = await jira_import(hub, tokens.admin, tenant, pb.IMPORT_MODE_INCREMENTAL)
+        assert incremental.counters["issue"] < first.counters["issue"], "not every issue was read again"
+        assert incremental.counters["issue"] >= 3
+        assert incremental.counters["nodes_written"] == 3, "the three renamed issues, nothing else"
+        fresh = (tenant[0], tenant[1] + "-fresh")
+        await configure(hub, tokens.admin, fresh, site, MAIN_TOKEN)
+        await jira_import(hub, tokens.admin, fresh, pb.IMPORT_MODE_FULL)
+    assert jira_export(neo4j_driver, tenant[1]) == jira_export(neo4j_driver, fresh[1])
+
+
+async def jira_import(
+    hub: RunningHub, admin: str, tenant: tuple[str, str], mode: pb.ImportMode.ValueType
+) -> pb.ImportJob:
+    job = await hub.stub.StartImport(
+        pb.StartImportRequest(org_id=tenant[0], project_id=tenant[1], name="jira", mode=mode), metadata=bearer(admin)
+    )
+    ended = (await watch(hub, admin, tenant, job.id))[-1]
+    assert ended.state == pb.IMPORT_JOB_STATE_SUCCEEDED, ended.error
+    return ended

@@ -104,6 +104,7 @@ class JiraIntegration(Integration[JiraOptions]):
     graph_schema = SCHEMA
     options_schema = OPTIONS_SCHEMA
     supports_import = True
+    supports_incremental = True
     supports_live_sync = True
     supports_field_mapping = True
     field_kinds = (fields.KIND,)
