@@ -8,6 +8,9 @@
     integrations connect clickup --state=STATE --code=CODE                     # ...then completes it
     integrations audit [--name clickup]               # who changed what, newest first
     integrations disable clickup --delete-data        # asks for the name again, then deletes in batches
+    integrations fields clickup                       # custom fields, the property each becomes, the last re-map
+    integrations map-field clickup FIELD_ID --property story_points --type number --wait
+                                                      # rename, retype (--skip: leave out; --reset: default)
 
 Exit codes: 0 ok; 1 the operation itself failed (connection test not ok, import failed or was
 cancelled); 2 usage or configuration; 3 not found; 4 unauthenticated or not allowed; 5 the server
@@ -21,6 +24,7 @@ import getpass
 import json
 import sys
 import webbrowser
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -123,6 +127,76 @@ def integration_text(item: pb.Integration) -> str:
     return "\n".join(lines)
 
 
+# ``map-field --type``: the graph type of a custom field's values ("natural": as the integration reads it).
+FIELD_TYPES: dict[str, pb.FieldType.ValueType] = {
+    "natural": pb.FIELD_TYPE_UNSPECIFIED,
+    "string": pb.FIELD_TYPE_STRING,
+    "number": pb.FIELD_TYPE_NUMBER,
+    "boolean": pb.FIELD_TYPE_BOOLEAN,
+    "datetime": pb.FIELD_TYPE_DATETIME,
+    "string_list": pb.FIELD_TYPE_STRING_LIST,
+}
+
+
+def _type_word(value: int) -> str:
+    return next((word for word, number in FIELD_TYPES.items() if number == value), str(value))
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in (header, *rows)
+    ]
+
+
+def own_rule(field: pb.CustomField) -> pb.FieldMapping:
+    """The field's mapping as the least that says it: the default property and the natural type left
+    empty, so a field mapped as it would be anyway is sent as no rule at all."""
+    mapping = field.mapping
+    return pb.FieldMapping(
+        field_id=field.id,
+        property="" if mapping.property == field.default_property else mapping.property,
+        type=pb.FIELD_TYPE_UNSPECIFIED if mapping.type == field.natural_type else mapping.type,
+        skip=mapping.skip,
+    )
+
+
+def is_default(rule: pb.FieldMapping) -> bool:
+    return not (rule.property or rule.type or rule.skip)
+
+
+def _effective_type(field: pb.CustomField) -> str:
+    return _type_word(field.mapping.type or field.natural_type)
+
+
+def mapping_text(field: pb.CustomField) -> str:
+    """What the field becomes: 'Customer (id): customer, string', or 'Approved (id): skipped'."""
+    where = "skipped" if field.mapping.skip else f"{field.mapping.property}, {_effective_type(field)}"
+    return f"{field.name} ({field.id}): {where}"
+
+
+def fields_text(listed: pb.ListCustomFieldsResponse) -> str:
+    """One row a field (the property and type it becomes now), then the newest re-map of the graph."""
+    rows = [
+        (
+            f.name,
+            f.id,
+            f.provider_type,
+            f.mapping.property,
+            _effective_type(f),
+            "yes" if f.mapping.skip else "no",
+        )
+        for f in listed.fields
+    ]
+    header = ("NAME", "ID", "PROVIDER TYPE", "PROPERTY", "TYPE", "SKIPPED")
+    lines = _table(header, rows) if rows else ["no custom fields"]
+    lines.append("re-map: " + (job_text(listed.remap_job) if listed.HasField("remap_job") else "none yet"))
+    for stale in listed.stale_mappings:
+        lines.append(f"stale mapping of field {stale.field_id}: no longer listed by the integration (kept)")
+    return "\n".join(lines)
+
+
 def job_text(job: pb.ImportJob) -> str:
     started = job.HasField("start_time")
     took = "-"
@@ -133,6 +207,7 @@ def job_text(job: pb.ImportJob) -> str:
         f"started {_when(job.start_time, started)}  took {took}  calls {job.api_calls} "
         f"(rate-limit waits {job.rate_limit_waits})  wrote {_counts(job.counters)}"
         + (f"  error: {job.error}" if job.error else "")
+        + ("  (field re-map)" if job.kind == pb.IMPORT_JOB_KIND_FIELD_REMAP else "")
     )
 
 
@@ -179,6 +254,11 @@ class Cli:
             for r in response.records
         ]
         self.emit([as_json(r) for r in response.records], "\n".join(lines) or "no audit records")
+        return 0
+
+    def fields(self) -> int:
+        listed = self.client.list_custom_fields(*self.scope, self.args.name)
+        self.emit(as_json(listed), fields_text(listed))
         return 0
 
     def webhooks(self) -> int:
@@ -265,7 +345,8 @@ class Cli:
         return 0 if result.ok else 1
 
     def import_(self) -> int:
-        job = self.client.start_import(*self.scope, self.args.name)
+        mode = pb.IMPORT_MODE_INCREMENTAL if self.args.incremental else pb.IMPORT_MODE_FULL
+        job = self.client.start_import(*self.scope, self.args.name, mode=mode)
         if self.args.no_wait:
             self.emit(as_json(job), f"import {job.id} {_state(job.state, pb.ImportJobState, 'IMPORT_JOB_STATE_')}")
             return 0
@@ -273,19 +354,12 @@ class Cli:
         try:
             for update in self.client.watch_import_job(*self.scope, job.id):
                 final = update
-                if not self.args.json:
-                    counts = " ".join(
-                        f"{k}={v}"
-                        for k, v in sorted(update.counters.items())
-                        if k in ("space", "folder", "list", "task", "person", "tag")
-                    )
-                    print(
-                        f"\r{_state(update.state, pb.ImportJobState, 'IMPORT_JOB_STATE_'):<9} pages {update.pages:>4}"
-                        f"  {counts}  {update.phase[:60]:<60}",
-                        end="",
-                        file=self.out,
-                        flush=True,
-                    )
+                counts = " ".join(
+                    f"{k}={v}"
+                    for k, v in sorted(update.counters.items())
+                    if k in ("space", "folder", "list", "task", "person", "tag")
+                )
+                self._progress(update, f"pages {update.pages:>4}  {counts}")
         except KeyboardInterrupt:
             print(file=self.out)
             answer = input("Cancel the import? [y/N] ") if self.stdin.isatty() else "n"
@@ -300,6 +374,79 @@ class Cli:
         state = _state(final.state, pb.ImportJobState, "IMPORT_JOB_STATE_")
         self.emit(as_json(final), f"import {final.id} {state}" + (f": {final.error}" if final.error else ""))
         return 0 if final.state == pb.IMPORT_JOB_STATE_SUCCEEDED else 1
+
+    def _progress(self, update: pb.ImportJob, counts: str) -> None:
+        """One line for a job's progress, written over the one before (not with --json)."""
+        if not self.args.json:
+            state = _state(update.state, pb.ImportJobState, "IMPORT_JOB_STATE_")
+            print(
+                f"\r{state:<9} {counts}  {update.phase[:60]:<60}",
+                end="",
+                file=self.out,
+                flush=True,
+            )
+
+    def map_field(self) -> int:
+        """Changes one custom field's mapping: the current mapping is read, that field changed, and the
+        whole mapping sent back (what the RPC takes). Nodes already imported are re-mapped in the
+        background; ``--wait`` follows that job to its end."""
+        args = self.args
+        changes = (args.property, args.type, args.skip)
+        if args.reset and any(change is not None for change in changes):
+            raise UsageError("--reset goes alone: it puts the field back to its default property and type")
+        if not args.reset and all(change is None for change in changes):
+            raise UsageError("nothing to change: give --property, --type, --skip/--no-skip or --reset")
+        current = self.client.list_custom_fields(*self.scope, args.name)
+        field = next((f for f in current.fields if f.id == args.field_id), None)
+        if field is None:
+            raise UsageError(
+                f"{args.name} lists no custom field {args.field_id!r}; see: integrations fields {args.name}"
+            )
+        mappings = []
+        for each in current.fields:
+            rule = own_rule(each)
+            if each.id == field.id:
+                rule = self._changed(field, pb.FieldMapping(field_id=field.id) if args.reset else rule)
+            if not is_default(rule):
+                mappings.append(rule)
+        mappings.extend(current.stale_mappings)  # kept as they are: only this field changes
+        done = self.client.update_field_mappings(*self.scope, args.name, mappings)
+        saved = next((f for f in done.fields if f.id == field.id), field)
+        if not done.HasField("remap_job"):
+            self.emit(as_json(done), f"{mapping_text(saved)}; unchanged, nothing to re-map")
+            return 0
+        job = done.remap_job
+        state = _state(job.state, pb.ImportJobState, "IMPORT_JOB_STATE_")
+        if not args.wait:
+            self.emit(as_json(done), f"{mapping_text(saved)}; re-map job {job.id} {state}")
+            return 0
+        if not args.json:
+            print(f"{mapping_text(saved)}; re-map job {job.id} {state}", file=self.out)
+        final = job
+        try:
+            for update in self.client.watch_import_job(*self.scope, job.id):
+                final = update
+                self._progress(update, _counts(update.counters))
+        except KeyboardInterrupt:
+            print(f"\nre-map {job.id} keeps running; follow it with: integrations fields {args.name}", file=self.out)
+            return 0
+        if not args.json:
+            print(file=self.out)
+        state = _state(final.state, pb.ImportJobState, "IMPORT_JOB_STATE_")
+        self.emit(as_json(final), f"re-map {final.id} {state}" + (f": {final.error}" if final.error else ""))
+        return 0 if final.state == pb.IMPORT_JOB_STATE_SUCCEEDED else 1
+
+    def _changed(self, field: pb.CustomField, rule: pb.FieldMapping) -> pb.FieldMapping:
+        """``rule`` with this command's changes; the default property and the natural type as empty."""
+        if self.args.property is not None:
+            wanted = self.args.property.strip()
+            rule.property = "" if wanted == field.default_property else wanted
+        if self.args.type is not None:
+            kind = FIELD_TYPES[self.args.type]
+            rule.type = pb.FIELD_TYPE_UNSPECIFIED if kind == field.natural_type else kind
+        if self.args.skip is not None:
+            rule.skip = self.args.skip
+        return rule
 
     def connect(self) -> int:
         """Sign in (OAuth): through a loopback listener by default, or in two headless steps."""
@@ -456,8 +603,11 @@ def parser() -> argparse.ArgumentParser:
     )
     connect.add_argument("--state", help="finish a headless sign-in: the state the redirect carried")
     connect.add_argument("--code", help="finish a headless sign-in: the code the redirect carried ('-': from stdin)")
-    run = commands.add_parser("import", help="full import with live progress")
+    run = commands.add_parser("import", help="full (or incremental) import with live progress")
     run.add_argument("name")
+    run.add_argument(
+        "--incremental", action="store_true", help="only what changed since the last import (after a full one)"
+    )
     run.add_argument("--no-wait", action="store_true")
     jobs = commands.add_parser("jobs", help="import jobs")
     jobs.add_argument("--name")
@@ -468,6 +618,20 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("--event", action="append", help="an event id (repeatable)")
     replay.add_argument("--since", help="received at or after (ISO time)")
     replay.add_argument("--until", help="received before (ISO time)")
+    fields = commands.add_parser("fields", help="custom fields, the property each becomes, and the last re-map")
+    fields.add_argument("name")
+    mapped = commands.add_parser(
+        "map-field", help="rename, retype or skip one custom field; the graph is re-mapped in the background"
+    )
+    mapped.add_argument("name")
+    mapped.add_argument("field_id", metavar="field-id", help="the field's id (see: integrations fields NAME)")
+    mapped.add_argument("--property", help="the graph property it becomes (empty: the default, cf_<name>)")
+    mapped.add_argument("--type", choices=list(FIELD_TYPES), help="the type of its values (natural: as read)")
+    mapped.add_argument(
+        "--skip", action=argparse.BooleanOptionalAction, help="leave the field out of the graph (or put it back)"
+    )
+    mapped.add_argument("--reset", action="store_true", help="back to the default property and type, not skipped")
+    mapped.add_argument("--wait", action="store_true", help="follow the re-map job to its end")
     audit = commands.add_parser("audit", help="who changed what, newest first")
     audit.add_argument("--name", help="only this integration's records")
     audit.add_argument("--limit", type=int, default=20)
@@ -492,7 +656,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, stdin: TextIO
             command = args.command
             if command == "enable":
                 return cli.enable(True)
-            return int(getattr(cli, "import_" if command == "import" else command)())
+            return int(getattr(cli, "import_" if command == "import" else command.replace("-", "_"))())
     except UsageError as exc:
         print(f"integrations: {exc}", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -144,9 +144,16 @@ class IntegrationsClient:
         answer "state invalid" and hide why the first one failed."""
         return self._call(self._stub.CompleteAuthorization, request, retry=False)
 
-    def start_import(self, org_id: str, project_id: str, name: str, request_id: str = "") -> pb.ImportJob:
+    def start_import(
+        self,
+        org_id: str,
+        project_id: str,
+        name: str,
+        request_id: str = "",
+        mode: pb.ImportMode.ValueType = pb.IMPORT_MODE_FULL,
+    ) -> pb.ImportJob:
         """``request_id`` (a new one by default) makes the retries on UNAVAILABLE return one job."""
-        return self._call(self._stub.StartImport, _start_request(org_id, project_id, name, request_id))
+        return self._call(self._stub.StartImport, _start_request(org_id, project_id, name, request_id, mode))
 
     def get_import_job(self, org_id: str, project_id: str, job_id: str) -> pb.ImportJob:
         return self._call(
@@ -214,6 +221,22 @@ class IntegrationsClient:
         return self._call(
             self._stub.CancelDataDeletion,
             pb.CancelDataDeletionRequest(org_id=org_id, project_id=project_id, deletion_id=deletion_id),
+        )
+
+    def list_custom_fields(self, org_id: str, project_id: str, name: str) -> pb.ListCustomFieldsResponse:
+        """The third party's custom fields, each with the property it becomes, and the newest re-map."""
+        return self._call(
+            self._stub.ListCustomFields, pb.ListCustomFieldsRequest(org_id=org_id, project_id=project_id, name=name)
+        )
+
+    def update_field_mappings(
+        self, org_id: str, project_id: str, name: str, mappings: Iterable[pb.FieldMapping]
+    ) -> pb.UpdateFieldMappingsResponse:
+        """The whole mapping, replaced (a field not listed gets the default). Never retried: a repeat of
+        a call whose answer was lost finds the mapping already saved and its re-map running, so it
+        could only answer "unchanged" or JOB_RUNNING, never with the job the first call started."""
+        return self._call(
+            self._stub.UpdateFieldMappings, _mappings_request(org_id, project_id, name, mappings), retry=False
         )
 
     def watch_data_deletion(
@@ -321,9 +344,16 @@ class AsyncIntegrationsClient:
         answer "state invalid" and hide why the first one failed."""
         return await self._call(self._stub.CompleteAuthorization, request, retry=False)
 
-    async def start_import(self, org_id: str, project_id: str, name: str, request_id: str = "") -> pb.ImportJob:
+    async def start_import(
+        self,
+        org_id: str,
+        project_id: str,
+        name: str,
+        request_id: str = "",
+        mode: pb.ImportMode.ValueType = pb.IMPORT_MODE_FULL,
+    ) -> pb.ImportJob:
         """``request_id`` (a new one by default) makes the retries on UNAVAILABLE return one job."""
-        return await self._call(self._stub.StartImport, _start_request(org_id, project_id, name, request_id))
+        return await self._call(self._stub.StartImport, _start_request(org_id, project_id, name, request_id, mode))
 
     async def get_import_job(self, org_id: str, project_id: str, job_id: str) -> pb.ImportJob:
         return await self._call(
@@ -401,6 +431,20 @@ class AsyncIntegrationsClient:
             pb.GetIntegrationAnalyticsRequest(org_id=org_id, project_id=project_id, name=name),
         )
 
+    async def list_custom_fields(self, org_id: str, project_id: str, name: str) -> pb.ListCustomFieldsResponse:
+        """The third party's custom fields, each with the property it becomes, and the newest re-map."""
+        return await self._call(
+            self._stub.ListCustomFields, pb.ListCustomFieldsRequest(org_id=org_id, project_id=project_id, name=name)
+        )
+
+    async def update_field_mappings(
+        self, org_id: str, project_id: str, name: str, mappings: Iterable[pb.FieldMapping]
+    ) -> pb.UpdateFieldMappingsResponse:
+        """The whole mapping, replaced. Never retried (see ``IntegrationsClient.update_field_mappings``)."""
+        return await self._call(
+            self._stub.UpdateFieldMappings, _mappings_request(org_id, project_id, name, mappings), retry=False
+        )
+
     async def watch_import_job(
         self, org_id: str, project_id: str, job_id: str, deadline: float | None = None
     ) -> AsyncIterator[pb.ImportJob]:
@@ -445,11 +489,19 @@ def _disable_request(
     )
 
 
-def _start_request(org_id: str, project_id: str, name: str, request_id: str) -> pb.StartImportRequest:
+def _start_request(
+    org_id: str, project_id: str, name: str, request_id: str, mode: pb.ImportMode.ValueType
+) -> pb.StartImportRequest:
     return pb.StartImportRequest(
-        org_id=org_id, project_id=project_id, name=name, request_id=request_id or uuid.uuid4().hex
+        org_id=org_id, project_id=project_id, name=name, request_id=request_id or uuid.uuid4().hex, mode=mode
     )
 
 
 def _start_authorization(org_id: str, project_id: str, name: str, redirect_uri: str) -> pb.StartAuthorizationRequest:
     return pb.StartAuthorizationRequest(org_id=org_id, project_id=project_id, name=name, redirect_uri=redirect_uri)
+
+
+def _mappings_request(
+    org_id: str, project_id: str, name: str, mappings: Iterable[pb.FieldMapping]
+) -> pb.UpdateFieldMappingsRequest:
+    return pb.UpdateFieldMappingsRequest(org_id=org_id, project_id=project_id, name=name, mappings=mappings)

@@ -9,6 +9,9 @@ the page calls. Every API call becomes one gRPC call made with the gallery's ser
     POST  /api/orgs/{org}/projects/{project}/integrations/{name}/test     Test Connection
     POST  /api/orgs/{org}/projects/{project}/integrations/{name}/imports  Start Import
     GET   /api/orgs/{org}/projects/{project}/imports/{job_id}/events      progress (text/event-stream)
+    GET   /api/orgs/{org}/projects/{project}/imports/{job_id}             a job as it is now (detail.py)
+    GET   /api/orgs/{org}/projects/{project}/integrations/{name}/fields   custom fields and their mapping
+    PUT   /api/orgs/{org}/projects/{project}/integrations/{name}/fields   {"mappings": [...]}: re-map (detail.py)
     POST  /api/orgs/{org}/projects/{project}/integrations/{name}/authorizations  Connect with … (sign-in)
     GET   /oauth/callback                                                 where the sign-in comes back
     GET   /api/orgs/{org}/projects/{project}/signin-result                its outcome, once (signin.py)
@@ -382,12 +385,15 @@ def create_app(config: GalleryConfig) -> Starlette:
             Route(one + "/analytics", scoped(detail.analytics)),
             Route(one + "/audit", scoped(detail.audit)),
             Route(one + "/webhook-secret", scoped(detail.regenerate_secret), methods=["POST"]),
+            Route(one + "/fields", scoped(detail.custom_fields)),
+            Route(one + "/fields", scoped(detail.map_fields), methods=["PUT"]),
             Route(one + "/events", scoped(detail.events)),
             Route(api + "/events/replay", scoped(detail.replay), methods=["POST"]),
             Route(one + "/settings", scoped(save_settings), methods=["PATCH"]),
             Route(one + "/test", scoped(test_connection), methods=["POST"]),
             Route(one + "/imports", scoped(start_import), methods=["POST"]),
             Route(one + "/imports/latest", scoped(latest_import)),
+            Route(api + "/imports/{job_id}", scoped(detail.import_status)),
             Route(api + "/imports/{job_id}/events", scoped(import_events)),
             Route(one + "/authorizations", scoped(start_signin), methods=["POST"]),
             Route(api + "/signin-result", scoped(signin_result)),

@@ -5,7 +5,7 @@ settings forms are checked here before any RPC, so bad input changes nothing."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -157,6 +157,8 @@ def import_job(job: pb.ImportJob) -> dict[str, Any]:
         "start_time": _time(job.start_time),
         "finish_time": _time(job.finish_time),
         "done": job.state in (pb.IMPORT_JOB_STATE_SUCCEEDED, pb.IMPORT_JOB_STATE_FAILED, pb.IMPORT_JOB_STATE_CANCELLED),
+        # "import", or "field_remap": the nodes already imported re-mapped after a custom-field change.
+        "kind": _enum(pb.ImportJobKind, job.kind, "IMPORT_JOB_KIND_"),
     }
 
 
@@ -398,3 +400,99 @@ def regenerated_view(done: pb.RegenerateWebhookSecretResponse) -> dict[str, Any]
         "integration": integration_card(done.integration),
         "old_secret_expire_time": _time(done.old_secret_expire_time),
     }
+
+
+# ---------------------------------------------------------------- custom-field mapping (the Settings tab)
+
+# The type words the page offers, in its order; "natural" is the field's own type (FIELD_TYPE_UNSPECIFIED).
+FIELD_TYPES: dict[str, pb.FieldType.ValueType] = {
+    "natural": pb.FIELD_TYPE_UNSPECIFIED,
+    "string": pb.FIELD_TYPE_STRING,
+    "number": pb.FIELD_TYPE_NUMBER,
+    "boolean": pb.FIELD_TYPE_BOOLEAN,
+    "datetime": pb.FIELD_TYPE_DATETIME,
+    "string_list": pb.FIELD_TYPE_STRING_LIST,
+}
+MAX_MAPPINGS = 500  # the server's own limit
+MAX_FIELD_ID_CHARS = 200
+_PROPERTY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")  # what the server accepts as a mapped property
+_MAPPING_KEYS = frozenset({"field_id", "property", "type", "skip"})
+_MAPPINGS_SHAPE = '{"mappings": [{"field_id": "...", "property": "...", "type": "natural", "skip": false}, ...]}'
+
+
+def _field_type(value: int) -> str:
+    return next((word for word, number in FIELD_TYPES.items() if number == value), "natural")
+
+
+def custom_field_view(field: pb.CustomField) -> dict[str, Any]:
+    """A custom field with what it becomes now (``mapping``: property and type filled in) and the form's
+    values for it (``rule``: the property empty when it is the default, the type "natural" when it is
+    the field's own), which the page sends back unchanged for a field left alone."""
+    mapping = field.mapping
+    natural = _field_type(field.natural_type)
+    return {
+        "id": field.id,
+        "name": field.name,
+        "provider_type": field.provider_type,
+        "kind": field.kind,
+        "default_property": field.default_property,
+        "natural_type": natural,
+        "mapping": {
+            "property": mapping.property or field.default_property,
+            "type": _field_type(mapping.type) if mapping.type else natural,
+            "skip": mapping.skip,
+        },
+        "rule": {
+            "property": "" if mapping.property == field.default_property else mapping.property,
+            "type": "natural"
+            if mapping.type in (pb.FIELD_TYPE_UNSPECIFIED, field.natural_type)
+            else _field_type(mapping.type),
+            "skip": mapping.skip,
+        },
+    }
+
+
+def custom_fields_view(
+    fields: Iterable[pb.CustomField], remap_job: pb.ImportJob | None, stale: Iterable[pb.FieldMapping] = ()
+) -> dict[str, Any]:
+    return {
+        "fields": [custom_field_view(field) for field in fields],
+        "remap_job": import_job(remap_job) if remap_job is not None else None,
+        # Rules stored for fields the third party no longer lists: the page sends them back as they are.
+        "stale_mappings": [
+            {"field_id": item.field_id, "property": item.property, "type": _field_type(item.type), "skip": item.skip}
+            for item in stale
+        ],
+    }
+
+
+def field_mappings(body: Any) -> list[pb.FieldMapping]:
+    """The Settings tab's custom-field table: the whole mapping (a field not listed gets its default).
+    Shapes and the property's spelling are checked here; whether a property is free (not one of the
+    kind's own, not taken twice) and a field id known is the server's to say, with the same paths
+    (``mappings[2].property``)."""
+    if not isinstance(body, dict) or set(body) != {"mappings"} or not isinstance(body["mappings"], list):
+        raise FormError("body", f"expected {_MAPPINGS_SHAPE}")
+    items = body["mappings"]
+    if len(items) > MAX_MAPPINGS:
+        raise FormError("mappings", f"at most {MAX_MAPPINGS} fields")
+    mappings: list[pb.FieldMapping] = []
+    for index, item in enumerate(items):
+        at = f"mappings[{index}]"
+        if not isinstance(item, dict) or "field_id" not in item or not set(item) <= _MAPPING_KEYS:
+            raise FormError(at, 'expected {"field_id": "...", "property": "...", "type": "...", "skip": true|false}')
+        field_id, prop = item["field_id"], item.get("property", "")
+        kind, skip = item.get("type", "natural"), item.get("skip", False)
+        if not isinstance(field_id, str) or not 0 < len(field_id) <= MAX_FIELD_ID_CHARS:
+            raise FormError(f"{at}.field_id", "must be the id of one of the integration's custom fields")
+        if not isinstance(prop, str) or (prop.strip() and not _PROPERTY.fullmatch(prop.strip())):
+            raise FormError(
+                f"{at}.property",
+                "must start with a letter and hold only letters, digits and _, at most 64 (empty: the default)",
+            )
+        if not isinstance(kind, str) or kind not in FIELD_TYPES:
+            raise FormError(f"{at}.type", f"must be one of {', '.join(FIELD_TYPES)}")
+        if not isinstance(skip, bool):
+            raise FormError(f"{at}.skip", "must be true or false")
+        mappings.append(pb.FieldMapping(field_id=field_id, property=prop.strip(), type=FIELD_TYPES[kind], skip=skip))
+    return mappings

@@ -68,6 +68,9 @@ async def test_the_whole_flow_from_the_command_line(cli_env: list[str], capsys: 
     assert f"  last import {job['id']} (full import 20" in shown
     assert f"{tasks} task" in shown.splitlines()[3]
     assert (await run([*cli_env, "webhooks", "clickup"]))[1].strip() == "no webhooks (auto-sync is off)"
+    code, synced = await run([*cli_env, "--json", "import", "clickup", "--incremental"])
+    assert code == 0
+    assert json.loads(synced.strip().splitlines()[-1])["mode"] == "IMPORT_MODE_INCREMENTAL"
     code, events = await run([*cli_env, "--json", "events", "--state", "failed"])
     assert (code, json.loads(events)) == (0, [])
     code, replayed = await run([*cli_env, "--json", "replay", "--since", "2026-01-01T00:00:00"])
@@ -79,7 +82,8 @@ async def test_the_whole_flow_from_the_command_line(cli_env: list[str], capsys: 
     assert len(lines) == 2
     assert "admin      integration.disable" in lines[0]
     assert "data_policy=KEEP" in lines[0]
-    assert lines[1].endswith(f"admin      import.start             clickup  job_id={job['id']}")
+    assert "import.start" in lines[1]
+    assert lines[1].endswith("mode=INCREMENTAL")
     assert capsys.readouterr().err == ""
 
 

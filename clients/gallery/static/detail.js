@@ -1,6 +1,6 @@
 // One integration's detail page: overview, import history, the project's webhook events with replay,
-// and per-day analytics drawn as inline SVG. Talks only to this app's JSON API; builds the DOM with
-// textContent and DOM methods, never innerHTML.
+// per-day analytics drawn as inline SVG, and settings (the webhook secret, the custom-field mapping).
+// Talks only to this app's JSON API; builds the DOM with textContent and DOM methods, never innerHTML.
 "use strict";
 
 const [, , ORG, , PROJECT, , NAME] = window.location.pathname.replace(/\/+$/, "").split("/");
@@ -8,6 +8,7 @@ const API = `/api/orgs/${ORG}/projects/${PROJECT}`;
 const SVG = "http://www.w3.org/2000/svg";
 let card = null;
 let eventsToken = "";
+let remapTimer = null; // the pending poll of a re-map job (one at a time)
 
 const api = apiAt(API); // api.js
 
@@ -111,7 +112,8 @@ async function loadImports() {
     ...jobs.map((job) => {
       const row = el("tr", null, { "data-testid": "import-row" });
       const error = el("td", job.error || "", { class: "error" });
-      row.append(el("td", when(job.create_time)), el("td", job.state), el("td", took(job)),
+      const state = job.kind === "field_remap" ? `${job.state} (field re-map)` : job.state;
+      row.append(el("td", when(job.create_time)), el("td", state), el("td", took(job)),
         el("td", job.api_calls.toLocaleString()), el("td", counts(job.counters)), error);
       return row;
     }),
@@ -270,6 +272,187 @@ async function regenerate(event) {
   }
 }
 
+// ---------------------------------------------------------------- custom fields (Settings tab)
+
+// The type words the API takes, with what the page calls them; "natural" is the field's own type.
+const FIELD_TYPES = [
+  ["natural", ""],
+  ["string", "Text"],
+  ["number", "Number"],
+  ["boolean", "Yes or no"],
+  ["datetime", "Date and time"],
+  ["string_list", "List of text"],
+];
+let fieldsShown = []; // the fields in table order, as last listed or saved
+let staleRules = []; // rules of fields the provider no longer lists: sent back as they are
+
+function typeName(word) {
+  const found = FIELD_TYPES.find(([value]) => value === word);
+  return found && found[1] ? found[1].toLowerCase() : word;
+}
+
+function fieldsStatus(text, ok) {
+  const result = document.getElementById("fields-result");
+  result.textContent = text;
+  if (ok === undefined) result.removeAttribute("data-ok");
+  else result.dataset.ok = String(ok);
+}
+
+function fieldRow(field, index) {
+  const id = `field-${index}`;
+  const row = el("tr", null, { "data-testid": "field-row", "data-field-id": field.id });
+  const name = el("th", field.name, { scope: "row" });
+  name.append(el("span", `on ${field.kind}`, { class: "help" }));
+
+  const property = el("input", null, {
+    type: "text", id: `${id}-property`, name: "property", placeholder: field.default_property,
+    autocomplete: "off", autocapitalize: "off", spellcheck: "false", maxlength: "64",
+    "aria-describedby": `${id}-error`,
+  });
+  property.value = field.rule.property;
+  const propertyCell = el("td");
+  propertyCell.append(
+    el("label", `Property for ${field.name}`, { for: property.id, class: "sr-only" }),
+    property,
+    el("p", "", { class: "field-error", id: `${id}-error` }),
+  );
+
+  const type = el("select", null, { id: `${id}-type`, name: "type" });
+  for (const [word, label] of FIELD_TYPES) {
+    type.append(el("option", word === "natural" ? `As read (${typeName(field.natural_type)})` : label, { value: word }));
+  }
+  type.value = field.rule.type;
+  const typeCell = el("td");
+  typeCell.append(el("label", `Type of ${field.name}`, { for: type.id, class: "sr-only" }), type);
+
+  const skip = el("input", null, { type: "checkbox", id: `${id}-skip`, name: "skip" });
+  skip.checked = field.rule.skip;
+  const skipCell = el("td");
+  skipCell.append(el("label", `Skip ${field.name}`, { for: skip.id, class: "sr-only" }), skip);
+
+  row.append(name, el("td", field.provider_type), propertyCell, typeCell, skipCell);
+  return row;
+}
+
+function showFields(fields, empty = "This integration has no custom fields (or none in the workspaces it reaches)") {
+  // Re-drawn after a save: focus stays on the control it was on (the ids follow the table order).
+  const focused = document.activeElement && document.activeElement.id;
+  fieldsShown = fields;
+  const body = document.querySelector("#fields tbody");
+  body.replaceChildren(...fields.map(fieldRow));
+  if (!fields.length) {
+    const row = el("tr");
+    row.append(el("td", empty, { colspan: "5" }));
+    body.append(row);
+  }
+  document.getElementById("fields-save").hidden = !fields.length;
+  const again = focused && document.getElementById(focused);
+  if (again && again !== document.activeElement) again.focus();
+}
+
+function remapText(job) {
+  const counted = Object.entries(job.counters || {}).sort((a, b) => b[1] - a[1]);
+  const written = counted.length
+    ? `: ${counted.map(([what, n]) => `${n.toLocaleString()} ${what.replace(/_/g, " ")}`).join(", ")}`
+    : "";
+  if (!job.done) return `Re-mapping the nodes already imported: ${job.state}${written}…`;
+  if (job.state === "succeeded") return `Re-map succeeded${written}`;
+  return `Re-map ${job.state}${job.error ? `: ${job.error}` : ""}`;
+}
+
+function followRemap(job) {
+  clearTimeout(remapTimer);
+  fieldsStatus(remapText(job), job.done ? job.state === "succeeded" : undefined);
+  if (job.done) return;
+  remapTimer = setTimeout(async () => {
+    try {
+      followRemap(await api("GET", `/imports/${encodeURIComponent(job.id)}`));
+    } catch (exc) {
+      fieldsStatus(`The re-map's progress could not be read: ${exc.message}`, false);
+    }
+  }, 1000);
+}
+
+// Listed when the section is opened (and each time again): listing asks the provider, a call per list.
+async function loadFields() {
+  let listed;
+  fieldsStatus("Listing the custom fields…");
+  try {
+    listed = await api("GET", `/integrations/${encodeURIComponent(NAME)}/fields`);
+  } catch (exc) {
+    showFields([], "The custom fields cannot be listed now");
+    fieldsStatus(exc.message, false);
+    return;
+  }
+  showFields(listed.fields);
+  staleRules = listed.stale_mappings;
+  const stale = document.getElementById("fields-stale");
+  stale.textContent = `Also kept: the mapping of ${staleRules.length} field(s) the provider no longer lists.`;
+  stale.hidden = !staleRules.length;
+  const job = listed.remap_job;
+  if (job && !job.done) followRemap(job);
+  else if (job) fieldsStatus(`Last re-map ${job.state}, ${when(job.finish_time || job.create_time)}`);
+  else fieldsStatus("");
+}
+
+function mappingsFromTable() {
+  const rows = [...document.querySelectorAll("#fields tbody tr[data-field-id]")];
+  const mappings = [];
+  for (const row of rows) {
+    const rule = {
+      field_id: row.dataset.fieldId,
+      property: row.querySelector('[name="property"]').value.trim(),
+      type: row.querySelector('[name="type"]').value,
+      skip: row.querySelector('[name="skip"]').checked,
+    };
+    if (rule.property || rule.type !== "natural" || rule.skip) mappings.push(rule); // else: the default
+  }
+  return mappings.concat(staleRules);
+}
+
+function showFieldErrors(exc, sent) {
+  // The server (and the gallery) name a field by its path in what was sent: mappings[2].property.
+  const lines = [];
+  let first = null;
+  for (const [path, message] of Object.entries(exc.fields)) {
+    const match = /^mappings\[(\d+)\](?:\.(\w+))?$/.exec(path);
+    const index = match ? fieldsShown.findIndex((field) => field.id === (sent[Number(match[1])] || {}).field_id) : -1;
+    if (index < 0) {
+      lines.push(`${path}: ${message}`);
+      continue;
+    }
+    const part = match[2] === "type" || match[2] === "skip" ? match[2] : "property";
+    const input = document.getElementById(`field-${index}-${part}`);
+    input.setAttribute("aria-invalid", "true");
+    if (part === "property") document.getElementById(`field-${index}-error`).textContent = message;
+    lines.push(`${fieldsShown[index].name} (${path}): ${message}`);
+    first = first || input;
+  }
+  fieldsStatus(lines.length ? `Not saved: ${lines.join("; ")}` : `Not saved: ${exc.message}`, false);
+  if (first) first.focus();
+}
+
+async function saveFields(event) {
+  event.preventDefault();
+  const button = document.getElementById("fields-save");
+  if (button.getAttribute("aria-disabled") === "true") return;
+  for (const node of document.querySelectorAll('#fields [aria-invalid="true"]')) node.removeAttribute("aria-invalid");
+  for (const node of document.querySelectorAll("#fields .field-error")) node.textContent = "";
+  const mappings = mappingsFromTable();
+  button.setAttribute("aria-disabled", "true");
+  fieldsStatus("Saving…");
+  try {
+    const saved = await api("PUT", `/integrations/${encodeURIComponent(NAME)}/fields`, { mappings });
+    showFields(saved.fields);
+    if (saved.remap_job) followRemap(saved.remap_job);
+    else fieldsStatus("Saved: nothing changed, so nothing to re-map", true);
+  } catch (exc) {
+    showFieldErrors(exc, mappings);
+  } finally {
+    button.removeAttribute("aria-disabled");
+  }
+}
+
 const LOADERS = {
   "tab-overview": () => loadOverview().catch((exc) => notice(exc.message)),
   "tab-imports": () => loadImports().catch((exc) => notice(exc.message)),
@@ -293,6 +476,10 @@ async function main() {
   document.getElementById("events-more").addEventListener("click", () => loadEvents(true).catch((exc) => notice(exc.message)));
   document.getElementById("replay").addEventListener("click", replaySelected);
   document.getElementById("regenerate-form").addEventListener("submit", regenerate);
+  document.getElementById("fields-form").addEventListener("submit", saveFields);
+  document.getElementById("fields-section").addEventListener("toggle", (event) => {
+    if (event.currentTarget.open) loadFields();
+  });
   try {
     await loadOverview();
     await showFailing();
