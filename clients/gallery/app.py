@@ -64,6 +64,7 @@ from clients.gallery.views import (
     enabled_update,
     form_schema,
     import_job,
+    import_mode,
     integration_card,
     settings_update,
 )
@@ -209,7 +210,8 @@ async def test_connection(request: Request, gallery: Gallery, org: str, project:
 
 
 async def start_import(request: Request, gallery: Gallery, org: str, project: str) -> Response:
-    job = await gallery.client.start_import(org, project, request.path_params["name"])
+    mode = import_mode(await json_body(request) if await request.body() else {})  # no body: a full import
+    job = await gallery.client.start_import(org, project, request.path_params["name"], mode=mode)
     logger.info("gallery started import %s of %s for %s/%s", job.id, job.integration, org, project)
     return JSONResponse(import_job(job), status_code=202)
 

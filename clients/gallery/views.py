@@ -159,6 +159,8 @@ def import_job(job: pb.ImportJob) -> dict[str, Any]:
         "done": job.state in (pb.IMPORT_JOB_STATE_SUCCEEDED, pb.IMPORT_JOB_STATE_FAILED, pb.IMPORT_JOB_STATE_CANCELLED),
         # "import", or "field_remap": the nodes already imported re-mapped after a custom-field change.
         "kind": _enum(pb.ImportJobKind, job.kind, "IMPORT_JOB_KIND_"),
+        # "full" or "incremental" for an import ("unspecified" for a re-map).
+        "mode": _enum(pb.ImportMode, job.mode, "IMPORT_MODE_"),
     }
 
 
@@ -393,6 +395,16 @@ def grace_minutes(body: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1440:
         raise FormError("grace_minutes", "must be a whole number of minutes from 1 to 1440 (24 hours)")
     return value
+
+
+def import_mode(body: Any) -> pb.ImportMode.ValueType:
+    """A start-import body: ``{}`` (full) or ``{"mode": "full"|"incremental"}``."""
+    if not isinstance(body, dict) or not set(body) <= {"mode"}:
+        raise FormError("body", 'expected {} or {"mode": "full" or "incremental"}')
+    mode = body.get("mode", "full")
+    if mode not in ("full", "incremental"):
+        raise FormError("mode", 'must be "full" or "incremental"')
+    return pb.IMPORT_MODE_INCREMENTAL if mode == "incremental" else pb.IMPORT_MODE_FULL
 
 
 def regenerated_view(done: pb.RegenerateWebhookSecretResponse) -> dict[str, Any]:

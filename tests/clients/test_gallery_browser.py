@@ -18,6 +18,7 @@ from sandbox.clickup.fixtures import TV_TOKEN
 from tests.clients.conftest import RunningGallery
 from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer
 from tests.integration.importing import expected_counts
+from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -152,6 +153,25 @@ async def test_toggle_configure_test_and_import_with_the_keyboard_only(
     await expect(card.get_by_test_id("last-import")).to_contain_text(f"{tasks} tasks")
     assert await card.get_by_test_id("progress").evaluate("bar => bar.value === bar.max")
     await expect(card.get_by_test_id("webhooks")).to_have_text("off")
+
+    # After a full import, the changes alone can be synced (an incremental import).
+    sync = card.get_by_role("button", name="Sync the changes from ClickUp since the last import")
+    await tab_to(page, sync)
+    await page.keyboard.press("Enter")
+
+    async def synced() -> bool:
+        listed = await hub.stub.ListImportJobs(
+            pb.ListImportJobsRequest(org_id=gallery.org, project_id=gallery.project, name="clickup"),
+            metadata=bearer(tokens.admin),
+        )
+        modes = [(job.mode, job.state) for job in listed.jobs[:2]]
+        return modes == [
+            (pb.IMPORT_MODE_INCREMENTAL, pb.IMPORT_JOB_STATE_SUCCEEDED),
+            (pb.IMPORT_MODE_FULL, pb.IMPORT_JOB_STATE_SUCCEEDED),
+        ]
+
+    await wait_for(synced, 60, "the incremental import started from the page to succeed")
+    await expect(card.get_by_test_id("result")).to_contain_text("Import succeeded", timeout=60_000)
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "gallery-after-import.png"

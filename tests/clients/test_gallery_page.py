@@ -88,6 +88,14 @@ async def test_configure_test_and_import_through_the_page_api(
     assert card["last_import_job_id"] == job["id"]
     assert card["totals"]["task"] == expected["Task"]
 
+    synced = await http.post("/integrations/clickup/imports", json={"mode": "incremental"})
+    assert synced.status_code == 202
+    assert (await read_events(http, synced.json()["id"]))[-1][1]["state"] == "succeeded"
+    card = (await http.get("/integrations/clickup")).json()
+    assert card["last_import_job_id"] == synced.json()["id"], "the incremental import is the last one"
+    bad = await http.post("/integrations/clickup/imports", json={"mode": "sometimes"})
+    assert (bad.status_code, list(bad.json()["error"]["fields"])) == (400, ["mode"])
+
 
 async def test_no_secret_ever_reaches_the_browser(http: httpx.AsyncClient) -> None:
     bodies = [(await http.patch("/integrations/clickup/settings", json={"api_token": TV_TOKEN})).text]

@@ -97,6 +97,10 @@ function updateCard(card, data) {
   part(card, '[data-action="configure"]').setAttribute("aria-label", `Configure ${label}`);
   part(card, '[data-action="test"]').setAttribute("aria-label", `Test connection to ${label}`);
   part(card, '[data-action="import"]').setAttribute("aria-label", `Start import from ${label}`);
+  const sync = part(card, '[data-action="sync"]');
+  sync.setAttribute("aria-label", `Sync the changes from ${label} since the last import`);
+  sync.hidden = !data.last_import_time;  // the last full import: an incremental one starts from its watermarks
+  sync.disabled = Boolean(card.watching);
   const reconnect = part(card, '[data-action="reconnect"]');
   reconnect.setAttribute("aria-label", `Reconnect ${label}`);
   reconnect.hidden = !(data.configured && data.connection_status === "needs_reauthorization");
@@ -183,12 +187,12 @@ async function testConnection(card, button) {
   }
 }
 
-async function startImport(card, button) {
+async function startImport(card, button, mode = "full") {
   if (isBusy(button)) return;
   setBusy(button, true);
   try {
-    const job = await api("POST", `/integrations/${encodeURIComponent(card.data.name)}/imports`, {});
-    setResult(card, "Import started");
+    const job = await api("POST", `/integrations/${encodeURIComponent(card.data.name)}/imports`, { mode });
+    setResult(card, mode === "incremental" ? "Sync of the changes started" : "Import started");
     follow(card, job);
   } catch (exc) {
     setResult(card, exc.message, false);
@@ -608,7 +612,8 @@ const ACTIONS = {
   toggle,
   configure: openConfigure,
   test: testConnection,
-  import: startImport,
+  import: (card, button) => startImport(card, button, "full"),
+  sync: (card, button) => startImport(card, button, "incremental"),
   reconnect,
 };
 
