@@ -9,6 +9,7 @@ list, task or webhook, answers 401 OAUTH_027 "Team not authorized".
 from __future__ import annotations
 
 import asyncio
+import bisect
 import functools
 import json
 import math
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -269,12 +271,23 @@ async def get_team_tasks(sandbox: Sandbox, request: Request, caller: Caller) -> 
             return False
         return parent is None or task.parent == parent
 
+    # Oldest first from a date_created cursor (how an importer pages): the selection without the cursor
+    # is cached once and the cursor found by bisection; a cache key holding the moving cursor made
+    # every page filter and sort the whole workspace again (190 ms a page at 100,000 tasks).
+    after = params.get("date_created_gt")
+    by_cursor = params.get("order_by") == "created" and query.flag(params, "reverse") and bool(after)
+    selection = (
+        QueryParams([(k, v) for k, v in params.multi_items() if k != "date_created_gt"]) if by_cursor else params
+    )
     chosen: list[Task] = sandbox.memo(
-        ("team-tasks", team.id, _query_key(params)),
+        ("team-tasks", team.id, _query_key(selection)),
         lambda: query.select(
-            world, [t for t in world.tasks.values() if located(t)], params, archived_mode=sandbox.archived_mode
+            world, [t for t in world.tasks.values() if located(t)], selection, archived_mode=sandbox.archived_mode
         ),
     )
+    if by_cursor:
+        bound = query.ms_filter(params, "date_created_gt")
+        chosen = chosen[bisect.bisect_right(chosen, bound, key=lambda t: t.date_created) :]
     chunk, _ = query.page(chosen, number)
     waiters = sandbox.waiters()
     return {"tasks": [render.task(world, t, waiters=waiters) for t in chunk]}

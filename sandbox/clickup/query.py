@@ -42,7 +42,7 @@ def page_number(params: QueryParams) -> int:
     return int(raw)
 
 
-def _ms_filter(params: QueryParams, name: str) -> int | None:
+def ms_filter(params: QueryParams, name: str) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
@@ -68,7 +68,7 @@ def select(world: World, tasks: Iterable[Task], params: QueryParams, *, archived
     assignees = set(many(params, "assignees"))
     tags = set(many(params, "tags"))
     ranges = {
-        name: (_ms_filter(params, f"{name}_gt"), _ms_filter(params, f"{name}_lt"))
+        name: (ms_filter(params, f"{name}_gt"), ms_filter(params, f"{name}_lt"))
         for name in ("date_updated", "date_created", "due_date", "date_done")
     }
     order_by = params.get("order_by")
