@@ -35,6 +35,7 @@ from google.protobuf.message import Message
 from clients.client import IntegrationsClient
 from clients.credentials import TokenMissing, bearer_token
 from clients.errors import IntegrationsError
+from clients.field_types import FIELD_TYPES, type_word
 from clients.loopback import LoopbackRedirect, Redirect
 from envconfig import Config
 from integrations.v1 import integration_service_pb2 as pb
@@ -127,21 +128,6 @@ def integration_text(item: pb.Integration) -> str:
     return "\n".join(lines)
 
 
-# ``map-field --type``: the graph type of a custom field's values ("natural": as the integration reads it).
-FIELD_TYPES: dict[str, pb.FieldType.ValueType] = {
-    "natural": pb.FIELD_TYPE_UNSPECIFIED,
-    "string": pb.FIELD_TYPE_STRING,
-    "number": pb.FIELD_TYPE_NUMBER,
-    "boolean": pb.FIELD_TYPE_BOOLEAN,
-    "datetime": pb.FIELD_TYPE_DATETIME,
-    "string_list": pb.FIELD_TYPE_STRING_LIST,
-}
-
-
-def _type_word(value: int) -> str:
-    return next((word for word, number in FIELD_TYPES.items() if number == value), str(value))
-
-
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
     return [
@@ -167,7 +153,7 @@ def is_default(rule: pb.FieldMapping) -> bool:
 
 
 def _effective_type(field: pb.CustomField) -> str:
-    return _type_word(field.mapping.type or field.natural_type)
+    return type_word(field.mapping.type or field.natural_type)
 
 
 def mapping_text(field: pb.CustomField) -> str:

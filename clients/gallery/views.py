@@ -12,6 +12,7 @@ from typing import Any
 
 from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
+from clients.field_types import FIELD_TYPES, type_word
 from integrations.v1 import integration_service_pb2 as pb
 
 MAX_TOKEN_CHARS = 512
@@ -416,15 +417,6 @@ def regenerated_view(done: pb.RegenerateWebhookSecretResponse) -> dict[str, Any]
 
 # ---------------------------------------------------------------- custom-field mapping (the Settings tab)
 
-# The type words the page offers, in its order; "natural" is the field's own type (FIELD_TYPE_UNSPECIFIED).
-FIELD_TYPES: dict[str, pb.FieldType.ValueType] = {
-    "natural": pb.FIELD_TYPE_UNSPECIFIED,
-    "string": pb.FIELD_TYPE_STRING,
-    "number": pb.FIELD_TYPE_NUMBER,
-    "boolean": pb.FIELD_TYPE_BOOLEAN,
-    "datetime": pb.FIELD_TYPE_DATETIME,
-    "string_list": pb.FIELD_TYPE_STRING_LIST,
-}
 MAX_MAPPINGS = 500  # the server's own limit
 MAX_FIELD_ID_CHARS = 200
 _PROPERTY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")  # what the server accepts as a mapped property
@@ -432,16 +424,12 @@ _MAPPING_KEYS = frozenset({"field_id", "property", "type", "skip"})
 _MAPPINGS_SHAPE = '{"mappings": [{"field_id": "...", "property": "...", "type": "natural", "skip": false}, ...]}'
 
 
-def _field_type(value: int) -> str:
-    return next((word for word, number in FIELD_TYPES.items() if number == value), "natural")
-
-
 def custom_field_view(field: pb.CustomField) -> dict[str, Any]:
     """A custom field with what it becomes now (``mapping``: property and type filled in) and the form's
     values for it (``rule``: the property empty when it is the default, the type "natural" when it is
     the field's own), which the page sends back unchanged for a field left alone."""
     mapping = field.mapping
-    natural = _field_type(field.natural_type)
+    natural = type_word(field.natural_type)
     return {
         "id": field.id,
         "name": field.name,
@@ -451,14 +439,14 @@ def custom_field_view(field: pb.CustomField) -> dict[str, Any]:
         "natural_type": natural,
         "mapping": {
             "property": mapping.property or field.default_property,
-            "type": _field_type(mapping.type) if mapping.type else natural,
+            "type": type_word(mapping.type) if mapping.type else natural,
             "skip": mapping.skip,
         },
         "rule": {
             "property": "" if mapping.property == field.default_property else mapping.property,
             "type": "natural"
             if mapping.type in (pb.FIELD_TYPE_UNSPECIFIED, field.natural_type)
-            else _field_type(mapping.type),
+            else type_word(mapping.type),
             "skip": mapping.skip,
         },
     }
@@ -472,7 +460,7 @@ def custom_fields_view(
         "remap_job": import_job(remap_job) if remap_job is not None else None,
         # Rules stored for fields the third party no longer lists: the page sends them back as they are.
         "stale_mappings": [
-            {"field_id": item.field_id, "property": item.property, "type": _field_type(item.type), "skip": item.skip}
+            {"field_id": item.field_id, "property": item.property, "type": type_word(item.type), "skip": item.skip}
             for item in stale
         ],
     }

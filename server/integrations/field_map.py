@@ -8,7 +8,10 @@ the raw fields, when a changed map re-maps the nodes already in the graph.
 
 from __future__ import annotations
 
+import json
 import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -20,6 +23,22 @@ from graph.integration_store import FieldMappingRow
 PROPERTY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 # The property every node written from custom fields lists them in, so a re-map knows what to drop.
 FIELD_PROPS = "customFieldProps"
+# What every node of a kind with custom fields holds besides its own: none may be a field's property.
+NODE_PROPERTIES = frozenset(
+    {
+        "projectId",
+        "orgId",
+        "source",
+        "syncedAt",
+        "syncRunId",
+        "externalId",
+        "workspaceId",
+        "contentHash",
+        "stub",
+        "customFieldsJson",
+        FIELD_PROPS,
+    }
+)
 
 
 class FieldType(Enum):
@@ -141,3 +160,45 @@ def coerce(value: Any, to: FieldType) -> Any:
             raise Uncoercible(f"{value!r} is not a date") from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     raise Uncoercible(f"a {type(value).__name__} is not a date")
+
+
+def mapped_properties(
+    fields: Iterable[tuple[str, str, Callable[[], Any]]], issues: Counter[str], mapping: FieldMap
+) -> dict[str, Any]:
+    """A record's custom-field properties: each (field id, default property, its natural value, read
+    only for a field that is kept) as the mapping says, and their names in ``customFieldProps``."""
+    props: dict[str, Any] = {}
+    for field_id, default, natural in fields:
+        rule = mapping.rule(field_id)
+        if rule.skip:
+            continue
+        try:
+            typed = coerce(natural(), rule.type)
+        except Uncoercible:
+            issues["uncoercible_custom_fields"] += 1
+            continue
+        if typed is not None:
+            props[rule.property or default] = typed
+    return {**props, FIELD_PROPS: sorted(props) or None}
+
+
+# How a plugin turns a record's raw custom fields into properties under a mapping (its transform's).
+FieldReader = Callable[[list[Any], Counter[str], FieldMap], dict[str, Any]]
+
+
+def remap_node(props: Mapping[str, Any], mapping: FieldMap, read: FieldReader) -> dict[str, Any] | None:
+    """A node's whole property map with its custom fields mapped anew from what it keeps of them
+    (``customFieldsJson``; the properties they became are listed in ``customFieldProps``); None when
+    nothing changes or the kept fields cannot be read."""
+    raw = props.get("customFieldsJson")
+    try:
+        fields = json.loads(raw) if isinstance(raw, str) else []
+    except ValueError:
+        return None
+    listed = props.get(FIELD_PROPS)
+    # Nodes written before the list was kept: their custom-field properties are the cf_ ones.
+    old = set(listed) if isinstance(listed, list) else {k for k in props if k.startswith("cf_")}
+    kept = {k: v for k, v in props.items() if k not in old and k != FIELD_PROPS}
+    mapped = read(fields if isinstance(fields, list) else [], Counter(), mapping)
+    new = kept | {k: v for k, v in mapped.items() if v is not None}
+    return None if new == dict(props) else new

@@ -8,29 +8,16 @@ they became are listed in ``customFieldProps``.
 
 from __future__ import annotations
 
-import json
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from server.integrations.clickup import transform
 from server.integrations.clickup.client import ClickUpClient, items_of
-from server.integrations.field_map import FIELD_PROPS, CustomFieldInfo, FieldMap
+from server.integrations.field_map import NODE_PROPERTIES, CustomFieldInfo, FieldMap, remap_node
 
 KIND = "Task"  # the only kind that carries custom fields
 # A task's own properties and those every node gets: no custom field may be mapped onto one.
-RESERVED = frozenset(transform.task({"id": "0", "status": {}, "creator": {}}, "0").nodes[0].props) | {
-    "projectId",
-    "orgId",
-    "source",
-    "syncedAt",
-    "syncRunId",
-    "externalId",
-    "workspaceId",
-    "contentHash",
-    "stub",
-    FIELD_PROPS,
-}
+RESERVED = frozenset(transform.task({"id": "0", "status": {}, "creator": {}}, "0").nodes[0].props) | NODE_PROPERTIES
 
 
 async def _list_ids(client: ClickUpClient, team_id: str) -> list[str]:
@@ -76,17 +63,4 @@ async def discover(client: ClickUpClient, workspace_ids: list[str]) -> list[Cust
 
 def remap(label: str, props: Mapping[str, Any], mapping: FieldMap) -> dict[str, Any] | None:
     """A task node's properties with its custom fields mapped anew; None when nothing changes."""
-    if label != KIND:
-        return None
-    raw = props.get("customFieldsJson")
-    try:
-        fields = json.loads(raw) if isinstance(raw, str) else []
-    except ValueError:
-        return None
-    listed = props.get(FIELD_PROPS)
-    # Nodes written before the list was kept: their custom-field properties are the cf_ ones.
-    old = set(listed) if isinstance(listed, list) else {k for k in props if k.startswith("cf_")}
-    kept = {k: v for k, v in props.items() if k not in old and k != FIELD_PROPS}
-    mapped = transform.custom_field_props(fields if isinstance(fields, list) else [], Counter(), mapping)
-    new = kept | {k: v for k, v in mapped.items() if v is not None}
-    return None if new == dict(props) else new
+    return remap_node(props, mapping, transform.custom_field_props) if label == KIND else None

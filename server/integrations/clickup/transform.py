@@ -10,6 +10,7 @@ are kept in ``extraJson`` and counted, never fatal. Each row says which relation
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
@@ -18,7 +19,7 @@ from typing import Any
 
 from graph.rows import EdgeRow, NodeRow, Rows
 from server.integrations import provider_values as values
-from server.integrations.field_map import FIELD_PROPS, FieldMap, FieldType, Uncoercible, coerce
+from server.integrations.field_map import FieldMap, FieldType, mapped_properties
 
 NO_MAPPING = FieldMap()
 
@@ -290,20 +291,11 @@ def custom_field_props(fields: list[Any], issues: Counter[str], mapping: FieldMa
     ``customFieldProps`` (what a later re-map removes before it writes the new ones)."""
     valued = [raw for raw in fields if isinstance(raw, dict) and raw.get("value") is not None]
     defaults = default_properties([(str(raw.get("id") or ""), str(raw.get("name") or "")) for raw in valued])
-    props: dict[str, Any] = {}
-    for raw in valued:
-        field_id = str(raw.get("id") or "")
-        rule = mapping.rule(field_id)
-        if rule.skip:
-            continue
-        try:
-            typed = coerce(_natural_value(raw, issues), rule.type)
-        except Uncoercible:
-            issues["uncoercible_custom_fields"] += 1
-            continue
-        if typed is not None:
-            props[rule.property or defaults[field_id]] = typed
-    return {**props, FIELD_PROPS: sorted(props) or None}
+    read = [
+        (str(raw.get("id") or ""), defaults[str(raw.get("id") or "")], functools.partial(_natural_value, raw, issues))
+        for raw in valued
+    ]
+    return mapped_properties(read, issues, mapping)
 
 
 def _checklists(checklists: list[Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ only on ``Person`` nodes and only when Jira shows them.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
@@ -23,7 +24,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from server.integrations import provider_values as values
-from server.integrations.field_map import FIELD_PROPS, FieldMap, FieldType, Uncoercible, coerce
+from server.integrations.field_map import FieldMap, FieldType, mapped_properties
 from server.integrations.jira.adf import to_text
 from server.integrations.jira.times import parse_date, parse_datetime
 
@@ -201,20 +202,8 @@ def custom_field_props(kept: list[Any], issues: Counter[str], mapping: FieldMap)
     ``customFieldProps`` (what a later re-map removes before it writes the new ones)."""
     valued = [e for e in kept if isinstance(e, dict) and isinstance(e.get("id"), str) and _present(e.get("value"))]
     defaults = default_properties((str(e["id"]), str(e.get("name") or "")) for e in valued)
-    props: dict[str, Any] = {}
-    for entry in valued:
-        field_id = str(entry["id"])
-        rule = mapping.rule(field_id)
-        if rule.skip:
-            continue
-        try:
-            typed = coerce(natural_value(entry, issues), rule.type)
-        except Uncoercible:
-            issues["uncoercible_custom_fields"] += 1
-            continue
-        if typed is not None:
-            props[rule.property or defaults[field_id]] = typed
-    return {**props, FIELD_PROPS: sorted(props) or None}
+    read = [(str(e["id"]), defaults[str(e["id"])], functools.partial(natural_value, e, issues)) for e in valued]
+    return mapped_properties(read, issues, mapping)
 
 
 def issue_props(

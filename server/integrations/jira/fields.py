@@ -8,29 +8,15 @@ own properties). A re-map needs no call at all: an issue node keeps its raw cust
 
 from __future__ import annotations
 
-import json
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from server.integrations.field_map import FIELD_PROPS, CustomFieldInfo, FieldMap
+from server.integrations.field_map import NODE_PROPERTIES, CustomFieldInfo, FieldMap, remap_node
 from server.integrations.jira import field_values, transform
 
 KIND = "Issue"  # the only kind that carries custom fields
 # An issue's own properties and those every node gets: no custom field may be mapped onto one.
-RESERVED = frozenset(transform.issue({"id": "0", "fields": {}}, "0").nodes[0].props) | {
-    "projectId",
-    "orgId",
-    "source",
-    "syncedAt",
-    "syncRunId",
-    "externalId",
-    "workspaceId",
-    "contentHash",
-    "stub",
-    "customFieldsJson",
-    FIELD_PROPS,
-}
+RESERVED = frozenset(transform.issue({"id": "0", "fields": {}}, "0").nodes[0].props) | NODE_PROPERTIES
 
 
 def discover(listed: Any) -> tuple[transform.SiteFields, list[CustomFieldInfo]]:
@@ -52,16 +38,4 @@ def discover(listed: Any) -> tuple[transform.SiteFields, list[CustomFieldInfo]]:
 
 def remap(label: str, props: Mapping[str, Any], mapping: FieldMap) -> dict[str, Any] | None:
     """An issue node's properties with its custom fields mapped anew; None when nothing changes."""
-    if label != KIND:
-        return None
-    raw = props.get("customFieldsJson")
-    try:
-        kept = json.loads(raw) if isinstance(raw, str) else []
-    except ValueError:
-        return None
-    listed = props.get(FIELD_PROPS)
-    old = set(listed) if isinstance(listed, list) else {k for k in props if k.startswith("cf_")}
-    others = {k: v for k, v in props.items() if k not in old and k != FIELD_PROPS}
-    mapped = field_values.custom_field_props(kept if isinstance(kept, list) else [], Counter(), mapping)
-    new = others | {k: v for k, v in mapped.items() if v is not None}
-    return None if new == dict(props) else new
+    return remap_node(props, mapping, field_values.custom_field_props) if label == KIND else None
