@@ -48,7 +48,7 @@ async def test_each_change_is_recorded_with_its_actor_and_no_secret(
         "auth_method": "API_TOKEN",
         "auto_sync": "false",
     }
-    assert dict(records[1].details) == {"job_id": job.id}
+    assert dict(records[1].details) == {"job_id": job.id, "mode": "FULL"}
     assert dict(records[0].details) == {"start_time": started.isoformat(), "replayed": "0"}
     assert all(started <= r.create_time.ToDatetime(UTC) <= datetime.now(UTC) for r in records)
     assert TV_TOKEN not in str(records)
