@@ -298,11 +298,14 @@ function fieldsStatus(text, ok) {
   else result.dataset.ok = String(ok);
 }
 
-function fieldRow(field, index) {
+function fieldRow(field, index, fields) {
   const id = `field-${index}`;
   const row = el("tr", null, { "data-testid": "field-row", "data-field-id": field.id });
+  // Fields of one name (ClickUp: one per space) are told apart by their id, on screen and in labels.
+  const twin = fields.some((other) => other !== field && other.name === field.name);
+  const shown = twin ? `${field.name} (${field.id})` : field.name;
   const name = el("th", field.name, { scope: "row" });
-  name.append(el("span", `on ${field.kind}`, { class: "help" }));
+  name.append(el("span", twin ? `on ${field.kind} · id ${field.id}` : `on ${field.kind}`, { class: "help" }));
 
   const property = el("input", null, {
     type: "text", id: `${id}-property`, name: "property", placeholder: field.default_property,
@@ -312,7 +315,7 @@ function fieldRow(field, index) {
   property.value = field.rule.property;
   const propertyCell = el("td");
   propertyCell.append(
-    el("label", `Property for ${field.name}`, { for: property.id, class: "sr-only" }),
+    el("label", `Property for ${shown}`, { for: property.id, class: "sr-only" }),
     property,
     el("p", "", { class: "field-error", id: `${id}-error` }),
   );
@@ -323,12 +326,12 @@ function fieldRow(field, index) {
   }
   type.value = field.rule.type;
   const typeCell = el("td");
-  typeCell.append(el("label", `Type of ${field.name}`, { for: type.id, class: "sr-only" }), type);
+  typeCell.append(el("label", `Type of ${shown}`, { for: type.id, class: "sr-only" }), type);
 
   const skip = el("input", null, { type: "checkbox", id: `${id}-skip`, name: "skip" });
   skip.checked = field.rule.skip;
   const skipCell = el("td");
-  skipCell.append(el("label", `Skip ${field.name}`, { for: skip.id, class: "sr-only" }), skip);
+  skipCell.append(el("label", `Skip ${shown}`, { for: skip.id, class: "sr-only" }), skip);
 
   row.append(name, el("td", field.provider_type), propertyCell, typeCell, skipCell);
   return row;
@@ -339,7 +342,7 @@ function showFields(fields, empty = "This integration has no custom fields (or n
   const focused = document.activeElement && document.activeElement.id;
   fieldsShown = fields;
   const body = document.querySelector("#fields tbody");
-  body.replaceChildren(...fields.map(fieldRow));
+  body.replaceChildren(...fields.map((field, index) => fieldRow(field, index, fields)));
   if (!fields.length) {
     const row = el("tr");
     row.append(el("td", empty, { colspan: "5" }));
