@@ -13,7 +13,7 @@ skips rows older than it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import neo4j
 
@@ -38,7 +38,7 @@ async def sweep(
     if kinds is not None and len(chosen) != len(set(kinds)):
         raise ValueError(f"only swept kinds can be swept: {sorted(set(kinds) - set(chosen))}")
     for label in chosen:
-        records, _, _ = await driver.execute_query(
+        gone: list[str] = await driver.execute_query(
             f"MATCH (n:{label} {{projectId: $project, source: $source}}) WHERE n.workspaceId IN $workspaces "
             "RETURN n.externalId AS id",
             project=project_id,
@@ -48,8 +48,8 @@ async def sweep(
             # A follower that lags can only leave out a node: this run then removes less, never more (the
             # removal below matches each id again on the leader).
             routing_=neo4j.RoutingControl.READ,
+            result_transformer_=_unseen(seen.get(label, set())),
         )
-        gone = sorted({r["id"] for r in records} - seen.get(label, set()))
         for start in range(0, len(gone), BATCH):
             # Under the project's write lock, as every writer and ``delete``: a write that checked for
             # a tombstone before this committed would otherwise make the swept node again as a stub.
@@ -75,6 +75,16 @@ async def sweep(
     return removed
 
 
+def _unseen(seen: set[str]) -> Callable[[neo4j.AsyncResult], Awaitable[list[str]]]:
+    """The ids of a listing that ``seen`` lacks, read record by record: a 100,000-node listing is
+    never held whole (the server's peak memory stays with the ids the run saw)."""
+
+    async def transform(result: neo4j.AsyncResult) -> list[str]:
+        return sorted({record["id"] async for record in result if record["id"] not in seen})
+
+    return transform
+
+
 async def _sweep_stubs(
     driver: neo4j.AsyncDriver,
     database: str,
@@ -88,15 +98,15 @@ async def _sweep_stubs(
     before its target went (a subtask deleted with its parent while the import was elsewhere). No
     tombstone: a record read later that still points there (a target the token cannot see) makes the
     stub again, as a fresh import would."""
-    records, _, _ = await driver.execute_query(
+    unseen: list[str] = await driver.execute_query(
         f"MATCH (n:{label}) WHERE n.projectId = $project AND n.source = $source AND n.externalId IS NOT NULL "
         "AND n.stub = true RETURN n.externalId AS id",
         project=project_id,
         source=source,
         database_=database,
         routing_=neo4j.RoutingControl.READ,  # a lagging follower only leaves a stub for the next run
+        result_transformer_=_unseen(seen),
     )
-    unseen = sorted({r["id"] for r in records} - seen)
     for start in range(0, len(unseen), BATCH):
         await driver.execute_query(
             f"""

@@ -61,6 +61,7 @@ class _Page:
     phase: str
     following: dict[str, Any]
     newest: datetime | None
+    task_ids: tuple[str, ...]
 
 
 class ImportFailed(RuntimeError):
@@ -127,6 +128,10 @@ class ClickUpImport:
         self._calls_before = client.stats.api_calls
         self._waits_before = client.limiter.stats.waits
         self._watermarks = _read_watermarks(context.job.checkpoint)
+        # Task ids fetched ahead but not committed yet (at most PIPELINE_DEPTH + 1 pages of them): with
+        # the log's seen ids, what a page read again at the cursor must skip, without a second copy of
+        # every id the run has seen.
+        self._in_flight: set[str] = set()
 
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return await self._client.get(path, params)
@@ -225,6 +230,7 @@ class ClickUpImport:
                 if page.newest is not None and (mark is None or page.newest > mark):
                     self._watermarks[team_id] = page.newest
                 await self._commit(page.rows, page.phase, page.following)
+                self._in_flight.difference_update(page.task_ids)  # in the log's seen ids now
         finally:
             fetching.cancel()
             await asyncio.gather(fetching, return_exceptions=True)
@@ -238,7 +244,7 @@ class ClickUpImport:
     async def _task_pages(self, team_id: str, index: int, checkpoint: dict[str, Any]) -> AsyncIterator[_Page]:
         path = f"/team/{team_id}/task"
         start_archived = bool(checkpoint.get("archived", False))
-        produced = set(self._log.seen.get("Task", set()))  # this run's, ahead of what is committed
+        committed = self._log.seen.setdefault("Task", set())
         changed_since = self._changed_since(team_id)
         for archived in (False, True):
             if archived < start_archived:
@@ -267,12 +273,14 @@ class ClickUpImport:
                 tasks = items_of(body, "tasks", path)
                 rows = Rows()
                 newest: datetime | None = None
+                page_ids: list[str] = []
                 for item in tasks:
                     task_id = str(item.get("id"))
-                    if task_id in produced:
+                    if task_id in committed or task_id in self._in_flight:
                         rows.issues["duplicates_skipped"] += 1
                         continue
-                    produced.add(task_id)
+                    self._in_flight.add(task_id)
+                    page_ids.append(task_id)
                     task_rows = transform.task(item, team_id, self._ctx.settings.fields)
                     rows.extend(task_rows)
                     for node in task_rows.nodes:
@@ -292,7 +300,7 @@ class ClickUpImport:
                     else {"team": index + 1, "stage": "hierarchy"}
                 )
                 label = "archived tasks" if archived else "tasks"
-                yield _Page(rows, f"{label} of workspace {team_id}, page {read}", following, newest)
+                yield _Page(rows, f"{label} of workspace {team_id}, page {read}", following, newest, tuple(page_ids))
                 read += 1
                 if last:
                     break
