@@ -58,6 +58,7 @@ import httpx
 import neo4j
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench.cpu import cpu_seconds, machine_busy_seconds
 from bench.import_bench import ADMIN, TOKEN, lower_bound, rows_of, world_of, writer_once
 from devtools.neo4j_local import Connection, LocalNeo4j
 from graph.connection import GraphConfig, open_driver
@@ -85,7 +86,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(__file__).resolve()
 NAME, PORT = "speedbench", 7861
 METADATA = (("authorization", f"Bearer {ADMIN}"),)
-TICKS = os.sysconf("SC_CLK_TCK")
 RATE_LIMIT = 100_000  # per minute: the server's ceiling (CLICKUP_RATE_LIMIT_PER_MINUTE), i.e. none here
 START_SECONDS = 60.0
 
@@ -111,23 +111,6 @@ def proc_status(pid: int) -> dict[str, int]:
     return figures
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (``/proc/<pid>/stat`` fields 14 and 15)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return 0.0
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def machine_busy() -> float:
-    """CPU seconds every process on the machine has used (``/proc/stat``: all but idle and iowait)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = values[:8]
-    return (user + nice + system + irq + softirq + steal) / TICKS
-
-
 @dataclass
 class CpuMeter:
     """CPU seconds per process over a phase: the named pids, this process (the sandbox's thread and
@@ -141,7 +124,7 @@ class CpuMeter:
         snap = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
         snap["bench+sandbox"] = sum(os.times()[:2])
         snap["child"] = children.ru_utime + children.ru_stime
-        snap["machine"] = machine_busy()
+        snap["machine"] = machine_busy_seconds()
         return snap
 
     def since(self, before: dict[str, float], wall: float | None = None) -> str:

@@ -51,6 +51,7 @@ import httpx
 import neo4j
 from google.protobuf import field_mask_pb2
 
+from bench.cpu import cpu_seconds, machine_busy_seconds
 from devtools.neo4j_local import Connection, LocalNeo4j
 from integrations.v1 import integration_service_pb2 as pb
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
@@ -74,31 +75,11 @@ TENANT = ("bench-org", f"replicas-{uuid.uuid4().hex[:8]}")
 POLL_SECONDS = 0.05
 POLL_TAIL = 10
 BENCH = "bench (sandbox, load, poll)"  # this process
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU of a process so far (``/proc/<pid>/stat`` fields 14 and 15)."""
-    if pid is None:
-        return 0.0
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return 0.0
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds every process on the machine has used (``/proc/stat``: all but idle and iowait)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = values[:8]
-    return (user + nice + system + irq + softirq + steal) / TICKS
 
 
 @dataclass
