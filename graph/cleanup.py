@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import neo4j
 
-from graph.projects import OWNER, check_owner, lock
+from graph.projects import OWNER, check_owner, lock, project_lock
 from graph.schema import Direction, GraphSchema, Step
 
 BATCH = 5_000
@@ -55,8 +55,7 @@ async def sweep(
             # a tombstone before this committed would otherwise make the swept node again as a stub.
             await driver.execute_query(
                 f"""
-                MERGE (held:ProjectWriteLock {{projectId: $project}}) {lock("held")}
-                WITH held
+                {project_lock("project")}
                 UNWIND $ids AS id
                 MATCH (n:{label} {{projectId: $project, source: $source, externalId: id}})
                 MERGE (t:Tombstone {{projectId: $project, source: $source, kind: '{label}', externalId: id}})
@@ -110,8 +109,7 @@ async def _sweep_stubs(
     for start in range(0, len(unseen), BATCH):
         await driver.execute_query(
             f"""
-            MERGE (held:ProjectWriteLock {{projectId: $project}}) {lock("held")}
-            WITH held
+            {project_lock("project")}
             UNWIND $ids AS id
             MATCH (n:{label} {{projectId: $project, source: $source, externalId: id}})
             WHERE n.stub = true

@@ -23,6 +23,12 @@ def lock(variable: str) -> str:
     return f"SET {variable}.lockTakenAt = datetime.transaction()"
 
 
+def project_lock(parameter: str = "projectId") -> str:
+    """Cypher that takes the project's write lock (``$<parameter>`` names the project), then goes on
+    with ``WITH held``: every statement that writes a project's data takes turns on it."""
+    return f"MERGE (held:ProjectWriteLock {{projectId: ${parameter}}}) {lock('held')}\nWITH held"
+
+
 OWNER = "OPTIONAL MATCH (owner:ProjectOwner {projectId: $projectId}) RETURN owner.orgId AS owner"
 
 

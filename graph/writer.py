@@ -30,7 +30,7 @@ import neo4j
 
 from graph import cleanup
 from graph.batch import Batch, prepare
-from graph.projects import OWNER, check_owner, lock
+from graph.projects import OWNER, check_owner, lock, project_lock
 from graph.rows import EdgeRow, Rows
 from graph.schema import GraphSchema
 
@@ -375,8 +375,7 @@ class GraphWriter:
             return 0
         records, _, _ = await self._driver.execute_query(
             f"""
-            MERGE (l:ProjectWriteLock {{projectId: $projectId}}) {lock("l")}
-            WITH l
+            {project_lock()}
             UNWIND $rows AS row
             MATCH (n:{self._schema.kind(label).label} {{projectId: $projectId, source: $source, externalId: row.id}})
             WHERE n.contentHash = row.props.contentHash

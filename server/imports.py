@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from datetime import datetime
 
 import neo4j
 
@@ -114,6 +115,11 @@ class ImportRunner(LeasedRuns):
                 reason="NO_FULL_IMPORT",
             )
 
+    async def _since(self, job: ImportJobRecord) -> dict[str, datetime]:
+        """Where an incremental job reads from: each container's watermark."""
+        state = await self.jobs.sync_state(job.org_id, job.project_id, job.integration)
+        return state.watermarks if state is not None else {}
+
     async def start_remap(self, org_id: str, project_id: str, name: str) -> ImportJobRecord | None:
         """Queue a re-map of the custom fields already imported; None when another job of the
         integration (an import, a re-map) got in first: the caller checked there was none."""
@@ -202,8 +208,7 @@ class ImportRunner(LeasedRuns):
                 await self.jobs.finish(job.id, self.owner, "SUCCEEDED")
                 logger.info("field re-map %s succeeded: %s", job.id, counters)
                 return
-            state = await self.jobs.sync_state(job.org_id, job.project_id, job.integration)
-            since = state.watermarks if state is not None and job.mode == INCREMENTAL else {}
+            since = await self._since(job) if job.mode == INCREMENTAL else {}
             context = ImportContext(
                 job, view.settings, writer, report, await self.jobs.seen(job.id), mode=job.mode, since=since
             )
