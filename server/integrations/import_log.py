@@ -23,9 +23,10 @@ class ImportLog:
         self.counters: Counter[str] = Counter({k: v for k, v in context.job.counters.items() if k not in kinds})
         self.pages = context.job.pages
 
-    async def write(self, rows: Rows) -> dict[str, list[str]]:
-        """Write one page (as this job's run) and count it; returns the ids it saw, per kind, for the
-        checkpoint (a crash between the write and the checkpoint redoes the page)."""
+    async def write(self, rows: Rows, pages: int = 1) -> dict[str, list[str]]:
+        """Write ``pages`` pages' rows (as this job's run) in one write and count them; returns the ids
+        they saw, per kind, for the checkpoint (a crash between the write and the checkpoint redoes
+        them)."""
         written = await self._context.writer.write(rows, self._context.job.id)
         self.counters.update(
             {
@@ -40,7 +41,7 @@ class ImportLog:
         for node in rows.nodes:
             page_seen.setdefault(node.label, set()).add(node.external_id)
             self.seen.setdefault(node.label, set()).add(node.external_id)
-        self.pages += 1
+        self.pages += pages
         return {label: sorted(ids) for label, ids in page_seen.items()}
 
     def counts(self) -> dict[str, int]:

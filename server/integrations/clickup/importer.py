@@ -26,8 +26,7 @@ nothing; deletions reach the graph through webhooks and the next full import.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +39,7 @@ from server.integrations.clickup.client import ClickUpClient, items_of
 from server.integrations.clickup.errors import ClickUpResponseError
 from server.integrations.clickup.options import ClickUpOptions
 from server.integrations.import_log import ImportLog
+from server.integrations.write_behind import write_behind
 
 PAGE_SIZE = 100
 COMMENT_PAGE_SIZE = 25
@@ -49,7 +49,6 @@ WATERMARKS = "watermarks"  # checkpoint key: {workspace id: ISO time}
 CREATED_AFTER = "created_after"  # checkpoint key: the task pages' cursor (ms), see ``_next_page``
 
 
-PIPELINE_DEPTH = 2  # task pages fetched and transformed ahead of the one being written
 INCREMENTAL_OVERLAP = timedelta(minutes=5)  # as the gap repair's: re-read, never missed
 
 
@@ -128,9 +127,9 @@ class ClickUpImport:
         self._calls_before = client.stats.api_calls
         self._waits_before = client.limiter.stats.waits
         self._watermarks = _read_watermarks(context.job.checkpoint)
-        # Task ids fetched ahead but not committed yet (at most PIPELINE_DEPTH + 1 pages of them): with
-        # the log's seen ids, what a page read again at the cursor must skip, without a second copy of
-        # every id the run has seen.
+        # Task ids fetched ahead but not committed yet (the queue's, the batch being written, the page
+        # being read): with the log's seen ids, what a page read again at the cursor must skip,
+        # without a second copy of every id the run has seen.
         self._in_flight: set[str] = set()
 
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
@@ -147,9 +146,10 @@ class ClickUpImport:
             checkpoint=checkpoint,
         )
 
-    async def _commit(self, rows: Rows, phase: str, checkpoint: dict[str, Any]) -> None:
-        """Write one page, then checkpoint it with the ids it saw (crash in between: redo the page)."""
-        page_seen = await self._log.write(rows)
+    async def _commit(self, rows: Rows, phase: str, checkpoint: dict[str, Any], pages: int = 1) -> None:
+        """Write one page (or several as one), then checkpoint with the ids they saw (crash in
+        between: redo them)."""
+        page_seen = await self._log.write(rows, pages)
         await self._ctx.report(self._progress(phase, checkpoint), page_seen)
 
     async def run(self) -> ImportOutcome:
@@ -207,33 +207,22 @@ class ClickUpImport:
         )
 
     async def _tasks(self, team_id: str, index: int, checkpoint: dict[str, Any]) -> None:
-        """Task pages, fetched and transformed ahead of the one being written (at most
-        ``PIPELINE_DEPTH`` pages wait: backpressure, not buffering), each written and checkpointed
-        in order: a checkpoint still names only committed pages, and a cancel (raised by the
-        checkpoint) stops the fetching too."""
-        pages: asyncio.Queue[_Page | BaseException | None] = asyncio.Queue(maxsize=PIPELINE_DEPTH)
+        """Task pages, fetched and transformed ahead of the write (``write_behind``): the pages ready
+        are written as one and checkpointed at the last of them, so a checkpoint still names only
+        committed pages, and a cancel (raised by the checkpoint) stops the fetching too."""
 
-        async def fetch() -> None:
-            try:
-                async for page in self._task_pages(team_id, index, checkpoint):
-                    await pages.put(page)
-                await pages.put(None)
-            except Exception as exc:  # handed to the writing side, which raises it in order
-                await pages.put(exc)
-
-        fetching = asyncio.get_running_loop().create_task(fetch())
-        try:
-            while (page := await pages.get()) is not None:
-                if isinstance(page, BaseException):
-                    raise page
+        async def write(pages: list[_Page]) -> None:
+            rows = Rows()
+            for page in pages:
+                rows.extend(page.rows)
                 mark = self._watermarks.get(team_id)
                 if page.newest is not None and (mark is None or page.newest > mark):
                     self._watermarks[team_id] = page.newest
-                await self._commit(page.rows, page.phase, page.following)
+            await self._commit(rows, pages[-1].phase, pages[-1].following, len(pages))
+            for page in pages:
                 self._in_flight.difference_update(page.task_ids)  # in the log's seen ids now
-        finally:
-            fetching.cancel()
-            await asyncio.gather(fetching, return_exceptions=True)
+
+        await write_behind(self._task_pages(team_id, index, checkpoint), write)
 
     def _changed_since(self, team_id: str) -> int | None:
         """An incremental run's bound (ms) for a workspace: its watermark less an overlap (a change
@@ -241,7 +230,7 @@ class ClickUpImport:
         mark = self._ctx.since.get(team_id) if self._ctx.mode == INCREMENTAL else None
         return None if mark is None else int((mark - INCREMENTAL_OVERLAP).timestamp() * 1000)
 
-    async def _task_pages(self, team_id: str, index: int, checkpoint: dict[str, Any]) -> AsyncIterator[_Page]:
+    async def _task_pages(self, team_id: str, index: int, checkpoint: dict[str, Any]) -> AsyncGenerator[_Page, None]:
         path = f"/team/{team_id}/task"
         start_archived = bool(checkpoint.get("archived", False))
         committed = self._log.seen.setdefault("Task", set())

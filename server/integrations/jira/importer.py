@@ -8,7 +8,8 @@ issues (``/search/jql`` token pages, bounded JQL ``project = KEY ORDER BY id ASC
 sent in a POST body when the site's custom fields make the list too long for a URL), the comments of
 issues that have some when asked, then the Agile boards with their projects and the sprints of scrum
 boards.
-Each page is written and checkpointed; a resumed run starts at the next project (the pages of a
+Issue pages are fetched ahead of the writes (``write_behind``), the ready ones written as one; each
+write is checkpointed; a resumed run starts at the next project (the pages of a
 project are cheap to read again, and the writer makes re-writing them free). Only a complete run
 sweeps, and it leaves what projects out of view hold (``visibility.py``: a 404 is not a delete).
 """
@@ -16,6 +17,7 @@ sweeps, and it leaves what projects out of view hold (``visibility.py``: a 404 i
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +29,7 @@ from server.integrations.jira import transform, visibility
 from server.integrations.jira.client import JiraClient
 from server.integrations.jira.errors import JiraBadRequest, JiraNotFound
 from server.integrations.jira.options import JiraOptions
+from server.integrations.write_behind import write_behind
 
 WATERMARKS = "watermarks"
 HIDDEN = "content_not_visible"  # checkpoint key: projects whose content answered 404 in this run
@@ -169,19 +172,37 @@ class JiraImport:
             for item in page.values:
                 rows.extend(transform.version(item, cloud_id, project_id))
         await self._commit(rows, f"project {key}", {"project": index})
+        await write_behind(self._issue_pages(key, cloud_id, site_fields, options), self._write_issues(index, cloud_id))
+
+    async def _issue_pages(
+        self, key: str, cloud_id: str, site_fields: transform.SiteFields, options: JiraOptions
+    ) -> AsyncGenerator[tuple[Rows, str], None]:
+        """The project's issue pages, transformed (comments read where asked), with their phase."""
         mapping = self._ctx.settings.fields
         page_number = 0
         async for found in self._client.search_pages(
             self._issue_jql(key, cloud_id), issue_fields(site_fields), page_size=SEARCH_PAGE
         ):
-            written = Rows()
+            rows = Rows()
             for item in found.issues:
-                written.extend(transform.issue(item, cloud_id, site_fields, mapping))
+                rows.extend(transform.issue(item, cloud_id, site_fields, mapping))
                 if options.include_comments:
-                    written.extend(await self._comments(item, cloud_id))
-            self._newest(written, cloud_id)
-            await self._commit(written, f"issues of {key}, page {page_number}", {"project": index})
+                    rows.extend(await self._comments(item, cloud_id))
+            yield rows, f"issues of {key}, page {page_number}"
             page_number += 1
+
+    def _write_issues(self, index: int, cloud_id: str) -> Callable[[list[tuple[Rows, str]]], Awaitable[None]]:
+        """Issue pages fetched ahead (``write_behind``), the ready ones written as one; the checkpoint
+        stays at the project (a resumed run reads its pages again, cheaply)."""
+
+        async def write(pages: list[tuple[Rows, str]]) -> None:
+            rows = Rows()
+            for page, _ in pages:
+                rows.extend(page)
+            self._newest(rows, cloud_id)
+            await self._commit(rows, pages[-1][1], {"project": index}, len(pages))
+
+        return write
 
     async def _comments(self, item: dict[str, Any], cloud_id: str) -> Rows:
         return await fetch_comments(self._client, item, cloud_id)
@@ -218,9 +239,10 @@ class JiraImport:
                 if mark is None or node.source_updated_at > mark:
                     self._marks[cloud_id] = node.source_updated_at
 
-    async def _commit(self, rows: Rows, phase: str, checkpoint: dict[str, Any]) -> None:
-        """Write one page, then checkpoint it with the ids it saw (a crash in between redoes the page)."""
-        page_seen = await self._log.write(rows)
+    async def _commit(self, rows: Rows, phase: str, checkpoint: dict[str, Any], pages: int = 1) -> None:
+        """Write one page (or several as one), then checkpoint with the ids they saw (a crash in
+        between redoes them)."""
+        page_seen = await self._log.write(rows, pages)
         progress = Progress(
             counters=self._log.counts(),
             api_calls=self._ctx.job.api_calls + self._client.stats.api_calls,
