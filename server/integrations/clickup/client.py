@@ -33,6 +33,7 @@ from server.integrations.clickup.models import Team, User, parse_teams, parse_us
 from server.integrations.clickup.rate_limit import AnyRateLimiter, RateLimiter, RateLimitSnapshot
 from server.integrations.clock import Clock, SystemClock
 from server.integrations.credentials import ApiToken, Credentials, HeaderAuth, OAuthAuth, OAuthTokens
+from server.integrations.json_body import json_body
 from server.integrations.oauth import GrantRevoked
 
 DEFAULT_BASE_URL = "https://api.clickup.com/api/v2"
@@ -178,7 +179,7 @@ class ClickUpClient:
     @staticmethod
     def _json(response: httpx.Response, method: str, path: str) -> Any:
         try:
-            return response.json()
+            return json_body(response)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise ClickUpResponseError(f"ClickUp answered {method} {path} with a body that is not JSON") from None
 
@@ -186,7 +187,7 @@ class ClickUpClient:
     def _error(response: httpx.Response, method: str, path: str) -> ClickUpHTTPError:
         ecode, err = "", ""
         try:
-            body = response.json()
+            body = json_body(response)
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
         if isinstance(body, dict):

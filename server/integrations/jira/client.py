@@ -50,6 +50,7 @@ from server.integrations.jira.errors import (
     http_error,
 )
 from server.integrations.jira.times import parse_datetime
+from server.integrations.json_body import json_body
 
 GATEWAY_URL = "https://api.atlassian.com"
 SEARCH_PATH = "/rest/api/3/search/jql"
@@ -158,7 +159,7 @@ def _messages(response: httpx.Response) -> tuple[str, ...]:
     """What Jira said, from any of its error shapes (§8), trimmed."""
     found: list[str] = []
     try:
-        body = response.json()
+        body = json_body(response)
     except (json.JSONDecodeError, UnicodeDecodeError):
         body = None
     if isinstance(body, dict):
@@ -184,7 +185,7 @@ def _gateway_not_found(response: httpx.Response) -> bool:
     if response.status_code != 404:
         return False
     try:
-        body = response.json()
+        body = json_body(response)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return False
     if not isinstance(body, dict) or "errorMessages" in body or "errors" in body:
@@ -368,7 +369,7 @@ class JiraClient:
         if response.status_code == 204 or not response.content:
             return None
         try:
-            return response.json()
+            return json_body(response)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise JiraResponseError(f"Jira answered {method} {path} with a body that is not JSON") from None
 
