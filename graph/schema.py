@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from enum import Enum
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -76,10 +77,15 @@ class GraphSchema:
             raise ValueError(f"schema {self.source!r}: swept kinds {unknown} are not declared")
 
     def kind(self, label: str) -> NodeKind:
-        for kind in self.kinds:
-            if kind.label == label:
-                return kind
-        raise ValueError(f"{self.source} has no {label} nodes")
+        found = self._by_label.get(label)
+        if found is None:
+            raise ValueError(f"{self.source} has no {label} nodes")
+        return found
+
+    @cached_property
+    def _by_label(self) -> dict[str, NodeKind]:
+        """The writer asks for a kind per edge of a write: a lookup, not a scan of the kinds."""
+        return {kind.label: kind for kind in self.kinds}
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -63,6 +63,8 @@ class WriteResult:
 
 # A node's properties: its row's, and those every node of the write shares (one parameter each).
 _SHARED = "props{.*, projectId: $projectId, orgId: $orgId, source: $source, syncedAt: $now, syncRunId: $run}"
+# Its times, sent as text (``graph/batch.py`` says why), set back as ``datetime`` values.
+_DATES = "\n            FOREACH (d IN row.dates | SET n[d[0]] = datetime(d[1]))"
 
 
 class _Statements:
@@ -92,18 +94,19 @@ class _Statements:
             MERGE (n:{self.key(label)}){extra}
             WITH n, row WHERE n.contentHash IS NULL
             WITH n, row, n.contentHash IS NULL AS fresh, row.props AS props
-            SET n = {_SHARED}
+            SET n = {_SHARED}{_DATES}
             RETURN row.id AS id, fresh, elementId(n) AS element
         """
         return f"""
             UNWIND $rows AS row
-            WITH row WHERE {self.not_tombstoned(label, "row.id", "row.updated")}
+            WITH row, datetime(row.updated) AS updated
+            WITH row, updated WHERE {self.not_tombstoned(label, "row.id", "updated")}
             MERGE (n:{self.key(label)}){extra}
-            WITH n, row
+            WITH n, row, updated
             WHERE n.contentHash IS NULL OR (n.contentHash <> row.props.contentHash AND (n.sourceUpdatedAt IS NULL
-                  OR (row.updated IS NOT NULL AND row.updated >= n.sourceUpdatedAt)))
+                  OR (updated IS NOT NULL AND updated >= n.sourceUpdatedAt)))
             WITH n, row, n.contentHash IS NULL AS fresh, row.props AS props
-            SET n = {_SHARED}{self._when[label]}
+            SET n = {_SHARED}{_DATES}{self._when[label]}
             RETURN row.id AS id, fresh, elementId(n) AS element
         """
 
