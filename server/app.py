@@ -88,7 +88,8 @@ class HubServer:
         )
         self.gallery = gallery
         jobs = ImportJobStore(self._driver, cfg.neo4j_database, lease_seconds=cfg.import_lease_seconds)
-        self._imports = ImportRunner(self._driver, cfg.neo4j_database, jobs, gallery, metrics=self.metrics)
+        imports = ImportRunner(self._driver, cfg.neo4j_database, jobs, gallery, metrics=self.metrics)
+        self._imports = imports
         if cfg.metrics_address:
             self._stop_metrics = self.metrics.serve(cfg.metrics_address)
         server = grpc.aio.server(
@@ -124,6 +125,7 @@ class HubServer:
             cfg.live_sync_check_seconds,
             DutyLeases(self._driver, cfg.neo4j_database),
             webhook_secrets,
+            imports,  # the scheduled sync is an INCREMENTAL import job
         )
         self._deletions = DataDeletions(
             DataDeletionStore(self._driver, cfg.neo4j_database, lease_seconds=cfg.import_lease_seconds),

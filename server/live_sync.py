@@ -2,14 +2,20 @@
 
 Third parties drop webhooks quietly (ClickUp suspends one after 100 failed events or one 410) and
 never re-send what they dropped. So the supervisor polls each webhook's health through its plugin,
-re-activates a suspended one, and repairs the gap by having the plugin re-read every record changed
-since the container's watermark (minus an overlap, for sources whose "changed since" bound is
-fuzzy) through the same writer. The same repair also runs on the integration's sync interval.
+re-activates a suspended one (or replaces one that is gone), and at once repairs that workspace's
+gap by having the plugin re-read every record changed since the container's watermark (minus an
+overlap, for sources whose "changed since" bound is fuzzy) through the same writer.
+
+A change no webhook told of (an event lost in transit) is read by the scheduled sync: on the
+integration's sync interval the supervisor starts an INCREMENTAL import job (``server/imports.py``),
+so it is listed, watched and resumed like any import and never runs beside another job of the
+integration; it sweeps nothing, so a deletion nobody told of waits for the next full import. A
+plugin that cannot import incrementally gets each webhook's gap repair on that interval instead.
 
 Every replica runs this supervisor; each duty (checking one webhook, reconciling one integration,
-repairing one gap) is claimed for its period through a lease in Neo4j (``graph/duty_leases.py``), so
-it runs once per period whichever replica gets there first, and a dead replica's duties pass to
-another when its leases run out.
+starting one scheduled sync, repairing one gap) is claimed for its period through a lease in Neo4j
+(``graph/duty_leases.py``), so it runs once per period whichever replica gets there first, and a
+dead replica's duties pass to another when its leases run out.
 
 A webhook replaced by a secret regeneration (``server/secret_rotation.py``) is left alone (no check,
 repair or replacement) while its grace period runs, then deleted in the third party and forgotten.
@@ -35,7 +41,7 @@ import neo4j
 from google.protobuf import field_mask_pb2
 
 from graph.duty_leases import DutyLeases
-from graph.import_jobs import ImportJobStore
+from graph.import_jobs import INCREMENTAL, ImportJobStore
 from graph.integration_store import IntegrationKey
 from graph.webhook_inbox import WebhookHealth, WebhookRegistration
 from graph.webhook_secrets import WebhookSecrets
@@ -43,6 +49,7 @@ from graph.writer import GraphWriter
 from integrations.v1 import integration_service_pb2 as pb
 from server.errors import FailedPrecondition, NotFound, ServiceError, Unavailable
 from server.gallery import Gallery, IntegrationView
+from server.imports import ImportRunner
 from server.integrations.base import Outcome
 from server.integrations.oauth import GrantRevoked
 from server.integrations.settings import WebhookTarget
@@ -58,6 +65,8 @@ CHECK_CLAIM_SHARE = 0.8
 RECONCILE_CLAIM_SECONDS = 120.0  # the longest a reconcile may take before another replica may step in
 RECONCILE_WAIT_SECONDS = 0.2
 CHECK_CONCURRENCY = 8  # webhooks checked side by side, per replica
+# A scheduled sync's duty, and the prefix of its job's request id (the job's ``requestId`` says who asked).
+SCHEDULED_SYNC = "scheduled-sync"
 
 
 def webhook_target(public_url: str, key: IntegrationKey) -> WebhookTarget:
@@ -101,9 +110,11 @@ class LiveSync:
         check_seconds: float = 60.0,
         leases: DutyLeases | None = None,
         secrets: WebhookSecrets | None = None,
+        imports: ImportRunner | None = None,
     ) -> None:
         """``leases`` None: this process is the only one supervising (every duty is its own).
-        ``secrets`` None: no webhook is ever retired after a secret regeneration here."""
+        ``secrets`` None: no webhook is ever retired after a secret regeneration here.
+        ``imports`` None: no scheduled sync is started here."""
         self._desk = desk
         self._gallery = gallery
         self._jobs = jobs
@@ -113,6 +124,7 @@ class LiveSync:
         self._check_seconds = check_seconds
         self._leases = leases
         self._secrets = secrets
+        self._imports = imports
         self._owner = f"live-sync-{uuid.uuid4().hex[:12]}"
         self._task: asyncio.Task[None] | None = None
 
@@ -281,6 +293,65 @@ class LiveSync:
         # (its replacement is), nor replaced should it vanish.
         registrations = [r for r in await self._desk.registrations() if (r.integration, r.webhook_id) not in retiring]
         await asyncio.gather(*(supervise(r) for r in registrations))
+        # Last: a re-activated webhook's gap was repaired at once above (a repair leaves the gap to an
+        # import already running), and the sync then reads on from the watermark the repair moved.
+        await self.sync_all()
+
+    async def sync_all(self) -> None:
+        """Start the scheduled sync of every integration that wants live sync and imports
+        incrementally: an INCREMENTAL import once per sync interval (one replica each, by lease)."""
+        if self._imports is None:
+            return
+        keys = sorted(await self._gallery.enabled(), key=lambda k: (k.org_id, k.project_id, k.name))
+        for key in keys:
+            try:
+                await self._scheduled_sync(self._imports, key)
+            except ServiceError as exc:  # settings unreadable, say: reconcile_all reports it too
+                logger.warning(
+                    "scheduled incremental sync of %s for %s/%s not started: %s [%s]",
+                    key.name,
+                    key.org_id,
+                    key.project_id,
+                    exc.message,
+                    exc.reason,
+                )
+            except Exception:
+                logger.exception(
+                    "scheduled incremental sync of %s for %s/%s failed", key.name, key.org_id, key.project_id
+                )
+
+    async def _scheduled_sync(self, imports: ImportRunner, key: IntegrationKey) -> None:
+        """Queue the integration's INCREMENTAL import if its interval is due. A job already active
+        (an import, a re-map) covers this round; a project never fully imported is told so once per
+        interval (a WARNING and the sync state's last error), not every check."""
+        view = await self._gallery.get(key.org_id, key.project_id, key.name)
+        if view.settings is None or not view.plugin.supports_incremental or not wants_live_sync(view) or _paused(view):
+            return
+        interval = view.settings.sync.interval_seconds or DEFAULT_INTERVAL_SECONDS
+        if not await self._claim(_duty(SCHEDULED_SYNC, key.org_id, key.project_id, key.name), interval):
+            return  # started in this interval already (here or by another replica)
+        where = f"{key.org_id}/{key.project_id}/{key.name}"
+        active = await imports.active(key.org_id, key.project_id, key.name)
+        if active is not None:
+            logger.info("scheduled incremental sync of %s not started: job %s is active", where, active.id)
+            return
+        request_id = f"{SCHEDULED_SYNC}:{uuid.uuid4().hex}"
+        try:
+            job = await imports.start(key.org_id, key.project_id, key.name, request_id, mode=INCREMENTAL)
+        except FailedPrecondition as exc:
+            if exc.reason == "JOB_RUNNING":  # a re-map started since we looked
+                logger.info("scheduled incremental sync of %s not started: %s", where, exc.message)
+                return
+            if exc.reason != "NO_FULL_IMPORT":
+                raise
+            problem = f"scheduled incremental sync not started: {exc.message}"
+            logger.warning("%s: %s", where, problem)
+            await self._jobs.record_sync_error(key.org_id, key.project_id, key.name, problem)
+            return
+        if job.request_id != request_id:  # an import started since we looked: start answered with it
+            logger.info("scheduled incremental sync of %s not started: job %s is active", where, job.id)
+            return
+        logger.info("scheduled incremental sync %s queued for %s", job.id, where)
 
     async def retire_due(self) -> set[tuple[str, str]]:
         """Webhooks replaced by a secret regeneration (``server/secret_rotation.py``) whose grace period
@@ -376,6 +447,9 @@ class LiveSync:
             return
         state = status.status
         await self._desk.record_health(reg.integration, reg.webhook_id, state, status.fail_count)
+        # A plugin that cannot import incrementally has no scheduled sync (sync_all): its webhooks' gap
+        # repairs are the interval's catch-up instead.
+        periodic = not view.plugin.supports_incremental
         interval = view.settings.sync.interval_seconds or DEFAULT_INTERVAL_SECONDS
         repair_duty = _duty("repair", reg.org_id, reg.project_id, reg.integration, reg.webhook_id)
         if state == "suspended":
@@ -388,9 +462,10 @@ class LiveSync:
             logger.warning(
                 "webhook %s was suspended by %s: re-activated; repairing the gap", reg.webhook_id, reg.integration
             )
-            await self._claim(repair_duty, interval)  # repaired now: the next one is an interval away
-            await self.repair(reg, view)
-        elif await self._claim(repair_duty, interval):
+            if periodic:
+                await self._claim(repair_duty, interval)  # repaired now: the next one is an interval away
+            await self.repair(reg, view)  # now, not at the next scheduled sync: the gap may be long
+        elif periodic and await self._claim(repair_duty, interval):
             await self.repair(reg, view)
 
     async def _replace(self, reg: WebhookRegistration, view: IntegrationView) -> None:
@@ -421,12 +496,14 @@ class LiveSync:
     async def repair(self, reg: WebhookRegistration, view: IntegrationView) -> int:
         """Re-read what changed since the watermark (minus the overlap); returns the tasks re-read.
 
-        A workspace without a watermark (an import that saw none of its tasks, or one from before
-        watermarks survived a resume) starts from the last import's start; one that no import
-        covered is reported (a WARNING and the sync state's last error): it needs a full import.
+        Run at once for a webhook re-activated or replaced, and on the sync interval for a plugin that
+        cannot import incrementally (for the others the scheduled sync is the interval's catch-up). A
+        workspace without a watermark (an import that saw none of its tasks, or one from before
+        watermarks survived a resume) starts from the last import's start; one that no import covered
+        is reported (a WARNING and the sync state's last error): it needs a full import.
         """
         if await self._jobs.active(reg.org_id, reg.project_id, reg.integration) is not None:
-            return 0  # a full import is running: it covers the gap
+            return 0  # an import is running: it covers the gap
         if view.settings is None:
             return 0
         state = await self._jobs.sync_state(reg.org_id, reg.project_id, reg.integration)
@@ -441,7 +518,7 @@ class LiveSync:
                 )
                 logger.warning("%s/%s %s: %s", reg.org_id, reg.project_id, reg.integration, problem)
                 await self._jobs.record_sync_error(reg.org_id, reg.project_id, reg.integration, problem)
-                return 0  # said once per interval: the repair's claim holds until the next
+                return 0  # said once per re-activation, replacement or interval (the repair's claim)
             logger.info("workspace %s has no watermark: repairing from the last import's start", reg.workspace_id)
             mark = started
         writer = GraphWriter(self._driver, self._database, reg.org_id, reg.project_id, view.plugin.graph_schema)

@@ -2,8 +2,9 @@
 registration however many replicas save the same update.
 
 Two servers on one Neo4j supervise the same webhook. Both run their check at the same moment, twice:
-ClickUp is asked for the webhook's health once and the gap is repaired once, whichever replica got
-there first; the second round finds every duty already done for this period.
+ClickUp is asked for the webhook's health once and one scheduled sync (an INCREMENTAL import job) is
+started, whichever replica got there first; the second round finds every duty already done for this
+period.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sandbox.clickup.state import Sandbox
 from sandbox.jira.generator import MAIN_EMAIL, MAIN_TOKEN
 from sandbox.jira.generator import GeneratorConfig as JiraConfig
 from tests.conftest import RunningHub, Tokens, bearer, server_env, start_hub
-from tests.integration.importing import enable_request, run_import
+from tests.integration.importing import enable_request, run_import, watch
 from tests.jira_sites import serving
 from tests.support import UvicornThread, free_port
 
@@ -85,7 +86,7 @@ async def replicas(
                 await hub.server.stop(grace=1)
 
 
-async def test_two_replicas_check_a_webhook_and_repair_its_gap_once_per_period(
+async def test_two_replicas_check_a_webhook_and_start_its_scheduled_sync_once_per_period(
     replicas: TwoReplicas, tokens: Tokens, tenant: tuple[str, str]
 ) -> None:
     first, second = replicas.servers
@@ -96,7 +97,7 @@ async def test_two_replicas_check_a_webhook_and_repair_its_gap_once_per_period(
     )
     assert [w.status for w in live.webhooks] == ["active"]
     team = next(iter(replicas.sandbox.world.teams))
-    health_path, repair_path = f"GET /api/v2/team/{team}/webhook", f"GET /api/v2/team/{team}/task"
+    health_path, tasks_path = f"GET /api/v2/team/{team}/webhook", f"GET /api/v2/team/{team}/task"
     replicas.calls.clear()
 
     supervisors = [hub.server.live_sync for hub in (first, second)]
@@ -105,7 +106,13 @@ async def test_two_replicas_check_a_webhook_and_repair_its_gap_once_per_period(
         await asyncio.gather(*(s.check_once() for s in supervisors if s is not None))
 
     assert replicas.calls[health_path] == 1, "one health check of the webhook, not one per replica and round"
-    assert replicas.calls[repair_path] >= 1, "the gap was repaired"
+    listed = await first.stub.ListImportJobs(
+        pb.ListImportJobsRequest(org_id=tenant[0], project_id=tenant[1], name="clickup"), metadata=bearer(tokens.admin)
+    )
+    scheduled = [job for job in listed.jobs if job.mode == pb.IMPORT_MODE_INCREMENTAL]
+    assert len(scheduled) == 1, "one scheduled sync, not one per replica and round"
+    assert (await watch(first, tokens.admin, tenant, scheduled[0].id))[-1].state == pb.IMPORT_JOB_STATE_SUCCEEDED
+    assert replicas.calls[tasks_path] >= 1, "it read what changed"
     # No registration outlives this test's sandbox (the next tests' supervisors would try to reach it).
     await first.stub.UpdateIntegration(enable_request(tenant, replicas.token), metadata=bearer(tokens.admin))
 
