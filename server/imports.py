@@ -138,12 +138,13 @@ class ImportRunner(LeasedRuns):
             raise InvalidArgument("request_id", str(exc), reason="REQUEST_ID_REUSED") from None
 
     async def resume_paused(self, org_id: str, project_id: str, name: str) -> ImportJobRecord | None:
-        """After a new sign-in: the import that the lost grant paused starts again (from its
-        checkpoint, as any import after a failed one does); None when the last one was not paused."""
+        """After a new sign-in: the import that the lost grant paused starts again, in its mode (from
+        its checkpoint, as any import after a failed one of its mode does); None when the last one
+        was not paused."""
         latest = await self.jobs.list_jobs(org_id, project_id, name, 0, 1)
         if not latest or latest[0].state != "FAILED" or not latest[0].error.startswith(PAUSED):
             return None
-        job = await self.start(org_id, project_id, name)
+        job = await self.start(org_id, project_id, name, mode=latest[0].mode)
         logger.info("import %s resumes the import %s paused for a new sign-in", job.id, latest[0].id)
         return job
 

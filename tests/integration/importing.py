@@ -125,9 +125,11 @@ async def watch(hub: RunningHub, admin: str, tenant: tuple[str, str], job_id: st
     return seen
 
 
-async def run_import(hub: RunningHub, admin: str, tenant: tuple[str, str]) -> list[pb.ImportJob]:
+async def run_import(
+    hub: RunningHub, admin: str, tenant: tuple[str, str], mode: pb.ImportMode.ValueType = pb.IMPORT_MODE_FULL
+) -> list[pb.ImportJob]:
     job = await hub.stub.StartImport(
-        pb.StartImportRequest(org_id=tenant[0], project_id=tenant[1], name="clickup"), metadata=bearer(admin)
+        pb.StartImportRequest(org_id=tenant[0], project_id=tenant[1], name="clickup", mode=mode), metadata=bearer(admin)
     )
     return await watch(hub, admin, tenant, job.id)
 

@@ -140,3 +140,30 @@ async def test_an_import_that_meets_a_revoked_grant_pauses_and_a_new_sign_in_res
     assert resumed.id != paused.id, "the sign-in started the paused import again"
     final = await watch(stack.hub, admin, tenant, resumed.id)
     assert final[-1].state == pb.IMPORT_JOB_STATE_SUCCEEDED, final[-1].error
+
+
+async def test_an_incremental_import_paused_by_a_revoked_grant_resumes_incremental(
+    stack: LiveStack, tokens: Tokens, tenant: tuple[str, str]
+) -> None:
+    """The sign-in starts the paused job's kind of import again, not a full one in its place."""
+    admin = tokens.admin
+    await sign_in(stack, admin, tenant)
+    assert (await run_import(stack.hub, admin, tenant))[-1].state == pb.IMPORT_JOB_STATE_SUCCEEDED
+    granted = [token for token in stack.sandbox.world.tokens if not token.startswith("pk_")]
+    async with httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as admin_api:
+        assert (await admin_api.post("/_sandbox/oauth/revoke", json={"token": granted[0]})).status_code == 200
+
+    paused = (await run_import(stack.hub, admin, tenant, pb.IMPORT_MODE_INCREMENTAL))[-1]
+    assert paused.state == pb.IMPORT_JOB_STATE_FAILED
+    assert paused.error.startswith("paused until a new sign-in"), paused.error
+
+    await sign_in(stack, admin, tenant)
+    jobs = await stack.hub.stub.ListImportJobs(
+        pb.ListImportJobsRequest(org_id=tenant[0], project_id=tenant[1], page_size=10), metadata=bearer(admin)
+    )
+    resumed = jobs.jobs[0]
+    assert resumed.id != paused.id, "the sign-in started the paused import again"
+    assert resumed.mode == pb.IMPORT_MODE_INCREMENTAL
+    final = await watch(stack.hub, admin, tenant, resumed.id)
+    assert final[-1].state == pb.IMPORT_JOB_STATE_SUCCEEDED, final[-1].error
+    assert final[-1].mode == pb.IMPORT_MODE_INCREMENTAL
