@@ -565,7 +565,9 @@ class SyncSettings(_message.Message):
     """Keep the graph live through webhooks after the first import."""
     @_builtins.property
     def sync_interval(self) -> _duration_pb2.Duration:
-        """How often the gap repair runs; 0 means the server default."""
+        """How often the scheduled sync (an INCREMENTAL import, while auto_sync is on) runs; 0 means the
+        server default (15 minutes).
+        """
 
     def __init__(
         self,

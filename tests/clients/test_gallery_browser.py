@@ -115,7 +115,7 @@ async def test_toggle_configure_test_and_import_with_the_keyboard_only(
     await expect(dialog.get_by_role("alert")).to_contain_text("credentials")
     await token_field.fill("")  # the keyboard's select-all would be as good; fill keeps the test short
     await page.keyboard.type(TV_TOKEN)
-    interval = dialog.get_by_label("Gap repair every (minutes)")
+    interval = dialog.get_by_label("Sync changes every (minutes)")
     await tab_to(page, interval)
     await page.keyboard.press("Control+A")
     await page.keyboard.type("90")
