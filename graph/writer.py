@@ -11,9 +11,10 @@ plus the relationships it owns) differs *and* its ``sourceUpdatedAt`` is not old
 one, so replaying old data or re-importing an unchanged source writes nothing.
 
 Relationships cost no key lookups of their own: the node statements return the element ids of what
-they wrote (in one list: the driver's cost per record was a tenth of an import's CPU), the other ends of the batch are looked up (or made stubs) once, one statement per kind,
-and the edges of every type go in one statement more. A changed node's own edges are gone by then
-(dropped, or it is new), so they are CREATEd; MERGE is kept for a type another kind may also write.
+they wrote (in one list: the driver's cost per record was a tenth of an import's CPU), the other
+ends of the batch are looked up (or made stubs) once, one statement per kind, and the edges of
+every type go in one statement more. A changed node's own edges are gone by then (dropped, or it is
+new), so they are CREATEd; MERGE is kept for a type another kind may also write.
 What a source writes (kinds, extra labels, owned relationships, sweep and delete rules) is its
 ``GraphSchema``; nothing here names one.
 """
