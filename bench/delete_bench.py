@@ -70,7 +70,7 @@ async def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     args = parser.parse_args()
 
-    connection = LocalNeo4j("delbench", 7841, heap="2g").start()
+    connection = LocalNeo4j("delbench", 7841, heap="2g").start_empty()
     driver = await open_driver(GraphConfig(connection.uri, connection.user, connection.password))
     try:
         await migrate(driver, "neo4j")

@@ -26,7 +26,8 @@ thread, the fetch-only child, everything else on the machine). Small imports run
 
 Then the targets table in Markdown: measured value, target, MET or MISSED. Timings are wall time on a
 machine that may be shared: the load average is printed with each size. Uses its own Neo4j instance
-("speedbench", port 7861) and loopback servers only. Not a test: nothing here asserts a timing.
+("speedbench", port 7861, started on an empty store) and loopback servers only. Not a test: nothing
+here asserts a timing.
 """
 
 from __future__ import annotations
@@ -639,18 +640,17 @@ def table(results: list[Figures]) -> None:
 
 @contextlib.contextmanager
 def neo4j_instance() -> Iterator[tuple[Connection, int]]:
-    """The bench's own Neo4j and its pid, stopped at the end unless it was running before this run."""
+    """The bench's own Neo4j, started on an empty store (``LocalNeo4j.start_empty``), and its pid;
+    stopped at the end."""
     instance = LocalNeo4j(NAME, PORT, heap="2g")
-    was_running = instance.pid() is not None and instance.answers()
     try:
-        connection = instance.start()
+        connection = instance.start_empty()
         pid = instance.pid()
         if pid is None:
             raise SystemExit("Neo4j answers but has no pid file")
         yield connection, pid
     finally:
-        if not was_running:
-            instance.stop()
+        instance.stop()
 
 
 async def neo4j_version(driver: neo4j.AsyncDriver) -> str:

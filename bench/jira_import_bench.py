@@ -212,7 +212,7 @@ async def main() -> None:
     args = parser.parse_args()
 
     instance = LocalNeo4j("jirabench", 7796, heap="2g")
-    connection = instance.start()
+    connection = instance.start_empty()  # nothing an earlier run left
     env = {
         "INTEGRATIONS_GRPC_ADDRESS": "127.0.0.1:0",
         "NEO4J_URI": connection.uri,

@@ -73,7 +73,7 @@ async def main() -> None:
     )
     args = parser.parse_args()
     instance = LocalNeo4j("jirawebhook", 7799, heap="1g")
-    connection = instance.start()
+    connection = instance.start_empty()  # nothing an earlier run left
     gateway_port = free_port()
     env = {
         "INTEGRATIONS_GRPC_ADDRESS": "127.0.0.1:0",

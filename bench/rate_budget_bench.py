@@ -80,7 +80,7 @@ async def main() -> None:
     parser.add_argument("--callers", type=int, default=4, help="concurrent requests per replica")
     args = parser.parse_args()
 
-    connection = LocalNeo4j("ratebench", 7831, heap="1g").start()
+    connection = LocalNeo4j("ratebench", 7831, heap="1g").start_empty()
     drivers = [
         neo4j.AsyncGraphDatabase.driver(connection.uri, auth=(connection.user, connection.password))
         for _ in range(args.replicas)
