@@ -24,6 +24,7 @@ from graph.migrations import migrate
 from integrations.v1 import integration_service_pb2_grpc as pb_grpc
 from sandbox.clickup.app import create_app
 from sandbox.clickup.fixtures import TV_TOKEN, test_vector_world
+from sandbox.clickup.model import World
 from sandbox.clickup.state import Sandbox
 from server.app import HubServer
 from server.auth import hash_token
@@ -154,6 +155,18 @@ class RunningSandbox:
     @property
     def api_url(self) -> str:
         return f"{self.url}/api/v2"
+
+
+@contextlib.contextmanager
+def serve_world(world: World, token: str, *, rate_limited: bool = True) -> Iterator[RunningSandbox]:
+    """``world`` served by the ClickUp sandbox on loopback, ``token`` signing in as its first user;
+    ``rate_limited`` False for tests of something else than the limit."""
+    world.tokens[token] = min(world.users)
+    sandbox = Sandbox(world)
+    if not rate_limited:
+        sandbox.limiter.limit = None
+    with UvicornThread(create_app(sandbox)) as server:
+        yield RunningSandbox(server.url, sandbox, token)
 
 
 @pytest.fixture(scope="session")

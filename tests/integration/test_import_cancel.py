@@ -21,16 +21,15 @@ import pytest
 from devtools.neo4j_local import Connection
 from graph.projects import project_lock
 from integrations.v1 import integration_service_pb2 as pb
-from sandbox.clickup.app import create_app
 from sandbox.clickup.generator import GeneratorConfig, generate
 from sandbox.clickup.model import World
 from sandbox.clickup.state import Fault, Sandbox
 from server.integrations.clickup.importer import PAGE_SIZE
 from server.integrations.clickup.schema import SCHEMA
 from server.integrations.write_behind import DEPTH
-from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer, hub_with, server_env
+from tests.conftest import RunningHub, RunningSandbox, Tokens, bearer, hub_with, serve_world, server_env
 from tests.integration.importing import TERMINAL, VOLATILE, enable, export, run_import, tombstones, watch
-from tests.support import UvicornThread, wait_for
+from tests.support import wait_for
 
 TOKEN = "pk_5550001_CANCELSANDBOX00000000000000000"
 # About 3,500 tasks (3,200 live): some 33 task pages, so a cancel after a few lands mid-import.
@@ -42,12 +41,8 @@ INTEGRATIONS = Path(__file__).resolve().parents[2] / "server" / "integrations"
 
 @pytest.fixture(scope="module")
 def cancel_sandbox() -> Iterator[RunningSandbox]:
-    world = generate(CONFIG)
-    world.tokens[TOKEN] = min(world.users)
-    sandbox = Sandbox(world)
-    sandbox.limiter.limit = None  # rate limiting has tests of its own
-    with UvicornThread(create_app(sandbox)) as server:
-        yield RunningSandbox(server.url, sandbox, TOKEN)
+    with serve_world(generate(CONFIG), TOKEN, rate_limited=False) as running:  # the limit has tests of its own
+        yield running
 
 
 @pytest.fixture(scope="module")
