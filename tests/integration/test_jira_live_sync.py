@@ -1,8 +1,7 @@
 """Jira live sync end to end: auto-sync registers a signed admin webhook in the Jira sandbox, 200
 random mutations are delivered through the real gateway twice each and shuffled, and the graph ends
-equal to a fresh import of the same site. Then the webhook's health, the scheduled sync's
-incremental import with the silent kinds (components, labels) reconciled, and the webhook removed
-when auto-sync is turned off."""
+equal to a fresh import of the same site. Then the webhook's health, a gap repair with the silent
+kinds (components, labels) reconciled, and the webhook removed when auto-sync is turned off."""
 
 from __future__ import annotations
 
@@ -81,11 +80,9 @@ def jira_update(tenant: tuple[str, str], url: str, *, auto_sync: bool) -> pb.Upd
     )
 
 
-async def full_import(
-    hub: RunningHub, admin: str, tenant: tuple[str, str], mode: pb.ImportMode.ValueType = pb.IMPORT_MODE_FULL
-) -> pb.ImportJob:
+async def full_import(hub: RunningHub, admin: str, tenant: tuple[str, str]) -> pb.ImportJob:
     job = await hub.stub.StartImport(
-        pb.StartImportRequest(org_id=tenant[0], project_id=tenant[1], name="jira", mode=mode), metadata=bearer(admin)
+        pb.StartImportRequest(org_id=tenant[0], project_id=tenant[1], name="jira"), metadata=bearer(admin)
     )
     return (await watch(hub, admin, tenant, job.id))[-1]
 
@@ -143,10 +140,15 @@ async def test_mutations_delivered_twice_and_shuffled_end_equal_to_a_fresh_impor
     assert records[0]["events"] * 2 == len(deliveries), "each distinct delivery is stored once"
     assert records[0]["attempts"] == records[0]["events"], "and applied once"
 
-    # Components and labels send no events: the scheduled sync (an INCREMENTAL import) reads every
-    # project's components and the site's labels, and sweeps those two kinds (silent_kinds.py).
-    synced = await full_import(hub, admin, tenant, pb.IMPORT_MODE_INCREMENTAL)
-    assert synced.state == pb.IMPORT_JOB_STATE_SUCCEEDED, synced.error
+    # Components and labels send no events: the interval's repair reconciles them.
+    (reg,) = [
+        r
+        for r in await hub.server.webhooks.registrations()
+        if (r.org_id, r.project_id, r.integration) == (tenant[0], tenant[1], "jira")
+    ]
+    view = await hub.server.gallery.get(tenant[0], tenant[1], "jira")
+    assert hub.server.live_sync is not None
+    await hub.server.live_sync.repair(reg, view)
 
     fresh = (tenant[0], tenant[1] + "-fresh")
     await hub.stub.UpdateIntegration(jira_update(fresh, stack.url, auto_sync=False), metadata=bearer(admin))

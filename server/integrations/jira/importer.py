@@ -25,7 +25,7 @@ from graph.import_jobs import INCREMENTAL, Progress
 from graph.rows import Rows
 from server.integrations.base import ImportContext, ImportFailure, ImportOutcome
 from server.integrations.import_log import ImportLog
-from server.integrations.jira import silent_kinds, transform, visibility
+from server.integrations.jira import transform, visibility
 from server.integrations.jira.client import JiraClient
 from server.integrations.jira.errors import JiraBadRequest, JiraNotFound
 from server.integrations.jira.options import JiraOptions
@@ -99,13 +99,8 @@ class JiraImport:
             if index >= start:
                 await self._project(index, project, cloud_id, site_fields, options)
         await self._boards(cloud_id, {str(p.get("id")) for p in projects}, len(projects))
-        if self._ctx.mode == INCREMENTAL:  # it saw only the issues that changed: only the kinds it
-            # read in full, and no webhook tells of, are swept (``silent_kinds.py``)
-            components = self._log.seen.get("Component", set())
-            removed = await silent_kinds.sweep(
-                self._client, self._ctx.writer, cloud_id, components, self._visible, self._hidden
-            )
-            return ImportOutcome([cloud_id], dict(self._marks), removed, await self._ctx.writer.totals())
+        if self._ctx.mode == INCREMENTAL:  # it saw only what changed: nothing can be swept
+            return ImportOutcome([cloud_id], dict(self._marks), {}, await self._ctx.writer.totals())
         removed = await self._ctx.writer.sweep([cloud_id], await self._seen_or_not_visible())
         return ImportOutcome([cloud_id], dict(self._marks), removed, await self._ctx.writer.totals())
 

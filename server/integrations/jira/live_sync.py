@@ -27,7 +27,7 @@ from graph.rows import Rows
 from graph.writer import GraphWriter
 from server.integrations.base import GapRepair, WebhookState
 from server.integrations.field_map import FieldMap
-from server.integrations.jira import silent_kinds, transform
+from server.integrations.jira import transform, visibility
 from server.integrations.jira.client import JiraClient
 from server.integrations.jira.errors import JiraForbidden, JiraNotFound, JiraResponseError
 from server.integrations.jira.importer import SEARCH_PAGE, fetch_comments, issue_fields
@@ -255,5 +255,12 @@ async def reconcile_silent_kinds(
         except JiraNotFound:  # archived: its content is not visible, not gone
             hidden.add(project_id)
     components = {node.external_id for node in rows.nodes if node.label == "Component"}
+    labels: set[str] = set()
+    async for page in client.offset_pages("/rest/api/3/label", page_size=1000):
+        labels.update(value for value in page.values if isinstance(value, str))
     await writer.write(rows, run_id)
-    return await silent_kinds.sweep(client, writer, cloud_id, components, listed, hidden)
+    tags = {transform.tag_key(cloud_id, label) for label in labels}
+    seen = visibility.with_kept(
+        {"Component": components, "Tag": tags}, await visibility.out_of_view(writer, listed, hidden)
+    )
+    return await writer.sweep([cloud_id], seen, kinds=("Component", "Tag"))
