@@ -367,6 +367,40 @@ class ImportJobStore:
                 merged.setdefault(label, set()).update(ids)
         return merged
 
+    async def prune(self, org_id: str, project_id: str, integration: str, before: datetime, keep: int) -> int:
+        """Forget ended jobs of an integration created before ``before``, but never its ``keep`` newest
+        ended ones: the scheduled sync adds a job per interval (96 a day at the default), which would
+        otherwise pile up for good. Their request ids go with them (a retry after that long starts a
+        new job) and a failed one's checkpoint too (the next start then begins afresh, which is always
+        correct). Returns how many were forgotten."""
+        records = await self._write(
+            """
+            MATCH (j:ImportJob {orgId: $org, projectId: $project})
+            WHERE j.integration = $name AND j.state IN ['SUCCEEDED', 'FAILED', 'CANCELLED']
+            WITH j ORDER BY j.createdAt DESC
+            WITH collect(j)[$keep..] AS older
+            UNWIND older AS old
+            WITH old WHERE old.createdAt < $before
+            CALL (old) {
+                OPTIONAL MATCH (r:ImportRequest {orgId: old.orgId, projectId: old.projectId})
+                WHERE r.jobId = old.id
+                DELETE r
+            }
+            CALL (old) {
+                OPTIONAL MATCH (p:ImportPage {jobId: old.id})
+                DELETE p
+            }
+            DETACH DELETE old
+            RETURN count(*) AS forgotten
+            """,
+            org=org_id,
+            project=project_id,
+            name=integration,
+            before=before,
+            keep=keep,
+        )
+        return int(records[0]["forgotten"])
+
     async def finish(self, job_id: str, owner: str | None, state: str, error: str = "") -> ImportJobRecord | None:
         records = await self._write(
             """

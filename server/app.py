@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
+from datetime import timedelta
 
 import grpc
 import neo4j
@@ -88,7 +89,14 @@ class HubServer:
         )
         self.gallery = gallery
         jobs = ImportJobStore(self._driver, cfg.neo4j_database, lease_seconds=cfg.import_lease_seconds)
-        imports = ImportRunner(self._driver, cfg.neo4j_database, jobs, gallery, metrics=self.metrics)
+        imports = ImportRunner(
+            self._driver,
+            cfg.neo4j_database,
+            jobs,
+            gallery,
+            metrics=self.metrics,
+            retention=timedelta(days=cfg.import_job_retention_days),
+        )
         self._imports = imports
         if cfg.metrics_address:
             self._stop_metrics = self.metrics.serve(cfg.metrics_address)
@@ -125,7 +133,8 @@ class HubServer:
             cfg.live_sync_check_seconds,
             DutyLeases(self._driver, cfg.neo4j_database),
             webhook_secrets,
-            imports,  # the scheduled sync is an INCREMENTAL import job
+            imports,  # the scheduled sync is an import job: INCREMENTAL, FULL once a day by default
+            timedelta(hours=cfg.full_import_every_hours) if cfg.full_import_every_hours else None,
         )
         self._deletions = DataDeletions(
             DataDeletionStore(self._driver, cfg.neo4j_database, lease_seconds=cfg.import_lease_seconds),

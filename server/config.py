@@ -36,6 +36,8 @@ class ServerConfig:
     metrics_address: str | None = None
     delete_batch_nodes: int = 1000  # nodes (with their relationships) per transaction of a data deletion
     webhook_max_attempts: int = 5  # an event that failed this often is FAILED, for a replay
+    import_job_retention_days: int = 90  # ended import jobs older than this are forgotten
+    full_import_every_hours: int = 24  # the scheduled sync is a full import this often (0: never)
 
     def __repr__(self) -> str:
         return (
@@ -68,6 +70,8 @@ class ServerConfig:
             metrics_address=config.optional("METRICS_ADDRESS", address),
             delete_batch_nodes=config("DELETE_BATCH_NODES", integer(1, 100_000), default="1000"),
             webhook_max_attempts=config("WEBHOOK_MAX_ATTEMPTS", integer(1, 20), default="5"),
+            import_job_retention_days=config("IMPORT_JOB_RETENTION_DAYS", integer(1, 3650), default="90"),
+            full_import_every_hours=config("FULL_IMPORT_EVERY_HOURS", integer(0, 8760), default="24"),
         )
 
 

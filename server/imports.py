@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import neo4j
 
@@ -41,6 +41,8 @@ from server.validation import require_name
 logger = logging.getLogger(__name__)
 # How a job stopped by a lost grant ends: FAILED with this prefix; a new sign-in resumes it.
 PAUSED = "paused until a new sign-in: "
+JOB_RETENTION = timedelta(days=90)  # ended jobs older than this are forgotten (IMPORT_JOB_RETENTION_DAYS)
+KEEP_JOBS = 20  # ... but never an integration's newest ended ones
 
 
 class ImportRunner(LeasedRuns):
@@ -54,7 +56,9 @@ class ImportRunner(LeasedRuns):
         gallery: Gallery,
         owner: str | None = None,
         metrics: ServerMetrics | None = None,
+        retention: timedelta = JOB_RETENTION,
     ) -> None:
+        """``retention``: how long an ended job is kept (its integration's ``KEEP_JOBS`` newest always)."""
         super().__init__(jobs.lease_seconds)
         self._metrics = metrics or ServerMetrics()
         self._driver = driver
@@ -62,6 +66,7 @@ class ImportRunner(LeasedRuns):
         self.jobs = jobs
         self._gallery = gallery
         self.owner = owner or f"runner-{uuid.uuid4().hex[:12]}"
+        self._retention = retention
 
     # ------------------------------------------------------------ API used by the handlers
 
@@ -188,6 +193,26 @@ class ImportRunner(LeasedRuns):
         finally:
             heartbeat.cancel()
             self._notify(job_id)
+        await self._prune(job)
+
+    async def _prune(self, job: ImportJobRecord) -> None:
+        """Forget the integration's jobs that ended longer than the retention ago, once one ends."""
+        try:
+            forgotten = await self.jobs.prune(
+                job.org_id, job.project_id, job.integration, datetime.now(UTC) - self._retention, KEEP_JOBS
+            )
+        except Exception as exc:  # Neo4j away, say: the next job's end tries again; this one is done
+            logger.warning("import %s: old jobs not pruned: %s: %s", job.id, type(exc).__name__, exc)
+            return
+        if forgotten:
+            logger.info(
+                "forgot %d job(s) of %s/%s/%s older than %s",
+                forgotten,
+                job.org_id,
+                job.project_id,
+                job.integration,
+                self._retention,
+            )
 
     async def _run(self, job: ImportJobRecord) -> None:
         try:

@@ -9,8 +9,10 @@ overlap, for sources whose "changed since" bound is fuzzy) through the same writ
 A change no webhook told of (an event lost in transit) is read by the scheduled sync: on the
 integration's sync interval the supervisor starts an INCREMENTAL import job (``server/imports.py``),
 so it is listed, watched and resumed like any import and never runs beside another job of the
-integration; it sweeps nothing, so a deletion nobody told of waits for the next full import. A
-plugin that cannot import incrementally gets each webhook's gap repair on that interval instead.
+integration. An incremental run sweeps nothing (it sees only what changed), so once the last full
+import is ``full_import_every`` old (a day by default) the scheduled job is a FULL import, whose
+sweep removes what was deleted without a word. A plugin that cannot import incrementally gets each
+webhook's gap repair on that interval instead.
 
 Every replica runs this supervisor; each duty (checking one webhook, reconciling one integration,
 starting one scheduled sync, repairing one gap) is claimed for its period through a lease in Neo4j
@@ -41,7 +43,7 @@ import neo4j
 from google.protobuf import field_mask_pb2
 
 from graph.duty_leases import DutyLeases
-from graph.import_jobs import INCREMENTAL, ImportJobStore
+from graph.import_jobs import FULL, INCREMENTAL, ImportJobStore
 from graph.integration_store import IntegrationKey
 from graph.webhook_inbox import WebhookHealth, WebhookRegistration
 from graph.webhook_secrets import WebhookSecrets
@@ -65,6 +67,9 @@ CHECK_CLAIM_SHARE = 0.8
 RECONCILE_CLAIM_SECONDS = 120.0  # the longest a reconcile may take before another replica may step in
 RECONCILE_WAIT_SECONDS = 0.2
 CHECK_CONCURRENCY = 8  # webhooks checked side by side, per replica
+# The scheduled sync is a FULL import (whose sweep removes what no webhook told of) once the last full
+# import is this old; FULL_IMPORT_EVERY_HOURS.
+DEFAULT_FULL_IMPORT_EVERY = timedelta(hours=24)
 # A scheduled sync's duty, and the prefix of its job's request id (the job's ``requestId`` says who asked).
 SCHEDULED_SYNC = "scheduled-sync"
 
@@ -111,10 +116,12 @@ class LiveSync:
         leases: DutyLeases | None = None,
         secrets: WebhookSecrets | None = None,
         imports: ImportRunner | None = None,
+        full_import_every: timedelta | None = DEFAULT_FULL_IMPORT_EVERY,
     ) -> None:
         """``leases`` None: this process is the only one supervising (every duty is its own).
         ``secrets`` None: no webhook is ever retired after a secret regeneration here.
-        ``imports`` None: no scheduled sync is started here."""
+        ``imports`` None: no scheduled sync is started here. ``full_import_every`` None: the scheduled
+        sync is always incremental (deletions no webhook told of then wait for a full import by hand)."""
         self._desk = desk
         self._gallery = gallery
         self._jobs = jobs
@@ -125,6 +132,7 @@ class LiveSync:
         self._leases = leases
         self._secrets = secrets
         self._imports = imports
+        self._full_import_every = full_import_every
         self._owner = f"live-sync-{uuid.uuid4().hex[:12]}"
         self._task: asyncio.Task[None] | None = None
 
@@ -321,7 +329,8 @@ class LiveSync:
                 )
 
     async def _scheduled_sync(self, imports: ImportRunner, key: IntegrationKey) -> None:
-        """Queue the integration's INCREMENTAL import if its interval is due. A job already active
+        """Queue the integration's scheduled import if its interval is due: INCREMENTAL, or FULL when
+        the last full import is old enough (``_scheduled_mode``). A job already active
         (an import, a re-map) covers this round; a project never fully imported is told so once per
         interval (a WARNING and the sync state's last error), not every check."""
         view = await self._gallery.get(key.org_id, key.project_id, key.name)
@@ -336,8 +345,9 @@ class LiveSync:
             logger.info("scheduled incremental sync of %s not started: job %s is active", where, active.id)
             return
         request_id = f"{SCHEDULED_SYNC}:{uuid.uuid4().hex}"
+        mode = await self._scheduled_mode(key)
         try:
-            job = await imports.start(key.org_id, key.project_id, key.name, request_id, mode=INCREMENTAL)
+            job = await imports.start(key.org_id, key.project_id, key.name, request_id, mode=mode)
         except FailedPrecondition as exc:
             if exc.reason == "JOB_RUNNING":  # a re-map started since we looked
                 logger.info("scheduled incremental sync of %s not started: %s", where, exc.message)
@@ -351,7 +361,24 @@ class LiveSync:
         if job.request_id != request_id:  # an import started since we looked: start answered with it
             logger.info("scheduled incremental sync of %s not started: job %s is active", where, job.id)
             return
-        logger.info("scheduled incremental sync %s queued for %s", job.id, where)
+        if mode == FULL:
+            logger.info(
+                "scheduled full import %s queued for %s: its sweep removes what no webhook told of", job.id, where
+            )
+        else:
+            logger.info("scheduled incremental sync %s queued for %s", job.id, where)
+
+    async def _scheduled_mode(self, key: IntegrationKey) -> str:
+        """INCREMENTAL, or FULL once the last full import is ``full_import_every`` old: an incremental run
+        sees only what changed, so a deletion no webhook told of leaves with a full import's sweep. Never
+        the first full import: that one is the project's to start (NO_FULL_IMPORT says so)."""
+        if self._full_import_every is None:
+            return INCREMENTAL
+        state = await self._jobs.sync_state(key.org_id, key.project_id, key.name)
+        last = state.last_full_import_at if state is not None else None
+        if last is not None and datetime.now(UTC) - last >= self._full_import_every:
+            return FULL
+        return INCREMENTAL
 
     async def retire_due(self) -> set[tuple[str, str]]:
         """Webhooks replaced by a secret regeneration (``server/secret_rotation.py``) whose grace period

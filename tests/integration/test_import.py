@@ -35,7 +35,7 @@ from tests.integration.importing import (
     watch,
 )
 from tests.integration.rpc import failure
-from tests.support import UvicornThread
+from tests.support import UvicornThread, wait_for
 
 
 def minimal_calls(world: World) -> int:
@@ -430,3 +430,57 @@ async def test_a_tombstone_stops_late_updates_but_not_a_newer_restore(
     assert late.nodes_created == 0
     await writer.write(record(3_900_000_000_000), "restored-from-trash")
     assert alive()
+
+
+def jobs_left(driver: neo4j.Driver, org: str, project: str, integration: str) -> list[str]:
+    records, _, _ = driver.execute_query(
+        "MATCH (j:ImportJob {orgId: $o, projectId: $p}) WHERE j.integration = $i "
+        "RETURN j.id AS id ORDER BY j.createdAt DESC",
+        o=org,
+        p=project,
+        i=integration,
+    )
+    return [r["id"] for r in records]
+
+
+async def test_ended_jobs_past_the_retention_are_forgotten_but_an_integrations_newest_stay(
+    import_hub: RunningHub, fresh: ImportSandbox, tokens: Tokens, tenant: tuple[str, str], neo4j_driver: neo4j.Driver
+) -> None:
+    """The scheduled sync adds a job per interval: jobs that ended more than 90 days ago go when the
+    next one ends (request ids and pages with them), except the integration's 20 newest ended ones;
+    another integration's and another project's jobs are not touched."""
+    org, project = tenant
+    await enable(import_hub, fresh.token, tokens.admin, tenant)
+    first = (await run_import(import_hub, tokens.admin, tenant))[-1]
+    seeded = """
+        UNWIND range(1, $count) AS n
+        CREATE (j:ImportJob {id: $prefix + toString(n), orgId: $o, projectId: $p, integration: $i,
+                             state: 'SUCCEEDED', createdAt: datetime() - duration({days: $days, minutes: n}),
+                             counters: '{}', checkpoint: '{}', kind: 'IMPORT', mode: 'FULL'})
+        CREATE (:ImportRequest {orgId: $o, projectId: $p, requestId: 'request-' + j.id, integration: $i,
+                                jobId: j.id, createdAt: j.createdAt})
+        CREATE (:ImportPage {jobId: j.id, seen: '[]'})
+    """
+    neo4j_driver.execute_query(seeded, count=25, prefix="old-", o=org, p=project, i="clickup", days=120)
+    neo4j_driver.execute_query(seeded, count=2, prefix="recent-", o=org, p=project, i="clickup", days=1)
+    neo4j_driver.execute_query(seeded, count=3, prefix="jira-old-", o=org, p=project, i="jira", days=120)
+    neo4j_driver.execute_query(seeded, count=3, prefix="elsewhere-", o=org, p=f"{project}-b", i="clickup", days=120)
+
+    second = (await run_import(import_hub, tokens.admin, tenant))[-1]
+    assert second.state == pb.IMPORT_JOB_STATE_SUCCEEDED, second.error
+    # Ended: the two imports, 2 recent and 25 old; kept: the 20 newest, the 9 oldest old ones go.
+    expected = [second.id, first.id, "recent-1", "recent-2", *(f"old-{n}" for n in range(1, 17))]
+    await wait_for(
+        lambda: asyncio.to_thread(lambda: jobs_left(neo4j_driver, org, project, "clickup") == expected),
+        30,
+        "the old jobs to be forgotten",
+    )
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (r:ImportRequest {orgId: $o, projectId: $p}) WHERE r.jobId STARTS WITH 'old-' "
+        "RETURN count(r) AS requests, count { MATCH (g:ImportPage) WHERE g.jobId STARTS WITH 'old-' } AS pages",
+        o=org,
+        p=project,
+    )
+    assert (records[0]["requests"], records[0]["pages"]) == (16, 16), "the forgotten jobs' requests and pages went"
+    assert len(jobs_left(neo4j_driver, org, project, "jira")) == 3, "another integration's jobs stay"
+    assert len(jobs_left(neo4j_driver, org, f"{project}-b", "clickup")) == 3, "another project's jobs stay"

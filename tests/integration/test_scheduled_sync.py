@@ -153,3 +153,41 @@ async def test_a_project_never_fully_imported_gets_no_scheduled_sync_but_the_rea
         assert len(warnings) == 1, warnings
         assert "scheduled incremental sync not started" in warnings[0]
         await stack.hub.stub.UpdateIntegration(enable_request(tenant, stack.token), metadata=bearer(admin))
+
+
+async def test_a_day_after_the_last_full_import_the_scheduled_sync_is_a_full_one_and_sweeps(
+    stacks: StackFactory,
+    tokens: Tokens,
+    tenant: tuple[str, str],
+    neo4j_driver: neo4j.Driver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A deletion no webhook told of: an incremental run cannot see it, the periodic full import's
+    sweep removes it (FULL_IMPORT_EVERY_HOURS, a day by default)."""
+    admin = tokens.admin
+    async with stacks(SMALL) as stack:
+        await live_after_full_import(stack, admin, tenant)
+        task = min((t for t in stack.sandbox.world.tasks.values() if t.parent is None), key=lambda t: t.id)
+        async with httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as client:
+            assert (await client.put("/_sandbox/config", json={"hold_deliveries": True})).status_code < 300
+            assert (await client.delete(f"/_sandbox/tasks/{task.id}")).status_code < 300
+        assert task_name(neo4j_driver, tenant, task.id) is not None, "the deletion was not delivered"
+        # The last full import, a day ago.
+        neo4j_driver.execute_query(
+            "MATCH (s:SyncState {orgId: $o, projectId: $p, integration: 'clickup'}) "
+            "SET s.lastFullImportAt = datetime() - duration({hours: 24, minutes: 1})",
+            o=tenant[0],
+            p=tenant[1],
+        )
+
+        with caplog.at_level(logging.INFO, logger="server.live_sync"):
+            await supervisor(stack).check_once()
+        newest = (await jobs_of(stack.hub, admin, tenant))[0]
+        ended = (await watch(stack.hub, admin, tenant, newest.id))[-1]
+        assert ended.state == pb.IMPORT_JOB_STATE_SUCCEEDED, ended.error
+        assert ended.mode == pb.IMPORT_MODE_FULL
+        assert any(f"scheduled full import {newest.id} queued" in line for line in caplog.messages)
+        assert task_name(neo4j_driver, tenant, task.id) is None, "the full import's sweep removed the task"
+
+        stack.sandbox.hub.held.clear()
+        await stack.hub.stub.UpdateIntegration(enable_request(tenant, stack.token), metadata=bearer(admin))

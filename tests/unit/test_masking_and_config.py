@@ -53,6 +53,8 @@ def test_valid_environment_gives_typed_config_with_defaults() -> None:
     config = ServerConfig.from_env(base_env())
     assert config.grpc_address == "127.0.0.1:50051"
     assert clickup_settings(config).rate_limit_per_minute == 100
+    assert config.import_job_retention_days == 90
+    assert config.full_import_every_hours == 24
     assert "pw" not in repr(config)
 
 
@@ -74,6 +76,8 @@ def test_valid_environment_gives_typed_config_with_defaults() -> None:
         ({"METRICS_ADDRESS": "127.0.0.1"}, "METRICS_ADDRESS must be host:port"),
         ({"WEBHOOK_PUBLIC_URL": "gateway.example.com"}, "WEBHOOK_PUBLIC_URL must be the gateway's http"),
         ({"IMPORT_LEASE_SECONDS": "2h"}, "IMPORT_LEASE_SECONDS must be between 1 and 3600 seconds"),
+        ({"IMPORT_JOB_RETENTION_DAYS": "0"}, "IMPORT_JOB_RETENTION_DAYS must be between 1 and 3650"),
+        ({"FULL_IMPORT_EVERY_HOURS": "-1"}, "FULL_IMPORT_EVERY_HOURS must be between 0 and 8760"),
     ],
 )
 def test_bad_environment_names_the_variable(overrides: dict[str, str], message: str) -> None:
