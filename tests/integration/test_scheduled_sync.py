@@ -71,6 +71,21 @@ async def live_after_full_import(stack: LiveStack, admin: str, tenant: tuple[str
     return live
 
 
+async def unannounced(stack: LiveStack, method: str, path: str, body: dict[str, str] | None = None) -> None:
+    """A change made in the sandbox whose webhook event is held: ClickUp "lost" it."""
+    async with httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as client:
+        assert (await client.put("/_sandbox/config", json={"hold_deliveries": True})).status_code < 300
+        answer = await client.request(method, path, json=body)
+        assert answer.status_code < 300, answer.text
+    assert stack.sandbox.hub.held, "the change's event was not delivered"
+
+
+async def auto_sync_off(stack: LiveStack, admin: str, tenant: tuple[str, str]) -> None:
+    """The held events dropped and the integration's auto-sync (and webhook) off, for the next test."""
+    stack.sandbox.hub.held.clear()
+    await stack.hub.stub.UpdateIntegration(enable_request(tenant, stack.token), metadata=bearer(admin))
+
+
 async def test_a_change_no_webhook_delivered_arrives_by_the_scheduled_incremental_import_once_per_interval(
     stacks: StackFactory,
     tokens: Tokens,
@@ -82,12 +97,7 @@ async def test_a_change_no_webhook_delivered_arrives_by_the_scheduled_incrementa
     async with stacks(SMALL) as stack:
         await live_after_full_import(stack, admin, tenant)
         task = min((t for t in stack.sandbox.world.tasks.values() if t.parent is None), key=lambda t: t.id)
-        async with httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as client:
-            # The webhook stays active but its events are held: ClickUp "lost" this one.
-            assert (await client.put("/_sandbox/config", json={"hold_deliveries": True})).status_code < 300
-            answer = await client.patch(f"/_sandbox/tasks/{task.id}", json={"name": "Changed without an event"})
-            assert answer.status_code < 300, answer.text
-        assert stack.sandbox.hub.held, "the change's event was not delivered"
+        await unannounced(stack, "PATCH", f"/_sandbox/tasks/{task.id}", {"name": "Changed without an event"})
         assert task_name(neo4j_driver, tenant, task.id) != "Changed without an event"
 
         with caplog.at_level(logging.INFO, logger="server.live_sync"):
@@ -105,8 +115,7 @@ async def test_a_change_no_webhook_delivered_arrives_by_the_scheduled_incrementa
         await supervisor(stack).check_once()  # within the interval (15 min by default)
         assert [j.id for j in incremental(await jobs_of(stack.hub, admin, tenant))] == [job.id], "no second job"
 
-        stack.sandbox.hub.held.clear()
-        await stack.hub.stub.UpdateIntegration(enable_request(tenant, stack.token), metadata=bearer(admin))
+        await auto_sync_off(stack, admin, tenant)
 
 
 async def test_an_active_import_covers_the_scheduled_sync_of_its_round(
@@ -129,7 +138,7 @@ async def test_an_active_import_covers_the_scheduled_sync_of_its_round(
         await supervisor(stack).check_once()  # the round's duty is done: no sync right after the import
         jobs = await jobs_of(stack.hub, admin, tenant)
         assert incremental(jobs) == [], [(j.id, j.mode, j.state) for j in jobs]
-        await stack.hub.stub.UpdateIntegration(enable_request(tenant, stack.token), metadata=bearer(admin))
+        await auto_sync_off(stack, admin, tenant)
 
 
 async def test_a_project_never_fully_imported_gets_no_scheduled_sync_but_the_reason_once(
@@ -152,7 +161,7 @@ async def test_a_project_never_fully_imported_gets_no_scheduled_sync_but_the_rea
         warnings = lines_about(caplog, tenant, logging.WARNING)
         assert len(warnings) == 1, warnings
         assert "scheduled incremental sync not started" in warnings[0]
-        await stack.hub.stub.UpdateIntegration(enable_request(tenant, stack.token), metadata=bearer(admin))
+        await auto_sync_off(stack, admin, tenant)
 
 
 async def test_a_day_after_the_last_full_import_the_scheduled_sync_is_a_full_one_and_sweeps(
@@ -168,10 +177,8 @@ async def test_a_day_after_the_last_full_import_the_scheduled_sync_is_a_full_one
     async with stacks(SMALL) as stack:
         await live_after_full_import(stack, admin, tenant)
         task = min((t for t in stack.sandbox.world.tasks.values() if t.parent is None), key=lambda t: t.id)
-        async with httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as client:
-            assert (await client.put("/_sandbox/config", json={"hold_deliveries": True})).status_code < 300
-            assert (await client.delete(f"/_sandbox/tasks/{task.id}")).status_code < 300
-        assert task_name(neo4j_driver, tenant, task.id) is not None, "the deletion was not delivered"
+        await unannounced(stack, "DELETE", f"/_sandbox/tasks/{task.id}")
+        assert task_name(neo4j_driver, tenant, task.id) is not None, "the deletion was not applied"
         # The last full import, a day ago.
         neo4j_driver.execute_query(
             "MATCH (s:SyncState {orgId: $o, projectId: $p, integration: 'clickup'}) "
@@ -189,5 +196,4 @@ async def test_a_day_after_the_last_full_import_the_scheduled_sync_is_a_full_one
         assert any(f"scheduled full import {newest.id} queued" in line for line in caplog.messages)
         assert task_name(neo4j_driver, tenant, task.id) is None, "the full import's sweep removed the task"
 
-        stack.sandbox.hub.held.clear()
-        await stack.hub.stub.UpdateIntegration(enable_request(tenant, stack.token), metadata=bearer(admin))
+        await auto_sync_off(stack, admin, tenant)
