@@ -57,6 +57,29 @@ TOKEN = "pk_5550001_BENCHSANDBOX000000000000000000"
 ADMIN = "bench-admin-token"
 
 
+def server_env(connection: Connection) -> dict[str, str]:
+    """A server's environment for the import benches: their Neo4j, a new key, the bench's admin token
+    and no rate limit (the ceiling of CLICKUP_RATE_LIMIT_PER_MINUTE)."""
+    return {
+        "NEO4J_URI": connection.uri,
+        "NEO4J_USER": connection.user,
+        "NEO4J_PASSWORD": connection.password,
+        "INTEGRATION_ENCRYPTION_KEYS": generate_key_spec("bench"),
+        "INTEGRATIONS_AUTH_TOKENS": json.dumps(
+            {
+                "tokens": [
+                    {
+                        "name": "bench",
+                        "sha256": hash_token(ADMIN),
+                        "scopes": ["integrations:read", "integrations:write"],
+                    }
+                ]
+            }
+        ),
+        "CLICKUP_RATE_LIMIT_PER_MINUTE": "100000",
+    }
+
+
 def world_of(tasks: int, seed: int = 5) -> World:
     """Sized from a small probe so the workspace holds about ``tasks`` tasks (subtasks included)."""
     config = GeneratorConfig(
@@ -113,25 +136,7 @@ async def main() -> None:
 
     instance = LocalNeo4j("bench", 7699, heap="2g")
     connection = instance.start_empty()  # nothing an earlier run left
-    env = {
-        "INTEGRATIONS_GRPC_ADDRESS": "127.0.0.1:0",
-        "NEO4J_URI": connection.uri,
-        "NEO4J_USER": connection.user,
-        "NEO4J_PASSWORD": connection.password,
-        "INTEGRATION_ENCRYPTION_KEYS": generate_key_spec("bench"),
-        "INTEGRATIONS_AUTH_TOKENS": json.dumps(
-            {
-                "tokens": [
-                    {
-                        "name": "bench",
-                        "sha256": hash_token(ADMIN),
-                        "scopes": ["integrations:read", "integrations:write"],
-                    }
-                ]
-            }
-        ),
-        "CLICKUP_RATE_LIMIT_PER_MINUTE": "100000",
-    }
+    env = server_env(connection) | {"INTEGRATIONS_GRPC_ADDRESS": "127.0.0.1:0"}
     print(
         f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, Neo4j Community 5.26 (heap 2g, page cache 256m)"

@@ -50,7 +50,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -61,6 +60,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.cpu import cpu_seconds, machine_busy_seconds
 from bench.import_bench import ADMIN, TOKEN, lower_bound, rows_of, world_of, writer_once
+from bench.import_bench import server_env as bench_server_env
 from devtools.neo4j_local import Connection, LocalNeo4j
 from graph.connection import GraphConfig, open_driver
 from graph.migrations import migrate
@@ -72,11 +72,9 @@ from sandbox.clickup import render
 from sandbox.clickup.app import create_app
 from sandbox.clickup.model import World
 from sandbox.clickup.state import Sandbox
-from server.auth import hash_token
-from server.crypto import generate_key_spec
 from server.integrations.clickup import transform
 from server.integrations.clickup.client import ClickUpClient, items_of
-from server.integrations.clickup.importer import INCREMENTAL_OVERLAP, PAGE_SIZE, _next_page
+from server.integrations.clickup.importer import INCREMENTAL_OVERLAP, PAGE_SIZE, _next_page, task_page_params
 from server.integrations.clickup.rate_limit import RateLimiter
 from server.integrations.clickup.schema import SCHEMA as CLICKUP_SCHEMA
 from server.integrations.credentials import ApiToken
@@ -164,25 +162,10 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 
 
 def server_env(connection: Connection, api_url: str, port: int) -> dict[str, str]:
-    """What tests.conftest.server_env sets for a server, with the bench's token and no rate limit."""
-    return {
+    """``bench.import_bench.server_env`` as a process of its own: its port, the sandbox's URL."""
+    return bench_server_env(connection) | {
         "PATH": os.environ["PATH"],
         "INTEGRATIONS_GRPC_ADDRESS": f"127.0.0.1:{port}",
-        "NEO4J_URI": connection.uri,
-        "NEO4J_USER": connection.user,
-        "NEO4J_PASSWORD": connection.password,
-        "INTEGRATION_ENCRYPTION_KEYS": generate_key_spec("bench"),
-        "INTEGRATIONS_AUTH_TOKENS": json.dumps(
-            {
-                "tokens": [
-                    {
-                        "name": "bench",
-                        "sha256": hash_token(ADMIN),
-                        "scopes": ["integrations:read", "integrations:write"],
-                    }
-                ]
-            }
-        ),
         "CLICKUP_API_URL": api_url,
         "CLICKUP_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT),
         "CLICKUP_TIMEOUT_SECONDS": "60",  # a 100,000-task workspace's first page sorts it (sandbox side)
@@ -271,16 +254,7 @@ async def fetch_only(api_url: str) -> dict[str, float]:
             for archived in (False, True):
                 page, after = 0, None
                 while True:
-                    params: dict[str, Any] = {
-                        "page": page,
-                        "subtasks": True,
-                        "include_closed": True,
-                        "archived": archived,
-                        "order_by": "created",
-                        "reverse": True,
-                    }
-                    if after is not None:
-                        params["date_created_gt"] = after
+                    params = task_page_params(page, after, archived, None)
                     items = items_of(await client.get(path, params), "tasks", path)
                     rows = Rows()
                     for item in items:

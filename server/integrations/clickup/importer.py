@@ -89,6 +89,24 @@ def _next_page(page: int, after: int | None, tasks: list[dict[str, Any]]) -> tup
     return page + 1, after
 
 
+def task_page_params(page: int, after: int | None, archived: bool, changed_since: int | None) -> dict[str, Any]:
+    """A task page's query: every task (subtasks, closed ones), oldest first from the ``after``
+    cursor (``_next_page``), and in an incremental run only those updated after ``changed_since``."""
+    params: dict[str, Any] = {
+        "page": page,
+        "subtasks": True,
+        "include_closed": True,
+        "archived": archived,
+        "order_by": "created",
+        "reverse": True,
+    }
+    if after is not None:
+        params["date_created_gt"] = after
+    if changed_since is not None:
+        params["date_updated_gt"] = changed_since
+    return params
+
+
 def _read_watermarks(checkpoint: dict[str, Any]) -> dict[str, datetime]:
     """The watermarks a checkpoint carries (none in checkpoints written before they did)."""
     raw = checkpoint.get(WATERMARKS)
@@ -246,19 +264,7 @@ class ClickUpImport:
             after = _created_after(checkpoint) if archived == start_archived else None
             read = 0
             while True:
-                params: dict[str, Any] = {
-                    "page": page,
-                    "subtasks": True,
-                    "include_closed": True,
-                    "archived": archived,
-                    "order_by": "created",
-                    "reverse": True,
-                }
-                if after is not None:
-                    params["date_created_gt"] = after
-                if changed_since is not None:
-                    params["date_updated_gt"] = changed_since
-                body = await self._get(path, params)
+                body = await self._get(path, task_page_params(page, after, archived, changed_since))
                 tasks = items_of(body, "tasks", path)
                 rows = Rows()
                 newest: datetime | None = None
