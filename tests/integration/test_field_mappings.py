@@ -13,13 +13,11 @@ import pytest
 
 from devtools.neo4j_local import Connection
 from integrations.v1 import integration_service_pb2 as pb
-from sandbox.clickup.app import create_app
 from sandbox.clickup.generator import GeneratorConfig, generate
 from sandbox.clickup.state import Fault, Sandbox
-from tests.conftest import RunningHub, Tokens, bearer, server_env, start_hub
+from tests.conftest import RunningHub, Tokens, bearer, hub_with, serve_world, server_env
 from tests.integration.importing import enable, export, run_import, watch
 from tests.integration.rpc import failure
-from tests.support import UvicornThread
 
 TOKEN = "pk_5550001_FIELDMAPSANDBOX000000000000000"
 
@@ -32,17 +30,11 @@ class Stack:
 
 @pytest.fixture(scope="module")
 async def stack(neo4j_connection: Connection, tokens: Tokens, encryption_keys: str) -> AsyncIterator[Stack]:
-    world = generate(GeneratorConfig(seed=47, spaces=1, tasks_per_list=5))
-    world.tokens[TOKEN] = min(world.users)
-    sandbox = Sandbox(world)
-    sandbox.limiter.limit = None
-    with UvicornThread(create_app(sandbox)) as clickup:
-        hub = await start_hub(server_env(neo4j_connection, tokens, f"{clickup.url}/api/v2", encryption_keys))
-        try:
-            yield Stack(hub, sandbox)
-        finally:
-            await hub.channel.close(None)
-            await hub.server.stop(grace=1)
+    with serve_world(
+        generate(GeneratorConfig(seed=47, spaces=1, tasks_per_list=5)), TOKEN, rate_limited=False
+    ) as clickup:
+        async with hub_with(server_env(neo4j_connection, tokens, clickup.api_url, encryption_keys)) as hub:
+            yield Stack(hub, clickup.sandbox)
 
 
 def listing(tenant: tuple[str, str]) -> pb.ListCustomFieldsRequest:
