@@ -13,7 +13,8 @@ skips rows older than it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import neo4j
 
@@ -46,46 +47,43 @@ async def sweep(
     if kinds is not None and len(chosen) != len(set(kinds)):
         raise ValueError(f"only swept kinds can be swept: {sorted(set(kinds) - set(chosen))}")
     for label in chosen:
-        gone: list[str] = await driver.execute_query(
-            f"MATCH (n:{label} {{projectId: $project, source: $source}}) WHERE n.workspaceId IN $workspaces "
-            + _IN_LISTS,
-            listed=LISTED,
+        gone = await _unseen(
+            driver,
+            database,
+            f"MATCH (n:{label} {{projectId: $project, source: $source}}) WHERE n.workspaceId IN $workspaces",
+            seen.get(label, set()),
             project=project_id,
             source=schema.source,
             workspaces=workspaces,
-            database_=database,
-            # A follower that lags can only leave out a node: this run then removes less, never more (the
-            # removal below matches each id again on the leader).
-            routing_=neo4j.RoutingControl.READ,
-            result_transformer_=_unseen(seen.get(label, set())),
         )
-        for start in range(0, len(gone), BATCH):
-            # Under the project's write lock, as every writer and ``delete``: a write that checked for
-            # a tombstone before this committed would otherwise make the swept node again as a stub.
-            await driver.execute_query(
-                f"""
-                {project_lock("project")}
-                UNWIND $ids AS id
-                MATCH (n:{label} {{projectId: $project, source: $source, externalId: id}})
-                MERGE (t:Tombstone {{projectId: $project, source: $source, kind: '{label}', externalId: id}})
-                SET t.deletedAt = datetime(), t.orgId = n.orgId, t.workspaceId = n.workspaceId, t.name = n.name
-                DETACH DELETE n
-                """,
-                ids=gone[start : start + BATCH],
-                project=project_id,
-                source=schema.source,
-                database_=database,
-                routing_=neo4j.RoutingControl.WRITE,
-            )
+        # Under the project's write lock, as every writer and ``delete``: a write that checked for a
+        # tombstone before this committed would otherwise make the swept node again as a stub.
+        await _in_batches(
+            driver,
+            database,
+            f"""
+            {project_lock("project")}
+            UNWIND $ids AS id
+            MATCH (n:{label} {{projectId: $project, source: $source, externalId: id}})
+            MERGE (t:Tombstone {{projectId: $project, source: $source, kind: '{label}', externalId: id}})
+            SET t.deletedAt = datetime(), t.orgId = n.orgId, t.workspaceId = n.workspaceId, t.name = n.name
+            DETACH DELETE n
+            """,
+            gone,
+            project=project_id,
+            source=schema.source,
+        )
         removed[label] = len(gone)
         if label in schema.stubs_swept:
             await _sweep_stubs(driver, database, label, schema.source, project_id, workspaces, seen.get(label, set()))
     return removed
 
 
-def _unseen(seen: set[str]) -> Callable[[neo4j.AsyncResult], Awaitable[list[str]]]:
-    """The ids of a listing (``_IN_LISTS``) that ``seen`` lacks, read a list at a time: a 100,000-node
-    listing is never held whole (the server's peak memory stays with the ids the run saw)."""
+async def _unseen(driver: neo4j.AsyncDriver, database: str, match: str, seen: set[str], **params: Any) -> list[str]:
+    """The external ids of the nodes ``match`` binds to ``n`` that ``seen`` lacks, read a list at a time
+    (``_IN_LISTS``): a 100,000-node listing is never held whole (the server's peak memory stays with
+    the ids the run saw). Read on a follower: one that lags can only leave a node out, so a run
+    removes less, never more (the removal matches each id again on the leader)."""
 
     async def transform(result: neo4j.AsyncResult) -> list[str]:
         unseen: set[str] = set()
@@ -93,7 +91,25 @@ def _unseen(seen: set[str]) -> Callable[[neo4j.AsyncResult], Awaitable[list[str]
             unseen.update(node_id for node_id in record["ids"] if node_id not in seen)
         return sorted(unseen)
 
-    return transform
+    found: list[str] = await driver.execute_query(
+        f"{match} {_IN_LISTS}",
+        {**params, "listed": LISTED},
+        database_=database,
+        routing_=neo4j.RoutingControl.READ,
+        result_transformer_=transform,
+    )
+    return found
+
+
+async def _in_batches(driver: neo4j.AsyncDriver, database: str, query: str, ids: list[str], **params: Any) -> None:
+    """``query`` over ``$ids``, ``BATCH`` of them per transaction."""
+    for start in range(0, len(ids), BATCH):
+        await driver.execute_query(
+            query,
+            {**params, "ids": ids[start : start + BATCH]},
+            database_=database,
+            routing_=neo4j.RoutingControl.WRITE,
+        )
 
 
 async def _sweep_stubs(
@@ -109,33 +125,31 @@ async def _sweep_stubs(
     before its target went (a subtask deleted with its parent while the import was elsewhere). No
     tombstone: a record read later that still points there (a target the token cannot see) makes the
     stub again, as a fresh import would."""
-    unseen: list[str] = await driver.execute_query(
+    unseen = await _unseen(
+        driver,
+        database,
         f"MATCH (n:{label}) WHERE n.projectId = $project AND n.source = $source AND n.externalId IS NOT NULL "
-        "AND n.stub = true " + _IN_LISTS,
-        listed=LISTED,
+        "AND n.stub = true",
+        seen,
         project=project_id,
         source=source,
-        database_=database,
-        routing_=neo4j.RoutingControl.READ,  # a lagging follower only leaves a stub for the next run
-        result_transformer_=_unseen(seen),
     )
-    for start in range(0, len(unseen), BATCH):
-        await driver.execute_query(
-            f"""
-            {project_lock("project")}
-            UNWIND $ids AS id
-            MATCH (n:{label} {{projectId: $project, source: $source, externalId: id}})
-            WHERE n.stub = true
-              AND NOT EXISTS {{ MATCH (n)--(m) WHERE m.workspaceId IS NULL OR NOT m.workspaceId IN $workspaces }}
-            DETACH DELETE n
-            """,
-            ids=unseen[start : start + BATCH],
-            project=project_id,
-            source=source,
-            workspaces=workspaces,
-            database_=database,
-            routing_=neo4j.RoutingControl.WRITE,
-        )
+    await _in_batches(
+        driver,
+        database,
+        f"""
+        {project_lock("project")}
+        UNWIND $ids AS id
+        MATCH (n:{label} {{projectId: $project, source: $source, externalId: id}})
+        WHERE n.stub = true
+          AND NOT EXISTS {{ MATCH (n)--(m) WHERE m.workspaceId IS NULL OR NOT m.workspaceId IN $workspaces }}
+        DETACH DELETE n
+        """,
+        unseen,
+        project=project_id,
+        source=source,
+        workspaces=workspaces,
+    )
 
 
 def _path(steps: tuple[Step, ...]) -> str:
