@@ -34,8 +34,9 @@ WRITE_CLAUSE = re.compile(
 EXPECTED_READS = {
     ("analytics.py", "days"),  # figures a moment behind are still the day's figures
     ("audit_log.py", "list_records"),
-    ("cleanup.py", "sweep"),  # the listing only: a follower behind can only make a sweep remove less
-    ("cleanup.py", "_sweep_stubs"),  # the listing only, as sweep: a lagging follower leaves a stub for the next run
+    # The sweep's listings (swept kinds and stubs): a follower behind can only make a sweep remove
+    # less, or leave a stub for the next run.
+    ("cleanup.py", "_unseen"),
     ("cleanup.py", "totals"),
     ("import_jobs.py", "get"),
     ("import_jobs.py", "list_jobs"),
